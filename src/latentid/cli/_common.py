@@ -1,0 +1,55 @@
+"""What every command shares: consoles, the error handler, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from latentid.errors import LatentIDError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn latentid's own errors into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LatentIDError as exc:
+            message = " ".join(str(exc).split())  # one line, whatever the message held
+            err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(payload: dict) -> None:
+    """Print one JSON object on stdout (numpy values converted, non-finite floats as null)."""
+    typer.echo(json.dumps(_jsonable(payload), indent=2))

@@ -1,0 +1,1 @@
+"""Data: the shared reader, the true prior, the mixing network and the simulator."""

@@ -1,0 +1,244 @@
+"""Data from the paper's model class: z ~ GMM (or N(0, I)), x = f(z) + eps.
+
+``SyntheticSpec`` is the validated, hashable description of a setting; ``spec.build()``
+draws a concrete ``SyntheticGenerator`` (prior parameters and mixing weights) from
+``spec.seed``; ``generator.sample(n)`` draws a data set. The same spec gives the same
+generator and the same samples, byte for byte, on the same machine.
+
+How the mixing network is drawn: every layer's weight matrix is U diag(s) V^T with random
+orthonormal U, V and singular values log-uniform in [1, MAX_CONDITION] (so every layer is full
+rank with a bounded condition number), and
+scaled so that its outputs have unit average variance on a pilot sample from the prior; every hidden unit's bias
+puts its kink at the median of its input on that pilot sample, so each unit bends half the
+data. The last layer is linear. Widths never shrink: m -> hidden_width ... -> n.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from latentid._random import SeedLike, numpy_rng
+from latentid.data.io import Dataset
+from latentid.data.mixing import MixingMLP, normalise_activation
+from latentid.data.mixture import GaussianMixture
+from latentid.errors import InvalidParameterError
+
+PILOT_SAMPLES = 4096
+DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
+MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing layer
+
+
+class SyntheticSpec(BaseModel):
+    """A simulation setting. Defaults are the informative setting of the BRIEF (m=2, n=10, K=4)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latent_dim: int = Field(2, ge=1)
+    obs_dim: int = Field(10, ge=1)
+    prior: Literal["gmm", "standard-normal"] = "gmm"
+    components: int = Field(4, ge=1)
+    covariance: Literal["full", "diag", "isotropic"] = "full"
+    weights: Literal["uniform", "dirichlet"] = "uniform"
+    mean_scale: float = Field(2.0, gt=0)
+    eigen_range: tuple[float, float] = (0.1, 0.5)
+    activation: str = "leaky-relu"
+    slope: float = 0.2
+    depth: int = Field(6, ge=1)
+    hidden_width: int | None = None
+    noise: float = Field(0.01, ge=0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SyntheticSpec:
+        object.__setattr__(self, "activation", normalise_activation(self.activation))
+        if self.obs_dim < self.latent_dim:
+            raise ValueError(
+                f"obs_dim ({self.obs_dim}) must be >= latent_dim ({self.latent_dim}): f cannot be injective otherwise"
+            )
+        if self.activation == "leaky-relu" and not self.slope > 0:
+            raise ValueError(f"slope must be > 0 for leaky-relu (got {self.slope}); slope 0 is plain relu")
+        lo, hi = self.eigen_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"eigen_range must satisfy 0 < low <= high (got {self.eigen_range})")
+        width = self.hidden_width_resolved
+        if not self.latent_dim <= width <= self.obs_dim:
+            raise ValueError(
+                f"hidden_width ({width}) must lie between latent_dim ({self.latent_dim}) and obs_dim ({self.obs_dim}) "
+                "so that widths never shrink"
+            )
+        if self.prior == "standard-normal" and self.components != 1:
+            object.__setattr__(self, "components", 1)
+        return self
+
+    @property
+    def hidden_width_resolved(self) -> int:
+        return self.obs_dim if self.hidden_width is None else self.hidden_width
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.latent_dim] + [self.hidden_width_resolved] * (self.depth - 1) + [self.obs_dim]
+
+    @classmethod
+    def create(cls, **kwargs) -> SyntheticSpec:
+        """Validate keyword settings; raise InvalidParameterError with one line per problem."""
+        from pydantic import ValidationError
+
+        try:
+            return cls(**kwargs)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise InvalidParameterError(f"Invalid simulation setting: {problems}.") from None
+
+    def build(self) -> SyntheticGenerator:
+        """Draw the generator (prior and mixing network) from ``self.seed``."""
+        build_seed, _ = np.random.SeedSequence(self.seed).spawn(2)
+        rng = np.random.default_rng(build_seed)
+        prior = _draw_prior(self, rng)
+        mixing = _draw_mixing(self, prior, rng)
+        return SyntheticGenerator(spec=self, prior=prior, mixing=mixing)
+
+    def sampling_seed(self) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.seed).spawn(2)[1]
+
+
+def _random_rotation(m: int, rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((m, m)))
+    return q * np.sign(np.diag(r))
+
+
+def _draw_prior(spec: SyntheticSpec, rng: np.random.Generator) -> GaussianMixture:
+    m, k = spec.latent_dim, spec.components
+    if spec.prior == "standard-normal":
+        return GaussianMixture(np.ones(1), np.zeros((1, m)), np.eye(m)[None])
+    weights = np.full(k, 1.0 / k) if spec.weights == "uniform" else rng.dirichlet(np.full(k, DIRICHLET_CONCENTRATION))
+    means = spec.mean_scale * rng.standard_normal((k, m))
+    lo, hi = spec.eigen_range
+    covs = np.empty((k, m, m))
+    for j in range(k):
+        if spec.covariance == "isotropic":
+            covs[j] = rng.uniform(lo, hi) * np.eye(m)
+        elif spec.covariance == "diag":
+            covs[j] = np.diag(rng.uniform(lo, hi, size=m))
+        else:
+            rot = _random_rotation(m, rng)
+            covs[j] = (rot * rng.uniform(lo, hi, size=m)) @ rot.T
+            covs[j] = 0.5 * (covs[j] + covs[j].T)
+    return GaussianMixture(weights, means, covs)
+
+
+def _well_conditioned(n_out: int, n_in: int, rng: np.random.Generator) -> np.ndarray:
+    """U diag(s) V^T of shape (n_out, n_in): random orthonormal U, V and singular values
+    log-uniform in [1, MAX_CONDITION], so the condition number is bounded by construction."""
+    u = _random_rotation(n_out, rng)[:, :n_in]
+    v = _random_rotation(n_in, rng)
+    singular = np.exp(rng.uniform(0.0, np.log(MAX_CONDITION), size=n_in))
+    return (u * singular) @ v.T
+
+
+def _draw_mixing(spec: SyntheticSpec, prior: GaussianMixture, rng: np.random.Generator) -> MixingMLP:
+    pilot, _ = prior.sample(PILOT_SAMPLES, rng)
+    widths = spec.widths
+    weights, biases = [], []
+    probe = MixingMLP((np.eye(widths[0]),), (np.zeros(widths[0]),), spec.activation, spec.slope)
+    act = probe._fn  # the activation function itself
+    h = pilot
+    for layer, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        w = _well_conditioned(n_out, n_in, rng)
+        p = h @ w.T
+        scale = 1.0 / np.sqrt(p.var(axis=0).mean())
+        w, p = w * scale, p * scale
+        last = layer == len(widths) - 2
+        b = -p.mean(axis=0) if last else -np.median(p, axis=0)
+        weights.append(w)
+        biases.append(b)
+        h = p + b if last else act(p + b)
+    return MixingMLP(tuple(weights), tuple(biases), spec.activation, spec.slope)
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticGenerator:
+    """A concrete generator: true prior, true mixing f and noise scale."""
+
+    spec: SyntheticSpec
+    prior: GaussianMixture
+    mixing: MixingMLP
+
+    @property
+    def noise(self) -> float:
+        return self.spec.noise
+
+    def sample(self, n: int, random_state: SeedLike = None) -> Dataset:
+        """Draw n samples; ``random_state=None`` uses the spec's own sampling seed.
+
+        Returns a Dataset with x (n, obs_dim) float32, z (n, latent_dim) float32, c (n,) int64.
+        """
+        if n < 1:
+            raise InvalidParameterError(f"The number of samples must be >= 1. Got {n} instead.")
+        rng = np.random.default_rng(self.spec.sampling_seed()) if random_state is None else numpy_rng(random_state)
+        z, c = self.prior.sample(n, rng)
+        x = self.mixing(z)
+        if self.noise > 0:
+            x = x + self.noise * rng.standard_normal(x.shape)
+        return Dataset(x=x.astype(np.float32), z=z.astype(np.float32), c=c, source="<simulated>")
+
+    def posterior_mean(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0) -> np.ndarray:
+        """The oracle E[z | x] under this generator: x (n, obs_dim) -> (n, latent_dim) float32.
+
+        See ``latentid.oracle`` for how it is computed.
+        """
+        from latentid.oracle import oracle_posterior
+
+        result = oracle_posterior(
+            self.prior, self.mixing, self.noise, x, n_samples=n_samples, random_state=random_state
+        )
+        return result.mean
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything needed to rebuild this generator, as named numpy arrays (for an .npz)."""
+        arrays = {
+            "spec_json": np.array(self.spec.model_dump_json()),
+            "prior_weights": self.prior.weights,
+            "prior_means": self.prior.means,
+            "prior_covariances": self.prior.covariances,
+            "mixing_activation": np.array(self.mixing.activation),
+            "mixing_slope": np.array(self.mixing.slope),
+            "noise": np.array(self.noise),
+        }
+        for i, (w, b) in enumerate(zip(self.mixing.weights, self.mixing.biases, strict=True)):
+            arrays[f"mixing_weight_{i}"] = w
+            arrays[f"mixing_bias_{i}"] = b
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "<arrays>") -> SyntheticGenerator:
+        """Rebuild a generator from ``to_arrays`` output (e.g. a Dataset's ``extras``)."""
+        if "spec_json" not in arrays:
+            raise InvalidParameterError(
+                f"{source}: no generator is recorded in this file; it was not written by 'latentid simulate'."
+            )
+        spec = SyntheticSpec.model_validate(json.loads(str(arrays["spec_json"])))
+        depth = sum(1 for key in arrays if key.startswith("mixing_weight_"))
+        mixing = MixingMLP(
+            tuple(arrays[f"mixing_weight_{i}"] for i in range(depth)),
+            tuple(arrays[f"mixing_bias_{i}"] for i in range(depth)),
+            str(arrays["mixing_activation"]),
+            float(arrays["mixing_slope"]),
+        )
+        prior = GaussianMixture(arrays["prior_weights"], arrays["prior_means"], arrays["prior_covariances"])
+        return cls(spec=spec, prior=prior, mixing=mixing)
+
+
+def save_simulation(path, generator: SyntheticGenerator, data: Dataset) -> None:
+    """Write x, z, c and the generator to an .npz file, atomically."""
+    from latentid._atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, x=data.x, z=data.z, c=data.c, **generator.to_arrays())

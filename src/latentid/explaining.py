@@ -1,0 +1,63 @@
+"""Glue between data/models and ``latentid.theory``: describe a setting, a dataset or a fitted
+model to the theory and collect its verdict (the command line only renders it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from latentid.data.io import read_dataset
+from latentid.data.mixing import normalise_activation
+from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, _draw_prior
+from latentid.errors import InvalidParameterError
+from latentid.theory import DecoderDescription, PriorDescription, Verdict, assess, recoverability
+
+RECOVERABILITY_POINTS = 2000
+
+
+def describe_generator(generator: SyntheticGenerator) -> tuple[PriorDescription, DecoderDescription]:
+    prior = PriorDescription(generator.prior.weights, generator.prior.means, generator.prior.covariances)
+    mixing = generator.mixing
+    decoder = DecoderDescription(widths=mixing.widths, activation=mixing.activation, weights=list(mixing.weights))
+    return prior, decoder
+
+
+def explain_spec(options: dict, *, activation: str, output_activation: str = "linear") -> Verdict:
+    """Verdict for a setting given as simulate-style options, including settings that leave
+    the theory (smooth activations, a squashing output, n < m), which simulate would refuse."""
+    activation = normalise_activation(activation)
+    output_activation = normalise_activation(output_activation)
+    if activation == "leaky-relu" and not options.get("slope", 0.2) > 0:
+        raise InvalidParameterError(f"--slope must be > 0 with leaky-relu. Got {options['slope']} instead.")
+    drawable = options["obs_dim"] >= options["latent_dim"] and activation in {"leaky-relu", "relu", "tanh"}
+    if drawable:
+        spec = SyntheticSpec.create(**options, activation=activation)
+        prior, decoder = describe_generator(spec.build())
+        decoder = DecoderDescription(decoder.widths, decoder.activation, output_activation, decoder.weights)
+    else:
+        # Only the structure can be judged: draw the prior, describe f by its widths.
+        prior_spec = SyntheticSpec.create(**{**options, "obs_dim": max(options["obs_dim"], options["latent_dim"])})
+        mixture = _draw_prior(prior_spec, np.random.default_rng(options.get("seed", 0)))
+        prior = PriorDescription(mixture.weights, mixture.means, mixture.covariances)
+        hidden = options.get("hidden_width") or options["obs_dim"]
+        widths = [options["latent_dim"]] + [hidden] * (options["depth"] - 1) + [options["obs_dim"]]
+        decoder = DecoderDescription(widths, activation, output_activation, None)
+    return assess(prior, decoder)
+
+
+def explain_dataset(path: str | Path) -> Verdict:
+    """Verdict for a dataset written by ``latentid simulate``, plus a recoverability check:
+    the smallest singular value of f's Jacobian over the data against the noise level."""
+    data = read_dataset(path)
+    generator = SyntheticGenerator.from_arrays(data.extras, source=str(path))
+    prior, decoder = describe_generator(generator)
+    verdict = assess(prior, decoder)
+    z = data.z if data.z is not None else generator.posterior_mean(data.x[:RECOVERABILITY_POINTS])
+    jac = generator.mixing.jacobian(z[:RECOVERABILITY_POINTS])
+    within_std = float(np.sqrt(np.linalg.eigvalsh(generator.prior.covariances).min()))
+    check = recoverability(jac, generator.noise, within_std)
+    notes = list(verdict.notes)
+    if not check.passed:
+        notes.append("Warning: the noise drowns at least one direction of z for part of the data.")
+    return Verdict(verdict.level, verdict.equivalence, verdict.checks + [check], notes)

@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_simulate_then_explain(tmp_path):
+    out = tmp_path / "d.npz"
+    result = run("simulate", "--samples", 500, "--depth", 3, "--seed", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    with np.load(out) as f:
+        assert f["x"].shape == (500, 10) and f["z"].shape == (500, 2) and f["c"].dtype == np.int64
+        assert json.loads(str(f["spec_json"]))["depth"] == 3
+    result = run("explain", "--data", out, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["level"] == "2"
+    names = [c["name"] for c in payload["checks"]]
+    assert "noise leaves every direction recoverable" in names
+    table = run("explain", "--data", out)
+    assert table.exit_code == 0 and "Level 2" in table.stdout
+
+
+def test_explain_from_flags_outside_theory():
+    result = run("explain", "--activation", "tanh", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["level"] == "none"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--obs-dim", 1, "--latent-dim", 2],
+        ["--components", 0],
+        ["--noise", -1],
+        ["--slope", 0],
+        ["--samples", 0],
+    ],
+)
+def test_simulate_bad_input_is_one_line_exit_2(tmp_path, args):
+    out = tmp_path / "d.npz"
+    result = run("simulate", "--out", out, *args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert "Traceback" not in result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("content", [None, b"garbage", "nan"])
+def test_explain_bad_file_exit_2(tmp_path, content):
+    path = tmp_path / "d.npz"
+    if content == "nan":
+        np.savez(path, x=np.array([[np.nan, 1.0], [1.0, 2.0]]))
+    elif content is not None:
+        path.write_bytes(content)
+    result = run("explain", "--data", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1
+
+
+def test_explain_plain_data_file_says_it_has_no_generator(tmp_path):
+    path = tmp_path / "d.npy"
+    np.save(path, np.ones((4, 3)))
+    result = run("explain", "--data", path)
+    assert result.exit_code == 2 and "latentid simulate" in result.stderr

@@ -1,0 +1,65 @@
+import numpy as np
+
+from latentid.explaining import explain_spec
+from latentid.theory import DecoderDescription, PriorDescription, assess, recoverability
+
+BASE = dict(latent_dim=2, obs_dim=10, prior="gmm", components=4, covariance="full", slope=0.2, depth=3, seed=0)
+
+
+def verdict(**changes):
+    options = {**BASE, **changes}
+    activation = options.pop("activation", "leaky-relu")
+    return explain_spec(options, activation=activation, output_activation=options.pop("output_activation", "linear"))
+
+
+def test_gmm_leaky_relu_injective_is_level_2():
+    assert verdict().level == "2"
+
+
+def test_diagonal_varied_components_is_level_3():
+    v = verdict(covariance="diag", components=5)
+    assert v.level == "3"
+    assert any(c.name.startswith("components vary") and c.passed for c in v.checks)
+
+
+def test_diagonal_with_too_few_components_stays_level_2():
+    assert verdict(covariance="diag", components=4).level == "2"
+
+
+def test_standard_normal_is_vanilla_orthogonal():
+    v = verdict(prior="standard-normal")
+    assert v.level == "vanilla" and "orthogonal" in v.equivalence
+
+
+def test_relu_is_only_weakly_injective_level_1():
+    assert verdict(activation="relu").level == "1"
+
+
+def test_smooth_or_squashing_or_narrow_decoders_leave_the_theory():
+    assert verdict(activation="tanh").level == "none"
+    assert verdict(activation="sigmoid").level == "none"
+    assert verdict(output_activation="sigmoid").level == "none"
+    narrow = verdict(obs_dim=1)
+    assert narrow.level == "none" and "data dimension" in narrow.notes[0]
+
+
+def test_degenerate_or_duplicate_components_leave_the_theory():
+    decoder = DecoderDescription([2, 3], "leaky-relu", weights=[np.eye(3, 2)])
+    flat = PriorDescription(np.array([0.5, 0.5]), np.array([[0, 0], [1, 1.0]]), np.array([np.eye(2), np.diag([1, 0])]))
+    assert assess(flat, decoder).level == "none"
+    twins = PriorDescription(np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([np.eye(2), np.eye(2)]))
+    assert assess(twins, decoder).level == "none"
+
+
+def test_rank_deficient_layer_leaves_the_theory():
+    prior = PriorDescription(np.array([0.5, 0.5]), np.array([[0, 0], [3, 3.0]]), np.array([np.eye(2)] * 2))
+    weights = [np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+    v = assess(prior, DecoderDescription([2, 3], "leaky-relu", weights=weights))
+    assert v.level == "none"
+    assert next(c for c in v.checks if c.name == "every layer full rank").passed is False
+
+
+def test_recoverability_flags_noise_that_drowns_a_direction():
+    jac = np.tile(np.array([[1.0, 0.0], [0.0, 0.01]]), (50, 1, 1))
+    assert recoverability(jac, noise=0.01, prior_std=1.0).passed is False
+    assert recoverability(jac, noise=1e-5, prior_std=1.0).passed is True
