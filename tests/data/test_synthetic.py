@@ -116,3 +116,14 @@ def test_noise_level_is_respected():
 def test_bad_settings(kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
         SyntheticSpec.create(**kwargs)
+
+
+def test_written_file_has_ordinary_permissions(tmp_path):
+    import os
+
+    gen = SyntheticSpec.create(depth=2).build()
+    save_simulation(tmp_path / "d.npz", gen, gen.sample(10))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "d.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
