@@ -1,0 +1,115 @@
+"""``latentid evaluate``: identifiability (and clustering) metrics for learned latents.
+
+Thin: reads the files, calls :func:`latentid.metrics.evaluate_latents` (the one implementation)
+and prints a table or JSON. The latents come from ``--latents`` today; a ``--run RUN_DIR`` source
+(a trained model's posterior means) plugs in at :func:`_learned_latents`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from latentid.cli import app
+from latentid.cli._common import console, friendly_errors, print_json
+from latentid.data.io import read_dataset
+from latentid.errors import DataFileError, InvalidParameterError
+from latentid.metrics import METRIC_DESCRIPTIONS, evaluate_latents
+
+# Keys shown around the table rather than as rows.
+_NOT_ROWS = ("source", "scored_on", "split_note", "cluster_scored_on")
+_BOOKKEEPING = ("cca_components", "latent_dim_true", "latent_dim_learned", "n_fit", "n_eval", "split", "seed")
+
+
+def _read_array(path: Path, option: str) -> np.ndarray:
+    """An array from ``path``: .npy directly (never unpickled); other formats through ``read_dataset`` (its x)."""
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file. Check the path given to {option}.")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a folder, not a file; {option} needs a file.")
+    if path.suffix.lower() != ".npy":
+        return read_dataset(path).x
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # corrupt file, pickled objects, ...: one readable line
+        raise DataFileError(
+            f"{path}: could not read the .npy file given to {option} ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _learned_latents(latents: Path | None) -> np.ndarray:
+    """The learned latents z_hat of shape (n_samples, m_hat); the place where a ``--run`` source will go."""
+    if latents is None:
+        raise InvalidParameterError("no learned latents given; pass --latents Z.npy (an (n_samples, m_hat) array).")
+    return _read_array(latents, "--latents")
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    """Predicted labels of shape (n_samples,); a single-column (n, 1) array is flattened."""
+    arr = _read_array(path, "--labels")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    return arr
+
+
+def _format(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+
+
+def _table(result: dict) -> Table:
+    table = Table(
+        title=f"latentid evaluate: {result.get('source', '')}",
+        caption=result.get("split_note", ""),
+        caption_justify="left",
+    )
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("what it measures")
+    table.add_column("scored on")
+    rows = [key for key in result if key not in _NOT_ROWS]
+    # Scores first, then the bookkeeping (dimensions, split sizes, seed).
+    rows.sort(key=lambda key: key in _BOOKKEEPING)
+    for key in rows:
+        what, where = METRIC_DESCRIPTIONS.get(key, ("", ""))
+        table.add_row(key, _format(result[key]), what, where)
+    return table
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate(
+    data: Path = typer.Option(
+        ..., "--data", help="Data file the latents belong to (.npz/.npy/.csv/.parquet); needs 'z' and/or 'c'."
+    ),
+    latents: Path | None = typer.Option(
+        None, "--latents", help="Learned latents (posterior means), shape (n_samples, m_hat): .npy, or a file's 'x'."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Predicted cluster labels, shape (n_samples,): adds clustering metrics (needs 'c')."
+    ),
+    split: float = typer.Option(0.5, "--split", help="Share of samples that fits the alignments; the rest scores."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random fit/held-out split."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+) -> None:
+    """Score learned latents against the ground truth at every level of the identifiability hierarchy.
+
+    Alignments are fitted on a random --split share of the samples; every number is scored on the rest.
+
+    Needs 'z' in the data for the identifiability metrics; 'c' in the data plus --labels for clustering.
+    """
+    dataset = read_dataset(data)
+    z_hat = _learned_latents(latents)
+    predicted = None if labels is None else _read_labels(labels)
+    result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed)
+    if json_output:
+        print_json(result)
+    else:
+        console.print(_table(result))

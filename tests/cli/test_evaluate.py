@@ -1,0 +1,103 @@
+"""``latentid evaluate``: table and JSON output, clustering keys, and one-line errors with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((300, 2))
+    c = rng.integers(0, 3, 300)
+    np.savez(tmp_path / "data.npz", x=np.tanh(z @ rng.standard_normal((2, 6))), z=z, c=c)
+    np.savez(tmp_path / "no_z.npz", x=rng.standard_normal((300, 6)), c=c)
+    np.save(tmp_path / "z_hat.npy", z @ np.array([[2.0, 1.0], [0.0, 1.0]]) + 3)
+    np.save(tmp_path / "labels.npy", (c + 1) % 3)
+    return tmp_path
+
+
+def _run(*args):
+    return runner.invoke(app, ["evaluate", *map(str, args)])
+
+
+def _assert_one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_prints_a_table(files):
+    result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy")
+    assert result.exit_code == 0, result.output
+    for key in ("affine_r2", "mcc_strong", "mcc_weak", "orthogonal_r2", "held-out", "n_eval"):
+        assert key in result.stdout
+
+
+def test_json_holds_every_identifiability_key(files):
+    result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--json", "--split", 0.4)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    for key in ("affine_r2", "mcc_weak", "mcc_strong", "mcc_spearman", "permutation_r2", "orthogonal_r2", "n_eval"):
+        assert key in payload
+    assert payload["affine_r2"] == pytest.approx(1.0)
+    assert (payload["n_fit"], payload["n_eval"], payload["scored_on"]) == (120, 180, "held-out")
+    assert "cluster_acc" not in payload
+
+
+def test_labels_add_clustering_keys(files):
+    result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--labels", files / "labels.npy")
+    assert result.exit_code == 0, result.output
+    assert "cluster_acc" in result.stdout and "ari" in result.stdout
+    result = _run("--data", files / "no_z.npz", "--latents", files / "z_hat.npy", "--labels", files / "labels.npy")
+    assert result.exit_code == 0, result.output
+    assert "cluster_acc" in result.stdout and "affine_r2" not in result.stdout
+
+
+def test_missing_file(files):
+    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "nope.npy"), "nope.npy", "--latents")
+
+
+def test_corrupt_npy(files):
+    (files / "broken.npy").write_bytes(b"not an npy file")
+    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "broken.npy"), "broken.npy")
+
+
+def test_nan_latents(files):
+    z_hat = np.load(files / "z_hat.npy")
+    z_hat[5, 1] = np.nan
+    np.save(files / "nan.npy", z_hat)
+    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "nan.npy"), "NaN", "row 5")
+
+
+def test_shape_mismatch(files):
+    np.save(files / "short.npy", np.load(files / "z_hat.npy")[:200])
+    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "short.npy"), "200 rows", "300")
+
+
+def test_data_without_z_or_labels(files):
+    _assert_one_line_error(_run("--data", files / "no_z.npz", "--latents", files / "z_hat.npy"), "'z'", "--labels")
+
+
+def test_no_latents(files):
+    _assert_one_line_error(_run("--data", files / "data.npz"), "--latents")
+
+
+@pytest.mark.parametrize("split", ["0", "1.5"])
+def test_bad_split(files, split):
+    result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--split", split)
+    _assert_one_line_error(result, "split")
+
+
+def test_negative_seed(files):
+    result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--seed", "-1")
+    _assert_one_line_error(result, "seed")

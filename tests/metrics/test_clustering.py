@@ -1,0 +1,95 @@
+"""Clustering accuracy (1:1 Hungarian), NMI and ARI."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from latentid.errors import InvalidDataError, InvalidParameterError
+from latentid.metrics import cluster_report, match_clusters
+
+
+def _brute_force_accuracy(labels_true, labels_pred) -> float:
+    """Best 1:1 assignment of clusters to classes by trying every injective map."""
+    classes, clusters = np.unique(labels_true), np.unique(labels_pred)
+    best = 0
+    k = min(len(classes), len(clusters))
+    for chosen in itertools.permutations(clusters, k):
+        for targets in itertools.permutations(classes, k):
+            mapping = dict(zip(chosen, targets, strict=True))
+            hits = sum(mapping.get(p) == t for p, t in zip(labels_pred, labels_true, strict=True))
+            best = max(best, hits)
+    return best / len(labels_true)
+
+
+def test_permuted_labels_score_perfectly():
+    true = np.repeat([0, 1, 2], 5)
+    pred = np.array([2, 0, 1])[true]
+    report = cluster_report(true, pred)
+    assert (report["cluster_acc"], report["nmi"], report["ari"]) == pytest.approx((1.0, 1.0, 1.0))
+    assert match_clusters(true, pred) == {2: 0, 0: 1, 1: 2}
+
+
+def test_more_clusters_than_classes_count_unmatched_clusters_as_errors():
+    true = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    pred = np.array([0, 0, 2, 2, 1, 1, 1, 1])  # class 0 split in two: many-to-one would say 1.0
+    report = cluster_report(true, pred)
+    assert report["cluster_acc"] == pytest.approx(0.75)
+    assert (report["n_clusters"], report["n_classes"]) == (3, 2)
+
+
+def test_fewer_clusters_than_classes():
+    report = cluster_report([0, 0, 1, 1, 2, 2], [0, 0, 0, 0, 1, 1])
+    assert report["cluster_acc"] == pytest.approx(4 / 6)
+    assert (report["n_clusters"], report["n_classes"]) == (2, 3)
+
+
+def test_string_labels_work():
+    report = cluster_report(["a", "a", "b", "b", "c"], ["x", "x", "y", "y", "y"])
+    assert report["cluster_acc"] == pytest.approx(4 / 5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=4, max_size=30))
+def test_agrees_with_brute_force_and_sklearn(pairs):
+    true, pred = (np.array(col) for col in zip(*pairs, strict=True))
+    report = cluster_report(true, pred)
+    assert report["cluster_acc"] == pytest.approx(_brute_force_accuracy(true, pred))
+    assert report["nmi"] == pytest.approx(normalized_mutual_info_score(true, pred))
+    assert report["ari"] == pytest.approx(adjusted_rand_score(true, pred))
+
+
+def test_split_fits_the_matching_on_one_part_and_scores_the_other():
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 3, 200)
+    pred = np.where(rng.random(200) < 0.9, (true + 1) % 3, rng.integers(0, 3, 200))
+    everything = cluster_report(true, pred)
+    held = cluster_report(true, pred, split=0.5, seed=1)
+    assert everything["n_eval"] == 200 and held["n_eval"] == 100
+    assert held["cluster_scored_on"].startswith("held-out")
+    assert everything["cluster_scored_on"].startswith("all samples")
+    assert held["cluster_acc"] == pytest.approx(everything["cluster_acc"], abs=0.1)
+    assert cluster_report(true, pred, split=0.5, seed=1) == held
+
+
+@pytest.mark.parametrize(
+    ("true", "pred", "match"),
+    [
+        ([0, 1, 0, 1, 1], [0, 1, 0, 1], "same samples"),
+        (np.zeros((4, 2)), np.zeros(4), "1-D"),
+        ([0.5, 1, 0, 1], [0, 1, 0, 1], "integer labels"),
+        ([np.nan, 1, 0, 1], [0, 1, 0, 1], "integer labels"),
+        ([0, 1, 0], [0, 1, 0], "at least 4"),
+    ],
+)
+def test_bad_labels_raise(true, pred, match):
+    with pytest.raises(InvalidDataError, match=match):
+        cluster_report(true, pred)
+
+
+def test_bad_split_raises():
+    with pytest.raises(InvalidParameterError, match="split"):
+        cluster_report([0, 1, 0, 1], [0, 1, 0, 1], split=1.0)
