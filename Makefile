@@ -17,9 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p demo-out
-	$(BIN)/latentid simulate --samples 20000 --out demo-out/data.npz
-	$(BIN)/latentid explain --data demo-out/data.npz
+	$(BIN)/latentid demo --out demo-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -61,3 +61,28 @@ def explain_dataset(path: str | Path) -> Verdict:
     if not check.passed:
         notes.append("Warning: the noise drowns at least one direction of z for part of the data.")
     return Verdict(verdict.level, verdict.equivalence, verdict.checks + [check], notes)
+
+
+def describe_model(model) -> tuple[PriorDescription, DecoderDescription]:
+    """The fitted prior and decoder of a latentid estimator, as the theory sees them."""
+    import torch
+
+    linears = [layer for layer in model.decoder_ if isinstance(layer, torch.nn.Linear)]
+    weights = [layer.weight.detach().cpu().double().numpy() for layer in linears]
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    output = "linear" if isinstance(model.decoder_[-1], torch.nn.Linear) else type(model.decoder_[-1]).__name__
+    prior = PriorDescription(model.weights_, model.means_, model.covariances_)
+    decoder = DecoderDescription(widths, normalise_activation(model.activation), normalise_activation(output), weights)
+    return prior, decoder
+
+
+def explain_model(model) -> Verdict:
+    """Verdict for a fitted model: which level its fitted decoder and prior reach."""
+    prior, decoder = describe_model(model)
+    verdict = assess(prior, decoder)
+    if getattr(model, "likelihood", "gaussian") == "bernoulli":
+        notes = verdict.notes + [
+            "A Bernoulli likelihood squashes f through a sigmoid: outside the noise model of the theory."
+        ]
+        return Verdict("none", "no guarantee from this theory", verdict.checks, notes)
+    return verdict

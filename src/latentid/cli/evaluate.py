@@ -1,8 +1,8 @@
 """``latentid evaluate``: identifiability (and clustering) metrics for learned latents.
 
 Thin: reads the files, calls :func:`latentid.metrics.evaluate_latents` (the one implementation)
-and prints a table or JSON. The latents come from ``--latents`` today; a ``--run RUN_DIR`` source
-(a trained model's posterior means) plugs in at :func:`_learned_latents`.
+and prints a table or JSON. The latents come from ``--latents`` or from a run folder
+(``--run RUN_DIR``: a trained model's posterior means, and its predicted components as labels).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from latentid.cli._common import console, friendly_errors, print_json
 from latentid.data.io import read_dataset
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.metrics import METRIC_DESCRIPTIONS, evaluate_latents
+from latentid.runs import load_run, read_data_for_run
 
 # Keys shown around the table rather than as rows.
 _NOT_ROWS = ("source", "scored_on", "split_note", "cluster_scored_on")
@@ -41,11 +42,18 @@ def _read_array(path: Path, option: str) -> np.ndarray:
         ) from exc
 
 
-def _learned_latents(latents: Path | None) -> np.ndarray:
-    """The learned latents z_hat of shape (n_samples, m_hat); the place where a ``--run`` source will go."""
-    if latents is None:
-        raise InvalidParameterError("no learned latents given; pass --latents Z.npy (an (n_samples, m_hat) array).")
-    return _read_array(latents, "--latents")
+def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine: bool, seed: int):
+    """The learned latents z_hat of shape (n_samples, m_hat) and, from a run, its predicted labels."""
+    if (latents is None) == (run is None):
+        raise InvalidParameterError(
+            "give exactly one source of learned latents: --latents Z.npy (an (n_samples, m_hat) array) "
+            "or --run RUN_DIR (a folder written by 'latentid fit')."
+        )
+    if latents is not None:
+        return _read_array(latents, "--latents"), None
+    loaded = load_run(run)
+    dataset = read_data_for_run(loaded, data)
+    return loaded.model.transform(dataset.x, refine=refine, random_state=seed), loaded.model.predict(dataset.x)
 
 
 def _read_labels(path: Path) -> np.ndarray:
@@ -92,6 +100,10 @@ def evaluate(
     latents: Path | None = typer.Option(
         None, "--latents", help="Learned latents (posterior means), shape (n_samples, m_hat): .npy, or a file's 'x'."
     ),
+    run: Path | None = typer.Option(
+        None, "--run", help="A run folder from 'latentid fit': its posterior means (and labels) are scored."
+    ),
+    refine: bool = typer.Option(False, "--refine", help="With --run: importance-sampled posterior means."),
     labels: Path | None = typer.Option(
         None, "--labels", help="Predicted cluster labels, shape (n_samples,): adds clustering metrics (needs 'c')."
     ),
@@ -106,8 +118,8 @@ def evaluate(
     Needs 'z' in the data for the identifiability metrics; 'c' in the data plus --labels for clustering.
     """
     dataset = read_dataset(data)
-    z_hat = _learned_latents(latents)
-    predicted = None if labels is None else _read_labels(labels)
+    z_hat, run_labels = _learned_latents(latents, run, data, refine, seed)
+    predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed)
     if json_output:
         print_json(result)

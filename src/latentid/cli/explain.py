@@ -10,7 +10,9 @@ from rich.table import Table
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors, print_json
 from latentid.cli.simulate import Activation, Covariance, Prior, Weights
-from latentid.explaining import explain_dataset, explain_spec
+from latentid.errors import InvalidParameterError
+from latentid.explaining import explain_dataset, explain_model, explain_spec
+from latentid.runs import load_run
 from latentid.theory import Verdict
 
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]"}
@@ -45,6 +47,7 @@ def render(verdict: Verdict, source: str) -> None:
 @friendly_errors
 def explain(
     data: Path | None = typer.Option(None, "--data", help="A dataset written by 'latentid simulate'."),
+    run: Path | None = typer.Option(None, "--run", help="A run folder from 'latentid fit': the fitted model's level."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     latent_dim: int = typer.Option(2, "--latent-dim"),
     obs_dim: int = typer.Option(10, "--obs-dim"),
@@ -62,8 +65,12 @@ def explain(
     hidden_width: int | None = typer.Option(None, "--hidden-width"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Say which identifiability guarantee a setting (flags) or a saved dataset has, assumption by assumption."""
-    if data is not None:
+    """Which identifiability guarantee a setting (flags), a dataset or a fitted run has, assumption by assumption."""
+    if data is not None and run is not None:
+        raise InvalidParameterError("give --data or --run, not both.")
+    if run is not None:
+        verdict, source = explain_model(load_run(run).model), f"fitted model in {run}"
+    elif data is not None:
         verdict, source = explain_dataset(data), str(data)
     else:
         options = {

@@ -22,6 +22,18 @@ def _leaky(slope: float) -> tuple[Callable, Callable, Callable]:
     )
 
 
+def _gelu(p):
+    from scipy.special import erf
+
+    return 0.5 * p * (1.0 + erf(p / np.sqrt(2.0)))
+
+
+def _gelu_grad(p):
+    from scipy.special import erf
+
+    return 0.5 * (1.0 + erf(p / np.sqrt(2.0))) + p * np.exp(-0.5 * p**2) / np.sqrt(2.0 * np.pi)
+
+
 def _activation_table(slope: float) -> dict[str, tuple[Callable, Callable, Callable | None]]:
     """name -> (function, derivative, inverse or None). Keys use the CLI spelling."""
     sig = lambda p: 1.0 / (1.0 + np.exp(-p))  # noqa: E731
@@ -31,10 +43,13 @@ def _activation_table(slope: float) -> dict[str, tuple[Callable, Callable, Calla
         "tanh": (np.tanh, lambda p: 1.0 - np.tanh(p) ** 2, lambda h: np.arctanh(np.clip(h, -1 + 1e-12, 1 - 1e-12))),
         "sigmoid": (sig, lambda p: sig(p) * (1.0 - sig(p)), None),
         "linear": (lambda p: p, lambda p: np.ones_like(p), lambda h: h),
+        # Smooth activations some models offer; named here so the theory can say they leave it.
+        "elu": (lambda p: np.where(p > 0, p, np.expm1(p)), lambda p: np.where(p > 0, 1.0, np.exp(p)), None),
+        "gelu": (_gelu, _gelu_grad, None),
     }
 
 
-ACTIVATIONS = ("leaky-relu", "relu", "tanh", "sigmoid", "linear")
+ACTIVATIONS = ("leaky-relu", "relu", "tanh", "sigmoid", "linear", "elu", "gelu")
 PIECEWISE_AFFINE = frozenset({"leaky-relu", "relu", "linear"})
 
 

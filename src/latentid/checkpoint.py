@@ -1,0 +1,128 @@
+"""Checkpoints and saved models on disk: written atomically, read without pickle.
+
+A training checkpoint is one ``torch.save`` file of plain containers and tensors (model and
+optimiser state, generator state, history, config, versions), loaded with ``weights_only=True``.
+A saved model is a folder: ``config.json`` (class, hyper-parameters, data dimensions, versions)
+and ``model.pt`` (a state dict only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentid._atomic import atomic_path, write_text_atomic
+from latentid.errors import DataFileError
+
+MODEL_FORMAT = "latentid-model"
+CHECKPOINT_FORMAT = "latentid-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.pt"
+
+
+def versions() -> dict[str, str]:
+    """Versions of latentid, torch, numpy and python, for provenance."""
+    try:
+        own = metadata.version("latentid")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        own = "unknown"
+    return {
+        "latentid": own,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """A hyper-parameter value as JSON: tuples as lists, paths as str, callables and Generators as None."""
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if callable(value) or isinstance(value, np.random.Generator):
+        return None
+    return value
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """``torch.save`` ``payload`` to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp)
+
+
+def _load_tensors(path: Path, what: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unreadable, truncated or pickled objects: one line, no traceback
+        raise DataFileError(
+            f"{path}: not a readable latentid {what} ({type(exc).__name__}). Delete it or point to another file."
+        ) from exc
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a training checkpoint written by ``save_checkpoint``."""
+    path = Path(path)
+    payload = _load_tensors(path, "checkpoint")
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DataFileError(f"{path}: not a latentid training checkpoint. Delete it or use another checkpoint_dir.")
+    return payload
+
+
+def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[str, torch.Tensor]) -> Path:
+    """Write a saved-model folder: ``model.pt`` (state dict) first, then ``config.json``."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataFileError(f"{directory}: exists and is not a folder. Choose another path to save the model.")
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
+    body = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, **config, "versions": versions()}
+    write_text_atomic(directory / CONFIG_NAME, json.dumps(body, indent=2) + "\n")
+    return directory
+
+
+def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """``config.json`` of a saved-model folder, checked to be one."""
+    directory = Path(directory)
+    config_path = directory / CONFIG_NAME
+    if not directory.is_dir() or not config_path.is_file():
+        raise DataFileError(
+            f"{directory}: not a saved latentid model (no {CONFIG_NAME}). Pass the folder given to save()."
+        )
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(
+            f"{config_path}: unreadable model config ({type(exc).__name__}). Save the model again."
+        ) from exc
+    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
+        raise DataFileError(f"{config_path}: not a latentid model config. Pass the folder given to save().")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise DataFileError(
+            f"{config_path}: written by a newer latentid (format {config['format_version']}). Upgrade latentid."
+        )
+    return config
+
+
+def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict from ``model.pt`` (or a folder holding one), loaded without pickle."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS_NAME
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such weights file. Pass a saved model folder or a .pt state dict.")
+    state = _load_tensors(path, "weights file")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataFileError(f"{path}: not a state dict of tensors. Pass a saved model folder or a .pt state dict.")
+    return state

@@ -1,0 +1,41 @@
+"""A rich progress bar driven by the training loop's per-epoch callback events."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from latentid.cli._common import err_console
+
+
+@contextlib.contextmanager
+def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] | None]:
+    """Yield a callback for ``LatentModel(callback=...)``; one bar per stage (pretraining, training, ...)."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        tasks: dict[str, int] = {}
+
+        def callback(event: dict) -> None:
+            label = str(event.get("stage", "train"))
+            if "restart" in event:
+                label += f" (restart {event['restart'] + 1})"
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=event.get("n_epochs"), metrics="")
+            parts = [f"loss {event['loss']:.4g}"] if event.get("loss") is not None else []
+            if event.get("val_elbo") is not None:
+                parts.append(f"val ELBO {event['val_elbo']:.4g}")
+            progress.update(tasks[label], completed=event.get("epoch", 0), metrics="  ".join(parts))
+
+        yield callback

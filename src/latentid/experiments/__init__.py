@@ -1,0 +1,1 @@
+"""Studies: run settings x models x seeds, store results, report them."""

@@ -1,0 +1,388 @@
+"""The estimator base class: scikit-learn's contract around a torch latent-variable model.
+
+``LatentModel`` owns the whole procedure (validation, data split, standardisation, restarts,
+warm start, the one loop in ``latentid.training``, checkpoints and resume, best-restart choice)
+and the fitted API (transform, predict, score, sample, save, load). A model fills a few hooks:
+
+- ``_make_prior()`` -> a ``Prior`` object (required);
+- ``_init_prior(module, z, seed)`` -> initialise the prior from encoder means after pretraining;
+- ``_loss(module, x, generator)`` -> per-sample negative ELBO (default: ``elbo.elbo``);
+- ``_param_groups(module)`` -> Adam groups (default: the prior at ``prior_lr`` when the model has one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from latentid import checkpoint as ckpt
+from latentid._random import numpy_rng
+from latentid.checkpoint import jsonable
+from latentid.data.io import validate_matrix
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
+from latentid.models import params as P
+from latentid.models.elbo import elbo, importance_posterior_mean, q_c_log_probs
+from latentid.models.fitting import fit_restarts, torch_threads
+from latentid.models.likelihoods import make_likelihood
+from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
+from latentid.models.priors import Prior
+from latentid.training import SCHEDULES
+
+logger = logging.getLogger(__name__)
+
+EVAL_BATCH = 8192
+SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
+REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
+
+COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
+    "latent_dim": [P.Interval(int, 1)],
+    "hidden_dims": [P.IntSequence(1), P.NONE],
+    "encoder_dims": [P.IntSequence(1), P.NONE],
+    "activation": [P.Options(tuple(ACTIVATIONS))],
+    "slope": [P.Interval(float, 0.0, 1.0, "left")],
+    "likelihood": [P.Options(("gaussian", "bernoulli"))],
+    "noise_scale": [P.Interval(float, 0.0, None, "neither"), P.NONE],
+    "elbo": [P.Options(("mean_field", "vade", "marginal"))],
+    "epochs": [P.Interval(int, 1)],
+    "batch_size": [P.Interval(int, 1)],
+    "lr": [P.Interval(float, 0.0, None, "neither")],
+    "lr_schedule": [P.Options(SCHEDULES)],
+    "pretrain_epochs": [P.Interval(int, 0)],
+    "n_restarts": [P.Interval(int, 1)],
+    "patience": [P.Interval(int, 1), P.NONE],
+    "tol": [P.Interval(float, 0.0)],
+    "validation_fraction": [P.Interval(float, 0.0, 1.0, "left")],
+    "standardize": [P.BOOL],
+    "device": [P.DEVICE],
+    "threads": [P.Interval(int, 1), P.NONE],
+    "checkpoint_dir": [P.PATH, P.NONE],
+    "resume": [P.BOOL],
+    "pretrained": [P.PATH, P.NONE],
+    "callback": [P.CALLABLE, P.NONE],
+    "random_state": [P.SEED, P.NONE],
+}
+# Parameters that steer a run without changing its result; a resumed run may change them.
+RUN_CONTROL = ("epochs", "checkpoint_dir", "resume", "callback", "threads", "device", "pretrained")
+
+
+class LatentModel(BaseEstimator):
+    """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
+
+    _parameter_constraints: ClassVar[dict[str, list[P.Constraint]]] = COMMON_CONSTRAINTS
+    _registry: ClassVar[dict[str, type[LatentModel]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LatentModel._registry[cls.__name__] = cls
+
+    # ------------------------------------------------------------------ hooks
+    def _make_prior(self) -> Prior:
+        raise NotImplementedError
+
+    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
+        """Initialise the prior from encoder means z (n, latent_dim); default: leave it as built."""
+
+    def _loss(self, module: LatentModule, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Per-sample negative ELBO of a standardised batch x (b, n_features) -> (b,)."""
+        return -elbo(module, x, generator, self.elbo)
+
+    def _param_groups(self, module: LatentModule) -> list[dict]:
+        prior_params = list(module.prior.parameters())
+        ids = {id(p) for p in prior_params}
+        groups = [{"params": [p for p in module.parameters() if id(p) not in ids], "lr": self.lr}]
+        if prior_params:
+            groups.append({"params": prior_params, "lr": getattr(self, "prior_lr", None) or self.lr})
+        return groups
+
+    # ------------------------------------------------------------------ building blocks
+    def _build(self, n_features: int, generator: torch.Generator, noise_scale: float | None = None) -> LatentModule:
+        """A fresh module for data with ``n_features`` columns (weights drawn from ``generator``)."""
+        hidden = (
+            tuple(self.hidden_dims)
+            if self.hidden_dims is not None
+            else default_decoder_widths(self.latent_dim, n_features)
+        )
+        enc_hidden = tuple(self.encoder_dims) if self.encoder_dims is not None else tuple(reversed(hidden))
+        slope = float(self.slope)
+        encoder = GaussianEncoder(n_features, self.latent_dim, enc_hidden, self.activation, slope, generator)
+        decoder = build_decoder(self.latent_dim, n_features, hidden, self.activation, slope, generator)
+        likelihood = make_likelihood(self.likelihood, noise_scale)
+        return LatentModule(encoder, decoder, self._make_prior(), likelihood)
+
+    def _validate_params(self) -> None:
+        P.validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
+
+    def _min_train_samples(self) -> int:
+        return max(2, getattr(self, "n_components", 1))
+
+    def _split_sizes(self, n: int) -> tuple[int, int]:
+        n_val = int(round(n * self.validation_fraction))
+        if self.validation_fraction > 0:
+            n_val = max(n_val, 1)
+        return n - n_val, n_val
+
+    def _check_fit_data(self, X: np.ndarray) -> None:
+        name = type(self).__name__
+        n, n_features = X.shape
+        if self.latent_dim > n_features:
+            raise InvalidParameterError(
+                f"The 'latent_dim' parameter of {name} must be <= n_features ({n_features}). "
+                f"Got {self.latent_dim} instead. Lower latent_dim or pass data with more features."
+            )
+        n_train, _ = self._split_sizes(n)
+        need = self._min_train_samples()
+        if n_train < need:
+            raise InvalidDataError(
+                f"{name} needs at least {need} training samples (n_components={getattr(self, 'n_components', 1)}); "
+                f"X has {n} samples, {n_train} after holding out validation_fraction={self.validation_fraction}. "
+                "Pass more samples or lower n_components / validation_fraction."
+            )
+        self._check_range(X)
+        if self.resume and self.checkpoint_dir is None:
+            raise InvalidParameterError(
+                f"The 'resume' parameter of {name} is True but 'checkpoint_dir' is None. "
+                "Pass the checkpoint_dir of the run to resume, or resume=False."
+            )
+        if self.checkpoint_dir is not None and Path(self.checkpoint_dir).exists():
+            if not Path(self.checkpoint_dir).is_dir():
+                raise InvalidParameterError(
+                    f"The 'checkpoint_dir' parameter of {name} must be a folder. Got the file {self.checkpoint_dir}."
+                )
+
+    def _check_range(self, X: np.ndarray) -> None:
+        if self.likelihood == "bernoulli" and (X.min() < 0.0 or X.max() > 1.0):
+            raise InvalidDataError(
+                f"likelihood='bernoulli' needs X in [0, 1]; got values in [{X.min():g}, {X.max():g}]. "
+                "Rescale X (e.g. x / 255) or use likelihood='gaussian'."
+            )
+
+    def _resolve_device(self, device: str | None = None) -> torch.device:
+        device = self.device if device is None else device
+        if device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise InvalidParameterError(
+                f"The 'device' parameter of {type(self).__name__} is {device!r}, but torch sees no CUDA device. "
+                "Use device='auto' or 'cpu'."
+            )
+        return torch.device(device)
+
+    def _resume_config(self) -> dict[str, Any]:
+        params = {k: jsonable(v) for k, v in self.get_params(deep=False).items() if k not in RUN_CONTROL}
+        return {"class": type(self).__name__, **params}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, u=None) -> LatentModel:
+        """Fit the model to X (n_samples, n_features); ``u`` is ignored (kept for one signature).
+
+        Returns self. Raises InvalidParameterError / InvalidDataError on bad input,
+        TrainingDivergedError if the loss stops being finite.
+        """
+        self._validate_params()
+        X = validate_matrix(X, "X")
+        self._check_fit_data(X)
+        device = self._resolve_device()
+        with torch_threads(self.threads):
+            self._fit(X, device)
+        return self
+
+    def _fit(self, X: np.ndarray, device: torch.device) -> None:
+        fit_restarts(self, X, device)
+
+    def fit_predict(self, X, u=None) -> np.ndarray:
+        """Fit, then return ``predict(X)``; shape (n_samples,)."""
+        return self.fit(X, u).predict(X)
+
+    # ------------------------------------------------------------------ fitted API
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' (or load a saved model) first."
+            )
+
+    def _prepare(self, X) -> torch.Tensor:
+        """Validated, standardised X as a tensor on the model's device; (n, n_features)."""
+        self._check_fitted()
+        X = validate_matrix(X, "X", min_samples=1)
+        if X.shape[1] != self.n_features_in_:
+            raise InvalidDataError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}. "
+                "Pass data with the same columns as at fit."
+            )
+        self._check_range(X)
+        module = self.module_
+        return module.standardize(torch.from_numpy(X).to(module.x_shift.device))
+
+    def _generator(self, random_state) -> torch.Generator:
+        """A generator on the model's device from ``random_state`` (None: the estimator's own seed)."""
+        source = self.random_state if random_state is None else random_state
+        seed = int(numpy_rng(source).integers(0, 2**63 - 1))
+        gen = torch.Generator(device=self.module_.x_shift.device)
+        gen.manual_seed(seed)
+        return gen
+
+    @torch.no_grad()
+    def _batched(self, fn, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
+        self.module_.eval()
+        return torch.cat([fn(x[i : i + batch]) for i in range(0, x.shape[0], batch)], dim=0)
+
+    def transform(self, X, refine: bool = False, n_samples: int = REFINE_SAMPLES, random_state=None) -> np.ndarray:
+        """Posterior means of z given X (n_samples, n_features) -> ndarray (n_samples, latent_dim), float32.
+
+        ``refine=False``: the encoder mean E_q[z|x] (never a sample). ``refine=True``: E[z|x] under the fitted
+        model, by self-normalised importance sampling with ``n_samples`` draws from the (1.5x widened)
+        encoder Gaussian; seeded by ``random_state`` (default: the estimator's ``random_state``).
+        """
+        x = self._prepare(X)
+        if not refine:
+            out = self._batched(lambda b: self.module_.encoder(b)[0], x)
+        else:
+            gen = self._generator(random_state)
+            out = self._batched(lambda b: importance_posterior_mean(self.module_, b, gen, n_samples), x)
+        return out.cpu().numpy().astype(np.float32)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """p(c | z) at the encoder's posterior mean z = E_q[z|x]; ndarray (n_samples, n_components)."""
+        x = self._prepare(X)
+        log_p = self._batched(lambda b: q_c_log_probs(self.module_, b), x)
+        return log_p.exp().cpu().double().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable component argmax_c p(c | E_q[z|x]); ndarray (n_samples,) int64."""
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    def score_samples(self, X, random_state=None) -> np.ndarray:
+        """Per-sample ELBO, a lower bound on log p(x) in the data's units; ndarray (n_samples,).
+
+        Uses the training estimator with SCORE_SAMPLES reparameterised draws, seeded by ``random_state``
+        (default: the estimator's), so it is deterministic for a seeded estimator.
+        """
+        x = self._prepare(X)
+        gen = self._generator(random_state)
+        batch = max(1, min(EVAL_BATCH, 2**22 // (SCORE_SAMPLES * self.n_features_in_)))  # bounded memory
+        out = self._batched(lambda b: elbo(self.module_, b, gen, self.elbo, SCORE_SAMPLES), x, batch)
+        log_jacobian = self.n_features_in_ * torch.log(self.module_.x_scale)  # x_model = (x - shift) / scale
+        return (out - log_jacobian).cpu().double().numpy()
+
+    def score(self, X, y=None) -> float:
+        """Mean ELBO per sample of X (higher is better)."""
+        return float(np.mean(self.score_samples(X)))
+
+    @torch.no_grad()
+    def sample(self, n_samples: int = 1, random_state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw from the fitted generative model: x (n, n_features), z (n, latent_dim), c (n,) int64."""
+        self._check_fitted()
+        if not P.Interval(int, 1).accepts(n_samples):
+            raise InvalidParameterError(f"n_samples must be an int >= 1. Got {n_samples!r} instead.")
+        gen = self._generator(random_state)
+        module = self.module_
+        z, c = module.prior.sample(int(n_samples), gen)
+        x = module.unstandardize(module.likelihood.sample(module.decoder(z), gen))
+        return x.cpu().numpy().astype(np.float32), z.cpu().numpy().astype(np.float32), c.cpu().numpy().astype(np.int64)
+
+    # ------------------------------------------------------------------ fitted prior, for reporting
+    @property
+    def weights_(self) -> np.ndarray:
+        """Fitted mixture weights, shape (n_components,)."""
+        self._check_fitted()
+        return self.prior_.weights
+
+    @property
+    def means_(self) -> np.ndarray:
+        """Fitted component means, shape (n_components, latent_dim)."""
+        self._check_fitted()
+        return self.prior_.means
+
+    @property
+    def covariances_(self) -> np.ndarray:
+        """Fitted component covariances, shape (n_components, latent_dim, latent_dim)."""
+        self._check_fitted()
+        return self.prior_.covariances
+
+    @property
+    def noise_scale_(self) -> float | None:
+        """The Gaussian noise scale in the data's units (None for a Bernoulli likelihood)."""
+        self._check_fitted()
+        scale = getattr(self.module_.likelihood, "scale", None)
+        return None if scale is None else float(scale().detach() * self.module_.x_scale)
+
+    # ------------------------------------------------------------------ persistence
+    _FITTED_SCALARS = (
+        "n_iter_",
+        "best_epoch_",
+        "best_restart_",
+        "restart_scores_",
+        "elbo_history_",
+        "val_elbo_history_",
+    )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a folder with ``config.json`` and ``model.pt`` (state dict only); returns the folder."""
+        self._check_fitted()
+        config = {
+            "class": type(self).__name__,
+            "params": {k: jsonable(v) for k, v in self.get_params(deep=False).items()},
+            "n_features_in": self.n_features_in_,
+            "latent_dim": self.latent_dim,
+            "fitted": {k: jsonable(getattr(self, k, None)) for k in self._FITTED_SCALARS},
+        }
+        return ckpt.write_run(path, config, self.module_.state_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> LatentModel:
+        """Rebuild a fitted estimator from a folder written by ``save`` (no pickle).
+
+        ``device``: where to place it ('cpu', 'cuda', ...); None puts it on CUDA when torch sees one.
+
+        Called on the base class it returns whichever model the folder holds; called on a model class
+        it refuses a folder holding another class.
+        """
+        config = ckpt.read_run_config(path)
+        name = config.get("class")
+        target = LatentModel._registry.get(name)
+        if target is None:
+            raise DataFileError(
+                f"{path}: holds an unknown model class {name!r}. Upgrade latentid or re-save the model."
+            )
+        if cls is not LatentModel and target is not cls:
+            raise InvalidParameterError(
+                f"{path} holds a {name} model, not a {cls.__name__}. Load it with {name}.load() or load_model()."
+            )
+        try:
+            model = target(**config["params"])
+            n_features = int(config["n_features_in"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise DataFileError(
+                f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
+            ) from exc
+        dev = model._resolve_device("auto" if device is None else device)  # placement only; params stay as saved
+        module = model._build(n_features, torch.Generator().manual_seed(0), model.noise_scale)
+        try:
+            module.load_state_dict(ckpt.read_state(path))
+        except RuntimeError as exc:
+            raise DataFileError(f"{path}: model.pt does not match config.json ({str(exc).splitlines()[0]}).") from exc
+        model._set_fitted(module.to(dev), n_features)
+        for key, value in config.get("fitted", {}).items():
+            if key in cls._FITTED_SCALARS and value is not None:
+                setattr(model, key, value)
+        return model
+
+    def _set_fitted(self, module: LatentModule, n_features: int) -> None:
+        module.eval()
+        self.module_ = module
+        self.encoder_ = module.encoder
+        self.decoder_ = module.decoder
+        self.prior_ = module.prior
+        self.n_features_in_ = n_features
+        self.device_ = str(module.x_shift.device)
+
+
+def load_model(path: str | os.PathLike, device: str | None = None) -> LatentModel:
+    """Load any saved latentid model (VaDE, VAE, ...) from its folder."""
+    return LatentModel.load(path, device=device)

@@ -1,0 +1,266 @@
+"""The fitting procedure every estimator shares: seeds, split, standardisation, restarts, warm start,
+resume checks and the choice of the best restart. The optimisation itself is ``latentid.training``.
+
+Randomness: one root seed (from ``random_state``, or from the checkpoint when resuming) is spread by
+``numpy.random.SeedSequence`` into the split seed and, per restart, the torch generator (weights,
+batch order, reparameterisation noise), the GMM seed and the validation-noise seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from latentid._atomic import atomic_path
+from latentid._random import numpy_rng
+from latentid.checkpoint import load_checkpoint, read_state, versions
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.models.elbo import elbo
+from latentid.models.networks import LatentModule
+from latentid.training import TrainConfig, TrainResult, train
+
+if TYPE_CHECKING:  # pragma: no cover
+    from latentid.models.base import LatentModel
+
+logger = logging.getLogger(__name__)
+
+LOG_NAME = "train_log.jsonl"
+EVAL_BATCH = 8192
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch.set_num_threads(n) for the duration of a fit, then restore."""
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def data_fingerprint(X: np.ndarray) -> str:
+    """A short SHA-256 of the array's shape and bytes (to refuse resuming on other data)."""
+    digest = hashlib.sha256(str(X.shape).encode())
+    digest.update(np.ascontiguousarray(X).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _checkpoint_path(directory: Path, restart: int) -> Path:
+    return directory / f"restart-{restart}.pt"
+
+
+def _check_resume(state: dict, config: dict, fingerprint: str, path: Path) -> None:
+    old = state.get("config", {})
+    for key in sorted(set(old) | set(config)):
+        if old.get(key) != config.get(key):
+            raise InvalidParameterError(
+                f"{path} was written with {key}={old.get(key)!r}, but this fit has {key}={config.get(key)!r}. "
+                "Resume with the same hyper-parameters, or use another checkpoint_dir."
+            )
+    if state.get("fingerprint") != fingerprint:
+        raise InvalidDataError(
+            f"{path} was written for other data (fingerprint {state.get('fingerprint')} vs {fingerprint}). "
+            "Resume with the same X, or use another checkpoint_dir."
+        )
+
+
+def _standardization(model: LatentModel, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-feature shift and one global scale (so isotropic noise stays isotropic)."""
+    if model.likelihood != "gaussian" or not model.standardize:
+        return np.zeros(x.shape[1], dtype=np.float32), 1.0
+    shift = x.mean(axis=0, dtype=np.float64)
+    scale = float(np.sqrt(np.mean((x - shift) ** 2)))
+    return shift.astype(np.float32), scale if scale > 0 and math.isfinite(scale) else 1.0
+
+
+@torch.no_grad()
+def encoder_means(module: LatentModule, x: torch.Tensor) -> torch.Tensor:
+    """E_q[z|x] for a standardised x (n, n_features) -> (n, latent_dim), in batches."""
+    return torch.cat([module.encoder(x[i : i + EVAL_BATCH])[0] for i in range(0, x.shape[0], EVAL_BATCH)])
+
+
+def _load_pretrained(module: LatentModule, path: str) -> None:
+    state = read_state(path)
+    for part in ("encoder", "decoder"):
+        sub = {k[len(part) + 1 :]: v for k, v in state.items() if k.startswith(part + ".")}
+        if not sub:
+            raise DataFileError(
+                f"{path}: holds no {part} weights. Pass a saved model folder or a pretrained-*.pt file."
+            )
+        try:
+            getattr(module, part).load_state_dict(sub)
+        except RuntimeError as exc:
+            raise InvalidParameterError(
+                f"The 'pretrained' weights in {path} do not fit this model's {part} "
+                f"({str(exc).splitlines()[-1].strip()}). Use the same latent_dim, widths and data."
+            ) from exc
+
+
+def warm_start(
+    model: LatentModel,
+    module: LatentModule,
+    x_train: torch.Tensor,
+    generator: torch.Generator,
+    seed: int,
+    directory: Path | None = None,
+    **train_kwargs: Any,
+) -> list[dict]:
+    """Autoencoder pretraining (or explicit ``pretrained`` weights), then the model's prior init.
+
+    Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean); with a
+    checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there, to be
+    reused only when passed back explicitly as ``pretrained=``. Returns the pretraining history.
+    """
+    history: list[dict] = []
+    warmed = model.pretrained is not None or model.pretrain_epochs > 0
+    if model.pretrained is not None:
+        _load_pretrained(module, str(model.pretrained))
+        logger.info("warm start from explicit pretrained weights %s", model.pretrained)
+    elif model.pretrain_epochs > 0:
+        params = [*module.encoder.parameters(), *module.decoder.parameters()]
+
+        def recon_loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
+            return module.likelihood.reconstruction_loss(xb, module.decoder(module.encoder(xb)[0]))
+
+        config = TrainConfig(model.pretrain_epochs, model.batch_size, lr_schedule="constant", stage="pretrain")
+        history = train(
+            module, recon_loss, [{"params": params, "lr": model.lr}], x_train, config, generator, **train_kwargs
+        ).history
+        if directory is not None:
+            restart = train_kwargs.get("event_extra", {}).get("restart", 0)
+            state = {k: v for k, v in module.state_dict().items() if k.split(".")[0] in ("encoder", "decoder")}
+            with atomic_path(Path(directory) / f"pretrained-{restart}.pt") as tmp:
+                torch.save(state, tmp)
+    z = encoder_means(module, x_train)
+    if warmed:
+        with torch.no_grad():
+            head = slice(0, EVAL_BATCH)  # a noise-scale estimate needs no more rows than this
+            module.likelihood.init_from_residuals(x_train[head], module.decoder(z[head]))
+    model._init_prior(module, z.cpu().double().numpy(), seed)
+    return history
+
+
+def _score_fn(model: LatentModel, module: LatentModule, seed: int):
+    """Mean held-out ELBO with the same noise draws every epoch (common random numbers)."""
+
+    def score(x: torch.Tensor) -> float:
+        gen = torch.Generator(device=x.device)
+        gen.manual_seed(seed)
+        total = sum(
+            float(elbo(module, x[i : i + EVAL_BATCH], gen, model.elbo).sum()) for i in range(0, len(x), EVAL_BATCH)
+        )
+        return total / x.shape[0]
+
+    return score
+
+
+def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device) -> None:
+    """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO."""
+    n, n_features = X.shape
+    directory = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
+    fingerprint = data_fingerprint(X)
+    config = model._resume_config()
+    first = _checkpoint_path(directory, 0) if directory is not None else None
+    resuming = bool(model.resume) and first is not None and first.exists()
+    if resuming:
+        root_seed = int(load_checkpoint(first)["root_seed"])
+    else:
+        root_seed = int(numpy_rng(model.random_state).integers(0, 2**63 - 1))
+        if first is not None and first.exists():
+            logger.warning("%s holds checkpoints of an earlier run; resume=False, so they are overwritten", directory)
+    split_seq, *restart_seqs = np.random.SeedSequence(root_seed).spawn(1 + model.n_restarts)
+    n_train, _ = model._split_sizes(n)
+    order = np.random.default_rng(split_seq).permutation(n)
+    train_idx = torch.from_numpy(np.sort(order[:n_train])).to(device)
+    val_idx = torch.from_numpy(np.sort(order[n_train:])).to(device)
+    shift, scale = _standardization(model, X[order[:n_train]])
+    x_all = torch.from_numpy(X).to(device)
+    noise = None if model.noise_scale is None else float(model.noise_scale) / scale
+    log_path = directory / LOG_NAME if directory is not None else None
+    log_records: list[dict] = []
+    best: tuple[float, int, LatentModule, TrainResult, list[dict]] | None = None
+    scores = []
+    for r, seq in enumerate(restart_seqs):
+        torch_seed, gmm_seed, eval_seed = (int(s) for s in seq.generate_state(3, dtype=np.uint32))
+        generator = torch.Generator(device=device)
+        generator.manual_seed(torch_seed)
+        module = model._build(n_features, generator, noise).to(device)
+        module.x_shift.copy_(torch.from_numpy(shift))
+        module.x_scale.fill_(scale)
+        x_std = module.standardize(x_all)
+        x_train, x_val = x_std[train_idx], x_std[val_idx]
+        path = _checkpoint_path(directory, r) if directory is not None else None
+        state = load_checkpoint(path) if resuming and path is not None and path.exists() else None
+        extra = {"restart": r, "n_restarts": model.n_restarts}
+        common = {"callback": model.callback, "event_extra": extra, "log_path": log_path}
+        if state is not None:
+            _check_resume(state, config, fingerprint, path)
+            pretrain_history = list(state.get("pretrain_history", []))
+        else:
+            pretrain_history = warm_start(
+                model, module, x_train, generator, gmm_seed, directory=directory, log_prefix=log_records, **common
+            )
+        train_config = TrainConfig(
+            epochs=model.epochs,
+            batch_size=model.batch_size,
+            lr_schedule=model.lr_schedule,
+            patience=model.patience,
+            tol=model.tol,
+        )
+        checkpoint_extra = {
+            "config": config,
+            "fingerprint": fingerprint,
+            "root_seed": root_seed,
+            "restart": r,
+            "pretrain_history": pretrain_history,
+            "versions": versions(),
+        }
+        result = train(
+            module,
+            lambda xb, gen, module=module: model._loss(module, xb, gen),
+            model._param_groups(module),
+            x_train,
+            train_config,
+            generator,
+            x_val=x_val if x_val.shape[0] > 0 else None,
+            score_fn=_score_fn(model, module, eval_seed),
+            checkpoint_path=path,
+            checkpoint_extra=checkpoint_extra,
+            resume_state=state,
+            log_prefix=[*log_records, *pretrain_history],
+            **common,
+        )
+        log_records += [*pretrain_history, *result.history]
+        scores.append(result.best_score)
+        if best is None or result.best_score > best[0]:
+            best = (result.best_score, r, module, result, pretrain_history)
+    _, best_r, module, result, pretrain_history = best
+    logger.info(
+        "%s fitted: restart %d of %d kept, %d epochs, best epoch %d",
+        type(model).__name__,
+        best_r + 1,
+        model.n_restarts,
+        result.n_epochs,
+        result.best_epoch,
+    )
+    model._set_fitted(module, n_features)
+    offset = n_features * math.log(scale)  # ELBOs reported in the data's units, like score()
+    model.elbo_history_ = [-h["train_loss"] - offset for h in result.history]
+    model.val_elbo_history_ = [None if h["val_elbo"] is None else h["val_elbo"] - offset for h in result.history]
+    model.pretrain_history_ = pretrain_history
+    model.n_iter_ = result.n_epochs
+    model.best_epoch_ = result.best_epoch
+    model.best_restart_ = best_r
+    model.restart_scores_ = [s - offset for s in scores]

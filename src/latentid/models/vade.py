@@ -1,0 +1,147 @@
+"""VaDE (Jiang et al. 2017): a VAE whose prior is a learnable Gaussian mixture.
+
+The model class of Kivva et al. (2022): z ~ sum_c pi_c N(mu_c, Sigma_c), x = f(z) + noise with f a
+leaky-ReLU MLP. q(z|x) is a Gaussian encoder; q(c|x) comes from the mixture (see ``models.elbo``).
+Warm start: autoencoder pretraining, then a scikit-learn GaussianMixture (``n_init`` restarts, best
+likelihood, no labels) on the encoder means initialises pi, mu and Sigma.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from latentid.models import params as P
+from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
+from latentid.models.networks import LatentModule
+from latentid.models.priors import MixturePrior, Prior
+
+GMM_MAX_POINTS = 50_000  # the mixture initialisation sees at most this many encoder means
+
+
+class VaDE(LatentModel):
+    """Variational deep embedding: a VAE with a Gaussian-mixture prior (identifiable up to affine maps).
+
+    Parameters
+    ----------
+    latent_dim : int, dimension m of z.
+    n_components : int, mixture components K.
+    covariance : 'full' or 'diag', the component covariances.
+    hidden_dims : list of int or None, decoder hidden widths (input to output). None: ``DEFAULT_DEPTH``
+        layers of width n_features, which never shrink from m to n, so the decoder can be injective.
+    encoder_dims : list of int or None, encoder hidden widths; None mirrors the decoder.
+    activation : 'leaky_relu' (theory), 'relu' (weakly injective), or 'elu' / 'tanh' / 'gelu' (outside the theory).
+    slope : float, the leaky-ReLU negative slope.
+    likelihood : 'gaussian' or 'bernoulli' (data in [0, 1]).
+    noise_scale : float or None, the Gaussian noise sd in data units; None learns it.
+    elbo : 'mean_field' (exact prior term), 'vade' (Jiang et al.'s estimator) or 'marginal'; see ``models.elbo``.
+    epochs, batch_size, lr : optimisation (Adam, cosine decay to lr / 20 when lr_schedule='cosine').
+    prior_lr : float or None, learning rate of the prior's parameters (None: lr).
+    pretrain_epochs : int, autoencoder pretraining epochs before the mixture initialisation.
+    n_init : int, GaussianMixture restarts of the initialisation.
+    n_restarts : int, whole fits from different seeds; the best held-out ELBO is kept.
+    patience, tol : early stopping after ``patience`` epochs without a held-out gain > tol (None: never).
+    validation_fraction : float, share of X held out for early stopping and restart choice (0: none).
+    standardize : bool, centre X and divide by one global scale inside the model (Gaussian only).
+    device : 'auto', 'cpu', 'cuda' or 'cuda:N'.
+    threads : int or None, torch CPU threads during fit.
+    checkpoint_dir, resume : per-epoch checkpoints and train_log.jsonl there; resume continues the last one.
+    pretrained : path or None, a saved model folder or pretrained-*.pt whose encoder/decoder replace pretraining.
+    callback : callable or None, called with a dict per epoch (see ``latentid.training.train``).
+    random_state : int, numpy Generator or None.
+
+    Attributes
+    ----------
+    module_, encoder_, decoder_, prior_ : the fitted torch modules (decoder_ an nn.Sequential).
+    weights_ (K,), means_ (K, m), covariances_ (K, m, m) : the fitted prior, numpy.
+    noise_scale_ : float, elbo_history_ / val_elbo_history_ : per-epoch mean ELBO (data units),
+    n_iter_ : epochs run, best_epoch_, best_restart_, restart_scores_, n_features_in_.
+    """
+
+    _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
+        "n_components": [P.Interval(int, 1)],
+        "covariance": [P.Options(("diag", "full"))],
+        "prior_lr": [P.Interval(float, 0.0, None, "neither"), P.NONE],
+        "n_init": [P.Interval(int, 1)],
+    }
+
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        n_components: int = 4,
+        *,
+        covariance: str = "full",
+        hidden_dims=None,
+        encoder_dims=None,
+        activation: str = "leaky_relu",
+        slope: float = 0.2,
+        likelihood: str = "gaussian",
+        noise_scale: float | None = None,
+        elbo: str = "mean_field",
+        epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        prior_lr: float | None = None,
+        lr_schedule: str = "cosine",
+        pretrain_epochs: int = 30,
+        n_init: int = 5,
+        n_restarts: int = 1,
+        patience: int | None = 30,
+        tol: float = 0.0,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        device: str = "auto",
+        threads: int | None = None,
+        checkpoint_dir=None,
+        resume: bool = False,
+        pretrained=None,
+        callback=None,
+        random_state=None,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.n_components = n_components
+        self.covariance = covariance
+        self.hidden_dims = hidden_dims
+        self.encoder_dims = encoder_dims
+        self.activation = activation
+        self.slope = slope
+        self.likelihood = likelihood
+        self.noise_scale = noise_scale
+        self.elbo = elbo
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.prior_lr = prior_lr
+        self.lr_schedule = lr_schedule
+        self.pretrain_epochs = pretrain_epochs
+        self.n_init = n_init
+        self.n_restarts = n_restarts
+        self.patience = patience
+        self.tol = tol
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
+        self.threads = threads
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+        self.pretrained = pretrained
+        self.callback = callback
+        self.random_state = random_state
+
+    def _make_prior(self) -> Prior:
+        return MixturePrior(self.latent_dim, self.n_components, self.covariance)
+
+    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
+        """GaussianMixture on the encoder means z (n, latent_dim): best of n_init by likelihood, seeded."""
+        rng = np.random.default_rng(seed)
+        if len(z) > GMM_MAX_POINTS:
+            z = z[np.sort(rng.choice(len(z), GMM_MAX_POINTS, replace=False))]
+        gmm = GaussianMixture(
+            n_components=self.n_components,
+            covariance_type=self.covariance,
+            n_init=self.n_init,
+            reg_covar=1e-6 * float(np.var(z)) + 1e-9,
+            random_state=seed,
+        ).fit(z)
+        module.prior.set_parameters(gmm.weights_, gmm.means_, gmm.covariances_)

@@ -1,0 +1,114 @@
+"""Run folders: what ``latentid fit`` writes and every later command reads.
+
+A run folder holds
+    run.json          what was fitted on what (model, data file, options, seed, wall time, versions)
+    model/            the fitted estimator (``LatentModel.save``: config.json + model.pt)
+    latents.npy       posterior means of the training data, (n_samples, latent_dim) float32
+    train_log.jsonl   one line per epoch; checkpoints of the last epoch live beside it (for --resume)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latentid._atomic import atomic_path, write_text_atomic
+from latentid.data.io import Dataset, read_dataset
+from latentid.errors import DataFileError, InvalidParameterError
+from latentid.models import VAE, VaDE
+from latentid.models.base import LatentModel, load_model
+
+MODELS: dict[str, type[LatentModel]] = {"vade": VaDE, "vae": VAE}
+RUN_FILE = "run.json"
+MODEL_DIR = "model"
+LATENTS_FILE = "latents.npy"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A loaded run: the fitted model and what run.json says about it."""
+
+    path: Path
+    model: LatentModel
+    info: dict
+
+
+def make_model(name: str, **params) -> LatentModel:
+    """An unfitted estimator by its command-line name ('vade', 'vae')."""
+    if name not in MODELS:
+        raise InvalidParameterError(f"Unknown model '{name}'. Use one of: {', '.join(MODELS)}.")
+    return MODELS[name](**params)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """np.save through a temporary file and a rename."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
+
+
+def fit_run(
+    model_name: str,
+    data: Dataset,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    callback=None,
+    **params,
+) -> Run:
+    """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
+    if (out / RUN_FILE).exists() and not resume:
+        raise DataFileError(f"{out}: already holds a finished run. Choose another --out, or delete it first.")
+    if resume and not out.is_dir():
+        raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
+    out.mkdir(parents=True, exist_ok=True)
+    model = make_model(model_name, checkpoint_dir=str(out), resume=resume, callback=callback, **params)
+    start = time.perf_counter()
+    model.fit(data.x)
+    seconds = time.perf_counter() - start
+    model.save(out / MODEL_DIR)
+    save_array(out / LATENTS_FILE, model.transform(data.x))
+    info = {
+        "model": model_name,
+        "data": data.source,
+        "n_samples": int(data.x.shape[0]),
+        "n_features": int(data.x.shape[1]),
+        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
+        "fit_seconds": round(seconds, 3),
+        "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
+    return Run(out, model, info)
+
+
+def load_run(path: str | Path, device: str | None = "cpu") -> Run:
+    """Load a run folder written by ``fit_run``; a one-line error if ``path`` is not one."""
+    path = Path(path)
+    if not (path / RUN_FILE).is_file() or not (path / MODEL_DIR).is_dir():
+        raise DataFileError(
+            f"{path}: not a latentid run folder (no {RUN_FILE} and {MODEL_DIR}/). "
+            "Give the --out folder of 'latentid fit'."
+        )
+    try:
+        info = json.loads((path / RUN_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{path / RUN_FILE}: unreadable ({exc}).") from exc
+    return Run(path, load_model(path / MODEL_DIR, device=device), info)
+
+
+def read_data_for_run(run: Run, data_path: str | Path) -> Dataset:
+    """Read ``data_path`` and check it has the run's number of features."""
+    data = read_dataset(data_path)
+    expected = run.model.n_features_in_
+    if data.x.shape[1] != expected:
+        raise DataFileError(
+            f"{data_path}: has {data.x.shape[1]} features but the run in {run.path} was fitted on {expected}."
+        )
+    return data

@@ -1,0 +1,108 @@
+"""fit -> transform / predict / evaluate / explain through the command line, on tiny data."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+
+runner = CliRunner()
+FAST = ["--epochs", "2", "--pretrain-epochs", "1", "--batch-size", "64", "--quiet", "--device", "cpu"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(depth=3, seed=2).build()
+    save_simulation(path, gen, gen.sample(400))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted_run(tmp_path_factory, data_file):
+    out = tmp_path_factory.mktemp("runs") / "vade"
+    result = run("fit", "--data", data_file, "--out", out, *FAST)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_fit_writes_a_complete_run_folder(fitted_run):
+    names = {p.name for p in fitted_run.iterdir()}
+    assert {"run.json", "model", "latents.npy", "train_log.jsonl"} <= names
+    assert np.load(fitted_run / "latents.npy").shape == (400, 2)
+    info = json.loads((fitted_run / "run.json").read_text())
+    assert info["model"] == "vade" and info["n_samples"] == 400
+    lines = (fitted_run / "train_log.jsonl").read_text().splitlines()
+    assert len(lines) >= 2 and "epoch" in json.loads(lines[-1])
+
+
+def test_transform_predict_evaluate_explain(fitted_run, data_file, tmp_path):
+    z_path, labels_path = tmp_path / "z.npy", tmp_path / "labels.npy"
+    assert run("transform", "--run", fitted_run, "--data", data_file, "--out", z_path).exit_code == 0
+    np.testing.assert_array_equal(np.load(z_path), np.load(fitted_run / "latents.npy"))
+    assert (
+        run("transform", "--run", fitted_run, "--data", data_file, "--out", tmp_path / "r.npy", "--refine").exit_code
+        == 0
+    )
+    assert not np.array_equal(np.load(tmp_path / "r.npy"), np.load(z_path))
+    assert run("predict", "--run", fitted_run, "--data", data_file, "--out", labels_path).exit_code == 0
+    labels = np.load(labels_path)
+    assert labels.shape == (400,) and labels.min() >= 0 and labels.max() < 4
+    result = run("evaluate", "--run", fitted_run, "--data", data_file, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert 0 <= payload["cluster_acc"] <= 1 and payload["n_eval"] == 200 and "affine_r2" in payload
+    explained = run("explain", "--run", fitted_run, "--json")
+    assert explained.exit_code == 0
+    checks = {c["name"]: c["passed"] for c in json.loads(explained.stdout)["checks"]}
+    assert checks["widths never shrink"] is True and checks["output layer linear"] is True
+
+
+def test_vae_fit_and_explain_is_vanilla(data_file, tmp_path):
+    out = tmp_path / "vae"
+    result = run("fit", "--model", "vae", "--data", data_file, "--out", out, *FAST)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(run("explain", "--run", out, "--json").stdout)
+    assert payload["level"] in {"vanilla", "none"}  # "none" only if a fitted layer came out rank-deficient
+    assert run("fit", "--model", "vae", "--components", 3, "--data", data_file, "--out", tmp_path / "x").exit_code == 2
+
+
+def test_resume_continues_an_interrupted_run(data_file, tmp_path):
+    out = tmp_path / "run"
+    args = ["fit", "--data", data_file, "--out", out, "--seed", 3, *FAST]
+    assert run(*args).exit_code == 0
+    refit = run(*args)
+    assert refit.exit_code == 2 and "already holds" in refit.stderr
+    (out / "run.json").unlink()  # as if the fit had been killed before finishing
+    resumed = run(*args, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert (out / "run.json").exists()
+
+
+def assert_one_line_error(result):
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_inputs_exit_2(tmp_path, data_file, fitted_run):
+    few = tmp_path / "few.npy"
+    np.save(few, np.random.default_rng(0).normal(size=(3, 5)))
+    assert_one_line_error(run("fit", "--data", few, "--out", tmp_path / "a", "--components", 4, *FAST))
+    assert_one_line_error(run("fit", "--data", data_file, "--out", tmp_path / "b", "--latent-dim", 11, *FAST))
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.array([[np.nan, 1.0], [1.0, 2.0], [3.0, 4.0]]))
+    assert_one_line_error(run("fit", "--data", nan, "--out", tmp_path / "c", *FAST))
+    assert_one_line_error(run("transform", "--run", tmp_path, "--data", data_file, "--out", tmp_path / "z.npy"))
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.ones((5, 3), dtype=np.float32))
+    assert_one_line_error(run("transform", "--run", fitted_run, "--data", wrong, "--out", tmp_path / "z.npy"))
+    # a checkpoint of another model: resuming a vade run folder as a vae
+    assert_one_line_error(run("fit", "--model", "vae", "--data", data_file, "--out", fitted_run, "--resume", *FAST))

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny data from the paper's model class, made with numpy alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def make_gmm_data(n: int = 300, n_features: int = 10, seed: int = 0, noise: float = 0.01):
+    """z from a 4-component 2-D GMM, x = a random 3-layer leaky-ReLU MLP(z) + noise.
+
+    Returns x (n, n_features) float32, z (n, 2) float32, c (n,) int64.
+    """
+    rng = np.random.default_rng(seed)
+    means = np.array([[-3.0, -3.0], [3.0, -3.0], [-3.0, 3.0], [3.0, 3.0]])
+    c = rng.integers(0, 4, size=n)
+    z = means[c] + 0.7 * rng.standard_normal((n, 2))
+    h = z
+    widths = [2, n_features, n_features, n_features]
+    for i in range(3):
+        h = h @ (rng.standard_normal((widths[i], widths[i + 1])) / np.sqrt(widths[i]))
+        if i < 2:
+            h = np.where(h > 0, h, 0.2 * h)
+    x = h + noise * rng.standard_normal(h.shape)
+    return x.astype(np.float32), z.astype(np.float32), c.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def gmm_data():
+    """(x, z, c) with 300 samples and 10 features."""
+    return make_gmm_data()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny tensors run fastest on one thread, and the test machine's cores are shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,85 @@
+"""VaDE's warm start, explicit pretrained weights, and the importance-sampled posterior mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from latentid.errors import InvalidParameterError
+from latentid.models import VAE, VaDE
+from latentid.models.fitting import warm_start
+
+FAST = {"epochs": 3, "batch_size": 64, "random_state": 0}
+
+
+def test_warm_start_initialises_the_prior_from_a_gmm(gmm_data):
+    x, _, c = gmm_data
+    model = VaDE(epochs=1, pretrain_epochs=15, n_init=3, lr=3e-3, batch_size=64, random_state=0).fit(x)
+    assert len(model.pretrain_history_) == 15
+    assert np.all(model.weights_ > 0.05), "no collapsed component after the GMM initialisation"
+    labels = model.predict(x)
+    assert len(np.unique(labels)) >= 3
+
+
+def test_pretrained_weights_are_used_only_when_given(gmm_data, tmp_path):
+    x = gmm_data[0]
+    VaDE(pretrain_epochs=2, n_init=1, checkpoint_dir=tmp_path, **FAST).fit(x)
+    pretrained = tmp_path / "pretrained-0.pt"
+    assert pretrained.is_file()
+    model = VaDE(pretrain_epochs=2, n_init=1, pretrained=pretrained, **FAST)
+    module = model._build(10, torch.Generator().manual_seed(1))
+    history = warm_start(model, module, torch.from_numpy(x), torch.Generator().manual_seed(2), seed=0)
+    assert history == []
+    saved = torch.load(pretrained, weights_only=True)
+    for key, value in module.state_dict().items():
+        if key.startswith(("encoder.", "decoder.")):
+            torch.testing.assert_close(value, saved[key])
+    assert VaDE(pretrained=pretrained, **FAST).fit(x).pretrain_history_ == []
+    with pytest.raises(InvalidParameterError, match="do not fit this model's encoder"):
+        VaDE(pretrained=pretrained, hidden_dims=[12, 12], **FAST).fit(x)
+
+
+def _linear_gaussian(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(2, 5))
+    z = rng.standard_normal((n, 2))
+    x = z @ w + 0.5 * rng.standard_normal((n, 5))
+    return x.astype(np.float32)
+
+
+def test_refine_moves_towards_the_exact_posterior_mean():
+    """With a linear decoder and N(0, I) prior the posterior is Gaussian, its mean known exactly."""
+    x = _linear_gaussian()
+    model = VAE(hidden_dims=[], encoder_dims=[8], noise_scale=0.5, epochs=4, batch_size=64, random_state=0).fit(x)
+    module = model.module_
+    with torch.no_grad():
+        xs = module.standardize(torch.from_numpy(x)).double()
+        layer = module.decoder[0]
+        a, b = layer.weight.double(), layer.bias.double()  # f(z) = A z + b, A (5, 2)
+        s2 = module.likelihood.scale().double() ** 2
+        cov = torch.linalg.inv(torch.eye(2, dtype=torch.float64) + a.T @ a / s2)
+        exact = ((xs - b) @ a / s2) @ cov  # (n, 2)
+    exact = exact.numpy()
+    enc_err = np.mean((model.transform(x) - exact) ** 2)
+    refined = model.transform(x, refine=True)
+    ref_err = np.mean((refined - exact) ** 2)
+    assert ref_err < 0.2 * enc_err
+    assert refined.tobytes() == model.transform(x, refine=True).tobytes()
+    assert refined.tobytes() != model.transform(x, refine=True, random_state=5).tobytes()
+
+
+def test_refine_on_vade_is_finite_and_seeded(gmm_data):
+    x = gmm_data[0]
+    model = VaDE(pretrain_epochs=2, n_init=1, **FAST).fit(x)
+    refined = model.transform(x[:50], refine=True, n_samples=64)
+    assert np.isfinite(refined).all() and refined.shape == (50, 2)
+    assert not np.array_equal(refined, model.transform(x[:50]))
+    assert refined.tobytes() == model.transform(x[:50], refine=True, n_samples=64).tobytes()
+
+
+@pytest.mark.parametrize("estimator", ["vade", "marginal"])
+def test_other_estimators_fit(gmm_data, estimator):
+    x = gmm_data[0]
+    model = VaDE(pretrain_epochs=1, n_init=1, elbo=estimator, covariance="diag", **FAST).fit(x)
+    assert np.isfinite(model.score(x)) and model.covariances_.shape == (4, 2, 2)

@@ -1,0 +1,145 @@
+"""The one training loop: checkpoints, resume, logging, progress events, divergence, schedules."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from latentid.checkpoint import load_checkpoint
+from latentid.errors import InvalidDataError, InvalidParameterError, TrainingDivergedError
+from latentid.models import VaDE
+from latentid.training import TrainConfig, schedule_factor, train
+
+FAST = {"epochs": 4, "pretrain_epochs": 1, "n_init": 1, "batch_size": 64, "random_state": 0}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _stop_after(epoch: int):
+    def callback(event: dict) -> None:
+        if event["stage"] == "train" and event["epoch"] == epoch:
+            raise Interrupt
+
+    return callback
+
+
+def test_resume_equals_uninterrupted(gmm_data, tmp_path):
+    x = gmm_data[0]
+    straight = VaDE(**FAST).fit(x)
+    interrupted = VaDE(checkpoint_dir=tmp_path, callback=_stop_after(2), **FAST)
+    with pytest.raises(Interrupt):
+        interrupted.fit(x)
+    assert load_checkpoint(tmp_path / "restart-0.pt")["epoch"] == 2
+    resumed = VaDE(checkpoint_dir=tmp_path, resume=True, **FAST).fit(x)
+    assert resumed.transform(x).tobytes() == straight.transform(x).tobytes()
+    assert resumed.elbo_history_ == pytest.approx(straight.elbo_history_, rel=0, abs=0)
+    for key, value in straight.module_.state_dict().items():
+        assert torch.equal(value, resumed.module_.state_dict()[key]), key
+    # resuming a finished run only reloads it
+    again = VaDE(checkpoint_dir=tmp_path, resume=True, **FAST).fit(x)
+    assert again.transform(x).tobytes() == straight.transform(x).tobytes()
+
+
+def test_checkpoint_and_log_contents(gmm_data, tmp_path):
+    events = []
+    VaDE(checkpoint_dir=tmp_path, callback=events.append, **FAST).fit(gmm_data[0])
+    lines = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in lines] == ["pretrain"] + ["train"] * 4
+    assert {"epoch", "train_loss", "val_elbo", "lr", "seconds", "restart"} <= set(lines[-1])
+    state = torch.load(tmp_path / "restart-0.pt", weights_only=True)  # no pickle needed
+    assert state["epoch"] == 4 and state["config"]["class"] == "VaDE" and "torch" in state["versions"]
+    assert {"model", "optimizer", "generator", "best", "history"} <= set(state)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files left"
+    train_events = [e for e in events if e["stage"] == "train"]
+    assert [e["epoch"] for e in train_events] == [1, 2, 3, 4]
+    assert {"n_epochs", "loss", "val_elbo", "seconds", "eta", "restart", "n_restarts"} <= set(train_events[0])
+    assert train_events[-1]["eta"] == 0
+
+
+def test_resume_refuses_other_settings_or_data(gmm_data, tmp_path):
+    x = gmm_data[0]
+    VaDE(checkpoint_dir=tmp_path, **FAST).fit(x)
+    with pytest.raises(InvalidParameterError, match="written with lr=0.001, but this fit has lr=0.01"):
+        VaDE(checkpoint_dir=tmp_path, resume=True, **{**FAST, "lr": 1e-2}).fit(x)
+    with pytest.raises(InvalidDataError, match="written for other data"):
+        VaDE(checkpoint_dir=tmp_path, resume=True, **FAST).fit(x[:-1])
+
+
+def _tiny_problem():
+    gen = torch.Generator().manual_seed(0)
+    module = nn.Linear(3, 1)
+    x = torch.randn(40, 3, generator=gen)
+    return module, x, gen
+
+
+def test_divergence_raises_and_keeps_last_good_checkpoint(tmp_path):
+    module, x, gen = _tiny_problem()
+    calls = {"n": 0}
+
+    def loss_fn(batch, _gen):
+        calls["n"] += 1
+        out = module(batch).squeeze(-1).pow(2)
+        return out * math.nan if calls["n"] > 4 else out  # 2 batches per epoch: epoch 3 diverges
+
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(TrainingDivergedError, match="diverged at epoch 3 of 10.*Lower 'lr'") as info:
+        train(
+            module,
+            loss_fn,
+            [{"params": list(module.parameters()), "lr": 0.1}],
+            x,
+            TrainConfig(10, 20),
+            gen,
+            checkpoint_path=path,
+        )
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert load_checkpoint(path)["epoch"] == 2
+
+
+def test_early_stopping_keeps_best_weights():
+    module, x, gen = _tiny_problem()
+    scores = iter([1.0, 3.0, 2.0, 2.5, 1.0, 0.0])
+    kept = {}
+
+    def score_fn(_x):
+        value = next(scores)
+        kept[value] = {k: v.clone() for k, v in module.state_dict().items()}
+        return value
+
+    result = train(
+        module,
+        lambda b, g: module(b).squeeze(-1).pow(2),
+        [{"params": list(module.parameters()), "lr": 0.1}],
+        x,
+        TrainConfig(6, 20, patience=2),
+        gen,
+        x_val=x,
+        score_fn=score_fn,
+    )
+    assert result.stopped_early and result.n_epochs == 4 and result.best_epoch == 2
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, kept[3.0][key])
+
+
+def test_cosine_schedule():
+    factors = [schedule_factor("cosine", e, 10, 0.05) for e in range(10)]
+    assert factors[0] == 1.0 and all(a > b for a, b in zip(factors, factors[1:], strict=False))
+    assert factors[-1] > 0.05
+    assert schedule_factor("constant", 7, 10, 0.05) == 1.0
+
+
+def test_fit_leaves_global_rng_alone(gmm_data):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 - checking the legacy global state on purpose
+    VaDE(**FAST).fit(gmm_data[0])
+    assert torch.equal(torch.rand(3), expected)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
