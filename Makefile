@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/latentid demo --out demo-out
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 test: lint
 	$(BIN)/python -m pytest
