@@ -17,3 +17,22 @@ def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == 2
     assert json.loads((tmp_path / "results.json").read_text()) == rows
+
+
+def test_demo_can_run_twice_into_the_same_folder(tmp_path):
+    config = DemoConfig(
+        spec=SyntheticSpec.create(depth=2, seed=1), train_samples=200, test_samples=100, epochs=1, pretrain_epochs=1
+    )
+    first = run_demo(tmp_path, config)
+    second = run_demo(tmp_path, config)
+    assert [r["method"] for r in first] == [r["method"] for r in second]
+
+
+def test_demo_refuses_zero_epochs_before_doing_any_work(tmp_path):
+    import pytest
+
+    from latentid.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="epochs"):
+        run_demo(tmp_path / "out", DemoConfig(epochs=0))
+    assert not (tmp_path / "out").exists()

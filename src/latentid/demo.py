@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from sklearn.decomposition import PCA
 
 from latentid._atomic import write_text_atomic
 from latentid.data.synthetic import SyntheticSpec, save_simulation
+from latentid.errors import InvalidParameterError
 from latentid.experiments.report import alignment_figure, curves_figure, write_html_report
 from latentid.metrics import AffineAlignment, cluster_report, identifiability_report
 from latentid.metrics.report import split_indices
@@ -32,10 +34,10 @@ class DemoConfig:
     """The demo's setting: the BRIEF's informative one (bent hard, low noise) at a laptop-friendly size."""
 
     spec: SyntheticSpec = field(default_factory=lambda: SyntheticSpec.create(seed=0))
-    train_samples: int = 10_000
+    train_samples: int = 20_000
     test_samples: int = 4_000
-    epochs: int = 60
-    pretrain_epochs: int = 15
+    epochs: int = 100
+    pretrain_epochs: int = 30
     seed: int = 0
     threads: int | None = None
 
@@ -48,8 +50,17 @@ def _scores(z_true: np.ndarray, z_hat: np.ndarray, seed: int) -> dict:
 def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), callback=None, status=None) -> list[dict]:
     """Run the demo into ``out_dir``; return one result row per method. ``status(str)`` hears each step."""
     say = status or (lambda message: logger.info(message))
+    if config.epochs < 1 or config.pretrain_epochs < 0:
+        raise InvalidParameterError(
+            f"The demo needs epochs >= 1 and pretrain_epochs >= 0. Got {config.epochs} and {config.pretrain_epochs}."
+        )
+    if config.threads is not None and config.threads < 1:
+        raise InvalidParameterError(f"--threads must be >= 1. Got {config.threads} instead.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("vade", "vae"):  # the demo owns its output folder: a rerun replaces its runs
+        if (out / f"run-{name}" / "run.json").exists():
+            shutil.rmtree(out / f"run-{name}")
     generator = config.spec.build()
     train = generator.sample(config.train_samples)
     test = generator.sample(config.test_samples, random_state=config.seed + 10_000)

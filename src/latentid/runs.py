@@ -67,10 +67,18 @@ def fit_run(
         raise DataFileError(f"{out}: already holds a finished run. Choose another --out, or delete it first.")
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     model = make_model(model_name, checkpoint_dir=str(out), resume=resume, callback=callback, **params)
     start = time.perf_counter()
-    model.fit(data.x)
+    try:
+        model.fit(data.x)
+    except BaseException:
+        # A fit refused before it wrote anything leaves no empty folder behind; one that
+        # trained keeps its checkpoint so that --resume can continue it.
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     seconds = time.perf_counter() - start
     model.save(out / MODEL_DIR)
     save_array(out / LATENTS_FILE, model.transform(data.x))

@@ -15,10 +15,17 @@ from rich.markup import escape
 
 from latentid.errors import LatentIDError
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2):
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    message = " ".join(str(message).split())  # one line, whatever the message held
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=code) from None
 
 
 def friendly_errors(fn: F) -> F:
@@ -29,9 +36,12 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LatentIDError as exc:
-            message = " ".join(str(exc).split())  # one line, whatever the message held
-            err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
-            raise typer.Exit(code=2) from None
+            fail(str(exc))
+        except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
+        except MemoryError:
+            fail("not enough memory for this request; ask for fewer samples or a smaller model.")
 
     return wrapper  # type: ignore[return-value]
 

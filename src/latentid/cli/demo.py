@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
@@ -40,4 +41,4 @@ def demo(
         fit_s = row.get("fit_seconds") or 0.0
         table.add_row(row["method"], *cells, f"{fit_s:.0f}" if fit_s else "")
     console.print(table)
-    console.print(f"Report: [bold]{out / 'report.html'}[/]  Results: {out / 'results.json'}")
+    console.print(f"Report: [bold]{escape(str(out / 'report.html'))}[/]  Results: {escape(str(out / 'results.json'))}")

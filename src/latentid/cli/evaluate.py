@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
@@ -74,7 +75,7 @@ def _format(value) -> str:
 
 def _table(result: dict) -> Table:
     table = Table(
-        title=f"latentid evaluate: {result.get('source', '')}",
+        title=f"latentid evaluate: {escape(str(result.get('source', '')))}",
         caption=result.get("split_note", ""),
         caption_justify="left",
     )

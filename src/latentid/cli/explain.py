@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
@@ -26,7 +27,7 @@ LEVEL_TITLES = {
 
 
 def render(verdict: Verdict, source: str) -> None:
-    console.print(f"[bold]{source}[/]")
+    console.print(f"[bold]{escape(source)}[/]")
     console.print(
         f"[bold]{LEVEL_TITLES[verdict.level]}[/]: identifiable up to {verdict.equivalence}"
         if verdict.level != "none"

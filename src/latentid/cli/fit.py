@@ -6,6 +6,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors
@@ -34,6 +35,13 @@ class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+def _require_npy(out: Path) -> None:
+    if out.suffix.lower() != ".npy":
+        raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
+    if out.is_dir():
+        raise InvalidParameterError(f"--out '{out}' is a folder; name an .npy file.")
 
 
 @app.command()
@@ -79,7 +87,7 @@ def fit(
         run = fit_run(model.value, dataset, out, resume=resume, callback=callback, **params)
     console.print(
         f"Fitted {model.value} ({run.info['epochs_run']} epochs, {run.info['fit_seconds']:.1f} s) -> "
-        f"[bold]{out}[/] ({MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json)"
+        f"[bold]{escape(str(out))}[/] ({MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json)"
     )
 
 
@@ -97,11 +105,12 @@ def transform(
     seed: int = typer.Option(0, "--seed", help="Seed of the importance sampling (--refine)."),
 ) -> None:
     """Write the posterior means E[z | x] of a fitted model for new data."""
+    _require_npy(out)
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
     z = loaded.model.transform(dataset.x, refine=refine, random_state=seed)
     save_array(out, z)
-    console.print(f"Wrote posterior means {z.shape} to [bold]{out}[/]")
+    console.print(f"Wrote posterior means {z.shape} to [bold]{escape(str(out))}[/]")
 
 
 @app.command()
@@ -112,8 +121,9 @@ def predict(
     out: Path = typer.Option(..., "--out", help="Output .npy of component labels (n_samples,)."),
 ) -> None:
     """Write the most likely mixture component of each sample."""
+    _require_npy(out)
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
     labels = loaded.model.predict(dataset.x)
     save_array(out, labels)
-    console.print(f"Wrote {len(labels):,} labels to [bold]{out}[/]")
+    console.print(f"Wrote {len(labels):,} labels to [bold]{escape(str(out))}[/]")

@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors
@@ -87,5 +88,5 @@ def simulate(
     save_simulation(out, generator, data)
     console.print(
         f"Wrote {samples:,} samples (x: {data.x.shape[1]}-D, z: {data.z.shape[1]}-D, "
-        f"{spec.components} component(s)) to [bold]{out}[/] in {time.perf_counter() - start:.1f} s."
+        f"{spec.components} component(s)) to [bold]{escape(str(out))}[/] in {time.perf_counter() - start:.1f} s."
     )

@@ -36,7 +36,7 @@ MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing l
 class SyntheticSpec(BaseModel):
     """A simulation setting. Defaults are the informative setting of the BRIEF (m=2, n=10, K=4)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     latent_dim: int = Field(2, ge=1)
     obs_dim: int = Field(10, ge=1)
