@@ -31,11 +31,13 @@ def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] |
             label = str(event.get("stage", "train"))
             if "restart" in event:
                 label += f" (restart {event['restart'] + 1})"
-            if label not in tasks:
+            epoch = event.get("epoch", 0)
+            # A stage seen before that starts again (the next model of a demo, a new fit) gets a fresh bar.
+            if label not in tasks or epoch <= progress.tasks[tasks[label]].completed:
                 tasks[label] = progress.add_task(label, total=event.get("n_epochs"), metrics="")
             parts = [f"loss {event['loss']:.4g}"] if event.get("loss") is not None else []
             if event.get("val_elbo") is not None:
                 parts.append(f"val ELBO {event['val_elbo']:.4g}")
-            progress.update(tasks[label], completed=event.get("epoch", 0), metrics="  ".join(parts))
+            progress.update(tasks[label], completed=epoch, metrics="  ".join(parts))
 
         yield callback
