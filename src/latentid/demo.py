@@ -37,7 +37,7 @@ class DemoConfig:
     train_samples: int = 20_000
     test_samples: int = 4_000
     epochs: int = 100
-    pretrain_epochs: int = 30
+    pretrain_epochs: int = 60
     seed: int = 0
     threads: int | None = None
 

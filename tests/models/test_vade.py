@@ -15,7 +15,9 @@ FAST = {"epochs": 3, "batch_size": 64, "random_state": 0}
 
 def test_warm_start_initialises_the_prior_from_a_gmm(gmm_data):
     x, _, c = gmm_data
-    model = VaDE(epochs=1, pretrain_epochs=15, n_init=3, lr=3e-3, batch_size=64, random_state=0).fit(x)
+    model = VaDE(
+        epochs=1, pretrain_epochs=15, pretrain_objective="autoencoder", n_init=3, lr=3e-3, batch_size=64, random_state=0
+    ).fit(x)
     assert len(model.pretrain_history_) == 15
     assert np.all(model.weights_ > 0.05), "no collapsed component after the GMM initialisation"
     labels = model.predict(x)
@@ -83,3 +85,15 @@ def test_other_estimators_fit(gmm_data, estimator):
     x = gmm_data[0]
     model = VaDE(pretrain_epochs=1, n_init=1, elbo=estimator, covariance="diag", **FAST).fit(x)
     assert np.isfinite(model.score(x)) and model.covariances_.shape == (4, 2, 2)
+
+
+def test_vae_pretraining_decreases_its_loss_and_differs_from_autoencoder_pretraining(gmm_data):
+    x = gmm_data[0]
+    common = dict(epochs=1, pretrain_epochs=10, n_init=1, lr=3e-3, batch_size=64, random_state=0)
+    vae_warm = VaDE(pretrain_objective="vae", **common).fit(x)
+    ae_warm = VaDE(pretrain_objective="autoencoder", **common).fit(x)
+    losses = [record["train_loss"] for record in vae_warm.pretrain_history_]
+    assert losses[-1] < losses[0], "the VAE objective decreases during pretraining"
+    assert not np.allclose(vae_warm.transform(x), ae_warm.transform(x))
+    with pytest.raises(InvalidParameterError, match="pretrain_objective"):
+        VaDE(pretrain_objective="pca", **common).fit(x)

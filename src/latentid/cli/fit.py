@@ -31,6 +31,11 @@ class Likelihood(str, Enum):
     bernoulli = "bernoulli"
 
 
+class PretrainObjective(str, Enum):
+    autoencoder = "autoencoder"
+    vae = "vae"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -55,7 +60,10 @@ def fit(
     covariance: CovarianceType = typer.Option(CovarianceType.full, "--covariance", help="Component covariances."),
     likelihood: Likelihood = typer.Option(Likelihood.gaussian, "--likelihood", help="bernoulli for data in [0, 1]."),
     epochs: int = typer.Option(200, "--epochs", help="Maximum training epochs (early stopping may end sooner)."),
-    pretrain_epochs: int = typer.Option(30, "--pretrain-epochs", help="Autoencoder pretraining epochs (vade)."),
+    pretrain_epochs: int = typer.Option(100, "--pretrain-epochs", help="Pretraining epochs (vade)."),
+    pretrain_objective: PretrainObjective = typer.Option(
+        PretrainObjective.vae, "--pretrain-objective", help="Warm start of vade: autoencoder or vanilla VAE."
+    ),
     batch_size: int = typer.Option(256, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     restarts: int = typer.Option(1, "--restarts", help="Whole fits from different seeds; best held-out ELBO kept."),
@@ -79,7 +87,7 @@ def fit(
     )
     if model is ModelName.vade:
         params.update(n_components=4 if components is None else components, covariance=covariance.value)
-        params.update(pretrain_epochs=pretrain_epochs)
+        params.update(pretrain_epochs=pretrain_epochs, pretrain_objective=pretrain_objective.value)
     elif components is not None:
         raise InvalidParameterError("--components applies to vade only; a vae has one N(0, I) component.")
     dataset = read_dataset(data)

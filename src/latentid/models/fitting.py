@@ -117,9 +117,10 @@ def warm_start(
     directory: Path | None = None,
     **train_kwargs: Any,
 ) -> list[dict]:
-    """Autoencoder pretraining (or explicit ``pretrained`` weights), then the model's prior init.
+    """Pretraining (or explicit ``pretrained`` weights), then the model's prior init.
 
-    Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean); with a
+    Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean)
+    (``pretrain_objective='autoencoder'``) or a vanilla VAE's negative ELBO ('vae'); with a
     checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there, to be
     reused only when passed back explicitly as ``pretrained=``. Returns the pretraining history.
     """
@@ -129,14 +130,14 @@ def warm_start(
         _load_pretrained(module, str(model.pretrained))
         logger.info("warm start from explicit pretrained weights %s", model.pretrained)
     elif model.pretrain_epochs > 0:
+        objective = getattr(model, "pretrain_objective", "autoencoder")
         params = [*module.encoder.parameters(), *module.decoder.parameters()]
-
-        def recon_loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
-            return module.likelihood.reconstruction_loss(xb, module.decoder(module.encoder(xb)[0]))
-
+        if objective == "vae":
+            params += list(module.likelihood.parameters())
+        loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
         config = TrainConfig(model.pretrain_epochs, model.batch_size, lr_schedule="constant", stage="pretrain")
         history = train(
-            module, recon_loss, [{"params": params, "lr": model.lr}], x_train, config, generator, **train_kwargs
+            module, loss, [{"params": params, "lr": model.lr}], x_train, config, generator, **train_kwargs
         ).history
         if directory is not None:
             restart = train_kwargs.get("event_extra", {}).get("restart", 0)
@@ -150,6 +151,32 @@ def warm_start(
             module.likelihood.init_from_residuals(x_train[head], module.decoder(z[head]))
     model._init_prior(module, z.cpu().double().numpy(), seed)
     return history
+
+
+def _autoencoder_loss(module: LatentModule):
+    """Reconstruction error of decoder(encoder mean), per sample: the classic VaDE warm start."""
+
+    def loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
+        return module.likelihood.reconstruction_loss(xb, module.decoder(module.encoder(xb)[0]))
+
+    return loss
+
+
+def _vae_loss(module: LatentModule):
+    """Negative ELBO of a vanilla VAE (N(0, I) prior, analytic KL) on the same encoder, decoder and noise.
+
+    A warm start that keeps the latent space regular: on the default simulation it left VaDE at a
+    higher ELBO and affine R^2 than the autoencoder warm start (benchmarks/vade_quality.py).
+    """
+
+    def loss(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        mean, logvar = module.encoder(xb)
+        eps = torch.randn(mean.shape, generator=gen, device=mean.device, dtype=mean.dtype)
+        recon = module.likelihood.log_prob(xb, module.decoder(mean + (0.5 * logvar).exp() * eps))
+        kl = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(-1)
+        return kl - recon
+
+    return loss
 
 
 def _score_fn(model: LatentModel, module: LatentModule, seed: int):

@@ -37,7 +37,9 @@ class VaDE(LatentModel):
     elbo : 'mean_field' (exact prior term), 'vade' (Jiang et al.'s estimator) or 'marginal'; see ``models.elbo``.
     epochs, batch_size, lr : optimisation (Adam, cosine decay to lr / 20 when lr_schedule='cosine').
     prior_lr : float or None, learning rate of the prior's parameters (None: lr).
-    pretrain_epochs : int, autoencoder pretraining epochs before the mixture initialisation.
+    pretrain_epochs : int, pretraining epochs before the mixture initialisation.
+    pretrain_objective : 'autoencoder' (reconstruction of the encoder mean, as in Jiang et al.) or 'vae'
+        (a vanilla VAE's ELBO on the same networks, which keeps the latent space regular).
     n_init : int, GaussianMixture restarts of the initialisation.
     n_restarts : int, whole fits from different seeds; the best held-out ELBO is kept.
     patience, tol : early stopping after ``patience`` epochs without a held-out gain > tol (None: never).
@@ -64,6 +66,7 @@ class VaDE(LatentModel):
         "covariance": [P.Options(("diag", "full"))],
         "prior_lr": [P.Interval(float, 0.0, None, "neither"), P.NONE],
         "n_init": [P.Interval(int, 1)],
+        "pretrain_objective": [P.Options(("vae", "autoencoder"))],
     }
 
     def __init__(
@@ -84,7 +87,8 @@ class VaDE(LatentModel):
         lr: float = 1e-3,
         prior_lr: float | None = None,
         lr_schedule: str = "cosine",
-        pretrain_epochs: int = 30,
+        pretrain_epochs: int = 100,
+        pretrain_objective: str = "vae",
         n_init: int = 5,
         n_restarts: int = 1,
         patience: int | None = 30,
@@ -115,6 +119,7 @@ class VaDE(LatentModel):
         self.prior_lr = prior_lr
         self.lr_schedule = lr_schedule
         self.pretrain_epochs = pretrain_epochs
+        self.pretrain_objective = pretrain_objective
         self.n_init = n_init
         self.n_restarts = n_restarts
         self.patience = patience
