@@ -54,6 +54,11 @@ def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), callback=No
         raise InvalidParameterError(
             f"The demo needs epochs >= 1 and pretrain_epochs >= 0. Got {config.epochs} and {config.pretrain_epochs}."
         )
+    if config.train_samples < 2 * config.spec.components or config.test_samples < 8:
+        raise InvalidParameterError(
+            f"The demo needs at least {2 * config.spec.components} training and 8 test samples. "
+            f"Got {config.train_samples} and {config.test_samples}."
+        )
     if config.threads is not None and config.threads < 1:
         raise InvalidParameterError(f"--threads must be >= 1. Got {config.threads} instead.")
     out = Path(out_dir)

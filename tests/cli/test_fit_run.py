@@ -106,3 +106,12 @@ def test_bad_inputs_exit_2(tmp_path, data_file, fitted_run):
     assert_one_line_error(run("transform", "--run", fitted_run, "--data", wrong, "--out", tmp_path / "z.npy"))
     # a checkpoint of another model: resuming a vade run folder as a vae
     assert_one_line_error(run("fit", "--model", "vae", "--data", data_file, "--out", fitted_run, "--resume", *FAST))
+
+
+def test_demo_command_on_a_tiny_setting(tmp_path):
+    args = ["demo", "--out", tmp_path, "--train-samples", 300, "--test-samples", 100, "--epochs", 1]
+    result = run(*args, "--pretrain-epochs", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "vanilla VAE" in result.stdout and (tmp_path / "report.html").exists()
+    bad = run("demo", "--out", tmp_path / "x", "--train-samples", 1, "--quiet")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error:")

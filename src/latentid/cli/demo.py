@@ -19,12 +19,24 @@ from latentid.demo import SCORE_KEYS, DemoConfig, run_demo
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for data, runs, results.json and report.html."),
     epochs: int = typer.Option(DemoConfig.epochs, "--epochs", help="Training epochs per model."),
+    pretrain_epochs: int = typer.Option(
+        DemoConfig.pretrain_epochs, "--pretrain-epochs", help="VaDE warm-start epochs."
+    ),
+    train_samples: int = typer.Option(DemoConfig.train_samples, "--train-samples", help="Training samples."),
+    test_samples: int = typer.Option(DemoConfig.test_samples, "--test-samples", help="Test samples (scored)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fits and the test split."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Simulate the informative setting, fit VaDE, a vanilla VAE and PCA, score each against the oracle."""
-    config = DemoConfig(epochs=epochs, seed=seed, threads=threads)
+    config = DemoConfig(
+        train_samples=train_samples,
+        test_samples=test_samples,
+        epochs=epochs,
+        pretrain_epochs=pretrain_epochs,
+        seed=seed,
+        threads=threads,
+    )
     with training_progress(not quiet) as callback:
         rows = run_demo(
             out,

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors
+from latentid.cli._common import console, err_console, friendly_errors
 from latentid.cli._progress import training_progress
 from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
@@ -135,3 +135,5 @@ def predict(
     labels = loaded.model.predict(dataset.x)
     save_array(out, labels)
     console.print(f"Wrote {len(labels):,} labels to [bold]{escape(str(out))}[/]")
+    if len(loaded.model.weights_) == 1:
+        err_console.print("note: this model's prior has one component, so every label is 0.")
