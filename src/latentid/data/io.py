@@ -36,8 +36,8 @@ class Dataset:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def validate_matrix(values, name: str = "X", *, min_samples: int = 2) -> np.ndarray:
-    """Check a user array and return it as C-contiguous float32 of shape (n_samples, n_features)."""
+def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.float32) -> np.ndarray:
+    """Check a user array and return it as C-contiguous ``dtype`` of shape (n_samples, n_features)."""
     arr = np.asarray(values)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InvalidDataError(f"{name} must be numeric; got dtype {arr.dtype}. Convert or drop non-numeric columns.")
@@ -52,7 +52,7 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2) -> np.ndar
         raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {arr.shape[0]}.")
     if arr.shape[1] < 1:
         raise InvalidDataError(f"{name} has no features (shape {arr.shape}).")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         n_bad = int((~np.isfinite(arr)).sum())

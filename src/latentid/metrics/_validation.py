@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentid._random import numpy_rng
+from latentid.data.io import validate_matrix
 from latentid.errors import InvalidDataError, InvalidParameterError
 
 MIN_SAMPLES = 4
@@ -17,28 +18,7 @@ def check_latents(values, name: str, *, min_samples: int = MIN_SAMPLES, allow_co
     NaN/inf, and (unless ``allow_constant``) constant columns, since a correlation or R^2 against
     a constant is undefined.
     """
-    arr = np.asarray(values)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InvalidDataError(f"{name} must be a numeric array; got dtype {arr.dtype}. Convert it with np.asarray.")
-    if np.iscomplexobj(arr):
-        raise InvalidDataError(f"{name} must be real-valued; got complex dtype {arr.dtype}.")
-    if arr.ndim != 2:
-        raise InvalidDataError(
-            f"{name} must be 2-D of shape (n_samples, latent_dim); got shape {arr.shape}. "
-            "Reshape it, e.g. z.reshape(len(z), -1)."
-        )
-    if arr.shape[0] < min_samples:
-        raise InvalidDataError(f"{name} needs at least {min_samples} samples (rows); got {arr.shape[0]}.")
-    if arr.shape[1] < 1:
-        raise InvalidDataError(f"{name} has no columns (shape {arr.shape}); it needs at least one latent dimension.")
-    arr = np.asarray(arr, dtype=np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise InvalidDataError(
-            f"{name} contains {int((~finite).sum())} NaN or infinite value(s), first at row {row}, column {col}. "
-            "Remove or impute them first."
-        )
+    arr = validate_matrix(values, name, min_samples=min_samples, dtype=np.float64)
     if not allow_constant:
         check_not_constant(arr, name)
     return arr
