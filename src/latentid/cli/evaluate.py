@@ -18,7 +18,9 @@ from rich.table import Table
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors, print_json
 from latentid.data.io import read_dataset
+from latentid.data.synthetic import SyntheticGenerator
 from latentid.errors import DataFileError, InvalidParameterError
+from latentid.gaps import likelihood_gaps
 from latentid.metrics import METRIC_DESCRIPTIONS, evaluate_latents
 from latentid.runs import load_run, read_data_for_run
 
@@ -44,17 +46,28 @@ def _read_array(path: Path, option: str) -> np.ndarray:
 
 
 def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine: bool, seed: int):
-    """The learned latents z_hat of shape (n_samples, m_hat) and, from a run, its predicted labels."""
+    """The learned latents z_hat of shape (n_samples, m_hat), from a run its predicted labels, and the run."""
     if (latents is None) == (run is None):
         raise InvalidParameterError(
             "give exactly one source of learned latents: --latents Z.npy (an (n_samples, m_hat) array) "
             "or --run RUN_DIR (a folder written by 'latentid fit')."
         )
     if latents is not None:
-        return _read_array(latents, "--latents"), None
+        return _read_array(latents, "--latents"), None, None
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    return loaded.model.transform(dataset.x, refine=refine, random_state=seed), loaded.model.predict(dataset.x)
+    z_hat = loaded.model.transform(dataset.x, refine=refine, random_state=seed)
+    return z_hat, loaded.model.predict(dataset.x), loaded
+
+
+def _gaps(loaded, dataset, seed: int) -> dict:
+    """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}."""
+    if loaded is None or "spec_json" not in dataset.extras:
+        return {}
+    generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
+    if not generator.noise > 0:
+        return {}
+    return likelihood_gaps(loaded.model, generator, dataset.x, random_state=seed)
 
 
 def _read_labels(path: Path) -> np.ndarray:
@@ -117,11 +130,14 @@ def evaluate(
     Alignments are fitted on a random --split share of the samples; every number is scored on the rest.
 
     Needs 'z' in the data for the identifiability metrics; 'c' in the data plus --labels for clustering.
+    With --run on a file written by 'latentid simulate' (noise > 0) it also reports the likelihood gap:
+    the true log p(x), the fit's ELBO and importance-weighted bound, per sample over every row.
     """
     dataset = read_dataset(data)
-    z_hat, run_labels = _learned_latents(latents, run, data, refine, seed)
+    z_hat, run_labels, loaded = _learned_latents(latents, run, data, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed)
+    result.update(_gaps(loaded, dataset, seed))
     if json_output:
         print_json(result)
     else:

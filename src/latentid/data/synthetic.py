@@ -201,6 +201,14 @@ class SyntheticGenerator:
         )
         return result.mean
 
+    def log_likelihood(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
+        """The true log p(x) of x (n, obs_dim): a ``latentid.oracle.TrueLogLikelihood`` (per sample, with se)."""
+        from latentid.oracle import true_log_likelihood
+
+        return true_log_likelihood(
+            self.prior, self.mixing, self.noise, x, n_samples=n_samples, random_state=random_state
+        )
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything needed to rebuild this generator, as named numpy arrays (for an .npz)."""
         arrays = {

@@ -65,6 +65,13 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "n_eval": ("held-out samples every score uses", "-"),
     "split": ("share of samples in the fit split", "-"),
     "seed": ("seed of the random split", "-"),
+    "true_log_likelihood": ("log p(x) under the true generator, nats per sample", "all samples"),
+    "true_log_likelihood_se": ("its Monte Carlo standard error", "all samples"),
+    "elbo": ("the fitted model's ELBO, nats per sample", "all samples"),
+    "iw_bound": ("its importance-weighted bound (iw_samples draws)", "all samples"),
+    "iw_samples": ("draws per sample in iw_bound", "-"),
+    "likelihood_gap": ("true log p(x) - the fit's best bound (0 = as good as the truth)", "all samples"),
+    "amortisation_gap": ("iw_bound - elbo: what the encoder costs the fit", "all samples"),
 }
 
 

@@ -91,6 +91,35 @@ def q_c_log_probs(module: LatentModule, x: Tensor) -> Tensor:
     return module.prior.log_responsibilities(mean)
 
 
+def iw_bound(
+    module: LatentModule,
+    x: Tensor,
+    generator: torch.Generator | None,
+    n_samples: int = 256,
+    max_elements: int = 2**22,
+) -> Tensor:
+    """The importance-weighted bound (Burda et al. 2016) with the encoder as proposal, model space.
+
+    log (1/S) sum_s p(x|z_s) p(z_s) / q(z_s|x), z_s ~ q(z|x): a lower bound on log p(x) whose expectation
+    does not decrease with S and tends to log p(x); S = 1 is the ELBO with c marginalised ('marginal'),
+    which is at least the 'mean_field' ELBO. x (n, n_features) -> (n,).
+    """
+    out = []
+    chunk = max(1, max_elements // (n_samples * max(x.shape[1], 1)))
+    for start in range(0, x.shape[0], chunk):
+        xb = x[start : start + chunk]
+        mean, logvar = module.encoder(xb)
+        std = (0.5 * logvar).exp()
+        eps = torch.randn((n_samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        z = mean + std * eps  # (S, b, m)
+        s, b, m = z.shape
+        log_q = (-0.5 * eps.pow(2) - std.log() - 0.5 * LOG_2PI).sum(-1)  # (S, b)
+        f = module.decoder(z.reshape(s * b, m)).reshape(s, b, -1)
+        log_w = module.likelihood.log_prob(xb, f) + module.prior.log_prob(z.reshape(s * b, m)).reshape(s, b) - log_q
+        out.append(torch.logsumexp(log_w, dim=0) - math.log(s))
+    return torch.cat(out, dim=0)
+
+
 def importance_posterior_mean(
     module: LatentModule,
     x: Tensor,

@@ -1,0 +1,73 @@
+"""``latentid evaluate --run`` on simulated data: the likelihood-gap keys, and only where they apply."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.io import read_dataset
+from latentid.data.synthetic import SyntheticGenerator
+from latentid.runs import load_run
+
+runner = CliRunner()
+GAP_KEYS = ("true_log_likelihood", "true_log_likelihood_se", "elbo", "iw_bound", "likelihood_gap")
+
+
+def _ok(*args):
+    result = runner.invoke(app, [*map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gaps")
+    data = root / "sim.npz"
+    _ok("simulate", "--samples", 400, "--depth", 3, "--noise", 0.05, "--seed", 2, "--out", data)
+    _ok(
+        "fit",
+        "--model",
+        "vade",
+        "--data",
+        data,
+        "--epochs",
+        2,
+        "--pretrain-epochs",
+        1,
+        "--out",
+        root / "run",
+        "--quiet",
+    )
+    return root, data
+
+
+def test_evaluate_run_reports_the_likelihood_gap_in_data_units(fitted):
+    root, data = fitted
+    out = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)
+    assert all(isinstance(out[key], float) for key in GAP_KEYS)
+    dataset = read_dataset(data)
+    truth = SyntheticGenerator.from_arrays(dataset.extras).log_likelihood(dataset.x)
+    assert out["true_log_likelihood"] == pytest.approx(truth.mean, abs=1e-9)
+    model = load_run(root / "run").model
+    assert out["elbo"] == pytest.approx(model.score(dataset.x), abs=1e-6)
+    assert out["iw_bound"] > out["elbo"]
+    assert out["likelihood_gap"] == pytest.approx(out["true_log_likelihood"] - out["iw_bound"], abs=1e-9)
+    assert out["likelihood_gap"] > 0  # two epochs are far from the truth
+
+
+def test_table_shows_the_gap(fitted):
+    root, data = fitted
+    assert "likelihood_gap" in _ok("evaluate", "--run", root / "run", "--data", data).stdout
+
+
+def test_no_gap_keys_without_a_run_or_without_a_generator(fitted, tmp_path):
+    root, data = fitted
+    dataset = read_dataset(data)
+    np.save(tmp_path / "z.npy", dataset.z)
+    out = json.loads(_ok("evaluate", "--latents", tmp_path / "z.npy", "--data", data, "--json").stdout)
+    assert not any(key in out for key in GAP_KEYS)
+    np.savez(tmp_path / "plain.npz", x=dataset.x, z=dataset.z, c=dataset.c)  # no generator recorded
+    out = json.loads(_ok("evaluate", "--run", root / "run", "--data", tmp_path / "plain.npz", "--json").stdout)
+    assert "affine_r2" in out and not any(key in out for key in GAP_KEYS)
