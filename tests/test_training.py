@@ -128,11 +128,40 @@ def test_early_stopping_keeps_best_weights():
         assert torch.equal(value, kept[3.0][key])
 
 
-def test_cosine_schedule():
-    factors = [schedule_factor("cosine", e, 10, 0.05) for e in range(10)]
-    assert factors[0] == 1.0 and all(a > b for a, b in zip(factors, factors[1:], strict=False))
-    assert factors[-1] > 0.05
-    assert schedule_factor("constant", 7, 10, 0.05) == 1.0
+def cosine(epoch, n_epochs, min_ratio):
+    """lr multiplier: half a cosine period from 1 down towards min_ratio."""
+    return min_ratio + (1.0 - min_ratio) * (1.0 + math.cos(math.pi * epoch / n_epochs)) / 2.0
+
+
+@pytest.mark.parametrize(("n_epochs", "min_ratio"), [(10, 0.05), (7, 0.3), (4, 0.0)])
+def test_cosine_schedule_follows_the_formula(n_epochs, min_ratio):
+    factors = [schedule_factor("cosine", e, n_epochs, min_ratio) for e in range(n_epochs)]
+    assert factors == pytest.approx([cosine(e, n_epochs, min_ratio) for e in range(n_epochs)], rel=1e-12)
+    assert factors[0] == 1.0
+    assert schedule_factor("cosine", n_epochs, n_epochs, min_ratio) == pytest.approx(min_ratio)
+    assert schedule_factor("constant", 3, n_epochs, min_ratio) == 1.0
+    assert schedule_factor("cosine", 0, 1, min_ratio) == 1.0  # a one-epoch run keeps its lr
+
+
+def test_the_loop_sets_each_epochs_lr_from_the_schedule():
+    module, x, gen = _tiny_problem()
+    events = []
+    second = nn.Parameter(torch.zeros(()))
+    groups = [{"params": list(module.parameters()), "lr": 0.1}, {"params": [second], "lr": 0.02}]
+    seen = []
+
+    def loss_fn(batch, _gen):
+        seen.extend(group["lr"] for group in groups)  # Adam keeps (and train() updates) these very dicts
+        return module(batch).squeeze(-1).pow(2) + 0.0 * second
+
+    result = train(module, loss_fn, groups, x, TrainConfig(6, 20, min_lr_ratio=0.1), gen, callback=events.append)
+    expected = [cosine(e, 6, 0.1) for e in range(6)]
+    assert [r["lr"] for r in result.history] == pytest.approx([0.1 * f for f in expected], rel=1e-12)
+    assert [e["lr"] for e in events] == pytest.approx([0.1 * f for f in expected], rel=1e-12)
+    # every group is scaled from its own initial lr, and the lr holds for the whole epoch (2 batches)
+    assert seen == pytest.approx([lr * f for f in expected for _ in range(2) for lr in (0.1, 0.02)], rel=1e-12)
+    constant = train(module, loss_fn, groups, x, TrainConfig(3, 20, lr_schedule="constant"), gen)
+    assert [r["lr"] for r in constant.history] == [0.1, 0.1, 0.1]
 
 
 def test_fit_leaves_global_rng_alone(gmm_data):

@@ -178,16 +178,42 @@ def test_early_stopping_triggers(gmm_data):
     assert model.n_iter_ == 3 and model.best_epoch_ == 1
 
 
-def test_threads_restored(gmm_data):
+def test_threads_are_set_for_the_fit_and_restored(gmm_data):
+    during = []
     before = torch.get_num_threads()
-    VAE(threads=1, **FAST).fit(gmm_data[0])
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)  # conftest pins 1; start from another value so that a restore is visible
+    try:
+        VAE(threads=1, callback=lambda event: during.append(torch.get_num_threads()), **FAST).fit(gmm_data[0])
+        assert during and set(during) == {1}
+        assert torch.get_num_threads() == 2
+        during.clear()
+        VAE(threads=None, callback=lambda event: during.append(torch.get_num_threads()), **FAST).fit(gmm_data[0])
+        assert set(during) == {2}, "threads=None leaves torch's setting alone"
+    finally:
+        torch.set_num_threads(before)
 
 
-def test_restarts_keep_the_best(gmm_data):
-    model = VAE(n_restarts=2, **FAST).fit(gmm_data[0])
-    assert len(model.restart_scores_) == 2
-    assert model.best_restart_ == int(np.argmax(model.restart_scores_))
+def test_restarts_keep_the_module_with_the_best_held_out_score(gmm_data, tmp_path):
+    """Each restart's own weights (from its checkpoint) scored afresh: the kept module is the best one."""
+    import copy
+
+    from latentid.checkpoint import load_checkpoint
+
+    x = gmm_data[0]
+    model = VAE(n_restarts=3, validation_fraction=0.5, checkpoint_dir=tmp_path, **FAST).fit(x)
+    own_scores, transforms = [], []
+    for r in range(3):
+        other = copy.deepcopy(model)
+        other.module_.load_state_dict(load_checkpoint(tmp_path / f"restart-{r}.pt")["best"]["model"])
+        own_scores.append(float(np.mean(other.score_samples(x, random_state=0))))
+        transforms.append(other.transform(x))
+    best = int(np.argmax(own_scores))
+    # with this seed the restarts differ clearly and the best is not the last one
+    assert best != 2 and sorted(own_scores)[-1] - sorted(own_scores)[-2] > 1.0, own_scores
+    assert model.best_restart_ == best
+    np.testing.assert_array_equal(model.transform(x), transforms[best])
+    assert float(np.mean(model.score_samples(x, random_state=0))) == pytest.approx(max(own_scores), abs=1e-9)
+    assert len(model.restart_scores_) == 3
 
 
 @pytest.mark.parametrize("estimator", [VaDE(), VAE()], ids=["VaDE", "VAE"])

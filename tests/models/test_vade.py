@@ -50,10 +50,12 @@ def _linear_gaussian(n=400, seed=0):
     return x.astype(np.float32)
 
 
-def test_refine_moves_towards_the_exact_posterior_mean():
+def test_refine_reaches_the_exact_posterior_mean():
     """With a linear decoder and N(0, I) prior the posterior is Gaussian, its mean known exactly."""
     x = _linear_gaussian()
-    model = VAE(hidden_dims=[], encoder_dims=[8], noise_scale=0.5, epochs=4, batch_size=64, random_state=0).fit(x)
+    model = VAE(
+        hidden_dims=[], encoder_dims=[8], noise_scale=0.5, epochs=30, lr=1e-2, batch_size=64, random_state=0
+    ).fit(x)
     module = model.module_
     with torch.no_grad():
         xs = module.standardize(torch.from_numpy(x)).double()
@@ -62,11 +64,14 @@ def test_refine_moves_towards_the_exact_posterior_mean():
         s2 = module.likelihood.scale().double() ** 2
         cov = torch.linalg.inv(torch.eye(2, dtype=torch.float64) + a.T @ a / s2)
         exact = ((xs - b) @ a / s2) @ cov  # (n, 2)
-    exact = exact.numpy()
-    enc_err = np.mean((model.transform(x) - exact) ** 2)
+    exact, posterior_sd = exact.numpy(), float(cov.diagonal().sqrt().mean())
+    rms = lambda est: float(np.sqrt(np.mean((est - exact) ** 2)))  # noqa: E731
+    encoder_error = rms(model.transform(x))
     refined = model.transform(x, refine=True)
-    ref_err = np.mean((refined - exact) ** 2)
-    assert ref_err < 0.2 * enc_err
+    # within Monte-Carlo error of the exact mean: a fraction of the posterior's own spread
+    assert rms(refined) < 0.2 * posterior_sd
+    assert rms(refined) < 0.4 * encoder_error
+    assert rms(model.transform(x, refine=True, n_samples=1024)) < rms(model.transform(x, refine=True, n_samples=16))
     assert refined.tobytes() == model.transform(x, refine=True).tobytes()
     assert refined.tobytes() != model.transform(x, refine=True, random_state=5).tobytes()
 
