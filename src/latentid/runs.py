@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid.data.io import Dataset, read_dataset
@@ -42,6 +43,20 @@ def make_model(name: str, **params) -> LatentModel:
     if name not in MODELS:
         raise InvalidParameterError(f"Unknown model '{name}'. Use one of: {', '.join(MODELS)}.")
     return MODELS[name](**params)
+
+
+def hidden_widths(model: LatentModel) -> dict[str, list[int]]:
+    """The hidden-layer widths of a fitted model's decoder (latent to data) and encoder (data to latent)."""
+
+    def widths(part: nn.Module) -> list[int]:
+        return [layer.out_features for layer in part.modules() if isinstance(layer, nn.Linear)]
+
+    module = model.module_
+    found = {"decoder_hidden_widths": widths(module.decoder)[:-1]}  # the last Linear is the output layer
+    trunk = getattr(module.encoder, "trunk", None)  # the MLP before the mean and log-variance heads
+    if trunk is not None:
+        found["encoder_hidden_widths"] = widths(trunk)
+    return found
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -88,6 +103,7 @@ def fit_run(
         "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]),
         "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
+        **hidden_widths(model),
         "fit_seconds": round(seconds, 3),
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),

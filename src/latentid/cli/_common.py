@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from latentid.errors import LatentIDError
+from latentid.errors import InvalidParameterError, LatentIDError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -44,6 +44,18 @@ def friendly_errors(fn: F) -> F:
             fail("not enough memory for this request; ask for fewer samples or a smaller model.")
 
     return wrapper  # type: ignore[return-value]
+
+
+def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:
+    """Refuse, as one InvalidParameterError, the flags of ``given`` (flag -> value) that the user set.
+
+    Such options default to None, so that a value typed equal to the real default still counts as
+    set. ``context`` is the choice that makes them inapplicable (``--model vae``), ``why`` the reason.
+    """
+    flags = [flag for flag, value in given.items() if value is not None]
+    if flags:
+        verb, pronoun = ("does", "it") if len(flags) == 1 else ("do", "them")
+        raise InvalidParameterError(f"{', '.join(flags)} {verb} not apply to {context}: {why}. Drop {pronoun}.")
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,10 +9,12 @@ import typer
 from rich.markup import escape
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors
+from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
 from latentid.cli._progress import training_progress
 from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
+from latentid.models import VaDE
+from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import LATENTS_FILE, MODEL_DIR, fit_run, load_run, read_data_for_run, save_array
 
 
@@ -42,6 +44,46 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+# The options that only VaDE has (the mixture prior and its warm start) default to None on the command
+# line, so that a vae can refuse them even when typed with their default values; None then resolves
+# to the estimator's own default, shown in --help.
+VADE_DEFAULTS = VaDE().get_params()
+
+
+def _check_size(flag: str, value: int | None, low: int) -> None:
+    if value is not None and value < low:
+        raise InvalidParameterError(f"{flag} must be an int >= {low}. Got {value} instead.")
+
+
+def network_dims(
+    latent_dim: int,
+    n_features: int,
+    decoder: tuple[int | None, int | None],
+    encoder: tuple[int | None, int | None],
+) -> dict[str, list[int] | None]:
+    """``hidden_dims`` and ``encoder_dims`` from the (width, depth) flags; None where neither was given.
+
+    None keeps the model's own default (and an encoder that mirrors the decoder). A width without a
+    depth keeps the default depth, a depth without a width the default width; an encoder given only
+    in part takes the other half from the decoder it would mirror.
+    """
+    dec_width, dec_depth = decoder
+    enc_width, enc_depth = encoder
+    hidden = None
+    if dec_width is not None or dec_depth is not None:
+        depth = DEFAULT_DEPTH if dec_depth is None else dec_depth
+        hidden = (
+            list(default_decoder_widths(latent_dim, n_features, depth)) if dec_width is None else [dec_width] * depth
+        )
+    encoder_dims = None
+    if enc_width is not None or enc_depth is not None:
+        mirrored = hidden if hidden is not None else list(default_decoder_widths(latent_dim, n_features))
+        depth = len(mirrored) if enc_depth is None else enc_depth
+        width = mirrored[-1] if enc_width is None else enc_width  # the encoder's first layer mirrors the last
+        encoder_dims = [width] * depth
+    return {"hidden_dims": hidden, "encoder_dims": encoder_dims}
+
+
 def _require_npy(out: Path) -> None:
     if out.suffix.lower() != ".npy":
         raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
@@ -56,13 +98,33 @@ def fit(
     out: Path = typer.Option(..., "--out", help="Run folder to write (model, config, log, latents)."),
     model: ModelName = typer.Option(ModelName.vade, "--model", help="vade (GMM prior) or vae (N(0, I) prior)."),
     latent_dim: int = typer.Option(2, "--latent-dim", help="Latent dimension m."),
-    components: int | None = typer.Option(None, "--components", help="Mixture components K (vade) [default: 4]."),
-    covariance: CovarianceType = typer.Option(CovarianceType.full, "--covariance", help="Component covariances."),
+    components: int | None = typer.Option(
+        None, "--components", help=f"Mixture components K (vade only) [default: {VADE_DEFAULTS['n_components']}]."
+    ),
+    covariance: CovarianceType | None = typer.Option(
+        None, "--covariance", help=f"Component covariances (vade only) [default: {VADE_DEFAULTS['covariance']}]."
+    ),
+    decoder_width: int | None = typer.Option(
+        None, "--decoder-width", help="Width of every decoder hidden layer [default: the number of data features]."
+    ),
+    decoder_depth: int | None = typer.Option(
+        None, "--decoder-depth", help=f"Decoder hidden layers, >= 1 [default: {DEFAULT_DEPTH}]."
+    ),
+    encoder_width: int | None = typer.Option(
+        None, "--encoder-width", help="Width of every encoder hidden layer [default: the decoder's width]."
+    ),
+    encoder_depth: int | None = typer.Option(
+        None, "--encoder-depth", help="Encoder hidden layers, 0 = linear [default: the decoder's depth]."
+    ),
     likelihood: Likelihood = typer.Option(Likelihood.gaussian, "--likelihood", help="bernoulli for data in [0, 1]."),
     epochs: int = typer.Option(200, "--epochs", help="Maximum training epochs (early stopping may end sooner)."),
-    pretrain_epochs: int = typer.Option(100, "--pretrain-epochs", help="Pretraining epochs (vade)."),
-    pretrain_objective: PretrainObjective = typer.Option(
-        PretrainObjective.vae, "--pretrain-objective", help="Warm start of vade: autoencoder or vanilla VAE."
+    pretrain_epochs: int | None = typer.Option(
+        None, "--pretrain-epochs", help=f"Pretraining epochs (vade only) [default: {VADE_DEFAULTS['pretrain_epochs']}]."
+    ),
+    pretrain_objective: PretrainObjective | None = typer.Option(
+        None,
+        "--pretrain-objective",
+        help=f"Warm start (vade only): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
     batch_size: int = typer.Option(256, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
@@ -74,6 +136,22 @@ def fit(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Fit VaDE or a vanilla VAE; write the model, its config, the training log and the posterior means."""
+    vade_only = {
+        "--components": components,
+        "--covariance": covariance,
+        "--pretrain-epochs": pretrain_epochs,
+        "--pretrain-objective": pretrain_objective,
+    }
+    if model is ModelName.vae:
+        refuse_flags(vade_only, "--model vae", "a vae has one fixed N(0, I) prior and no warm start")
+    _check_size("--decoder-width", decoder_width, 1)
+    _check_size("--decoder-depth", decoder_depth, 1)
+    _check_size("--encoder-width", encoder_width, 1)
+    _check_size("--encoder-depth", encoder_depth, 0)
+    if encoder_depth == 0 and encoder_width is not None:
+        raise InvalidParameterError(
+            "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
+        )
     params = dict(
         latent_dim=latent_dim,
         likelihood=likelihood.value,
@@ -86,11 +164,12 @@ def fit(
         threads=threads,
     )
     if model is ModelName.vade:
-        params.update(n_components=4 if components is None else components, covariance=covariance.value)
-        params.update(pretrain_epochs=pretrain_epochs, pretrain_objective=pretrain_objective.value)
-    elif components is not None:
-        raise InvalidParameterError("--components applies to vade only; a vae has one N(0, I) component.")
+        names = ("n_components", "covariance", "pretrain_epochs", "pretrain_objective")
+        for name, value in zip(names, vade_only.values(), strict=True):
+            params[name] = VADE_DEFAULTS[name] if value is None else getattr(value, "value", value)
     dataset = read_dataset(data)
+    n_features = dataset.x.shape[1]
+    params.update(network_dims(latent_dim, n_features, (decoder_width, decoder_depth), (encoder_width, encoder_depth)))
     with training_progress(not quiet) as callback:
         run = fit_run(model.value, dataset, out, resume=resume, callback=callback, **params)
     console.print(

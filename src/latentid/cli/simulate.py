@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors
+from latentid.cli._common import console, friendly_errors, refuse_flags
 from latentid.data.synthetic import SyntheticSpec, save_simulation
 from latentid.errors import InvalidParameterError
 
@@ -37,6 +37,12 @@ class Activation(str, Enum):
     tanh = "tanh"
 
 
+# The options of the Gaussian-mixture prior default to None on the command line, so that --prior
+# standard-normal can refuse them even when typed with their default values; None then means
+# SyntheticSpec's own default, shown in --help.
+SPEC_DEFAULTS = {name: field.default for name, field in SyntheticSpec.model_fields.items()}
+
+
 def spec_from_options(**options) -> SyntheticSpec:
     """Build a validated spec from CLI option values (Enums unwrapped, None means default)."""
     values = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items() if v is not None}
@@ -51,10 +57,20 @@ def simulate(
     latent_dim: int = typer.Option(2, "--latent-dim", help="Latent dimension m."),
     obs_dim: int = typer.Option(10, "--obs-dim", help="Observed dimension n (>= m)."),
     prior: Prior = typer.Option(Prior.gmm, "--prior", help="Gaussian mixture, or one N(0, I) component."),
-    components: int = typer.Option(4, "--components", help="Number of mixture components K."),
-    covariance: Covariance = typer.Option(Covariance.full, "--covariance", help="Component covariance type."),
-    weights: Weights = typer.Option(Weights.uniform, "--weights", help="Mixture weights."),
-    mean_scale: float = typer.Option(2.0, "--mean-scale", help="Standard deviation of the component means."),
+    components: int | None = typer.Option(
+        None, "--components", help=f"Mixture components K (gmm only) [default: {SPEC_DEFAULTS['components']}]."
+    ),
+    covariance: Covariance | None = typer.Option(
+        None, "--covariance", help=f"Component covariance type (gmm only) [default: {SPEC_DEFAULTS['covariance']}]."
+    ),
+    weights: Weights | None = typer.Option(
+        None, "--weights", help=f"Mixture weights (gmm only) [default: {SPEC_DEFAULTS['weights']}]."
+    ),
+    mean_scale: float | None = typer.Option(
+        None,
+        "--mean-scale",
+        help=f"Standard deviation of the component means (gmm only) [default: {SPEC_DEFAULTS['mean_scale']}].",
+    ),
     activation: Activation = typer.Option(Activation.leaky_relu, "--activation", help="Hidden activation of f."),
     slope: float = typer.Option(0.2, "--slope", help="Negative slope of the leaky ReLU."),
     depth: int = typer.Option(6, "--depth", help="Number of affine layers of f (1 = linear)."),
@@ -63,6 +79,12 @@ def simulate(
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives a byte-identical file."),
 ) -> None:
     """Draw x = f(z) + noise, z from a Gaussian mixture (or N(0, I)), f a leaky-ReLU MLP."""
+    if prior is Prior.standard_normal:
+        refuse_flags(
+            {"--components": components, "--covariance": covariance, "--weights": weights, "--mean-scale": mean_scale},
+            "--prior standard-normal",
+            "the mixture options shape a Gaussian mixture, and this prior is one N(0, I) component",
+        )
     if samples < 1:
         raise InvalidParameterError(f"--samples must be >= 1. Got {samples} instead.")
     if out.suffix != ".npz":

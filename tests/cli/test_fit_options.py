@@ -1,0 +1,111 @@
+"""``latentid fit --decoder-width/--decoder-depth/--encoder-width/--encoder-depth``, on tiny data."""
+
+import json
+
+import pytest
+from torch import nn
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
+from latentid.runs import load_run
+
+runner = CliRunner()
+FAST = ["--epochs", "1", "--pretrain-epochs", "1", "--batch-size", "128", "--quiet", "--device", "cpu"]
+M, N = 2, 10  # latent and data dimension of the test data
+DEFAULT = list(default_decoder_widths(M, N))  # the model's own hidden widths: DEFAULT_DEPTH layers of width N
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(latent_dim=M, obs_dim=N, depth=3, seed=1).build()
+    save_simulation(path, gen, gen.sample(300))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fit(tmp_path_factory, data_file):
+    """Fit once per set of flags (cached across tests); return the run folder."""
+    root, done = tmp_path_factory.mktemp("runs"), {}
+
+    def fit_with(*flags):
+        if flags not in done:
+            out = root / f"run{len(done)}"
+            result = run("fit", "--data", data_file, "--out", out, *flags, *FAST)
+            assert result.exit_code == 0, result.output
+            done[flags] = out
+        return done[flags]
+
+    return fit_with
+
+
+def linear_widths(part: nn.Module) -> list[int]:
+    return [layer.out_features for layer in part.modules() if isinstance(layer, nn.Linear)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "decoder", "encoder"),
+    [
+        ((), DEFAULT, DEFAULT),
+        (("--decoder-width", 6), [6] * DEFAULT_DEPTH, [6] * DEFAULT_DEPTH),  # width only: default depth
+        (("--decoder-depth", 2), [N, N], [N, N]),  # depth only: default width; the encoder mirrors
+        (("--decoder-width", 6, "--decoder-depth", 2, "--encoder-width", 12), [6, 6], [12, 12]),
+        (("--decoder-width", 6, "--encoder-depth", 3), [6] * DEFAULT_DEPTH, [6, 6, 6]),  # width of the decoder
+        (("--encoder-depth", 0), DEFAULT, []),  # a linear encoder: the two heads only
+    ],
+)
+def test_widths_reach_the_fitted_networks_and_run_json(fit, flags, decoder, encoder):
+    out = fit(*flags)
+    module = load_run(out).model.module_
+    assert linear_widths(module.decoder) == [*decoder, N]  # hidden layers, then the linear output layer
+    assert linear_widths(module.encoder.trunk) == encoder
+    info = json.loads((out / "run.json").read_text())
+    assert info["decoder_hidden_widths"] == decoder and info["encoder_hidden_widths"] == encoder
+
+
+def checks_of(out) -> dict[str, bool]:
+    result = run("explain", "--run", out, "--json")
+    assert result.exit_code == 0, result.output
+    return {c["name"]: c["passed"] for c in json.loads(result.stdout)["checks"]}
+
+
+def test_explain_says_the_default_decoder_meets_the_injectivity_condition(fit):
+    checks = checks_of(fit())
+    assert checks["widths never shrink"] is True
+
+
+@pytest.mark.parametrize("width", [M - 1, N + 6], ids=["narrower-than-latent", "wider-than-data"])
+def test_explain_says_a_shrinking_decoder_does_not(fit, width):
+    # m -> width ... -> n shrinks somewhere unless m <= width <= n: a 16-wide decoder on 10-D data
+    # (wide then narrow) is not shown injective, and explain must say so.
+    checks = checks_of(fit("--decoder-width", width, "--decoder-depth", 2))
+    assert checks["widths never shrink"] is False and checks["f injective"] is False
+
+
+def test_a_decoder_narrower_than_the_data_but_not_the_latents_still_meets_it(fit):
+    checks = checks_of(fit("--decoder-width", 6))  # 2 -> 6 x 5 -> 10 never shrinks
+    assert checks["widths never shrink"] is True
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (("--decoder-width", 0), "--decoder-width"),
+        (("--decoder-depth", 0), "--decoder-depth"),
+        (("--encoder-width", 0), "--encoder-width"),
+        (("--encoder-depth", -1), "--encoder-depth"),
+        (("--encoder-depth", 0, "--encoder-width", 5), "--encoder-width"),
+    ],
+)
+def test_bad_sizes_are_refused_in_one_line_naming_the_flag(data_file, tmp_path, flags, flag):
+    out = tmp_path / "run"
+    result = run("fit", "--data", data_file, "--out", out, *flags, *FAST)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {flag} ") and result.stderr.count("\n") == 1, result.stderr
+    assert not out.exists()
