@@ -32,6 +32,7 @@ from latentid.models.fitting import fit_restarts, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
+from latentid.models.refined import refined_iw_loss
 from latentid.training import SCHEDULES
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "likelihood": [P.Options(("gaussian", "bernoulli"))],
     "noise_scale": [P.Interval(float, 0.0, None, "neither"), P.NONE],
     "elbo": [P.Options(("mean_field", "vade", "marginal"))],
+    "inference": [P.Options(("amortized", "refined"))],
+    "refine_steps": [P.Interval(int, 0)],
+    "iw_samples": [P.Interval(int, 1)],
     "epochs": [P.Interval(int, 1)],
     "batch_size": [P.Interval(int, 1)],
     "lr": [P.Interval(float, 0.0, None, "neither")],
@@ -89,7 +93,13 @@ class LatentModel(BaseEstimator):
         """Initialise the prior from encoder means z (n, latent_dim); default: leave it as built."""
 
     def _loss(self, module: LatentModule, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Per-sample negative ELBO of a standardised batch x (b, n_features) -> (b,)."""
+        """Per-sample training loss of a standardised batch x (b, n_features) -> (b,), in nats.
+
+        'amortized': the negative ELBO of the encoder's q. 'refined': the negative importance-weighted
+        bound around each sample's refined posterior mode (``models.refined``).
+        """
+        if self.inference == "refined":
+            return refined_iw_loss(module, x, generator, self.iw_samples, self.refine_steps)
         return -elbo(module, x, generator, self.elbo)
 
     def _param_groups(self, module: LatentModule) -> list[dict]:

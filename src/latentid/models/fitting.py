@@ -134,7 +134,12 @@ def warm_start(
         params = [*module.encoder.parameters(), *module.decoder.parameters()]
         if objective == "vae":
             params += list(module.likelihood.parameters())
-        loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
+        if objective == "vae" and model.inference == "refined":
+            # The unfitted mixture prior is N(0, I) (equal components at 0, unit covariances) and is not
+            # trained here, so the model's own refined objective is a vanilla VAE's, without its encoder bias.
+            loss = lambda xb, gen: model._loss(module, xb, gen)  # noqa: E731
+        else:
+            loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
         config = TrainConfig(model.pretrain_epochs, model.batch_size, lr_schedule="constant", stage="pretrain")
         history = train(
             module, loss, [{"params": params, "lr": model.lr}], x_train, config, generator, **train_kwargs
@@ -185,6 +190,9 @@ def _score_fn(model: LatentModel, module: LatentModule, seed: int):
     def score(x: torch.Tensor) -> float:
         gen = torch.Generator(device=x.device)
         gen.manual_seed(seed)
+        if model.inference == "refined":  # the training objective's bound, so epochs compare like with like
+            batches = (model._loss(module, x[i : i + EVAL_BATCH], gen) for i in range(0, len(x), EVAL_BATCH))
+            return -sum(float(b.sum()) for b in batches) / x.shape[0]
         total = sum(
             float(elbo(module, x[i : i + EVAL_BATCH], gen, model.elbo).sum()) for i in range(0, len(x), EVAL_BATCH)
         )

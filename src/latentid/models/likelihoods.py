@@ -40,6 +40,10 @@ class Likelihood(nn.Module):
     def init_from_residuals(self, x: Tensor, f: Tensor) -> None:
         """Warm start a learned parameter from reconstructions (no-op when nothing is learned)."""
 
+    def fisher_diag(self, f: Tensor) -> Tensor:
+        """Diagonal Fisher information of p(x | f) in f, E[-d^2 log p / df^2]; broadcastable to f's shape."""
+        raise NotImplementedError
+
 
 class GaussianLikelihood(Likelihood):
     """x | f ~ N(f, sigma^2 I); ``noise_scale=None`` learns sigma = SCALE_FLOOR + softplus(raw)."""
@@ -70,6 +74,9 @@ class GaussianLikelihood(Likelihood):
     def reconstruction_loss(self, x: Tensor, f: Tensor) -> Tensor:
         return 0.5 * (x - f).pow(2).sum(-1)
 
+    def fisher_diag(self, f: Tensor) -> Tensor:
+        return (1.0 / self.scale().pow(2)).expand_as(f)
+
     @torch.no_grad()
     def init_from_residuals(self, x: Tensor, f: Tensor) -> None:
         if self.learned:
@@ -92,6 +99,10 @@ class BernoulliLikelihood(Likelihood):
 
     def reconstruction_loss(self, x: Tensor, f: Tensor) -> Tensor:
         return -self.log_prob(x, f)
+
+    def fisher_diag(self, f: Tensor) -> Tensor:
+        p = torch.sigmoid(f)
+        return p * (1.0 - p)
 
 
 def make_likelihood(name: str, noise_scale: float | None) -> Likelihood:

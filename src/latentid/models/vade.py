@@ -82,6 +82,9 @@ class VaDE(LatentModel):
         likelihood: str = "gaussian",
         noise_scale: float | None = None,
         elbo: str = "mean_field",
+        inference: str = "amortized",
+        refine_steps: int = 3,
+        iw_samples: int = 8,
         epochs: int = 200,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -113,6 +116,9 @@ class VaDE(LatentModel):
         self.likelihood = likelihood
         self.noise_scale = noise_scale
         self.elbo = elbo
+        self.inference = inference
+        self.refine_steps = refine_steps
+        self.iw_samples = iw_samples
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -30,6 +30,9 @@ class VAE(LatentModel):
         likelihood: str = "gaussian",
         noise_scale: float | None = None,
         elbo: str = "mean_field",
+        inference: str = "amortized",
+        refine_steps: int = 3,
+        iw_samples: int = 8,
         epochs: int = 200,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -56,6 +59,9 @@ class VAE(LatentModel):
         self.likelihood = likelihood
         self.noise_scale = noise_scale
         self.elbo = elbo
+        self.inference = inference
+        self.refine_steps = refine_steps
+        self.iw_samples = iw_samples
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
