@@ -1,0 +1,395 @@
+"""What the metrics promise beyond their headline numbers: errors that name the offending argument,
+the exact keys of each report, and report entries recomputed from their parts."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from latentid.errors import InvalidDataError, InvalidParameterError, NotFittedError
+from latentid.metrics import (
+    AffineAlignment,
+    CCAAlignment,
+    cluster_report,
+    consistency,
+    evaluate_latents,
+    identifiability_report,
+    mcc,
+    prior_recovery,
+    split_indices,
+)
+from latentid.metrics._validation import check_labels
+
+RNG = np.random.default_rng(0)
+Z = RNG.normal(size=(60, 2))
+H = Z @ np.array([[1.0, 0.3], [-0.2, 0.8]]) + 0.3 * RNG.normal(size=(60, 2))
+NAN = Z.copy()
+NAN[3, 1] = np.nan
+CONSTANT = np.column_stack([Z[:, 0], np.ones(60)])
+LABELS = np.arange(60) % 3
+
+
+def _raises(exc, message, fn, *args, **kwargs):
+    with pytest.raises(exc) as info:
+        fn(*args, **kwargs)
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fn", "first", "second"),
+    [(identifiability_report, "z_true", "z_hat"), (consistency, "z_a", "z_b")],
+    ids=["identifiability_report", "consistency"],
+)
+def test_latent_errors_name_the_argument(fn, first, second):
+    _raises(InvalidDataError, rf"^{first} contains 1 NaN", fn, NAN, H)
+    _raises(InvalidDataError, rf"^{second} contains 1 NaN", fn, Z, NAN)
+    _raises(InvalidDataError, rf"^{first} has constant column\(s\) 1; ", fn, CONSTANT, H)
+    _raises(InvalidDataError, rf"^{second} has constant column\(s\) 1; ", fn, Z, CONSTANT)
+    _raises(InvalidDataError, rf"^{first} has 60 rows but {second} has 59; they must hold the same", fn, Z, H[:-1])
+    half = np.column_stack([Z[:, 0], (np.arange(60) >= 30).astype(float)])  # constant within a part only
+    fit_idx, _ = split_indices(60, 0.5, 0)
+    half[:, 1] = 0.0
+    half[fit_idx[:1], 1] = 1.0  # varies on the fit split (one row), constant on the held-out split
+    _raises(InvalidDataError, rf"^{first} has constant column\(s\) 1 on the held-out split", fn, half, H)
+    _raises(InvalidDataError, rf"^{second} has constant column\(s\) 1 on the held-out split", fn, Z, half)
+
+
+def test_cca_alignment_errors_name_the_argument():
+    with pytest.raises(NotFittedError, match=r"^This CCAAlignment is not fitted yet; call fit\(z_true, z_hat\) first"):
+        CCAAlignment().transform(Z, H)
+    cca = CCAAlignment().fit(Z, H)
+    _raises(InvalidDataError, "^z_true contains 1 NaN", cca.transform, NAN, H)
+    _raises(InvalidDataError, "^z_hat contains 1 NaN", cca.transform, Z, NAN)
+    _raises(InvalidDataError, "^z_true has 60 rows but z_hat has 59", cca.transform, Z, H[:-1])
+    _raises(
+        InvalidDataError,
+        "^z_true has 3 columns but this CCAAlignment was fitted on 2",
+        cca.transform,
+        Z[:, [0, 1, 1]],
+        H,
+    )
+    _raises(InvalidDataError, "^z_hat has 1 columns but this CCAAlignment was fitted on 2", cca.transform, Z, H[:, :1])
+    # transform accepts one row and constant columns (it only projects); the score of constants is 0
+    u, v = cca.transform(Z[:1], H[:1])
+    assert u.shape == (1, 2) and v.shape == (1, 2)
+    np.testing.assert_array_equal(cca.pair_correlations(np.ones((5, 2)), np.ones((5, 2))), [0.0, 0.0])
+
+
+def test_cluster_report_errors_name_the_argument():
+    _raises(InvalidDataError, r"^labels_true must be 1-D", cluster_report, LABELS[:, None], LABELS)
+    _raises(InvalidDataError, r"^labels_pred must be 1-D", cluster_report, LABELS, LABELS[:, None])
+    _raises(
+        InvalidDataError,
+        r"^labels_true has 60 samples but labels_pred has 59; they must label the same samples in the same order\.$",
+        cluster_report,
+        LABELS,
+        LABELS[:-1],
+    )
+
+
+def test_check_labels_accepts_integer_valued_floats_and_refuses_the_rest():
+    out = check_labels(np.array([0.0, 1.0, 2.0, 1.0]), "labels")
+    assert out.dtype == np.int64 and out.tolist() == [0, 1, 2, 1]
+    out = check_labels(np.array([0, 1, 2, 1], dtype=np.complex128), "labels")
+    assert out.dtype == np.int64 and out.tolist() == [0, 1, 2, 1]
+    assert check_labels(np.array(["a", "b", "a", "c"]), "labels").tolist() == ["a", "b", "a", "c"]
+    for bad in ([0.0, 1.5, 2.0, 1.0], [0.0, np.nan, 2.0, 1.0], [0.0, np.inf, 2.0, 1.0]):
+        _raises(
+            InvalidDataError,
+            r"^labels must hold integer labels; got non-integer or non-finite",
+            check_labels,
+            np.array(bad),
+            "labels",
+        )
+    _raises(
+        InvalidDataError,
+        r"^labels must hold integer or string labels; got dtype object\. Convert it first\.$",
+        check_labels,
+        np.array([0, "a", None, 1], dtype=object),
+        "labels",
+    )
+    _raises(
+        InvalidDataError, r"^labels needs at least 4 samples; got 3\.$", check_labels, np.array([0, 1, 0]), "labels"
+    )
+
+
+def test_cluster_report_seeded_split_and_float_labels():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 200)
+    pred = np.where(rng.random(200) < 0.8, (truth + 1) % 3, rng.integers(0, 3, 200))
+    default = cluster_report(truth, pred, split=0.5)
+    assert default == cluster_report(truth, pred, split=0.5, seed=0)
+    assert default != cluster_report(truth, pred, split=0.5, seed=1)
+    assert cluster_report(truth.astype(float), pred.astype(float), split=0.5) == default
+    _, eval_idx = split_indices(200, 0.5, 0)
+    t, p = truth[eval_idx], pred[eval_idx]
+    assert default["cluster_acc"] == pytest.approx(np.mean(((p + 2) % 3) == t))  # the matching undoes the shift
+
+
+def test_consistency_keys_and_entries_recomputed_from_their_parts():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(80, 2))
+    b = a @ np.array([[0.9, 0.4], [-0.3, 1.1]]) + rng.normal(size=(80, 2)) * 0.5
+    out = consistency(a, b, split=0.6, seed=3)
+    assert set(out) == {
+        "mcc_strong",
+        "mcc_spearman",
+        "mcc_weak",
+        "mcc_weak_a_to_b",
+        "mcc_weak_b_to_a",
+        "affine_r2",
+        "affine_r2_a_to_b",
+        "affine_r2_b_to_a",
+        "mcc_cca",
+        "cca_components",
+        "latent_dim_a",
+        "latent_dim_b",
+        "n_fit",
+        "n_eval",
+        "split",
+        "seed",
+        "scored_on",
+        "split_note",
+    }
+    fit_idx, eval_idx = split_indices(80, 0.6, 3)
+    assert (out["n_fit"], out["n_eval"], out["split"], out["seed"]) == (48, 32, 0.6, 3)
+    r2_ab = AffineAlignment().fit(a[fit_idx], b[fit_idx]).score(a[eval_idx], b[eval_idx])
+    r2_ba = AffineAlignment().fit(b[fit_idx], a[fit_idx]).score(b[eval_idx], a[eval_idx])
+    assert out["affine_r2_a_to_b"] == pytest.approx(r2_ab) and out["affine_r2_b_to_a"] == pytest.approx(r2_ba)
+    assert out["affine_r2"] == pytest.approx((r2_ab + r2_ba) / 2)
+    assert out["mcc_strong"] == pytest.approx(mcc(a[eval_idx], b[eval_idx], "pearson").score)
+    assert out["mcc_spearman"] == pytest.approx(mcc(a[eval_idx], b[eval_idx], "spearman").score)
+    assert out["mcc_spearman"] != pytest.approx(out["mcc_strong"])
+    assert out["cca_components"] == 2 and out["split_note"]
+    assert consistency(a, b) == consistency(a, b, seed=0) != consistency(a, b, seed=1)
+
+
+def test_identifiability_report_entries_recomputed_from_their_parts():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(80, 2))
+    h = np.tanh(z @ np.array([[0.9, 0.4], [-0.3, 1.1]])) + 0.1 * rng.normal(size=(80, 2))
+    out = identifiability_report(z, h, split=0.6, seed=3)
+    fit_idx, eval_idx = split_indices(80, 0.6, 3)
+    assert (out["n_fit"], out["n_eval"], out["split"], out["seed"]) == (48, 32, 0.6, 3)
+    assert out["mcc_strong"] == pytest.approx(mcc(z[eval_idx], h[eval_idx], "pearson").score)
+    assert out["mcc_spearman"] == pytest.approx(mcc(z[eval_idx], h[eval_idx], "spearman").score)
+    assert out["mcc_spearman"] != pytest.approx(out["mcc_strong"])
+
+
+class _Data(SimpleNamespace):
+    pass
+
+
+def test_evaluate_latents_plumbing():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(100, 2))
+    c = (z[:, 0] > 0).astype(np.int64)
+    data = _Data(x=np.zeros((100, 3)), z=z, c=c)  # no 'source': reported as <data>
+    pred = np.where(rng.random(100) < 0.7, c, 1 - c)
+    out = evaluate_latents(z + 0.1 * rng.normal(size=(100, 2)), data, labels=pred, split=0.5, seed=4)
+    assert out["source"] == "<data>" and out["seed"] == 4 and out["split"] == 0.5
+    assert out["split_note"] and isinstance(out["split_note"], str)
+    expected = cluster_report(c, pred, split=0.5, seed=4)
+    assert {k: out[k] for k in expected} == expected
+    assert out["n_fit"] == 50 and out["n_eval"] == 50
+    default = evaluate_latents(z, _Data(x=data.x, z=None, c=c), labels=pred)
+    assert default["cluster_acc"] == cluster_report(c, pred, split=0.5, seed=0)["cluster_acc"]
+    assert "affine_r2" not in default
+
+
+def test_evaluate_latents_messages():
+    x = np.zeros((50, 3))
+    z = np.random.default_rng(6).normal(size=(50, 2))
+    no_truth = _Data(x=x, z=None, c=None, source="d.npy")
+    _raises(
+        InvalidDataError, r"^d\.npy has no ground-truth latents 'z'; evaluating needs", evaluate_latents, z, no_truth
+    )
+    classes_only = _Data(x=x, z=None, c=np.arange(50) % 2, source="d.npz")
+    _raises(
+        InvalidDataError,
+        r"^d\.npz has no ground-truth latents 'z' and no predicted labels were given; .*plus predicted cluster labels "
+        r"\(--labels\)\.$",
+        evaluate_latents,
+        z,
+        classes_only,
+    )
+    latents_only = _Data(x=x, z=z, c=None, source="d.npz")
+    _raises(
+        InvalidDataError,
+        r"^predicted labels were given but d\.npz has no true classes 'c' to compare them with; use a data file with "
+        r"'c' \(an \.npz key\) or drop --labels\.$",
+        evaluate_latents,
+        z,
+        latents_only,
+        labels=np.arange(50) % 2,
+    )
+    message = r"^z_hat \(the learned latents\) contains 1 NaN"
+    _raises(InvalidDataError, message, evaluate_latents, NAN[:50], latents_only)
+    _raises(
+        InvalidDataError,
+        r"^the learned latents have 49 rows but d\.npz has 50 samples; they must be the latents of the same samples, "
+        r"in the same order\.$",
+        evaluate_latents,
+        z[:-1],
+        latents_only,
+    )
+    both = _Data(x=x, z=z, c=np.arange(50) % 2, source="d.npz")
+    _raises(InvalidDataError, r"^labels \(the predicted clusters\) must be 1-D", evaluate_latents, z, both, labels=z)
+    _raises(
+        InvalidDataError,
+        r"^the predicted labels have 49 entries but d\.npz has 50 samples; pass one label per sample, in the data's "
+        r"order\.$",
+        evaluate_latents,
+        z,
+        both,
+        labels=np.arange(49) % 2,
+    )
+    # an object without z or c attributes at all
+    _raises(InvalidDataError, r"^<data> has no ground-truth latents 'z'; ", evaluate_latents, z, SimpleNamespace(x=x))
+
+
+# ---------------------------------------------------------------------------- prior_recovery
+
+TRUE = {"weights": np.array([0.5, 0.3, 0.2]), "means": np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])}
+TRUE["covariances"] = np.array([np.eye(2), 0.5 * np.eye(2), np.diag([0.2, 0.4])])
+
+
+def test_prior_recovery_keys_and_diagonal_covariances():
+    learned = {
+        "weights": TRUE["weights"],
+        "means": TRUE["means"],
+        "covariances": np.array([[1, 1], [0.5, 0.5], [0.2, 0.4]]),
+    }
+    out = prior_recovery(TRUE, learned, (np.eye(2), np.zeros(2)))
+    assert set(out) == {
+        "mean_error",
+        "mean_error_relative",
+        "covariance_error",
+        "weight_tv",
+        "matching",
+        "per_component_mean_error",
+        "per_component_covariance_error",
+        "n_components_true",
+        "n_components_learned",
+    }
+    assert out["covariance_error"] == 0.0 and out["per_component_covariance_error"] == [0.0, 0.0, 0.0]
+    assert out["per_component_mean_error"] == [0.0, 0.0, 0.0] and out["weight_tv"] == 0.0
+
+
+def test_prior_recovery_counts_unmatched_weights_and_accepts_a_zero_weight():
+    learned = {"weights": np.array([0.6, 0.4]), "means": TRUE["means"][:2], "covariances": TRUE["covariances"][:2]}
+    out = prior_recovery(TRUE, learned, (np.eye(2), np.zeros(2)))
+    # matched: |0.5 - 0.6| + |0.3 - 0.4|; unmatched true component 2 counts in full
+    assert out["weight_tv"] == pytest.approx(0.5 * (0.1 + 0.1 + 0.2))
+    reverse = prior_recovery(learned, TRUE, (np.eye(2), np.zeros(2)))
+    assert reverse["weight_tv"] == pytest.approx(out["weight_tv"])
+    zero = {**TRUE, "weights": np.array([0.7, 0.3, 0.0])}
+    assert prior_recovery(zero, TRUE, (np.eye(2), np.zeros(2)))["weight_tv"] == pytest.approx(0.2)
+
+
+def test_prior_recovery_normalises_weights_within_tolerance():
+    nearly = {**TRUE, "weights": np.array([0.5, 0.3, 0.2]) * (1 + 5e-5)}
+    out = prior_recovery(nearly, TRUE, (np.eye(2), np.zeros(2)))
+    assert out["weight_tv"] == pytest.approx(0.0, abs=1e-12)
+    off = {**TRUE, "weights": np.array([0.5, 0.3, 0.2]) * (1 + 2e-4)}
+    _raises(
+        InvalidDataError,
+        r"^true_prior\.weights must be non-negative and sum to 1",
+        prior_recovery,
+        off,
+        TRUE,
+        (np.eye(2), np.zeros(2)),
+    )
+    negative = {**TRUE, "weights": np.array([0.6, 0.5, -0.1])}
+    _raises(
+        InvalidDataError,
+        r"^learned_prior\.weights must be non-negative",
+        prior_recovery,
+        TRUE,
+        negative,
+        (np.eye(2), np.zeros(2)),
+    )
+
+
+def test_prior_recovery_messages_name_the_prior_and_its_part():
+    pair = (np.eye(2), np.zeros(2))
+    missing = {"weights": TRUE["weights"], "means": TRUE["means"]}
+    _raises(InvalidDataError, r"^learned_prior has no 'covariances' key", prior_recovery, TRUE, missing, pair)
+    _raises(
+        InvalidDataError,
+        r"^true_prior \(SimpleNamespace\) has no 'weights' attribute; pass an object or dict with 'weights' \(K,\), "
+        r"'means' \(K, m\) and 'covariances' \(K, m, m\)\.$",
+        prior_recovery,
+        SimpleNamespace(means=TRUE["means"]),
+        TRUE,
+        pair,
+    )
+    for part in ("weights", "means", "covariances"):
+        bad = {**TRUE, part: np.where(np.ones_like(TRUE[part], dtype=bool), np.nan, 0.0)}
+        if part == "weights":
+            bad[part] = np.array([0.5, np.nan, 0.2])
+        _raises(
+            InvalidDataError,
+            rf"^true_prior\.{part} contains NaN or infinite values\.$",
+            prior_recovery,
+            bad,
+            TRUE,
+            pair,
+        )
+    _raises(
+        InvalidParameterError,
+        r"^alignment A has shape \(2, 3\) but the priors need \(2, 2\) \(true latent dim, learned latent dim\); "
+        r"fit the alignment on the same latents\.$",
+        prior_recovery,
+        TRUE,
+        TRUE,
+        (np.ones((2, 3)), np.zeros(2)),
+    )
+
+
+def test_prior_recovery_alignment_forms():
+    points = np.random.default_rng(7).normal(size=(40, 2))
+    aligned = AffineAlignment().fit(points, points * 2.0 + 1.0)  # z_true ~ (z_hat - 1) / 2
+    learned = {**TRUE, "means": TRUE["means"] * 2.0 + 1.0, "covariances": 4.0 * TRUE["covariances"]}
+    out = prior_recovery(TRUE, learned, aligned)
+    assert out["mean_error"] == pytest.approx(0.0, abs=1e-9) and out["covariance_error"] == pytest.approx(0.0, abs=1e-9)
+    as_list = prior_recovery(TRUE, learned, [[[0.5, 0.0], [0.0, 0.5]], [-0.5, -0.5]])  # nested lists work too
+    assert as_list["mean_error"] == pytest.approx(0.0, abs=1e-12)
+    only_coef = SimpleNamespace(coef_=np.eye(2))
+    _raises(
+        InvalidParameterError,
+        r"^alignment must be a fitted AffineAlignment \(coef_, intercept_\) or a pair \(A, b\) with z_true ~ A z_hat "
+        r"\+ b; got SimpleNamespace\.",
+        prior_recovery,
+        TRUE,
+        TRUE,
+        only_coef,
+    )
+    _raises(InvalidParameterError, r"got str\.", prior_recovery, TRUE, TRUE, "ab")
+    _raises(
+        InvalidParameterError,
+        r"^alignment A must be \(m, m_hat\) and b \(m,\); got A \(2, 3\) and b \(3,\)\.$",
+        prior_recovery,
+        TRUE,
+        TRUE,
+        (np.ones((2, 3)), np.zeros(3)),
+    )
+
+
+def test_prior_recovery_relative_error_and_single_component():
+    shifted = {**TRUE, "means": TRUE["means"] + np.array([0.3, 0.4])}
+    out = prior_recovery(TRUE, shifted, (np.eye(2), np.zeros(2)))
+    spread = np.sqrt(np.mean(np.sum((TRUE["means"] - TRUE["means"].mean(0)) ** 2, axis=1)))
+    assert out["mean_error"] == pytest.approx(0.5) and out["mean_error_relative"] == pytest.approx(0.5 / spread)
+    small = {
+        "weights": np.ones(2) / 2,
+        "means": np.array([[0.0, 0.0], [0.4, 0.0]]),
+        "covariances": np.array([np.eye(2)] * 2),
+    }
+    moved = {**small, "means": small["means"] + np.array([0.0, 0.1])}
+    assert prior_recovery(small, moved, (np.eye(2), np.zeros(2)))["mean_error_relative"] == pytest.approx(0.1 / 0.2)
+    one = {"weights": np.ones(1), "means": np.zeros((1, 2)), "covariances": np.eye(2)[None]}
+    assert np.isnan(prior_recovery(one, one, (np.eye(2), np.zeros(2)))["mean_error_relative"])
