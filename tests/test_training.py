@@ -172,3 +172,118 @@ def test_fit_leaves_global_rng_alone(gmm_data):
     VaDE(**FAST).fit(gmm_data[0])
     assert torch.equal(torch.rand(3), expected)
     assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+
+
+def _constant_loss(module):
+    """A per-sample loss whose value does not depend on the weights (but has a gradient path)."""
+    return lambda batch, _gen: batch.sum(-1) + 0.0 * module(batch).squeeze(-1)
+
+
+def test_epoch_loss_is_the_mean_over_samples_with_an_uneven_last_batch():
+    from latentid.training import run_epoch
+
+    module, x, gen = _tiny_problem()  # 40 samples
+    params = list(module.parameters())
+    optimizer = torch.optim.Adam(params, lr=0.0)
+    loss = run_epoch(_constant_loss(module), optimizer, params, x, 7, gen)  # batches of 7, last of 5
+    assert loss == pytest.approx(float(x.sum(-1).mean()), rel=1e-6)
+
+
+def test_gradients_are_clipped_to_max_grad_norm():
+    from latentid.training import run_epoch
+
+    module, x, gen = _tiny_problem()
+    params = list(module.parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    big = lambda batch, _gen: 1e3 * module(batch).squeeze(-1).pow(2)  # noqa: E731
+    run_epoch(big, optimizer, params, x, 40, gen, max_grad_norm=0.5)
+    norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in params))
+    assert float(norm) == pytest.approx(0.5, rel=1e-5)  # the last batch's gradient, clipped
+    run_epoch(big, optimizer, params, x, 40, gen, max_grad_norm=None)
+    assert float(torch.sqrt(sum(p.grad.pow(2).sum() for p in params))) > 10.0
+
+
+def _scripted_train(scores, config, **kwargs):
+    module, x, gen = _tiny_problem()
+    values = iter(scores)
+    return train(
+        module,
+        lambda b, g: module(b).squeeze(-1).pow(2),
+        [{"params": list(module.parameters()), "lr": 0.01}],
+        x,
+        config,
+        gen,
+        x_val=x,
+        score_fn=lambda _x: next(values),
+        **kwargs,
+    )
+
+
+def test_an_improvement_must_exceed_tol():
+    result = _scripted_train([1.0, 1.05, 1.2, 1.25], TrainConfig(4, 20, tol=0.1))
+    assert result.best_epoch == 3 and result.best_score == 1.2 and not result.stopped_early
+    strict = _scripted_train([1.0, 1.0, 1.2, 1.25], TrainConfig(4, 20))
+    assert strict.best_epoch == 4, "with tol 0 any strict improvement counts"
+    equal = _scripted_train([1.0, 1.0, 0.5, 0.5], TrainConfig(4, 20))
+    assert equal.best_epoch == 1, "a tie is not an improvement"
+
+
+def test_patience_running_out_on_the_last_epoch_is_not_an_early_stop():
+    result = _scripted_train([3.0, 2.0, 1.0], TrainConfig(3, 20, patience=2))
+    assert result.n_epochs == 3 and not result.stopped_early and result.best_epoch == 1
+    early = _scripted_train([3.0, 2.0, 1.0, 0.0], TrainConfig(4, 20, patience=2))
+    assert early.n_epochs == 3 and early.stopped_early
+    patient = _scripted_train([3.0, 2.0, 1.0, 4.0], TrainConfig(4, 20, patience=3))
+    assert patient.n_epochs == 4 and patient.best_epoch == 4 and not patient.stopped_early
+
+
+def test_progress_events_and_log_records(tmp_path):
+    events = []
+    log = tmp_path / "log.jsonl"
+    prefix = [{"stage": "pretrain", "epoch": 1}]
+    result = _scripted_train(
+        [1.0, 2.0, 3.0],
+        TrainConfig(3, 20, stage="warm"),
+        callback=events.append,
+        event_extra={"restart": 1, "n_restarts": 2, "extra": "x"},
+        log_path=log,
+        log_prefix=prefix,
+    )
+    assert [e["epoch"] for e in events] == [1, 2, 3] and {e["stage"] for e in events} == {"warm"}
+    assert all(e["n_epochs"] == 3 and e["restart"] == 1 and e["n_restarts"] == 2 and e["extra"] == "x" for e in events)
+    assert [e["val_elbo"] for e in events] == [1.0, 2.0, 3.0]
+    seconds = [e["seconds"] for e in events]
+    assert all(s > 0 for s in seconds)
+    assert [e["elapsed"] for e in events] == pytest.approx(np.cumsum(seconds).tolist())
+    assert events[0]["eta"] == pytest.approx(seconds[0] * 2) and events[-1]["eta"] == 0
+    assert [e["loss"] for e in events] == [r["train_loss"] for r in result.history]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[0] == prefix[0] and records[1:] == result.history
+    assert result.history[0]["restart"] == 1 and "n_restarts" not in result.history[0]
+    assert [r["epoch"] for r in result.history] == [1, 2, 3] and result.history[0]["stage"] == "warm"
+    assert [r["seconds"] for r in result.history] == seconds
+
+
+def test_without_held_out_data_the_score_is_minus_the_training_loss():
+    module, x, gen = _tiny_problem()
+    result = train(
+        module,
+        lambda b, g: module(b).squeeze(-1).pow(2),
+        [{"params": list(module.parameters()), "lr": 0.01}],
+        x,
+        TrainConfig(3, 20, patience=1),
+        gen,
+        score_fn=lambda _x: 1.0,  # no x_val: never called
+    )
+    assert result.best_epoch == 3 and result.best_score == -result.history[-1]["train_loss"]
+    assert [r["val_elbo"] for r in result.history] == [None, None, None] and not result.stopped_early
+
+
+def test_a_non_finite_held_out_score_is_divergence_too():
+    with pytest.raises(
+        TrainingDivergedError, match=r"^warm diverged at epoch 2 of 5: the loss became nan\. Lower 'lr' \(now 0\.01\)"
+    ):
+        _scripted_train([1.0, math.nan], TrainConfig(5, 20, stage="warm"))
+    with pytest.raises(TrainingDivergedError) as info:
+        _scripted_train([math.inf], TrainConfig(5, 20))
+    assert "checkpoint" not in str(info.value) and "standardise the data." in str(info.value)
