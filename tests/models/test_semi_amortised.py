@@ -105,3 +105,41 @@ def test_amortisation_gap_at_truth_reports_consistent_figures():
     assert out["amortisation_gap_at_truth"] == pytest.approx(out["true_log_likelihood"] - out["elbo"])
     assert out["iw_bound"] > out["elbo"]
     assert out["refined_gap_at_truth"] < out["amortisation_gap_at_truth"]  # refinement narrows the gap
+
+
+def test_laplace_posterior_mean_matches_the_oracle_at_the_truth(truth):
+    from latentid.models.refined import laplace_posterior_mean
+
+    gen, data, module = truth
+    noisy = torch.from_numpy(data.z) + 0.05 * torch.randn(data.z.shape, generator=torch.Generator().manual_seed(2))
+    original, module.encoder = module.encoder, _FixedEncoder(noisy)
+    try:
+        mean = laplace_posterior_mean(module, torch.from_numpy(data.x), torch.Generator().manual_seed(0), 512).numpy()
+    finally:
+        module.encoder = original
+    oracle = oracle_posterior(gen.prior, gen.mixing, gen.noise, data.x, n_samples=2048)
+    err = np.abs(mean - oracle.mean)
+    assert np.median(err) < 0.1 * np.median(np.abs(oracle.map - data.z))  # far below the posterior's spread
+    assert np.quantile(err, 0.9) < 0.02
+
+
+def test_transform_refines_by_default_only_for_models_trained_with_refined_inference(gmm_data):
+    x = gmm_data[0]
+    fast = dict(epochs=2, pretrain_epochs=1, batch_size=64, random_state=0)
+    refined = VaDE(2, 4, inference="refined", **fast).fit(x)
+    np.testing.assert_array_equal(refined.transform(x), refined.transform(x, refine=True))
+    assert not np.array_equal(refined.transform(x), refined.transform(x, refine=False))
+    amortized = VaDE(2, 4, **fast).fit(x)
+    np.testing.assert_array_equal(amortized.transform(x), amortized.transform(x, refine=False))
+
+
+def test_iw_samples_trains_on_the_importance_weighted_bound(gmm_data):
+    from latentid.models.elbo import iw_bound
+
+    x = gmm_data[0]
+    model = VaDE(2, 4, iw_samples=4, epochs=1, pretrain_epochs=1, batch_size=64, random_state=0).fit(x)
+    xs = model.module_.standardize(torch.from_numpy(x[:50]))
+    with torch.no_grad():
+        loss = model._loss(model.module_, xs, torch.Generator().manual_seed(3))
+        bound = iw_bound(model.module_, xs, torch.Generator().manual_seed(3), 4)
+    torch.testing.assert_close(loss, -bound)

@@ -56,7 +56,7 @@ def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine:
         return _read_array(latents, "--latents"), None, None
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    z_hat = loaded.model.transform(dataset.x, refine=refine, random_state=seed)
+    z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed)  # None: the model decides
     return z_hat, loaded.model.predict(dataset.x), loaded
 
 

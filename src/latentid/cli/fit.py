@@ -195,7 +195,7 @@ def transform(
     _require_npy(out)
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    z = loaded.model.transform(dataset.x, refine=refine, random_state=seed)
+    z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed)  # None: the model decides
     save_array(out, z)
     console.print(f"Wrote posterior means {z.shape} to [bold]{escape(str(out))}[/]")
 

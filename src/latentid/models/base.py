@@ -27,12 +27,12 @@ from latentid.checkpoint import jsonable
 from latentid.data.io import validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
-from latentid.models.elbo import elbo, importance_posterior_mean, iw_bound, q_c_log_probs
+from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
 from latentid.models.fitting import fit_restarts, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
-from latentid.models.refined import refined_iw_loss
+from latentid.models.refined import laplace_posterior_mean, refined_iw_loss
 from latentid.training import SCHEDULES
 
 logger = logging.getLogger(__name__)
@@ -95,11 +95,14 @@ class LatentModel(BaseEstimator):
     def _loss(self, module: LatentModule, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Per-sample training loss of a standardised batch x (b, n_features) -> (b,), in nats.
 
-        'amortized': the negative ELBO of the encoder's q. 'refined': the negative importance-weighted
-        bound around each sample's refined posterior mode (``models.refined``).
+        'amortized': the negative ELBO of the encoder's q, or with ``iw_samples`` > 1 the negative
+        importance-weighted bound (IWAE) with the encoder as proposal. 'refined': the negative
+        importance-weighted bound around each sample's refined posterior mode (``models.refined``).
         """
         if self.inference == "refined":
             return refined_iw_loss(module, x, generator, self.iw_samples, self.refine_steps)
+        if self.iw_samples > 1:
+            return -iw_bound(module, x, generator, self.iw_samples)
         return -elbo(module, x, generator, self.elbo)
 
     def _param_groups(self, module: LatentModule) -> list[dict]:
@@ -242,19 +245,25 @@ class LatentModel(BaseEstimator):
         self.module_.eval()
         return torch.cat([fn(x[i : i + batch]) for i in range(0, x.shape[0], batch)], dim=0)
 
-    def transform(self, X, refine: bool = False, n_samples: int = REFINE_SAMPLES, random_state=None) -> np.ndarray:
+    def transform(
+        self, X, refine: bool | None = None, n_samples: int = REFINE_SAMPLES, random_state=None
+    ) -> np.ndarray:
         """Posterior means of z given X (n_samples, n_features) -> ndarray (n_samples, latent_dim), float32.
 
         ``refine=False``: the encoder mean E_q[z|x] (never a sample). ``refine=True``: E[z|x] under the fitted
-        model, by self-normalised importance sampling with ``n_samples`` draws from the (1.5x widened)
-        encoder Gaussian; seeded by ``random_state`` (default: the estimator's ``random_state``).
+        model: the posterior mode found by damped Gauss-Newton from the encoder mean, then self-normalised
+        importance sampling with ``n_samples`` Student-t draws around it (``models.refined``); seeded by
+        ``random_state`` (default: the estimator's). ``None`` (default): refine when the model was trained
+        with ``inference='refined'`` (its encoder only proposes), else not.
         """
         x = self._prepare(X)
+        if refine is None:
+            refine = getattr(self, "inference", "amortized") == "refined"
         if not refine:
             out = self._batched(lambda b: self.module_.encoder(b)[0], x)
         else:
             gen = self._generator(random_state)
-            out = self._batched(lambda b: importance_posterior_mean(self.module_, b, gen, n_samples), x)
+            out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x)
         return out.cpu().numpy().astype(np.float32)
 
     def predict_proba(self, X) -> np.ndarray:

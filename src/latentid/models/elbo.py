@@ -1,5 +1,5 @@
 """The evidence lower bound of a latent-variable model with a (mixture) prior, and the
-importance-sampled posterior mean.
+importance-weighted bound.
 
 With q(z|x) = N(m, diag v) from the encoder and a prior with components c,
 
@@ -117,36 +117,4 @@ def iw_bound(
         f = module.decoder(z.reshape(s * b, m)).reshape(s, b, -1)
         log_w = module.likelihood.log_prob(xb, f) + module.prior.log_prob(z.reshape(s * b, m)).reshape(s, b) - log_q
         out.append(torch.logsumexp(log_w, dim=0) - math.log(s))
-    return torch.cat(out, dim=0)
-
-
-def importance_posterior_mean(
-    module: LatentModule,
-    x: Tensor,
-    generator: torch.Generator | None,
-    n_samples: int = 256,
-    inflation: float = 1.5,
-    max_elements: int = 2**22,
-) -> Tensor:
-    """E[z | x] under the fitted model p(z) p(x|z), by self-normalised importance sampling.
-
-    Proposal r(z|x) = N(m(x), diag (inflation^2 v(x))) from the encoder (inflated for heavier tails);
-    weights log w = log p(x|z) + log p(z) - log r(z) normalised in log space. Batched so that at most
-    ``max_elements`` decoder outputs live at once. x (n, n_features) -> (n, latent_dim).
-    """
-    out = []
-    n_features = x.shape[1]
-    chunk = max(1, max_elements // (n_samples * max(n_features, 1)))
-    for start in range(0, x.shape[0], chunk):
-        xb = x[start : start + chunk]
-        mean, logvar = module.encoder(xb)
-        std = inflation * (0.5 * logvar).exp()
-        eps = torch.randn((n_samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
-        z = mean + std * eps  # (S, b, m)
-        s, b, m = z.shape
-        log_r = (-0.5 * eps.pow(2) - std.log() - 0.5 * LOG_2PI).sum(-1)  # (S, b)
-        f = module.decoder(z.reshape(s * b, m)).reshape(s, b, -1)
-        log_w = module.likelihood.log_prob(xb, f) + module.prior.log_prob(z.reshape(s * b, m)).reshape(s, b) - log_r
-        w = torch.softmax(log_w, dim=0)  # normalise over the S draws
-        out.append((w.unsqueeze(-1) * z).sum(0))
     return torch.cat(out, dim=0)

@@ -190,7 +190,7 @@ def _score_fn(model: LatentModel, module: LatentModule, seed: int):
     def score(x: torch.Tensor) -> float:
         gen = torch.Generator(device=x.device)
         gen.manual_seed(seed)
-        if model.inference == "refined":  # the training objective's bound, so epochs compare like with like
+        if model.inference == "refined" or model.iw_samples > 1:  # the training bound: epochs compare like with like
             batches = (model._loss(module, x[i : i + EVAL_BATCH], gen) for i in range(0, len(x), EVAL_BATCH))
             return -sum(float(b.sum()) for b in batches) / x.shape[0]
         total = sum(

@@ -84,7 +84,7 @@ class VaDE(LatentModel):
         elbo: str = "mean_field",
         inference: str = "amortized",
         refine_steps: int = 3,
-        iw_samples: int = 8,
+        iw_samples: int = 1,
         epochs: int = 200,
         batch_size: int = 256,
         lr: float = 1e-3,
