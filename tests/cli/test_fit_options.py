@@ -109,3 +109,24 @@ def test_bad_sizes_are_refused_in_one_line_naming_the_flag(data_file, tmp_path, 
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: {flag} ") and result.stderr.count("\n") == 1, result.stderr
     assert not out.exists()
+
+
+def test_inference_flags_reach_the_model(fit):
+    model = load_run(fit("--inference", "refined", "--refine-steps", 1, "--iw-samples", 2, "--lr", 0.002)).model
+    assert (model.inference, model.refine_steps, model.iw_samples, model.lr) == ("refined", 1, 2, 0.002)
+    default = load_run(fit()).model
+    from latentid.models import VaDE
+
+    expected = VaDE().get_params()
+    assert (default.inference, default.iw_samples, default.lr) == (
+        expected["inference"],
+        expected["iw_samples"],
+        expected["lr"],
+    )
+
+
+def test_refine_steps_without_refined_inference_is_refused(data_file, tmp_path):
+    result = run("fit", "--data", data_file, "--out", tmp_path / "r", "--refine-steps", 2, *FAST)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --refine-steps") and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -38,6 +38,11 @@ class PretrainObjective(str, Enum):
     vae = "vae"
 
 
+class Inference(str, Enum):
+    amortized = "amortized"
+    refined = "refined"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -126,8 +131,26 @@ def fit(
         "--pretrain-objective",
         help=f"Warm start (vade only): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
-    batch_size: int = typer.Option(256, "--batch-size"),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help=f"Minibatch size [default: {VADE_DEFAULTS['batch_size']}]."
+    ),
+    lr: float | None = typer.Option(None, "--lr", help=f"Adam learning rate [default: {VADE_DEFAULTS['lr']}]."),
+    inference: Inference = typer.Option(
+        Inference(VADE_DEFAULTS["inference"]),
+        "--inference",
+        help="amortized: the encoder's q in the bound; refined: each sample's posterior mode refined by "
+        "Gauss-Newton steps, the decoder trained on the bound around it (slower).",
+    ),
+    iw_samples: int | None = typer.Option(
+        None,
+        "--iw-samples",
+        help=f"Importance samples per point in the training bound, 1 = ELBO [default: {VADE_DEFAULTS['iw_samples']}].",
+    ),
+    refine_steps: int | None = typer.Option(
+        None,
+        "--refine-steps",
+        help=f"Gauss-Newton steps per sample with --inference refined [default: {VADE_DEFAULTS['refine_steps']}].",
+    ),
     restarts: int = typer.Option(1, "--restarts", help="Whole fits from different seeds; best held-out ELBO kept."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     device: Device = typer.Option(Device.auto, "--device", help="auto takes a GPU when torch sees one."),
@@ -152,12 +175,15 @@ def fit(
         raise InvalidParameterError(
             "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
         )
+    if refine_steps is not None and inference is not Inference.refined:
+        raise InvalidParameterError("--refine-steps applies only to --inference refined. Drop it or add that flag.")
+    given = {"batch_size": batch_size, "lr": lr, "iw_samples": iw_samples, "refine_steps": refine_steps}
     params = dict(
         latent_dim=latent_dim,
         likelihood=likelihood.value,
         epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
+        inference=inference.value,
+        **{name: value for name, value in given.items() if value is not None},
         n_restarts=restarts,
         random_state=seed,
         device=device.value,
