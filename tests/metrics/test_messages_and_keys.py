@@ -13,6 +13,8 @@ from latentid.errors import InvalidDataError, InvalidParameterError, NotFittedEr
 from latentid.metrics import (
     AffineAlignment,
     CCAAlignment,
+    OrthogonalAlignment,
+    PermutationScalingAlignment,
     cluster_report,
     consistency,
     evaluate_latents,
@@ -393,3 +395,161 @@ def test_prior_recovery_relative_error_and_single_component():
     assert prior_recovery(small, moved, (np.eye(2), np.zeros(2)))["mean_error_relative"] == pytest.approx(0.1 / 0.2)
     one = {"weights": np.ones(1), "means": np.zeros((1, 2)), "covariances": np.eye(2)[None]}
     assert np.isnan(prior_recovery(one, one, (np.eye(2), np.zeros(2)))["mean_error_relative"])
+
+
+# ---------------------------------------------------------------------------- alignments, MCC, validation
+
+ALIGNMENTS = [AffineAlignment, PermutationScalingAlignment, OrthogonalAlignment]
+
+
+@pytest.mark.parametrize("cls", ALIGNMENTS, ids=lambda c: c.__name__)
+def test_linear_alignment_errors_name_the_argument_and_the_class(cls):
+    name = cls.__name__
+    with pytest.raises(NotFittedError, match=rf"^This {name} is not fitted yet; call fit\(z_true, z_hat\) first\.$"):
+        cls().transform(H)
+    _raises(InvalidDataError, r"^z_true contains 1 NaN", cls().fit, NAN, H)
+    _raises(InvalidDataError, r"^z_hat contains 1 NaN", cls().fit, Z, NAN)
+    _raises(InvalidDataError, r"^z_hat has constant column\(s\) 1; ", cls().fit, Z, CONSTANT)
+    _raises(InvalidDataError, r"^z_true has 60 rows but z_hat has 59; ", cls().fit, Z, H[:-1])
+    fitted = cls().fit(Z, H)
+    _raises(InvalidDataError, r"^z_hat contains 1 NaN", fitted.transform, NAN)
+    _raises(
+        InvalidDataError,
+        rf"^z_hat has 3 columns but this {name} was fitted on 2; pass latents of the same model\.$",
+        fitted.transform,
+        H[:, [0, 1, 1]],
+    )
+    _raises(
+        InvalidDataError,
+        rf"^z_true has 1 columns but this {name} was fitted on 2; pass the same ground truth\.$",
+        fitted.score,
+        Z[:, :1],
+        H,
+    )
+    _raises(InvalidDataError, r"^z_true contains 1 NaN", fitted.score, NAN, H)
+    _raises(InvalidDataError, r"^z_true has constant column\(s\) 1; ", fitted.score, CONSTANT, H)
+    _raises(InvalidDataError, r"^z_true has 59 rows but z_hat has 60; ", fitted.score, Z[:-1], H)
+    # transform takes a single row, and constant columns (it only applies the map)
+    np.testing.assert_allclose(fitted.transform(H[:1]), fitted.transform(H)[:1])
+    np.testing.assert_allclose(
+        fitted.transform(np.ones((3, 2))), np.tile(fitted.coef_.sum(1) + fitted.intercept_, (3, 1))
+    )
+
+
+@pytest.mark.parametrize("cls", ALIGNMENTS, ids=lambda c: c.__name__)
+def test_alignments_recover_a_map_from_off_centre_data(cls):
+    """Latents far from the origin: the fit must centre both sides before solving."""
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(100, 2)) + np.array([30.0, -20.0])
+    if cls is AffineAlignment:
+        a = np.array([[1.0, 0.5], [-0.3, 2.0]])
+    elif cls is PermutationScalingAlignment:
+        a = np.array([[0.0, 2.0], [-0.5, 0.0]])
+    else:
+        a = 1.5 * np.array([[0.6, -0.8], [0.8, 0.6]])
+    h = (z - np.array([1.0, 2.0])) @ np.linalg.inv(a).T  # z = a h + (1, 2)
+    fitted = cls().fit(z, h)
+    np.testing.assert_allclose(fitted.coef_, a, atol=1e-8)
+    np.testing.assert_allclose(fitted.intercept_, [1.0, 2.0], atol=1e-6)
+    assert fitted.score(z, h) == pytest.approx(1.0)
+    if cls is PermutationScalingAlignment:
+        np.testing.assert_allclose(fitted.scale_, [2.0, -0.5])
+        assert fitted.pairs_.tolist() == [[0, 1], [1, 0]]
+    if cls is OrthogonalAlignment:
+        assert fitted.scale_ == pytest.approx(1.5)
+
+
+def test_mcc_errors_name_the_argument():
+    _raises(InvalidDataError, r"^z_true contains 1 NaN", mcc, NAN, H)
+    _raises(InvalidDataError, r"^z_hat contains 1 NaN", mcc, Z, NAN)
+    _raises(InvalidDataError, r"^z_true has constant column\(s\) 1; ", mcc, CONSTANT, H)
+    _raises(InvalidDataError, r"^z_true has 60 rows but z_hat has 59; ", mcc, Z, H[:-1])
+    _raises(InvalidParameterError, r"^method must be one of pearson, spearman; got 'kendall'\.$", mcc, Z, H, "kendall")
+    result = mcc(Z, H, "spearman")
+    assert result.method == "spearman" and mcc(Z, H).method == "pearson"
+    assert result.pairs == ((0, 0), (1, 1)) and result.n_samples == 60
+
+
+def test_cross_correlation_of_integer_columns_and_a_constant_column():
+    from latentid.metrics.correlation import cross_correlation
+
+    a = np.array([[1, 2], [2, 2], [3, 2], [4, 2]])  # ints; the second column is constant
+    b = np.array([[1, -1], [2, -2], [3, -3], [5, -5]])
+    out = cross_correlation(a, b)
+    assert out.dtype == np.float64
+    assert out[0, 0] == pytest.approx(np.corrcoef(a[:, 0], b[:, 0])[0, 1])
+    assert out[0, 1] == pytest.approx(-out[0, 0])
+    np.testing.assert_array_equal(out[1], [0.0, 0.0])
+    exact = cross_correlation(b, -b)  # perfect anti-correlation: exactly -1 after clipping
+    assert exact.min() >= -1.0 and exact[0, 0] == pytest.approx(-1.0)
+    assert cross_correlation(b, b).max() <= 1.0
+    unit = cross_correlation(np.array([[0.0], [1.0], [2.0]]), np.array([[0.0], [1.0], [2.0]]))
+    assert unit[0, 0] == pytest.approx(1.0)  # a column of norm exactly 1 is scaled, not zeroed
+
+
+def test_check_not_constant_lists_at_most_five_columns():
+    from latentid.metrics._validation import check_not_constant
+
+    many = np.column_stack([np.arange(4.0)] + [np.ones(4)] * 7)
+    _raises(
+        InvalidDataError,
+        r"^z has constant column\(s\) 1, 2, 3, 4, 5, \.\.\.; correlations and R\^2 are undefined for a constant\. "
+        r"Drop those columns \(or use more samples\)\.$",
+        check_not_constant,
+        many,
+        "z",
+    )
+    five = np.column_stack([np.arange(4.0)] + [np.ones(4)] * 5)
+    _raises(InvalidDataError, r"^z has constant column\(s\) 1, 2, 3, 4, 5; ", check_not_constant, five, "z")
+
+
+@pytest.mark.parametrize("split", [0.0, 1.0, 1.5, -0.2])
+def test_check_split_is_strictly_inside_the_unit_interval(split):
+    from latentid.metrics._validation import check_split
+
+    _raises(
+        InvalidParameterError,
+        rf"^split must be strictly between 0 and 1 .*; got {split}\. Try 0\.5\.$",
+        check_split,
+        split,
+    )
+
+
+def test_split_indices_boundaries():
+    assert [len(p) for p in split_indices(4, 0.5, 0)] == [2, 2]
+    assert [len(p) for p in split_indices(10, 0.8, 0)] == [8, 2]
+    assert [len(p) for p in split_indices(10, 0.2, 0)] == [2, 8]
+    _raises(
+        InvalidParameterError,
+        r"^split=0\.9 leaves 9 fit and 1 held-out samples of 10; both parts need at least 2\. Use a split nearer 0\.5 "
+        r"or more samples\.$",
+        split_indices,
+        10,
+        0.9,
+        0,
+    )
+    _raises(InvalidParameterError, r"^split=0\.1 leaves 1 fit and 9 held-out", split_indices, 10, 0.1, 0)
+
+
+def test_same_rows_message_counts_rows_not_columns():
+    from latentid.metrics._validation import check_same_rows
+
+    _raises(
+        InvalidDataError,
+        r"^a has 5 rows but b has 4; they must hold the same samples in the same order\.$",
+        check_same_rows,
+        np.zeros((5, 2)),
+        np.zeros((4, 3)),
+        "a",
+        "b",
+    )
+
+
+def test_check_latents_names_itself_and_returns_float64():
+    from latentid.metrics._validation import check_latents
+
+    out = check_latents(np.arange(8).reshape(4, 2), "zz")
+    assert out.dtype == np.float64
+    _raises(
+        InvalidDataError, r"^zz needs at least 4 samples; got 3\.$", check_latents, np.arange(6.0).reshape(3, 2), "zz"
+    )
