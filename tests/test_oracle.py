@@ -111,6 +111,29 @@ def test_deep_f_in_one_dimension_matches_grid_quadrature_and_the_map_does_not(no
     np.testing.assert_allclose(gen.posterior_mean(x, n_samples=1024), result.mean, rtol=0, atol=1e-6)
 
 
+def test_linear_gaussian_map_and_hessian_are_exact():
+    """One Gaussian component and a linear f: the posterior is Gaussian, so MAP = mean = the closed form,
+    and the Gauss-Newton Hessian is the exact posterior precision S^-1 + W^T W / noise^2."""
+    from latentid.oracle import map_estimate
+
+    rng = np.random.default_rng(3)
+    cov = np.array([[0.5, 0.2], [0.2, 0.3]])
+    prior = GaussianMixture(np.ones(1), np.array([[1.0, -2.0]]), cov[None])
+    w, b, noise = rng.normal(size=(4, 2)), rng.normal(size=4), 0.7
+    mixing = MixingMLP((w,), (b,), "linear")
+    z, _ = prior.sample(30, rng)
+    x = mixing(z) + noise * rng.standard_normal((30, 4))
+    exact = exact_linear_posterior_mean(prior, w, b, noise, x)
+    z_map, hess = map_estimate(prior, mixing, noise, x, np.random.default_rng(0))
+    np.testing.assert_allclose(z_map, exact, atol=1e-7)
+    precision = np.linalg.inv(cov) + w.T @ w / noise**2
+    np.testing.assert_allclose(hess, np.broadcast_to(precision, (30, 2, 2)), rtol=1e-10)
+    result = oracle_posterior(prior, mixing, noise, x, n_samples=4096, random_state=0)
+    assert rms(result.mean, exact) < 0.01
+    # the proposal is a t with the posterior's own scale: most weight is useful
+    assert np.all(result.ess > 0.6 * 4096)
+
+
 def test_oracle_recovers_z_almost_exactly_at_tiny_noise():
     gen = SyntheticSpec.create(noise=1e-4, depth=4).build()
     data = gen.sample(300)

@@ -134,6 +134,46 @@ def test_make_likelihood():
     assert isinstance(make_likelihood("bernoulli", None), BernoulliLikelihood)
 
 
+def _fisher_by_autograd(lik, f, xs, probs):
+    """E_x[-d^2 log p(x|f) / df^2] per feature, by autograd over the support points xs with weights probs."""
+    total = torch.zeros_like(f)
+    for x, p in zip(xs, probs, strict=True):
+        g = f.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(lik.log_prob(x, g).sum(), g, create_graph=True)
+        (second,) = torch.autograd.grad(grad.sum(), g)
+        total = total - p * second
+    return total
+
+
+def test_fisher_information_matches_autograd():
+    f = torch.tensor([[-2.0, 0.0, 0.7]], dtype=torch.float64)
+    gaussian = GaussianLikelihood(noise_scale=0.4).double()
+    expected = _fisher_by_autograd(gaussian, f, [torch.zeros_like(f)], [1.0])  # constant in x for a Gaussian
+    torch.testing.assert_close(gaussian.fisher_diag(f).expand_as(f), expected)
+    torch.testing.assert_close(expected, torch.full_like(f, 1 / 0.16))
+    bernoulli = BernoulliLikelihood()
+    p = torch.sigmoid(f)
+    expected = _fisher_by_autograd(bernoulli, f, [torch.ones_like(f), torch.zeros_like(f)], [p, 1 - p])
+    torch.testing.assert_close(bernoulli.fisher_diag(f), expected)
+
+
+def test_samples_are_the_seeded_draws_of_the_stated_distribution():
+    f = torch.randn(4, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    gaussian = GaussianLikelihood(noise_scale=0.3).double()
+    noise = torch.randn(f.shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    drawn = gaussian.sample(f, torch.Generator().manual_seed(9))
+    assert drawn.dtype == torch.float64
+    torch.testing.assert_close(drawn, f + 0.3 * noise)
+    coin = BernoulliLikelihood().sample(f, torch.Generator().manual_seed(9))
+    torch.testing.assert_close(coin, torch.bernoulli(torch.sigmoid(f), generator=torch.Generator().manual_seed(9)))
+
+
+def test_reconstruction_loss_sums_over_features_only():
+    x, f = _pair((2, 3, 4))
+    lik = GaussianLikelihood(noise_scale=1.0).double()
+    assert lik.reconstruction_loss(x, f).shape == (2, 3)
+
+
 # ---------------------------------------------------------------------------- estimators, in data units
 
 QUICK = {"batch_size": 64, "random_state": 0}
