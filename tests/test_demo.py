@@ -14,6 +14,9 @@ def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path):
         methods[0].startswith("oracle") and "PCA (floor)" in methods and "VaDE" in methods and "vanilla VAE" in methods
     )
     assert rows[0]["affine_r2"] > 0.95  # the oracle on nearly noiseless data
+    gaps = {row["method"]: row.get("likelihood_gap") for row in rows}
+    assert gaps["VaDE"] > 0 and gaps["vanilla VAE"] > 0  # two epochs are far below the true log-likelihood
+    assert gaps["PCA (floor)"] is None and gaps["oracle (ceiling)"] is None
     html = (tmp_path / "report.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == 2
     assert json.loads((tmp_path / "results.json").read_text()) == rows

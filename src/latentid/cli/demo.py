@@ -46,13 +46,14 @@ def demo(
         )
     table = Table(
         title="Identifiability on held-out test data (higher is better)",
-        caption="acc: 1:1 cluster accuracy; fit s: wall seconds per fit",
+        caption="acc: 1:1 cluster accuracy; gap: true log p(x) - the fit's best bound, nats/sample; fit s: seconds",
     )
     table.add_column("method", no_wrap=True)
-    for header in ("affine R2", "MCC weak", "MCC strong", "perm. R2", "orth. R2", "acc", "fit s"):
+    for header in ("affine R2", "MCC weak", "MCC strong", "perm. R2", "orth. R2", "acc", "gap", "fit s"):
         table.add_column(header, justify="right")
     for row in rows:
-        cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "" for k in (*SCORE_KEYS, "cluster_acc")]
+        keys = (*SCORE_KEYS, "cluster_acc", "likelihood_gap")
+        cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "" for k in keys]
         fit_s = row.get("fit_seconds") or 0.0
         table.add_row(row["method"], *cells, f"{fit_s:.0f}" if fit_s else "")
     console.print(table)
