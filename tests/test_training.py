@@ -287,3 +287,81 @@ def test_a_non_finite_held_out_score_is_divergence_too():
     with pytest.raises(TrainingDivergedError) as info:
         _scripted_train([math.inf], TrainConfig(5, 20))
     assert "checkpoint" not in str(info.value) and "standardise the data." in str(info.value)
+
+
+def test_train_clips_gradients_when_asked():
+    module, x, gen = _tiny_problem()
+    big = lambda b, g: 1e3 * module(b).squeeze(-1).pow(2)  # noqa: E731
+    train(
+        module, big, [{"params": list(module.parameters()), "lr": 1e-3}], x, TrainConfig(1, 40, max_grad_norm=0.5), gen
+    )
+    assert float(torch.sqrt(sum(p.grad.pow(2).sum() for p in module.parameters()))) == pytest.approx(0.5, rel=1e-5)
+
+
+def test_held_out_sets_of_zero_and_one_row():
+    def never(_x):
+        raise AssertionError("no held-out rows: the score must not be asked for")
+
+    module, x, gen = _tiny_problem()
+    groups = [{"params": list(module.parameters()), "lr": 0.01}]
+    loss = lambda b, g: module(b).squeeze(-1).pow(2)  # noqa: E731
+    empty = train(module, loss, groups, x, TrainConfig(2, 20), gen, x_val=x[:0], score_fn=never)
+    assert empty.best_epoch == 2 and [r["val_elbo"] for r in empty.history] == [None, None]
+    scores = iter([2.0, 1.0])
+    one = train(module, loss, groups, x, TrainConfig(2, 20), gen, x_val=x[:1], score_fn=lambda _x: next(scores))
+    assert one.best_epoch == 1 and one.best_score == 2.0
+
+
+def test_resume_keeps_the_best_weights_from_before_the_interruption(tmp_path):
+    from latentid.checkpoint import load_checkpoint
+
+    module, x, gen = _tiny_problem()
+    loss = lambda b, g: module(b).squeeze(-1).pow(2)  # noqa: E731
+    path = tmp_path / "ckpt.pt"
+    kept = {}
+    scores = iter([3.0, 1.0])
+
+    def score_first(_x):
+        value = next(scores)
+        kept[value] = {k: v.clone() for k, v in module.state_dict().items()}
+        return value
+
+    with pytest.raises(Interrupt):
+        train(
+            module,
+            loss,
+            [{"params": list(module.parameters()), "lr": 0.1}],
+            x,
+            TrainConfig(4, 20),
+            gen,
+            x_val=x,
+            score_fn=score_first,
+            checkpoint_path=path,
+            callback=lambda e: (_ for _ in ()).throw(Interrupt) if e["epoch"] == 2 else None,
+        )
+    state = load_checkpoint(path)
+    later = iter([0.5, 0.2])
+    result = train(
+        module,
+        loss,
+        [{"params": list(module.parameters()), "lr": 0.1}],
+        x,
+        TrainConfig(4, 20),
+        gen,
+        x_val=x,
+        score_fn=lambda _x: next(later),
+        resume_state=state,
+    )
+    assert result.n_epochs == 4 and result.best_epoch == 1 and result.best_score == 3.0
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, kept[3.0][key])
+
+
+def test_resuming_an_early_stopped_run_trains_no_further(tmp_path):
+    from latentid.checkpoint import load_checkpoint
+
+    path = tmp_path / "ckpt.pt"
+    first = _scripted_train([3.0, 2.0, 1.0, 0.0], TrainConfig(6, 20, patience=2), checkpoint_path=path)
+    assert first.stopped_early and first.n_epochs == 3
+    again = _scripted_train([], TrainConfig(6, 20, patience=2), resume_state=load_checkpoint(path))
+    assert again.stopped_early and again.n_epochs == 3 and again.best_epoch == 1
