@@ -155,6 +155,9 @@ def test_oracle_is_exact_inverse_without_noise():
     np.testing.assert_allclose(result.mean, data.z, atol=1e-4)
     np.testing.assert_array_equal(result.mean, result.map)
     np.testing.assert_array_equal(result.ess, np.full(200, 32.0))
+    # no density without noise: the log-likelihood and its standard error are NaN, as floats
+    assert result.log_likelihood.dtype == np.float64 and np.all(np.isnan(result.log_likelihood))
+    assert result.log_likelihood_se.dtype == np.float64 and np.all(np.isnan(result.log_likelihood_se))
 
 
 def test_importance_sampling_seeds_differ_by_monte_carlo_error_only(linear_case):
