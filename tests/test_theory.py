@@ -63,3 +63,18 @@ def test_recoverability_flags_noise_that_drowns_a_direction():
     jac = np.tile(np.array([[1.0, 0.0], [0.0, 0.01]]), (50, 1, 1))
     assert recoverability(jac, noise=0.01, prior_std=1.0).passed is False
     assert recoverability(jac, noise=1e-5, prior_std=1.0).passed is True
+
+
+def test_a_narrowing_decoder_is_judged_by_its_jacobian():
+    from latentid.theory import DecoderDescription, PriorDescription, assess
+
+    rng = np.random.default_rng(0)
+    prior = PriorDescription(np.full(3, 1 / 3), rng.normal(size=(3, 2)) * 3, np.tile(np.eye(2) * 0.3, (3, 1, 1)))
+    weights = [rng.normal(size=(16, 2)), rng.normal(size=(16, 16)), rng.normal(size=(10, 16))]
+    widths = [2, 16, 16, 10]
+    full = DecoderDescription(widths, "leaky-relu", weights=weights, jacobian_rank=(0.2, 2000))
+    collapsed = DecoderDescription(widths, "leaky-relu", weights=weights, jacobian_rank=(1e-12, 2000))
+    unknown = DecoderDescription(widths, "leaky-relu", weights=weights)
+    assert assess(prior, full).level == "1"
+    assert assess(prior, collapsed).level == "none"
+    assert assess(prior, unknown).level == "1"  # no Jacobian given: the layers alone (all full rank) decide

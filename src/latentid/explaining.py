@@ -14,6 +14,7 @@ from latentid.errors import InvalidParameterError
 from latentid.theory import DecoderDescription, PriorDescription, Verdict, assess, recoverability
 
 RECOVERABILITY_POINTS = 2000
+JACOBIAN_POINTS = 2000  # latent points drawn from a fitted prior to check the decoder's Jacobian rank
 
 
 def describe_generator(generator: SyntheticGenerator) -> tuple[PriorDescription, DecoderDescription]:
@@ -72,7 +73,18 @@ def describe_model(model) -> tuple[PriorDescription, DecoderDescription]:
     widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     output = "linear" if isinstance(model.decoder_[-1], torch.nn.Linear) else type(model.decoder_[-1]).__name__
     prior = PriorDescription(model.weights_, model.means_, model.covariances_)
-    decoder = DecoderDescription(widths, normalise_activation(model.activation), normalise_activation(output), weights)
+    with torch.no_grad():
+        z, _ = model.prior_.sample(JACOBIAN_POINTS, torch.Generator(device=model.module_.x_shift.device).manual_seed(0))
+    jac = torch.func.vmap(torch.func.jacfwd(model.decoder_))(z).detach().cpu().double().numpy()  # (N, n, m)
+    singular = np.linalg.svd(jac, compute_uv=False)  # (N, m), descending
+    smallest = float(np.min(singular[:, -1] / np.maximum(singular[:, 0], 1e-300)))
+    decoder = DecoderDescription(
+        widths,
+        normalise_activation(model.activation),
+        normalise_activation(output),
+        weights,
+        jacobian_rank=(smallest, JACOBIAN_POINTS),
+    )
     return prior, decoder
 
 

@@ -61,6 +61,9 @@ class DecoderDescription:
     activation: str
     output_activation: str = "linear"
     weights: list[np.ndarray] | None = None
+    # Smallest relative singular value (s_min / s_max) of f's Jacobian over sampled latent points, and how
+    # many points: the numerical check of weak injectivity for a decoder whose widths shrink somewhere.
+    jacobian_rank: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,9 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         for w in decoder.weights:
             s = np.linalg.svd(np.asarray(w, dtype=np.float64), compute_uv=False)
             smallest.append(s[-1] / max(s[0], 1e-300))
-        full_rank = bool(min(smallest) > RANK_TOL) and all(min(np.shape(w)) == np.shape(w)[1] for w in decoder.weights)
+        full_rank = bool(min(smallest) > RANK_TOL)
+        if nondecreasing:  # a layer that maps to fewer units than it reads collapses a direction everywhere
+            full_rank = full_rank and all(min(np.shape(w)) == np.shape(w)[1] for w in decoder.weights)
         worst = int(np.argmin(smallest))
         checks.append(
             Check(
@@ -172,16 +177,31 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 "not checked: no weights given (drawn at random: full rank almost surely)",
             )
         )
+    weakly = full_rank is not False
+    if not nondecreasing and decoder.jacobian_rank is not None:
+        # Wide then narrow: no layer-wise argument; a piecewise-affine f whose Jacobian has full column rank
+        # on every piece has finitely many preimages everywhere and is one-to-one on open pieces (weakly injective).
+        smallest, points = decoder.jacobian_rank
+        weakly = bool(smallest > RANK_TOL)
+        checks.append(
+            Check(
+                "Jacobian of f full column rank (weak injectivity)",
+                weakly,
+                f"smallest relative singular value {smallest:.3g} over {points} points drawn from the prior",
+            )
+        )
     injective = pw_affine and out == "linear" and obs_ok and nondecreasing and act != "relu" and full_rank is not False
     if act == "relu":
         detail = "plain ReLU: at best weakly injective (one-to-one on some open piece); level 1 at most"
     elif injective:
         detail = "leaky-ReLU, full-rank layers, widths never shrink: injective"
+    elif not nondecreasing and weakly and decoder.jacobian_rank is not None:
+        detail = "widths shrink somewhere: not shown injective, weakly injective by its Jacobian; level 1 at most"
     else:
         detail = "not shown injective"
     checks.append(Check("f injective", injective, detail))
-    # A rank-deficient layer collapses a direction everywhere: not even weakly injective.
-    in_theory = pw_affine and out == "linear" and obs_ok and full_rank is not False
+    # A rank-deficient layer (or Jacobian) collapses a direction everywhere: not even weakly injective.
+    in_theory = pw_affine and out == "linear" and obs_ok and weakly
     return checks, in_theory, injective
 
 
@@ -218,7 +238,10 @@ def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
         level = "2"
     else:
         level = "1"
-        notes.append("f is only weakly injective (assumed for ReLU nets: one-to-one on some open piece of its image).")
+        notes.append(
+            "f is only weakly injective (assumed for ReLU nets, checked by the Jacobian for decoders that narrow: "
+            "one-to-one on some open piece of its image)."
+        )
     if level == "3":
         notes.append(
             "Level 3's exact conditions are our reconstruction of the paper's follow-ups (iVAE-type variability)."

@@ -130,3 +130,18 @@ def test_refine_steps_without_refined_inference_is_refused(data_file, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: --refine-steps") and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_explain_levels_follow_the_decoders_shape(fit):
+    def verdict(*flags):
+        payload = json.loads(run("explain", "--run", fit(*flags), "--json").stdout)
+        return payload["level"], {c["name"]: c["passed"] for c in payload["checks"]}
+
+    level, _ = verdict()
+    assert level == "2"  # widths never shrink, full-rank layers: injective
+    level, checks = verdict("--decoder-width", N + 6, "--decoder-depth", 2)
+    assert level == "1"  # wide then narrow: weakly injective by its Jacobian only
+    assert checks["Jacobian of f full column rank (weak injectivity)"] is True
+    level, checks = verdict("--decoder-width", M - 1, "--decoder-depth", 2)
+    assert level == "none"  # a 1-unit layer: the Jacobian has rank 1 < m everywhere
+    assert checks["Jacobian of f full column rank (weak injectivity)"] is False
