@@ -553,3 +553,21 @@ def test_check_latents_names_itself_and_returns_float64():
     _raises(
         InvalidDataError, r"^zz needs at least 4 samples; got 3\.$", check_latents, np.arange(6.0).reshape(3, 2), "zz"
     )
+
+
+def test_cca_fit_errors_and_centred_variates():
+    _raises(InvalidDataError, r"^z_true contains 1 NaN", CCAAlignment().fit, NAN, H)
+    _raises(InvalidDataError, r"^z_hat contains 1 NaN", CCAAlignment().fit, Z, NAN)
+    _raises(InvalidDataError, r"^z_true has 60 rows but z_hat has 59; ", CCAAlignment().fit, Z, H[:-1])
+    u, v = CCAAlignment().fit(Z + 5.0, H - 3.0).transform(Z + 5.0, H - 3.0)
+    np.testing.assert_allclose(u.mean(0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(v.mean(0), 0.0, atol=1e-10)
+
+
+def test_float32_labels_and_six_constant_columns():
+    from latentid.metrics._validation import check_not_constant
+
+    out = check_labels(np.array([0.0, 2.0, 1.0, 2.0], dtype=np.float32), "labels")
+    assert out.dtype == np.int64 and out.tolist() == [0, 2, 1, 2]
+    six = np.column_stack([np.arange(4.0)] + [np.ones(4)] * 6)
+    _raises(InvalidDataError, r"^z has constant column\(s\) 1, 2, 3, 4, 5, \.\.\.; ", check_not_constant, six, "z")
