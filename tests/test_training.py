@@ -133,7 +133,7 @@ def cosine(epoch, n_epochs, min_ratio):
     return min_ratio + (1.0 - min_ratio) * (1.0 + math.cos(math.pi * epoch / n_epochs)) / 2.0
 
 
-@pytest.mark.parametrize(("n_epochs", "min_ratio"), [(10, 0.05), (7, 0.3), (4, 0.0)])
+@pytest.mark.parametrize(("n_epochs", "min_ratio"), [(10, 0.05), (7, 0.3), (4, 0.0), (2, 0.1)])
 def test_cosine_schedule_follows_the_formula(n_epochs, min_ratio):
     factors = [schedule_factor("cosine", e, n_epochs, min_ratio) for e in range(n_epochs)]
     assert factors == pytest.approx([cosine(e, n_epochs, min_ratio) for e in range(n_epochs)], rel=1e-12)
@@ -365,3 +365,13 @@ def test_resuming_an_early_stopped_run_trains_no_further(tmp_path):
     assert first.stopped_early and first.n_epochs == 3
     again = _scripted_train([], TrainConfig(6, 20, patience=2), resume_state=load_checkpoint(path))
     assert again.stopped_early and again.n_epochs == 3 and again.best_epoch == 1
+
+
+def test_early_stop_event_has_no_time_left_and_checkpoint_records_the_schedule(tmp_path):
+    from latentid.checkpoint import load_checkpoint
+
+    events = []
+    path = tmp_path / "ckpt.pt"
+    _scripted_train([3.0, 2.0, 1.0], TrainConfig(6, 20, patience=2), callback=events.append, checkpoint_path=path)
+    assert [e["epoch"] for e in events] == [1, 2, 3] and events[-1]["eta"] == 0 and events[-2]["eta"] > 0
+    assert load_checkpoint(path)["schedule"] == {"name": "cosine", "epoch": 3, "n_epochs": 6}
