@@ -15,7 +15,7 @@ from latentid.errors import InvalidDataError, InvalidParameterError, TrainingDiv
 from latentid.models import VaDE
 from latentid.training import TrainConfig, schedule_factor, train
 
-FAST = {"epochs": 4, "pretrain_epochs": 1, "n_init": 1, "batch_size": 64, "random_state": 0}
+FAST = {"n_restarts": 1, "epochs": 4, "pretrain_epochs": 1, "n_init": 1, "batch_size": 64, "random_state": 0}
 
 
 class Interrupt(Exception):

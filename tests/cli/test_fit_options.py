@@ -145,3 +145,13 @@ def test_explain_levels_follow_the_decoders_shape(fit):
     level, checks = verdict("--decoder-width", M - 1, "--decoder-depth", 2)
     assert level == "none"  # a 1-unit layer: the Jacobian has rank 1 < m everywhere
     assert checks["Jacobian of f full column rank (weak injectivity)"] is False
+
+
+def test_restarts_default_to_the_models_own(fit, data_file, tmp_path):
+    from latentid.models import VaDE
+
+    assert load_run(fit()).model.n_restarts == VaDE().n_restarts == 3
+    assert load_run(fit("--restarts", 2)).model.n_restarts == 2
+    out = tmp_path / "vae"
+    assert run("fit", "--model", "vae", "--data", data_file, "--out", out, *FAST[:2], *FAST[4:]).exit_code == 0
+    assert load_run(out).model.n_restarts == 1

@@ -16,7 +16,14 @@ FAST = {"epochs": 3, "batch_size": 64, "random_state": 0}
 def test_warm_start_initialises_the_prior_from_a_gmm(gmm_data):
     x, _, c = gmm_data
     model = VaDE(
-        epochs=1, pretrain_epochs=15, pretrain_objective="autoencoder", n_init=3, lr=3e-3, batch_size=64, random_state=0
+        epochs=1,
+        pretrain_epochs=15,
+        pretrain_objective="autoencoder",
+        n_init=3,
+        lr=3e-3,
+        batch_size=64,
+        random_state=0,
+        n_restarts=1,
     ).fit(x)
     assert len(model.pretrain_history_) == 15
     assert np.all(model.weights_ > 0.05), "no collapsed component after the GMM initialisation"

@@ -151,7 +151,12 @@ def fit(
         "--refine-steps",
         help=f"Gauss-Newton steps per sample with --inference refined [default: {VADE_DEFAULTS['refine_steps']}].",
     ),
-    restarts: int = typer.Option(1, "--restarts", help="Whole fits from different seeds; best held-out ELBO kept."),
+    restarts: int | None = typer.Option(
+        None,
+        "--restarts",
+        help=f"Whole fits from different seeds; best held-out ELBO kept [default: {VADE_DEFAULTS['n_restarts']} for "
+        "vade, 1 for vae].",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
     device: Device = typer.Option(Device.auto, "--device", help="auto takes a GPU when torch sees one."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads during the fit."),
@@ -177,14 +182,19 @@ def fit(
         )
     if refine_steps is not None and inference is not Inference.refined:
         raise InvalidParameterError("--refine-steps applies only to --inference refined. Drop it or add that flag.")
-    given = {"batch_size": batch_size, "lr": lr, "iw_samples": iw_samples, "refine_steps": refine_steps}
+    given = {
+        "batch_size": batch_size,
+        "lr": lr,
+        "iw_samples": iw_samples,
+        "refine_steps": refine_steps,
+        "n_restarts": restarts,
+    }
     params = dict(
         latent_dim=latent_dim,
         likelihood=likelihood.value,
         epochs=epochs,
         inference=inference.value,
         **{name: value for name, value in given.items() if value is not None},
-        n_restarts=restarts,
         random_state=seed,
         device=device.value,
         threads=threads,
