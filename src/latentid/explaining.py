@@ -68,6 +68,8 @@ def describe_model(model) -> tuple[PriorDescription, DecoderDescription]:
     """The fitted prior and decoder of a latentid estimator, as the theory sees them."""
     import torch
 
+    from latentid.models.refined import decoder_with_jacobian
+
     linears = [layer for layer in model.decoder_ if isinstance(layer, torch.nn.Linear)]
     weights = [layer.weight.detach().cpu().double().numpy() for layer in linears]
     widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
@@ -75,7 +77,7 @@ def describe_model(model) -> tuple[PriorDescription, DecoderDescription]:
     prior = PriorDescription(model.weights_, model.means_, model.covariances_)
     with torch.no_grad():
         z, _ = model.prior_.sample(JACOBIAN_POINTS, torch.Generator(device=model.module_.x_shift.device).manual_seed(0))
-    jac = torch.func.vmap(torch.func.jacfwd(model.decoder_))(z).detach().cpu().double().numpy()  # (N, n, m)
+    jac = decoder_with_jacobian(model.module_, z)[1].detach().cpu().double().numpy()  # (N, n, m)
     singular = np.linalg.svd(jac, compute_uv=False)  # (N, m), descending
     smallest = float(np.min(singular[:, -1] / np.maximum(singular[:, 0], 1e-300)))
     decoder = DecoderDescription(

@@ -74,7 +74,7 @@ def true_model_module(generator: SyntheticGenerator, encoder_dims=(128, 128), se
     m, n = mixing.widths[0], mixing.widths[-1]
     layers: list[nn.Module] = []
     for i, (w, b) in enumerate(zip(mixing.weights, mixing.biases, strict=True)):
-        linear = nn.Linear(w.shape[1], w.shape[0])
+        linear = nn.utils.skip_init(nn.Linear, w.shape[1], w.shape[0])  # no draw from the global RNG
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(w))
             linear.bias.copy_(torch.from_numpy(b))

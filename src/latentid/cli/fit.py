@@ -180,8 +180,10 @@ def fit(
         raise InvalidParameterError(
             "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
         )
-    if refine_steps is not None and inference is not Inference.refined:
-        raise InvalidParameterError("--refine-steps applies only to --inference refined. Drop it or add that flag.")
+    if inference is not Inference.refined:
+        refuse_flags(
+            {"--refine-steps": refine_steps}, f"--inference {inference.value}", "only refined inference refines"
+        )
     given = {
         "batch_size": batch_size,
         "lr": lr,

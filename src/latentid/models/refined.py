@@ -35,7 +35,7 @@ def _energy(module: LatentModule, x: Tensor, z: Tensor) -> Tensor:
     return -module.likelihood.log_prob(x, module.decoder(z)) - module.prior.log_prob(z)
 
 
-def _decoder_with_jacobian(module: LatentModule, z: Tensor) -> tuple[Tensor, Tensor]:
+def decoder_with_jacobian(module: LatentModule, z: Tensor) -> tuple[Tensor, Tensor]:
     """f(z) (b, d) and df/dz (b, d, m), carried forward layer by layer (far cheaper than vmap(jacfwd))."""
     h = z
     jac = torch.eye(z.shape[1], device=z.device, dtype=z.dtype).expand(z.shape[0], -1, -1)
@@ -64,7 +64,7 @@ def _component_precisions(module: LatentModule) -> Tensor:
 
 def _gauss_newton_system(module: LatentModule, x: Tensor, z: Tensor, precisions: Tensor) -> tuple[Tensor, Tensor]:
     """Gradient (b, m) and Gauss-Newton Hessian (b, m, m) of the energy at z; precisions (K, m, m)."""
-    f, jac = _decoder_with_jacobian(module, z)
+    f, jac = decoder_with_jacobian(module, z)
     with torch.enable_grad():
         f_req = f.detach().requires_grad_(True)
         z_req = z.detach().requires_grad_(True)
