@@ -79,6 +79,12 @@ def _tiny_problem():
     return module, x, gen
 
 
+def _train_tiny(module, x, gen, config, lr=0.01, **kwargs):
+    """``train`` on the tiny problem: minimise the squared output of the linear module."""
+    groups = [{"params": list(module.parameters()), "lr": lr}]
+    return train(module, lambda b, g: module(b).squeeze(-1).pow(2), groups, x, config, gen, **kwargs)
+
+
 def test_divergence_raises_and_keeps_last_good_checkpoint(tmp_path):
     module, x, gen = _tiny_problem()
     calls = {"n": 0}
@@ -113,16 +119,7 @@ def test_early_stopping_keeps_best_weights():
         kept[value] = {k: v.clone() for k, v in module.state_dict().items()}
         return value
 
-    result = train(
-        module,
-        lambda b, g: module(b).squeeze(-1).pow(2),
-        [{"params": list(module.parameters()), "lr": 0.1}],
-        x,
-        TrainConfig(6, 20, patience=2),
-        gen,
-        x_val=x,
-        score_fn=score_fn,
-    )
+    result = _train_tiny(module, x, gen, TrainConfig(6, 20, patience=2), lr=0.1, x_val=x, score_fn=score_fn)
     assert result.stopped_early and result.n_epochs == 4 and result.best_epoch == 2
     for key, value in module.state_dict().items():
         assert torch.equal(value, kept[3.0][key])
@@ -206,17 +203,7 @@ def test_gradients_are_clipped_to_max_grad_norm():
 def _scripted_train(scores, config, **kwargs):
     module, x, gen = _tiny_problem()
     values = iter(scores)
-    return train(
-        module,
-        lambda b, g: module(b).squeeze(-1).pow(2),
-        [{"params": list(module.parameters()), "lr": 0.01}],
-        x,
-        config,
-        gen,
-        x_val=x,
-        score_fn=lambda _x: next(values),
-        **kwargs,
-    )
+    return _train_tiny(module, x, gen, config, x_val=x, score_fn=lambda _x: next(values), **kwargs)
 
 
 def test_an_improvement_must_exceed_tol():
@@ -266,15 +253,7 @@ def test_progress_events_and_log_records(tmp_path):
 
 def test_without_held_out_data_the_score_is_minus_the_training_loss():
     module, x, gen = _tiny_problem()
-    result = train(
-        module,
-        lambda b, g: module(b).squeeze(-1).pow(2),
-        [{"params": list(module.parameters()), "lr": 0.01}],
-        x,
-        TrainConfig(3, 20, patience=1),
-        gen,
-        score_fn=lambda _x: 1.0,  # no x_val: never called
-    )
+    result = _train_tiny(module, x, gen, TrainConfig(3, 20, patience=1), score_fn=lambda _x: 1.0)  # no x_val
     assert result.best_epoch == 3 and result.best_score == -result.history[-1]["train_loss"]
     assert [r["val_elbo"] for r in result.history] == [None, None, None] and not result.stopped_early
 
