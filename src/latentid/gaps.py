@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from latentid.data.mixing import PIECEWISE_AFFINE
 from latentid.data.synthetic import SyntheticGenerator
 from latentid.errors import InvalidParameterError
 from latentid.models.base import LatentModel
@@ -47,16 +48,16 @@ def likelihood_gaps(
     ``iw_bound``, ``iw_samples``, ``likelihood_gap`` and ``amortisation_gap`` (see the module docstring).
     """
     truth = generator.log_likelihood(x, n_samples=oracle_samples, random_state=random_state)
-    elbo = float(np.mean(model.score_samples(x, random_state=random_state)))
+    fit_elbo = float(np.mean(model.score_samples(x, random_state=random_state)))
     iw = float(np.mean(model.iw_bound_samples(x, n_samples=iw_samples, random_state=random_state)))
     return {
         "true_log_likelihood": truth.mean,
         "true_log_likelihood_se": truth.se,
-        "elbo": elbo,
+        "elbo": fit_elbo,
         "iw_bound": iw,
         "iw_samples": int(iw_samples),
-        "likelihood_gap": truth.mean - max(elbo, iw),
-        "amortisation_gap": iw - elbo,
+        "likelihood_gap": truth.mean - max(fit_elbo, iw),
+        "amortisation_gap": iw - fit_elbo,
     }
 
 
@@ -65,7 +66,7 @@ def true_model_module(generator: SyntheticGenerator, encoder_dims=(128, 128), se
     fresh leaky-ReLU encoder of hidden widths ``encoder_dims``. Data space = model space (no standardising).
     """
     mixing = generator.mixing
-    if mixing.activation not in ("leaky-relu", "relu", "linear"):
+    if mixing.activation not in PIECEWISE_AFFINE:
         raise InvalidParameterError(
             "the true decoder must be piecewise affine to rebuild it in torch; "
             f"this generator uses {mixing.activation}."
