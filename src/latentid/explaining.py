@@ -18,7 +18,9 @@ JACOBIAN_POINTS = 2000  # latent points drawn from a fitted prior to check the d
 
 
 def describe_generator(generator: SyntheticGenerator) -> tuple[PriorDescription, DecoderDescription]:
-    prior = PriorDescription(generator.prior.weights, generator.prior.means, generator.prior.covariances)
+    prior = PriorDescription(
+        generator.prior.weights, generator.prior.means, generator.prior.covariances, generator.spec.facets
+    )
     mixing = generator.mixing
     decoder = DecoderDescription(widths=mixing.widths, activation=mixing.activation, weights=list(mixing.weights))
     return prior, decoder
@@ -26,11 +28,14 @@ def describe_generator(generator: SyntheticGenerator) -> tuple[PriorDescription,
 
 def explain_spec(options: dict, *, activation: str, output_activation: str = "linear") -> Verdict:
     """Verdict for a setting given as simulate-style options, including settings that leave
-    the theory (smooth activations, a squashing output, n < m), which simulate would refuse."""
+    the theory (smooth activations, a squashing output, n < m), which simulate would refuse.
+    With ``facets`` in the options, a missing or None latent_dim means the sum of the facets'."""
     activation = normalise_activation(activation)
     output_activation = normalise_activation(output_activation)
     if activation == "leaky-relu" and not options.get("slope", 0.2) > 0:
         raise InvalidParameterError(f"--slope must be > 0 with leaky-relu. Got {options['slope']} instead.")
+    if options.get("facets") is not None and options.get("latent_dim") is None:
+        options = {**options, "latent_dim": sum(m for m, _ in options["facets"])}
     drawable = options["obs_dim"] >= options["latent_dim"] and activation in {"leaky-relu", "relu", "tanh"}
     if drawable:
         spec = SyntheticSpec.create(**options, activation=activation)
@@ -40,7 +45,7 @@ def explain_spec(options: dict, *, activation: str, output_activation: str = "li
         # Only the structure can be judged: draw the prior, describe f by its widths.
         prior_spec = SyntheticSpec.create(**{**options, "obs_dim": max(options["obs_dim"], options["latent_dim"])})
         mixture = _draw_prior(prior_spec, np.random.default_rng(options.get("seed", 0)))
-        prior = PriorDescription(mixture.weights, mixture.means, mixture.covariances)
+        prior = PriorDescription(mixture.weights, mixture.means, mixture.covariances, prior_spec.facets)
         hidden = options.get("hidden_width") or options["obs_dim"]
         widths = [options["latent_dim"]] + [hidden] * (options["depth"] - 1) + [options["obs_dim"]]
         decoder = DecoderDescription(widths, activation, output_activation, None)

@@ -72,3 +72,59 @@ def test_explain_plain_data_file_says_it_has_no_generator(tmp_path):
     np.save(path, np.ones((4, 3)))
     result = run("explain", "--data", path)
     assert result.exit_code == 2 and "latentid simulate" in result.stderr
+
+
+def test_simulate_with_facets_then_explain(tmp_path):
+    out = tmp_path / "f.npz"
+    result = run("simulate", "--samples", 400, "--depth", 3, "--facets", "2:3,2:4", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "2 facets" in result.stdout and "2:3, 2:4" in result.stdout and "12 joint components" in result.stdout
+    with np.load(out) as f:
+        assert f["z"].shape == (400, 4) and f["c"].shape == (400, 2) and f["c"].dtype == np.int64
+        assert f["c"][:, 0].max() <= 2 and f["c"][:, 1].max() <= 3
+        assert json.loads(str(f["spec_json"]))["facets"] == [[2, 3], [2, 4]]
+    payload = json.loads(run("explain", "--data", out, "--json").stdout)
+    assert payload["level"] == "2"
+    assert {c["name"]: c["passed"] for c in payload["checks"]}["prior is the product of the facets' mixtures"]
+    notes = " ".join(payload["notes"])
+    assert "Facets (MFC-VAE)" in notes and "12 components" in notes and "block-diagonal" in notes
+    assert "Level 3 does not apply to the joint mixture: its covariances are not diagonal" in notes
+    table = run("explain", "--data", out)
+    assert table.exit_code == 0 and "Level 2" in table.stdout and "Facets (MFC-VAE)" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("facets", "level", "says"),
+    [
+        ("2:5,1:3", "3", "Level 3 holds for the joint mixture"),
+        ("2:3,2:4", "2", "do not vary enough"),  # 2:3 has too few components for its 2 dimensions
+    ],
+)
+def test_explain_facets_from_flags(facets, level, says):
+    result = run("explain", "--facets", facets, "--covariance", "diag", "--depth", 3, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["level"] == level and says in " ".join(payload["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--facets", "2:3,x"], ["--facets", "latent_dim:components"]),
+        (["--facets", "0:3"], ["--facets", "latent_dim:components"]),
+        (["--facets", "2:0"], ["--facets", "latent_dim:components"]),
+        (["--facets", ""], ["--facets", "latent_dim:components"]),
+        (["--facets", "2:3", "--components", 3], ["--components", "--facets"]),
+        (["--facets", "2:3", "--prior", "standard-normal"], ["--prior standard-normal", "--facets"]),
+        (["--facets", "2:3,1:2", "--latent-dim", 2], ["--latent-dim (2)", "--facets (3)"]),
+    ],
+)
+@pytest.mark.parametrize("command", ["simulate", "explain"])
+def test_bad_facets_are_one_line_exit_2(tmp_path, command, args, names):
+    out = tmp_path / "d.npz"
+    result = run(command, *(["--out", out] if command == "simulate" else []), *args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert all(name in result.stderr for name in names), result.stderr
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())

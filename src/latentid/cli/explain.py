@@ -10,7 +10,15 @@ from rich.table import Table
 
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors, print_json
-from latentid.cli.simulate import Activation, Covariance, Prior, Weights
+from latentid.cli.simulate import (
+    FACETS_HELP,
+    SPEC_DEFAULTS,
+    Activation,
+    Covariance,
+    Prior,
+    Weights,
+    facets_from_options,
+)
 from latentid.errors import InvalidParameterError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
 from latentid.runs import load_run
@@ -50,10 +58,14 @@ def explain(
     data: Path | None = typer.Option(None, "--data", help="A dataset written by 'latentid simulate'."),
     run: Path | None = typer.Option(None, "--run", help="A run folder from 'latentid fit': the fitted model's level."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    latent_dim: int = typer.Option(2, "--latent-dim"),
+    latent_dim: int | None = typer.Option(
+        None, "--latent-dim", help=f"[default: {SPEC_DEFAULTS['latent_dim']}; with --facets the sum of theirs]"
+    ),
     obs_dim: int = typer.Option(10, "--obs-dim"),
     prior: Prior = typer.Option(Prior.gmm, "--prior"),
-    components: int = typer.Option(4, "--components"),
+    components: int | None = typer.Option(
+        None, "--components", help=f"[default: {SPEC_DEFAULTS['components']}; refused with --facets]"
+    ),
     covariance: Covariance = typer.Option(Covariance.full, "--covariance"),
     weights: Weights = typer.Option(Weights.uniform, "--weights"),
     mean_scale: float = typer.Option(2.0, "--mean-scale"),
@@ -65,6 +77,7 @@ def explain(
     depth: int = typer.Option(6, "--depth"),
     hidden_width: int | None = typer.Option(None, "--hidden-width"),
     seed: int = typer.Option(0, "--seed"),
+    facets: str | None = typer.Option(None, "--facets", help=FACETS_HELP),
 ) -> None:
     """Which identifiability guarantee a setting (flags), a dataset or a fitted run has, assumption by assumption."""
     if data is not None and run is not None:
@@ -74,11 +87,11 @@ def explain(
     elif data is not None:
         verdict, source = explain_dataset(data), str(data)
     else:
+        parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
         options = {
-            "latent_dim": latent_dim,
+            "latent_dim": latent_dim,  # None: the spec's default, or the facets' sum
             "obs_dim": obs_dim,
             "prior": prior.value,
-            "components": components,
             "covariance": covariance.value,
             "weights": weights.value,
             "mean_scale": mean_scale,
@@ -87,6 +100,11 @@ def explain(
             "hidden_width": hidden_width,
             "seed": seed,
         }
+        if parsed is not None:  # the joint number of components follows from the facets
+            options["facets"] = parsed
+        else:
+            options["components"] = SPEC_DEFAULTS["components"] if components is None else components
+            options["latent_dim"] = SPEC_DEFAULTS["latent_dim"] if latent_dim is None else latent_dim
         verdict = explain_spec(options, activation=activation, output_activation=output_activation)
         source = "setting given by flags"
     if as_json:

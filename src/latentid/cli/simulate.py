@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from enum import Enum
 from pathlib import Path
@@ -43,6 +44,51 @@ class Activation(str, Enum):
 SPEC_DEFAULTS = {name: field.default for name, field in SyntheticSpec.model_fields.items()}
 
 
+FACETS_FORMAT = "comma-separated latent_dim:components pairs of positive integers, e.g. '2:3,2:4'"
+FACETS_HELP = (
+    "MFC-VAE facets as latent_dim:components pairs, e.g. '2:3,2:4': z = (z_1, ..., z_J), one Gaussian mixture "
+    "per facet, the prior their product."
+)
+_FACET = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*", re.ASCII)
+
+
+def parse_facets(text: str) -> tuple[tuple[int, int], ...]:
+    """'2:3,2:4' -> ((2, 3), (2, 4)); anything else is one InvalidParameterError naming --facets."""
+    matches = [_FACET.fullmatch(part) for part in text.split(",")]
+    pairs = [(int(match[1]), int(match[2])) for match in matches if match is not None]
+    if len(pairs) != len(matches) or any(min(pair) < 1 for pair in pairs):
+        raise InvalidParameterError(f"--facets must be {FACETS_FORMAT}; got '{text}'.")
+    return tuple(pairs)
+
+
+def facets_from_options(
+    facets: str | None, *, latent_dim: int | None, components: int | None, prior: Prior
+) -> tuple[tuple[int, int], ...] | None:
+    """Parse --facets and refuse what contradicts it: --components, --prior standard-normal and a
+    --latent-dim other than the sum of the facets' dimensions. None when --facets is not given."""
+    if facets is None:
+        return None
+    parsed = parse_facets(facets)
+    refuse_flags(
+        {"--components": components, "--prior standard-normal": prior if prior is Prior.standard_normal else None},
+        "--facets",
+        "each facet has its own Gaussian mixture and number of components (the joint count is their product)",
+    )
+    total = sum(m for m, _ in parsed)
+    if latent_dim is not None and latent_dim != total:
+        raise InvalidParameterError(
+            f"--latent-dim ({latent_dim}) must equal the sum of the latent dimensions given by --facets ({total}); "
+            "drop --latent-dim or fix it."
+        )
+    return parsed
+
+
+def describe_facets(spec: SyntheticSpec) -> str:
+    """'2 facets (dim:components) 2:3, 2:4 -> 12 joint components' for summaries."""
+    listed = ", ".join(f"{m}:{k}" for m, k in spec.facets or ())
+    return f"{len(spec.facets or ())} facets (dim:components) {listed} -> {spec.components} joint components"
+
+
 def spec_from_options(**options) -> SyntheticSpec:
     """Build a validated spec from CLI option values (Enums unwrapped, None means default)."""
     values = {k: (v.value if isinstance(v, Enum) else v) for k, v in options.items() if v is not None}
@@ -54,7 +100,11 @@ def spec_from_options(**options) -> SyntheticSpec:
 def simulate(
     out: Path = typer.Option(..., "--out", help="Output .npz file (x, z, c and the generator)."),
     samples: int = typer.Option(20_000, "--samples", help="Number of samples."),
-    latent_dim: int = typer.Option(2, "--latent-dim", help="Latent dimension m."),
+    latent_dim: int | None = typer.Option(
+        None,
+        "--latent-dim",
+        help=f"Latent dimension m [default: {SPEC_DEFAULTS['latent_dim']}; with --facets the sum of theirs].",
+    ),
     obs_dim: int = typer.Option(10, "--obs-dim", help="Observed dimension n (>= m)."),
     prior: Prior = typer.Option(Prior.gmm, "--prior", help="Gaussian mixture, or one N(0, I) component."),
     components: int | None = typer.Option(
@@ -77,8 +127,11 @@ def simulate(
     hidden_width: int | None = typer.Option(None, "--hidden-width", help="Hidden width, between m and n [default: n]."),
     noise: float = typer.Option(0.01, "--noise", help="Standard deviation of the Gaussian noise (0 allowed)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives a byte-identical file."),
+    facets: str | None = typer.Option(None, "--facets", help=FACETS_HELP),
 ) -> None:
-    """Draw x = f(z) + noise, z from a Gaussian mixture (or N(0, I)), f a leaky-ReLU MLP."""
+    """Draw x = f(z) + noise, z from a Gaussian mixture (or N(0, I), or a product of per-facet mixtures),
+    f a leaky-ReLU MLP."""
+    parsed_facets = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
     if prior is Prior.standard_normal:
         refuse_flags(
             {"--components": components, "--covariance": covariance, "--weights": weights, "--mean-scale": mean_scale},
@@ -103,12 +156,14 @@ def simulate(
         hidden_width=hidden_width,
         noise=noise,
         seed=seed,
+        facets=parsed_facets,
     )
     start = time.perf_counter()
     generator = spec.build()
     data = generator.sample(samples)
     save_simulation(out, generator, data)
+    mixture = describe_facets(spec) if spec.facets is not None else f"{spec.components} component(s)"
     console.print(
         f"Wrote {samples:,} samples (x: {data.x.shape[1]}-D, z: {data.z.shape[1]}-D, "
-        f"{spec.components} component(s)) to [bold]{escape(str(out))}[/] in {time.perf_counter() - start:.1f} s."
+        f"{mixture}) to [bold]{escape(str(out))}[/] in {time.perf_counter() - start:.1f} s."
     )

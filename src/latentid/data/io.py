@@ -23,7 +23,8 @@ class Dataset:
 
     x : ndarray of shape (n_samples, n_features), float32
     z : ndarray of shape (n_samples, latent_dim), float32, or None
-    c : ndarray of shape (n_samples,), int64 component/class labels, or None
+    c : ndarray of shape (n_samples,) or (n_samples, n_facets), int64 component/class labels, or None;
+        one column per facet (c_j) for a multi-facet (MFC-VAE) simulation
     u : ndarray of shape (n_samples, aux_dim), float32 auxiliary variable, or None
     extras : the remaining arrays of an .npz file (e.g. a simulator's generator parameters)
     """
@@ -65,8 +66,9 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
 
 def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:
     arr = np.asarray(values)
-    if arr.ndim != 1 or len(arr) != n:
-        raise InvalidDataError(f"{source}: '{name}' must have shape ({n},); got {arr.shape}.")
+    # One label per sample, or one column of labels per facet (c_1, ..., c_J).
+    if arr.ndim not in (1, 2) or len(arr) != n or (arr.ndim == 2 and arr.shape[1] < 1):
+        raise InvalidDataError(f"{source}: '{name}' must have shape ({n},) or ({n}, n_facets); got {arr.shape}.")
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise InvalidDataError(f"{source}: '{name}' must hold integer labels; got dtype {arr.dtype}.")

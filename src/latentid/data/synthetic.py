@@ -11,6 +11,13 @@ rank with a bounded condition number), and
 scaled so that its outputs have unit average variance on a pilot sample from the prior; every hidden unit's bias
 puts its kink at the median of its input on that pilot sample, so each unit bends half the
 data. The last layer is linear. Widths never shrink: m -> hidden_width ... -> n.
+
+Facets (MFC-VAE, Falck et al. 2021): with ``facets=((m_1, K_1), ..., (m_J, K_J))`` the latent
+z = (z_1, ..., z_J) has one block per facet and the prior is the product of J independent
+Gaussian mixtures, facet j with its own dimension m_j, K_j components and label c_j. That
+product is itself one Gaussian mixture with prod K_j components (weights multiply, means
+concatenate, covariances are block-diagonal), indexed in C order over (c_1, ..., c_J); the
+generator holds it as such, so everything that reads ``generator.prior`` works unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from latentid.errors import InvalidParameterError
 PILOT_SAMPLES = 4096
 DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
 MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing layer
+MAX_JOINT_COMPONENTS = 10_000  # prod K_j of a faceted prior: the joint mixture is held component by component
 
 
 class SyntheticSpec(BaseModel):
@@ -52,10 +60,13 @@ class SyntheticSpec(BaseModel):
     hidden_width: int | None = None
     noise: float = Field(0.01, ge=0)
     seed: int = Field(0, ge=0)
+    facets: tuple[tuple[int, int], ...] | None = None  # (m_j, K_j) per facet; None = one mixture
 
     @model_validator(mode="after")
     def _check(self) -> SyntheticSpec:
         object.__setattr__(self, "activation", normalise_activation(self.activation))
+        if self.facets is not None:
+            self._resolve_facets()
         if self.obs_dim < self.latent_dim:
             raise ValueError(
                 f"obs_dim ({self.obs_dim}) must be >= latent_dim ({self.latent_dim}): f cannot be injective otherwise"
@@ -74,6 +85,33 @@ class SyntheticSpec(BaseModel):
         if self.prior == "standard-normal" and self.components != 1:
             object.__setattr__(self, "components", 1)
         return self
+
+    def _resolve_facets(self) -> None:
+        """latent_dim = sum m_j and components = prod K_j; a value the user gave must agree."""
+        if not self.facets:
+            raise ValueError("facets must list at least one (latent_dim, components) pair")
+        bad = [facet for facet in self.facets if min(facet) < 1]
+        if bad:
+            raise ValueError(f"every facet needs latent_dim >= 1 and components >= 1 (got {bad[0]})")
+        if self.prior != "gmm":
+            raise ValueError(f"facets need prior 'gmm' (got '{self.prior}'): each facet is a Gaussian mixture")
+        total_dim = sum(m for m, _ in self.facets)
+        total_k = int(np.prod([k for _, k in self.facets], dtype=object))  # exact, no overflow
+        if total_k > MAX_JOINT_COMPONENTS:
+            raise ValueError(
+                f"the facets' components multiply to {total_k} joint components, more than {MAX_JOINT_COMPONENTS}; "
+                "use fewer facets or fewer components per facet"
+            )
+        if "latent_dim" in self.model_fields_set and self.latent_dim != total_dim:
+            raise ValueError(
+                f"latent_dim ({self.latent_dim}) must equal the sum of the facets' latent dimensions ({total_dim})"
+            )
+        if "components" in self.model_fields_set and self.components != total_k:
+            raise ValueError(
+                f"components ({self.components}) must equal the product of the facets' components ({total_k})"
+            )
+        object.__setattr__(self, "latent_dim", total_dim)
+        object.__setattr__(self, "components", total_k)
 
     @property
     def hidden_width_resolved(self) -> int:
@@ -115,9 +153,17 @@ def _random_rotation(m: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _draw_prior(spec: SyntheticSpec, rng: np.random.Generator) -> GaussianMixture:
-    m, k = spec.latent_dim, spec.components
     if spec.prior == "standard-normal":
+        m = spec.latent_dim
         return GaussianMixture(np.ones(1), np.zeros((1, m)), np.eye(m)[None])
+    if spec.facets is None:
+        return _draw_mixture(spec, spec.latent_dim, spec.components, rng)
+    # One mixture per facet, drawn in facet order from the same stream, then their product.
+    return product_mixture([_draw_mixture(spec, m, k, rng) for m, k in spec.facets])
+
+
+def _draw_mixture(spec: SyntheticSpec, m: int, k: int, rng: np.random.Generator) -> GaussianMixture:
+    """A K-component mixture in m dimensions with the spec's weights, mean scale and covariance type."""
     weights = np.full(k, 1.0 / k) if spec.weights == "uniform" else rng.dirichlet(np.full(k, DIRICHLET_CONCENTRATION))
     means = spec.mean_scale * rng.standard_normal((k, m))
     lo, hi = spec.eigen_range
@@ -132,6 +178,32 @@ def _draw_prior(spec: SyntheticSpec, rng: np.random.Generator) -> GaussianMixtur
             covs[j] = (rot * rng.uniform(lo, hi, size=m)) @ rot.T
             covs[j] = 0.5 * (covs[j] + covs[j].T)
     return GaussianMixture(weights, means, covs)
+
+
+def product_mixture(facets: list[GaussianMixture]) -> GaussianMixture:
+    """The product of independent per-facet mixtures as one mixture with prod K_j components.
+
+    Component (c_1, ..., c_J) sits at ``np.ravel_multi_index((c_1, ..., c_J), (K_1, ..., K_J))``
+    (C order): its weight is prod_j pi_j[c_j], its mean the concatenation of the facets' means,
+    its covariance block-diagonal with the facets' covariances on the diagonal.
+    """
+    from scipy.linalg import block_diag
+
+    shape = tuple(f.n_components for f in facets)
+    index = np.unravel_index(np.arange(int(np.prod(shape))), shape)  # J arrays of shape (K,)
+    weights = np.prod([f.weights[i] for f, i in zip(facets, index, strict=True)], axis=0)
+    means = np.concatenate([f.means[i] for f, i in zip(facets, index, strict=True)], axis=1)  # (K, m)
+    covs = np.stack(
+        [block_diag(*(f.covariances[i[k]] for f, i in zip(facets, index, strict=True))) for k in range(len(weights))]
+    )
+    return GaussianMixture(weights / weights.sum(), means, covs)
+
+
+def facet_blocks(spec: SyntheticSpec) -> list[slice]:
+    """The latent columns of each facet: z[:, blocks[j]] is z_j. One block [0, m) without facets."""
+    dims = [spec.latent_dim] if spec.facets is None else [m for m, _ in spec.facets]
+    ends = np.cumsum(dims)
+    return [slice(int(end - dim), int(end)) for dim, end in zip(dims, ends, strict=True)]
 
 
 def _well_conditioned(n_out: int, n_in: int, rng: np.random.Generator) -> np.ndarray:
@@ -178,12 +250,16 @@ class SyntheticGenerator:
     def sample(self, n: int, random_state: SeedLike = None) -> Dataset:
         """Draw n samples; ``random_state=None`` uses the spec's own sampling seed.
 
-        Returns a Dataset with x (n, obs_dim) float32, z (n, latent_dim) float32, c (n,) int64.
+        Returns a Dataset with x (n, obs_dim) float32, z (n, latent_dim) float32 and c int64: of
+        shape (n,) (the component), or (n, J) (one label per facet, column j = c_j) when the spec
+        has facets.
         """
         if n < 1:
             raise InvalidParameterError(f"The number of samples must be >= 1. Got {n} instead.")
         rng = np.random.default_rng(self.spec.sampling_seed()) if random_state is None else numpy_rng(random_state)
         z, c = self.prior.sample(n, rng)
+        if self.spec.facets is not None:  # joint component index -> (c_1, ..., c_J), C order
+            c = np.stack(np.unravel_index(c, tuple(k for _, k in self.spec.facets)), axis=1).astype(np.int64)
         x = self.mixing(z)
         if self.noise > 0:
             x = x + self.noise * rng.standard_normal(x.shape)
