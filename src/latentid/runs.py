@@ -19,11 +19,15 @@ from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid.data.io import Dataset, read_dataset
-from latentid.errors import DataFileError, InvalidParameterError
-from latentid.models import VAE, VaDE
-from latentid.models.base import LatentModel, load_model
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
+from latentid.models.base import LatentModel
+from latentid.models.loading import load_model
 
-MODELS: dict[str, type[LatentModel]] = {"vade": VaDE, "vae": VAE}
+DEEP_MODELS: dict[str, type[LatentModel]] = {"vade": VaDE, "vae": VAE, "mfcvae": MFCVAE, "ivae": IVAE}
+LINEAR_MODELS: dict[str, type[LinearModel]] = {"pca": PCA, "fastica": FastICA, "gmm": GMMBaseline}
+MODELS: dict[str, type[LatentModel] | type[LinearModel]] = {**DEEP_MODELS, **LINEAR_MODELS}
+AUX_SOURCES = ("c", "u")  # where iVAE's auxiliary variable comes from: the data set's labels or its 'u' array
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
 LATENTS_FILE = "latents.npy"
@@ -34,15 +38,37 @@ class Run:
     """A loaded run: the fitted model and what run.json says about it."""
 
     path: Path
-    model: LatentModel
+    model: LatentModel | LinearModel
     info: dict
 
+    def inputs(self, data: Dataset) -> dict:
+        """The keyword arguments besides X that this run's model reads (iVAE: u from the same source as at fit)."""
+        aux = self.info.get("aux")
+        return {} if aux is None else {"u": aux_values(data, aux)}
 
-def make_model(name: str, **params) -> LatentModel:
-    """An unfitted estimator by its command-line name ('vade', 'vae')."""
+
+def make_model(name: str, **params) -> LatentModel | LinearModel:
+    """An unfitted estimator by its command-line name ('vade', 'vae', 'mfcvae', 'ivae', 'pca', 'fastica', 'gmm')."""
     if name not in MODELS:
         raise InvalidParameterError(f"Unknown model '{name}'. Use one of: {', '.join(MODELS)}.")
     return MODELS[name](**params)
+
+
+def aux_values(data: Dataset, aux: str) -> np.ndarray:
+    """iVAE's u from a data set: 'c' its labels (n,) (several label columns: one joint label per row), 'u' its
+    auxiliary matrix (n, aux_dim). A one-line error when the file has none."""
+    if aux not in AUX_SOURCES:
+        raise InvalidParameterError(f"--aux must be one of {', '.join(AUX_SOURCES)}; got '{aux}'.")
+    values = data.c if aux == "c" else data.u
+    if values is None:
+        what = "labels 'c'" if aux == "c" else "auxiliary array 'u'"
+        raise InvalidDataError(
+            f"{data.source}: has no {what} for --aux {aux}. Use a file written by 'latentid simulate', "
+            "or an .npz with that array."
+        )
+    if aux == "c" and values.ndim == 2:  # one label column per facet: the joint label
+        values = np.unique(values, axis=0, return_inverse=True)[1].reshape(-1)
+    return values
 
 
 def hidden_widths(model: LatentModel) -> dict[str, list[int]]:
@@ -72,9 +98,13 @@ def fit_run(
     *,
     resume: bool = False,
     callback=None,
+    aux: str | None = None,
     **params,
 ) -> Run:
-    """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring."""
+    """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring.
+
+    ``aux``: where iVAE's u comes from ('c' or 'u', see ``aux_values``); required for 'ivae', refused otherwise.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
@@ -82,12 +112,21 @@ def fit_run(
         raise DataFileError(f"{out}: already holds a finished run. Choose another --out, or delete it first.")
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
+    if (model_name == "ivae") != (aux is not None):
+        raise InvalidParameterError(
+            "--model ivae needs --aux c (the data's labels) or --aux u (its 'u' array) as its observed u."
+            if aux is None
+            else f"--aux applies only to --model ivae (a {model_name} reads x alone)."
+        )
+    inputs = {} if aux is None else {"u": aux_values(data, aux)}
+    deep = model_name in DEEP_MODELS
+    run_control = {"checkpoint_dir": str(out), "resume": resume, "callback": callback} if deep else {}
+    model = make_model(model_name, **run_control, **params)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    model = make_model(model_name, checkpoint_dir=str(out), resume=resume, callback=callback, **params)
     start = time.perf_counter()
     try:
-        model.fit(data.x)
+        model.fit(data.x, **inputs)
     except BaseException:
         # A fit refused before it wrote anything leaves no empty folder behind; one that
         # trained keeps its checkpoint so that --resume can continue it.
@@ -96,14 +135,15 @@ def fit_run(
         raise
     seconds = time.perf_counter() - start
     model.save(out / MODEL_DIR)
-    save_array(out / LATENTS_FILE, model.transform(data.x))
+    save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
     info = {
         "model": model_name,
+        "aux": aux,
         "data": data.source,
         "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]),
         "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
-        **hidden_widths(model),
+        **(hidden_widths(model) if deep else {}),
         "fit_seconds": round(seconds, 3),
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),

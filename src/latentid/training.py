@@ -121,6 +121,7 @@ def train(
     log_prefix: Sequence[dict] = (),
     callback: Callback | None = None,
     event_extra: dict | None = None,
+    epoch_hook: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Optimise ``module`` and leave it holding the best weights (on ``score_fn(x_val)``, else the last).
 
@@ -135,6 +136,9 @@ def train(
     callback : called after each epoch with a dict: stage, epoch, n_epochs, loss, val_elbo, lr,
         seconds, elapsed, eta, plus ``event_extra``. An exception it raises stops training after the
         epoch's checkpoint is on disk.
+    epoch_hook : called as ``epoch_hook(epoch, n_epochs)`` (0-based) before every epoch, also after a
+        resume, so that a schedule the model keeps (KL warm-up, facets faded in) is a function of the
+        epoch alone.
 
     Raises
     ------
@@ -169,6 +173,8 @@ def train(
         factor = schedule_factor(config.lr_schedule, epoch, config.epochs, config.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
+        if epoch_hook is not None:
+            epoch_hook(epoch, config.epochs)
         module.train()
         loss = run_epoch(loss_fn, optimizer, params, x_train, config.batch_size, generator, config.max_grad_norm)
         module.eval()

@@ -4,10 +4,13 @@
 warm start, the one loop in ``latentid.training``, checkpoints and resume, best-restart choice)
 and the fitted API (transform, predict, score, sample, save, load). A model fills a few hooks:
 
-- ``_make_prior()`` -> a ``Prior`` object (required);
+- ``_make_prior(n_aux, generator)`` -> a ``Prior`` object (required; ``n_aux`` columns of u, 0 for none);
 - ``_init_prior(module, z, seed)`` -> initialise the prior from encoder means after pretraining;
 - ``_loss(module, x, generator)`` -> per-sample negative ELBO (default: ``elbo.elbo``);
-- ``_param_groups(module)`` -> Adam groups (default: the prior at ``prior_lr`` when the model has one).
+- ``_param_groups(module)`` -> Adam groups (default: the prior at ``prior_lr`` when the model has one);
+- ``_aux_matrix(u, n_rows, fitting)`` -> u as a float32 matrix (n_rows, n_aux), or None for a model
+  without an auxiliary variable (the default ignores u);
+- ``_epoch_start(epoch, n_epochs)`` -> called before every training epoch (schedules such as KL warm-up).
 """
 
 from __future__ import annotations
@@ -86,8 +89,15 @@ class LatentModel(BaseEstimator):
         LatentModel._registry[cls.__name__] = cls
 
     # ------------------------------------------------------------------ hooks
-    def _make_prior(self) -> Prior:
+    def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
         raise NotImplementedError
+
+    def _aux_matrix(self, u, n_rows: int, fitting: bool) -> np.ndarray | None:
+        """u as the float32 matrix (n_rows, n_aux) the model reads beside x; None: the model has no u."""
+        return None
+
+    def _epoch_start(self, epoch: int, n_epochs: int) -> None:
+        """Called before each training epoch (0-based ``epoch``); default: nothing."""
 
     def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
         """Initialise the prior from encoder means z (n, latent_dim); default: leave it as built."""
@@ -114,8 +124,11 @@ class LatentModel(BaseEstimator):
         return groups
 
     # ------------------------------------------------------------------ building blocks
-    def _build(self, n_features: int, generator: torch.Generator, noise_scale: float | None = None) -> LatentModule:
-        """A fresh module for data with ``n_features`` columns (weights drawn from ``generator``)."""
+    def _build(
+        self, n_features: int, generator: torch.Generator, noise_scale: float | None = None, n_aux: int = 0
+    ) -> LatentModule:
+        """A fresh module for data with ``n_features`` columns and ``n_aux`` columns of u (weights drawn
+        from ``generator``)."""
         hidden = (
             tuple(self.hidden_dims)
             if self.hidden_dims is not None
@@ -123,10 +136,10 @@ class LatentModel(BaseEstimator):
         )
         enc_hidden = tuple(self.encoder_dims) if self.encoder_dims is not None else tuple(reversed(hidden))
         slope = float(self.slope)
-        encoder = GaussianEncoder(n_features, self.latent_dim, enc_hidden, self.activation, slope, generator)
+        encoder = GaussianEncoder(n_features + n_aux, self.latent_dim, enc_hidden, self.activation, slope, generator)
         decoder = build_decoder(self.latent_dim, n_features, hidden, self.activation, slope, generator)
         likelihood = make_likelihood(self.likelihood, noise_scale)
-        return LatentModule(encoder, decoder, self._make_prior(), likelihood)
+        return LatentModule(encoder, decoder, self._make_prior(n_aux, generator), likelihood, n_aux)
 
     def _validate_params(self) -> None:
         P.validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
@@ -192,7 +205,8 @@ class LatentModel(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, u=None) -> LatentModel:
-        """Fit the model to X (n_samples, n_features); ``u`` is ignored (kept for one signature).
+        """Fit the model to X (n_samples, n_features); ``u`` is the auxiliary variable of a model that
+        reads one (iVAE: labels (n_samples,) or a matrix (n_samples, aux_dim)), ignored by the others.
 
         Returns self. Raises InvalidParameterError / InvalidDataError on bad input,
         TrainingDivergedError if the loss stops being finite.
@@ -200,13 +214,11 @@ class LatentModel(BaseEstimator):
         self._validate_params()
         X = validate_matrix(X, "X")
         self._check_fit_data(X)
+        U = self._aux_matrix(u, X.shape[0], fitting=True)
         device = self._resolve_device()
         with torch_threads(self.threads):
-            self._fit(X, device)
+            fit_restarts(self, X, device, U)
         return self
-
-    def _fit(self, X: np.ndarray, device: torch.device) -> None:
-        fit_restarts(self, X, device)
 
     def fit_predict(self, X, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
@@ -219,8 +231,9 @@ class LatentModel(BaseEstimator):
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' (or load a saved model) first."
             )
 
-    def _prepare(self, X) -> torch.Tensor:
-        """Validated, standardised X as a tensor on the model's device; (n, n_features)."""
+    def _prepare(self, X, u=None) -> torch.Tensor:
+        """Validated, standardised X as a tensor on the model's device; (n, n_features), with the
+        model's encoding of u appended, (n, n_features + n_aux), for a model that reads u."""
         self._check_fitted()
         X = validate_matrix(X, "X", min_samples=1)
         if X.shape[1] != self.n_features_in_:
@@ -230,7 +243,9 @@ class LatentModel(BaseEstimator):
             )
         self._check_range(X)
         module = self.module_
-        return module.standardize(torch.from_numpy(X).to(module.x_shift.device))
+        x = module.standardize(torch.from_numpy(X).to(module.x_shift.device))
+        U = self._aux_matrix(u, X.shape[0], fitting=False)
+        return x if U is None else torch.cat([x, torch.from_numpy(U).to(x.device)], dim=1)
 
     def _generator(self, random_state) -> torch.Generator:
         """A generator on the model's device from ``random_state`` (None: the estimator's own seed)."""
@@ -246,7 +261,7 @@ class LatentModel(BaseEstimator):
         return torch.cat([fn(x[i : i + batch]) for i in range(0, x.shape[0], batch)], dim=0)
 
     def transform(
-        self, X, refine: bool | None = None, n_samples: int = REFINE_SAMPLES, random_state=None
+        self, X, refine: bool | None = None, n_samples: int = REFINE_SAMPLES, random_state=None, u=None
     ) -> np.ndarray:
         """Posterior means of z given X (n_samples, n_features) -> ndarray (n_samples, latent_dim), float32.
 
@@ -254,9 +269,9 @@ class LatentModel(BaseEstimator):
         model: the posterior mode found by damped Gauss-Newton from the encoder mean, then self-normalised
         importance sampling with ``n_samples`` Student-t draws around it (``models.refined``); seeded by
         ``random_state`` (default: the estimator's). ``None`` (default): refine when the model was trained
-        with ``inference='refined'`` (its encoder only proposes), else not.
+        with ``inference='refined'`` (its encoder only proposes), else not. ``u``: see ``fit``.
         """
-        x = self._prepare(X)
+        x = self._prepare(X, u)
         if refine is None:
             refine = getattr(self, "inference", "amortized") == "refined"
         if not refine:
@@ -266,30 +281,30 @@ class LatentModel(BaseEstimator):
             out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x)
         return out.cpu().numpy().astype(np.float32)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, u=None) -> np.ndarray:
         """p(c | z) at the encoder's posterior mean z = E_q[z|x]; ndarray (n_samples, n_components)."""
-        x = self._prepare(X)
+        x = self._prepare(X, u)
         log_p = self._batched(lambda b: q_c_log_probs(self.module_, b), x)
         return log_p.exp().cpu().double().numpy()
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, u=None) -> np.ndarray:
         """The most probable component argmax_c p(c | E_q[z|x]); ndarray (n_samples,) int64."""
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        return self.predict_proba(X, u).argmax(axis=1).astype(np.int64)
 
-    def score_samples(self, X, random_state=None) -> np.ndarray:
+    def score_samples(self, X, random_state=None, u=None) -> np.ndarray:
         """Per-sample ELBO, a lower bound on log p(x) in the data's units; ndarray (n_samples,).
 
         Uses the training estimator with SCORE_SAMPLES reparameterised draws, seeded by ``random_state``
         (default: the estimator's), so it is deterministic for a seeded estimator.
         """
-        x = self._prepare(X)
+        x = self._prepare(X, u)
         gen = self._generator(random_state)
         batch = max(1, min(EVAL_BATCH, 2**22 // (SCORE_SAMPLES * self.n_features_in_)))  # bounded memory
         out = self._batched(lambda b: elbo(self.module_, b, gen, self.elbo, SCORE_SAMPLES), x, batch)
         log_jacobian = self.n_features_in_ * torch.log(self.module_.x_scale)  # x_model = (x - shift) / scale
         return (out - log_jacobian).cpu().double().numpy()
 
-    def iw_bound_samples(self, X, n_samples: int = REFINE_SAMPLES, random_state=None) -> np.ndarray:
+    def iw_bound_samples(self, X, n_samples: int = REFINE_SAMPLES, random_state=None, u=None) -> np.ndarray:
         """Per-sample importance-weighted bound on log p(x) (``n_samples`` draws from the encoder), data units.
 
         Tighter than ``score_samples`` (the ELBO) and non-decreasing in ``n_samples`` in expectation;
@@ -297,14 +312,14 @@ class LatentModel(BaseEstimator):
         """
         if not P.Interval(int, 1).accepts(n_samples):
             raise InvalidParameterError(f"n_samples must be an int >= 1. Got {n_samples!r} instead.")
-        x = self._prepare(X)
+        x = self._prepare(X, u)
         gen = self._generator(random_state)
         out = self._batched(lambda b: iw_bound(self.module_, b, gen, n_samples), x)
         return (out - self.n_features_in_ * torch.log(self.module_.x_scale)).cpu().double().numpy()
 
-    def score(self, X, y=None) -> float:
+    def score(self, X, y=None, u=None) -> float:
         """Mean ELBO per sample of X (higher is better)."""
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self.score_samples(X, u=u)))
 
     @torch.no_grad()
     def sample(self, n_samples: int = 1, random_state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -361,6 +376,7 @@ class LatentModel(BaseEstimator):
             "class": type(self).__name__,
             "params": {k: jsonable(v) for k, v in self.get_params(deep=False).items()},
             "n_features_in": self.n_features_in_,
+            "n_aux": self.module_.n_aux,
             "latent_dim": self.latent_dim,
             "fitted": {k: jsonable(getattr(self, k, None)) for k in self._FITTED_SCALARS},
         }
@@ -389,20 +405,21 @@ class LatentModel(BaseEstimator):
         try:
             model = target(**config["params"])
             n_features = int(config["n_features_in"])
+            n_aux = int(config.get("n_aux", 0))
         except (TypeError, KeyError, ValueError) as exc:
             raise DataFileError(
                 f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
             ) from exc
+        for key, value in config.get("fitted", {}).items():
+            if key in target._FITTED_SCALARS and value is not None:
+                setattr(model, key, value)
         dev = model._resolve_device("auto" if device is None else device)  # placement only; params stay as saved
-        module = model._build(n_features, torch.Generator().manual_seed(0), model.noise_scale)
+        module = model._build(n_features, torch.Generator().manual_seed(0), model.noise_scale, n_aux)
         try:
             module.load_state_dict(ckpt.read_state(path))
         except RuntimeError as exc:
             raise DataFileError(f"{path}: model.pt does not match config.json ({str(exc).splitlines()[0]}).") from exc
         model._set_fitted(module.to(dev), n_features)
-        for key, value in config.get("fitted", {}).items():
-            if key in cls._FITTED_SCALARS and value is not None:
-                setattr(model, key, value)
         return model
 
     def _set_fitted(self, module: LatentModule, n_features: int) -> None:
@@ -413,8 +430,3 @@ class LatentModel(BaseEstimator):
         self.prior_ = module.prior
         self.n_features_in_ = n_features
         self.device_ = str(module.x_shift.device)
-
-
-def load_model(path: str | os.PathLike, device: str | None = None) -> LatentModel:
-    """Load any saved latentid model (VaDE, VAE, ...) from its folder."""
-    return LatentModel.load(path, device=device)

@@ -42,7 +42,7 @@ def gaussian_entropy(logvar: Tensor) -> Tensor:
 
 
 def _mean_field(prior: Prior, mean: Tensor, var: Tensor, z: Tensor) -> Tensor:
-    return torch.logsumexp(prior.expected_log_joint(mean, var), dim=-1)  # exact: z is not used
+    return prior.expected_log_marginal(mean, var)  # exact: z is not used
 
 
 def _vade(prior: Prior, mean: Tensor, var: Tensor, z: Tensor) -> Tensor:
@@ -71,24 +71,32 @@ def elbo(
     generator: torch.Generator | None,
     estimator: str = "mean_field",
     n_samples: int = 1,
+    *,
+    kl_weight: float = 1.0,
+    decoder_gate: Tensor | None = None,
 ) -> Tensor:
-    """Per-sample ELBO in model space (standardised x); x (n, n_features) -> (n,).
+    """Per-sample ELBO in model space (standardised x); x (n, n_features [+ n_aux]) -> (n,).
 
     The reconstruction term averages ``n_samples`` reparameterised draws; see the module docstring.
+    Training schedules only (both leave the bound itself unchanged at their defaults):
+    ``kl_weight`` scales the prior and entropy terms (KL warm-up); ``decoder_gate`` (latent_dim,)
+    multiplies z before the decoder (MFC-VAE's progressive training fades facets in with it).
     """
+    x_obs, prior = module.observed_and_prior(x)
     mean, logvar = module.encoder(x)
     var = logvar.exp()
     eps = torch.randn((n_samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
     z = mean + var.sqrt() * eps  # (S, n, m)
-    f = module.decoder(z.reshape(-1, z.shape[-1])).reshape(n_samples, x.shape[0], -1)
-    recon = module.likelihood.log_prob(x, f).mean(0)
-    return recon + PRIOR_TERMS[estimator](module.prior, mean, var, z) + gaussian_entropy(logvar)
+    z_in = z if decoder_gate is None else z * decoder_gate
+    f = module.decoder(z_in.reshape(-1, z.shape[-1])).reshape(n_samples, x.shape[0], -1)
+    recon = module.likelihood.log_prob(x_obs, f).mean(0)
+    return recon + kl_weight * (PRIOR_TERMS[estimator](prior, mean, var, z) + gaussian_entropy(logvar))
 
 
 def q_c_log_probs(module: LatentModule, x: Tensor) -> Tensor:
     """log p(c | z = E_q[z|x]): component posteriors at the encoder mean; (n, n_features) -> (n, K)."""
     mean, _ = module.encoder(x)
-    return module.prior.log_responsibilities(mean)
+    return module.observed_and_prior(x)[1].log_responsibilities(mean)
 
 
 def iw_bound(
@@ -108,6 +116,7 @@ def iw_bound(
     chunk = max(1, max_elements // (n_samples * max(x.shape[1], 1)))
     for start in range(0, x.shape[0], chunk):
         xb = x[start : start + chunk]
+        x_obs, prior = module.observed_and_prior(xb)
         mean, logvar = module.encoder(xb)
         std = (0.5 * logvar).exp()
         eps = torch.randn((n_samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
@@ -115,6 +124,6 @@ def iw_bound(
         s, b, m = z.shape
         log_q = (-0.5 * eps.pow(2) - std.log() - 0.5 * LOG_2PI).sum(-1)  # (S, b)
         f = module.decoder(z.reshape(s * b, m)).reshape(s, b, -1)
-        log_w = module.likelihood.log_prob(xb, f) + module.prior.log_prob(z.reshape(s * b, m)).reshape(s, b) - log_q
+        log_w = module.likelihood.log_prob(x_obs, f) + prior.log_prob(z.reshape(s * b, m)).reshape(s, b) - log_q
         out.append(torch.logsumexp(log_w, dim=0) - math.log(s))
     return torch.cat(out, dim=0)

@@ -152,7 +152,8 @@ def warm_start(
     if warmed:
         with torch.no_grad():
             head = slice(0, EVAL_BATCH)  # a noise-scale estimate needs no more rows than this
-            module.likelihood.init_from_residuals(x_train[head], module.decoder(z[head]))
+            x_obs, _ = module.observed_and_prior(x_train[head])
+            module.likelihood.init_from_residuals(x_obs, module.decoder(z[head]))
     model._init_prior(module, z.cpu().double().numpy(), seed)
     return history
 
@@ -161,7 +162,8 @@ def _autoencoder_loss(module: LatentModule):
     """Reconstruction error of decoder(encoder mean), per sample: the classic VaDE warm start."""
 
     def loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
-        return module.likelihood.reconstruction_loss(xb, module.decoder(module.encoder(xb)[0]))
+        x_obs, _ = module.observed_and_prior(xb)
+        return module.likelihood.reconstruction_loss(x_obs, module.decoder(module.encoder(xb)[0]))
 
     return loss
 
@@ -174,9 +176,10 @@ def _vae_loss(module: LatentModule):
     """
 
     def loss(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        x_obs, _ = module.observed_and_prior(xb)
         mean, logvar = module.encoder(xb)
         eps = torch.randn(mean.shape, generator=gen, device=mean.device, dtype=mean.dtype)
-        recon = module.likelihood.log_prob(xb, module.decoder(mean + (0.5 * logvar).exp() * eps))
+        recon = module.likelihood.log_prob(x_obs, module.decoder(mean + (0.5 * logvar).exp() * eps))
         kl = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(-1)
         return kl - recon
 
@@ -196,11 +199,15 @@ def _score_fn(model: LatentModel, module: LatentModule, seed: int):
     return score
 
 
-def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device) -> None:
-    """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO."""
+def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.ndarray | None = None) -> None:
+    """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO.
+
+    ``U`` (n, n_aux): the auxiliary variable of a model that reads one, appended to every standardised row.
+    """
     n, n_features = X.shape
+    n_aux = 0 if U is None else U.shape[1]
     directory = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
-    fingerprint = data_fingerprint(X)
+    fingerprint = data_fingerprint(X if U is None else np.hstack([X, U]))
     config = model._resume_config()
     first = _checkpoint_path(directory, 0) if directory is not None else None
     resuming = bool(model.resume) and first is not None and first.exists()
@@ -217,6 +224,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device) -> Non
     val_idx = torch.from_numpy(np.sort(order[n_train:])).to(device)
     shift, scale = _standardization(model, X[order[:n_train]])
     x_all = torch.from_numpy(X).to(device)
+    u_all = None if U is None else torch.from_numpy(U).to(device)
     noise = None if model.noise_scale is None else float(model.noise_scale) / scale
     log_path = directory / LOG_NAME if directory is not None else None
     log_records: list[dict] = []
@@ -226,10 +234,12 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device) -> Non
         torch_seed, gmm_seed, eval_seed = (int(s) for s in seq.generate_state(3, dtype=np.uint32))
         generator = torch.Generator(device=device)
         generator.manual_seed(torch_seed)
-        module = model._build(n_features, generator, noise).to(device)
+        module = model._build(n_features, generator, noise, n_aux).to(device)
         module.x_shift.copy_(torch.from_numpy(shift))
         module.x_scale.fill_(scale)
         x_std = module.standardize(x_all)
+        if u_all is not None:
+            x_std = torch.cat([x_std, u_all], dim=1)
         x_train, x_val = x_std[train_idx], x_std[val_idx]
         path = _checkpoint_path(directory, r) if directory is not None else None
         state = load_checkpoint(path) if resuming and path is not None and path.exists() else None
@@ -270,6 +280,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device) -> Non
             checkpoint_extra=checkpoint_extra,
             resume_state=state,
             log_prefix=[*log_records, *pretrain_history],
+            epoch_hook=model._epoch_start,
             **common,
         )
         log_records += [*pretrain_history, *result.history]

@@ -104,17 +104,31 @@ class LatentModule(nn.Module):
 
     ``x_shift`` (n_features,) and ``x_scale`` (scalar) map data to the model's space:
     x_model = (x - x_shift) / x_scale. One global scale keeps isotropic noise isotropic.
+
+    A model with an observed auxiliary variable (iVAE) has ``n_aux`` > 0: its batches are
+    [x_model, u] of shape (b, n_features + n_aux), its encoder reads the whole row and its prior
+    is conditioned on u (``observed_and_prior``). Every other model has ``n_aux`` = 0.
     """
 
-    def __init__(self, encoder: GaussianEncoder, decoder: nn.Sequential, prior: Prior, likelihood: Likelihood) -> None:
+    def __init__(
+        self, encoder: GaussianEncoder, decoder: nn.Sequential, prior: Prior, likelihood: Likelihood, n_aux: int = 0
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.prior = prior
         self.likelihood = likelihood
+        self.n_aux = int(n_aux)
         n_features = decoder[-1].out_features
         self.register_buffer("x_shift", torch.zeros(n_features))
         self.register_buffer("x_scale", torch.ones(()))
+
+    def observed_and_prior(self, batch: Tensor) -> tuple[Tensor, Prior]:
+        """Split a batch (b, n_features + n_aux) into x (b, n_features) and the prior of its rows."""
+        if not self.n_aux:
+            return batch, self.prior
+        n_features = self.x_shift.shape[0]
+        return batch[:, :n_features], self.prior.given(batch[:, n_features:])
 
     def standardize(self, x: Tensor) -> Tensor:
         """Data space -> model space; shape kept."""

@@ -164,3 +164,24 @@ def validate_params(owner: str, params: dict[str, Any], table: dict[str, list[Co
         if not any(c.accepts(value) for c in constraints):
             expected = " or ".join(c.describe() for c in constraints)
             raise InvalidParameterError(f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead.")
+
+
+class _FacetsConstraint(Constraint):
+    """A non-empty list of (latent_dim, n_components) pairs of ints >= 1 (MFC-VAE's facets)."""
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
+            return False
+        return all(
+            not isinstance(pair, (str, bytes))
+            and isinstance(pair, Sequence)
+            and len(pair) == 2
+            and IntSequence(1).accepts(pair)
+            for pair in value
+        )
+
+    def describe(self) -> str:
+        return "a non-empty list of (latent_dim, n_components) pairs of ints >= 1"
+
+
+FACETS = _FacetsConstraint()

@@ -51,13 +51,29 @@ class Prior(nn.Module):
         """
         return self._log_weights() - 0.5 * (self.latent_dim * LOG_2PI + self._gaussian_terms(mean, var))
 
+    def expected_log_marginal(self, mean: Tensor, var: Tensor | None = None) -> Tensor:
+        """logsumexp_c of ``expected_log_joint``: the exact mean-field prior term; shape (n,).
+
+        With ``var=None`` this is log p(z=mean). Subclasses whose components factorise compute it without
+        enumerating every component (``ProductPrior``).
+        """
+        return torch.logsumexp(self.expected_log_joint(mean, var), dim=-1)
+
     def log_joint(self, z: Tensor) -> Tensor:
         """log p(z, c) for every component; z of shape (n, latent_dim) -> (n, n_components)."""
         return self.expected_log_joint(z, None)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) = logsumexp_c log p(z, c); shape (n,)."""
-        return torch.logsumexp(self.log_joint(z), dim=-1)
+        return self.expected_log_marginal(z, None)
+
+    def given(self, u: Tensor | None) -> Prior:
+        """The prior of the rows of a batch given their auxiliary variables u (b, aux_dim).
+
+        An unconditional prior ignores u and returns itself; a conditional one (iVAE) returns a
+        prior with one component per row.
+        """
+        return self
 
     def log_responsibilities(self, z: Tensor) -> Tensor:
         """log p(c | z), normalised in log space; shape (n, n_components). Finite for any finite z."""
@@ -200,4 +216,74 @@ class MixturePrior(Prior):
         self.diag_raw.copy_(_softplus_inverse((diag - CHOL_FLOOR).clamp_min(1e-6)).to(dev))
 
 
-PRIORS = {"standard_normal": StandardNormalPrior, "mixture": MixturePrior}
+class ProductPrior(Prior):
+    """p(z) = prod_j p_j(z_j): one ``MixturePrior`` per facet on its block of z (MFC-VAE).
+
+    Itself a Gaussian mixture with prod_j K_j components (block-diagonal covariances), the joint
+    component index c = (c_1, ..., c_J) in C order (``numpy.ravel_multi_index``). The joint view
+    (``log_joint``, ``scale_tril``, ``weights``...) enumerates the components; ``expected_log_marginal``
+    (the ELBO's prior term and ``log_prob``) and ``facet_log_responsibilities`` never do.
+    """
+
+    def __init__(self, facets: list[tuple[int, int]], covariance: str = "full") -> None:
+        super().__init__()
+        self.facet_shapes = [(int(m), int(k)) for m, k in facets]
+        self.facets = nn.ModuleList(MixturePrior(m, k, covariance) for m, k in self.facet_shapes)
+        stops = np.cumsum([m for m, _ in self.facet_shapes])
+        self.blocks = [slice(int(stop - m), int(stop)) for stop, (m, _) in zip(stops, self.facet_shapes, strict=True)]
+        self.latent_dim = int(stops[-1])
+        self.n_components = int(np.prod([k for _, k in self.facet_shapes]))
+
+    def _per_facet(self, mean: Tensor, var: Tensor | None) -> list[Tensor]:
+        """Each facet's expected_log_joint on its block; a list of (n, K_j)."""
+        return [
+            facet.expected_log_joint(mean[:, block], None if var is None else var[:, block])
+            for facet, block in zip(self.facets, self.blocks, strict=True)
+        ]
+
+    @staticmethod
+    def _outer_sum(parts: list[Tensor]) -> Tensor:
+        """(n, K_1), ..., (n, K_J) -> (n, K_1 * ... * K_J): a_1[c_1] + ... + a_J[c_J] in C order."""
+        total = parts[0]
+        for part in parts[1:]:
+            total = (total.unsqueeze(-1) + part.unsqueeze(1)).reshape(total.shape[0], -1)
+        return total
+
+    def expected_log_joint(self, mean: Tensor, var: Tensor | None = None) -> Tensor:
+        return self._outer_sum(self._per_facet(mean, var))
+
+    def expected_log_marginal(self, mean: Tensor, var: Tensor | None = None) -> Tensor:
+        return sum(torch.logsumexp(part, dim=-1) for part in self._per_facet(mean, var))
+
+    def facet_log_responsibilities(self, z: Tensor) -> list[Tensor]:
+        """log p(c_j | z_j) per facet: a list of (n, K_j), each normalised in log space."""
+        return [part - torch.logsumexp(part, dim=-1, keepdim=True) for part in self._per_facet(z, None)]
+
+    def _log_weights(self) -> Tensor:
+        return self._outer_sum([facet._log_weights().unsqueeze(0) for facet in self.facets])[0]
+
+    def _joint_index(self) -> list[Tensor]:
+        """For each facet, its component in every joint component (C order); J tensors of shape (K,)."""
+        grids = torch.meshgrid(*(torch.arange(k) for _, k in self.facet_shapes), indexing="ij")
+        return [g.reshape(-1) for g in grids]
+
+    def component_means(self) -> Tensor:
+        index = self._joint_index()
+        return torch.cat([facet.loc[i] for facet, i in zip(self.facets, index, strict=True)], dim=-1)
+
+    def scale_tril(self) -> Tensor:
+        index = self._joint_index()
+        first = self.facets[0].loc
+        tril = first.new_zeros(self.n_components, self.latent_dim, self.latent_dim)
+        for facet, i, block in zip(self.facets, index, self.blocks, strict=True):
+            tril[:, block, block] = facet.scale_tril()[i]  # block-diagonal
+        return tril
+
+    @torch.no_grad()
+    def set_parameters(self, facet_parameters: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Set every facet's (weights, means, covariances); see ``MixturePrior.set_parameters``."""
+        for facet, (weights, means, covariances) in zip(self.facets, facet_parameters, strict=True):
+            facet.set_parameters(weights, means, covariances)
+
+
+PRIORS = {"standard_normal": StandardNormalPrior, "mixture": MixturePrior, "product": ProductPrior}

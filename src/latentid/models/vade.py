@@ -9,6 +9,7 @@ likelihood, no labels) on the encoder means initialises pi, mu and Sigma.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.mixture import GaussianMixture
 
 from latentid.models import params as P
@@ -142,19 +143,27 @@ class VaDE(LatentModel):
         self.callback = callback
         self.random_state = random_state
 
-    def _make_prior(self) -> Prior:
+    def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
         return MixturePrior(self.latent_dim, self.n_components, self.covariance)
 
     def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
         """GaussianMixture on the encoder means z (n, latent_dim): best of n_init by likelihood, seeded."""
-        rng = np.random.default_rng(seed)
-        if len(z) > GMM_MAX_POINTS:
-            z = z[np.sort(rng.choice(len(z), GMM_MAX_POINTS, replace=False))]
-        gmm = GaussianMixture(
-            n_components=self.n_components,
-            covariance_type=self.covariance,
-            n_init=self.n_init,
-            reg_covar=1e-6 * float(np.var(z)) + 1e-9,
-            random_state=seed,
-        ).fit(z)
-        module.prior.set_parameters(gmm.weights_, gmm.means_, gmm.covariances_)
+        module.prior.set_parameters(*fit_gmm(z, self.n_components, self.covariance, self.n_init, seed))
+
+
+def fit_gmm(
+    z: np.ndarray, n_components: int, covariance: str, n_init: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A scikit-learn GaussianMixture on z (n, m), best of ``n_init`` by likelihood, no labels, seeded;
+    at most GMM_MAX_POINTS rows. Returns weights (K,), means (K, m), covariances ((K, m) diag, (K, m, m) full)."""
+    rng = np.random.default_rng(seed)
+    if len(z) > GMM_MAX_POINTS:
+        z = z[np.sort(rng.choice(len(z), GMM_MAX_POINTS, replace=False))]
+    gmm = GaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance,
+        n_init=n_init,
+        reg_covar=1e-6 * float(np.var(z)) + 1e-9,
+        random_state=seed,
+    ).fit(z)
+    return gmm.weights_, gmm.means_, gmm.covariances_

@@ -6,6 +6,8 @@ prior). ``predict`` returns component 0 for every sample: the prior has one comp
 
 from __future__ import annotations
 
+import torch
+
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
 from latentid.models.priors import Prior, StandardNormalPrior
 
@@ -80,5 +82,5 @@ class VAE(LatentModel):
         self.callback = callback
         self.random_state = random_state
 
-    def _make_prior(self) -> Prior:
+    def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
         return StandardNormalPrior(self.latent_dim)

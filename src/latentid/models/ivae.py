@@ -1,0 +1,173 @@
+"""iVAE (Khemakhem et al. 2020): the prior is conditioned on an *observed* auxiliary variable u.
+
+p(z | u) = N(mu(u), diag lambda(u)) (``ConditionalGaussianPrior``), q(z | x, u) a Gaussian encoder of
+[x, u], the same leaky-ReLU decoder, likelihoods, ELBO and loop as VaDE. The upper-bound baseline of
+the paper: identifiable up to permutation and coordinate-wise maps given enough variation of u, which
+VaDE is meant to match without u.
+
+u is either labels (n_samples,) of integers, one-hot encoded over the categories seen at fit (the
+prior is then a table of one mean and variance vector per category), or a continuous matrix
+(n_samples, aux_dim) (the prior is then an MLP of u).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latentid.data.io import validate_matrix
+from latentid.errors import InvalidDataError
+from latentid.models import params as P
+from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
+from latentid.models.conditional_prior import ConditionalGaussianPrior
+from latentid.models.priors import Prior
+
+CONTINUOUS_PRIOR_DEPTH = 2  # hidden layers of the prior network of a continuous u (default prior_dims)
+
+
+class IVAE(LatentModel):
+    """Identifiable VAE: prior N(mu(u), diag lambda(u)) given an observed u, encoder q(z | x, u).
+
+    Parameters
+    ----------
+    latent_dim : int, dimension m of z.
+    prior_dims : list of int or None, hidden widths of the network u -> (mu, log lambda). None: linear
+        for labels (a lookup table), two layers of width max(16, 2 m) for a continuous u.
+    Every other parameter is VaDE's (see ``VaDE``); inference is 'amortized' only, and there is no mixture
+    warm start (``pretrain_epochs`` > 0 pretrains encoder and decoder as a vanilla VAE).
+
+    Fitted attributes: as VaDE's, plus ``aux_categories_`` (the labels seen at fit, None for a continuous
+    u) and ``aux_dim_`` (columns of u as the model reads it). ``fit``, ``transform``, ``score`` ... take u.
+    """
+
+    _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
+        "inference": [P.Options(("amortized",))],
+        "prior_dims": [P.IntSequence(1), P.NONE],
+    }
+    _FITTED_SCALARS = (*LatentModel._FITTED_SCALARS, "aux_categories_", "aux_dim_")
+
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        *,
+        prior_dims=None,
+        hidden_dims=None,
+        encoder_dims=None,
+        activation: str = "leaky_relu",
+        slope: float = 0.2,
+        likelihood: str = "gaussian",
+        noise_scale: float | None = None,
+        elbo: str = "mean_field",
+        inference: str = "amortized",
+        refine_steps: int = 3,
+        iw_samples: int = 1,
+        epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        lr_schedule: str = "cosine",
+        pretrain_epochs: int = 0,
+        n_restarts: int = 1,
+        patience: int | None = 30,
+        tol: float = 0.0,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        device: str = "auto",
+        threads: int | None = None,
+        checkpoint_dir=None,
+        resume: bool = False,
+        pretrained=None,
+        callback=None,
+        random_state=None,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.prior_dims = prior_dims
+        self.hidden_dims = hidden_dims
+        self.encoder_dims = encoder_dims
+        self.activation = activation
+        self.slope = slope
+        self.likelihood = likelihood
+        self.noise_scale = noise_scale
+        self.elbo = elbo
+        self.inference = inference
+        self.refine_steps = refine_steps
+        self.iw_samples = iw_samples
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.pretrain_epochs = pretrain_epochs
+        self.n_restarts = n_restarts
+        self.patience = patience
+        self.tol = tol
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
+        self.threads = threads
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+        self.pretrained = pretrained
+        self.callback = callback
+        self.random_state = random_state
+
+    def _aux_matrix(self, u, n_rows: int, fitting: bool) -> np.ndarray:
+        """Labels (n,) -> one-hot (n, n_categories); a matrix (n, d) -> itself, float32. Checked against X."""
+        name = type(self).__name__
+        if u is None:
+            raise InvalidDataError(
+                f"{name} needs the auxiliary variable u beside X: pass u= (labels (n_samples,) or a matrix "
+                "(n_samples, aux_dim)); at the command line, --aux c uses the data set's labels."
+            )
+        arr = np.asarray(u)
+        if arr.ndim not in (1, 2) or arr.shape[0] != n_rows:
+            raise InvalidDataError(f"u must have {n_rows} rows, one per row of X; got shape {arr.shape}.")
+        if arr.ndim == 1:
+            if not np.issubdtype(arr.dtype, np.integer):
+                numeric = np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
+                if not numeric or np.any(arr != np.round(arr)):
+                    raise InvalidDataError(
+                        f"u given as one column must hold integer labels; got dtype {arr.dtype}. "
+                        "Pass a continuous u as a 2-D array (n_samples, aux_dim)."
+                    )
+            labels = arr.astype(np.int64)
+            if fitting:
+                self.aux_categories_ = [int(v) for v in np.unique(labels)]
+                self.aux_dim_ = len(self.aux_categories_)
+            categories = np.asarray(getattr(self, "aux_categories_", None) or [], dtype=np.int64)
+            if len(categories) == 0:
+                raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
+            index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
+            unknown = categories[index] != labels
+            if unknown.any():
+                raise InvalidDataError(
+                    f"u holds label {int(labels[unknown][0])}, not seen at fit "
+                    f"(the labels were {', '.join(map(str, categories.tolist()))})."
+                )
+            return np.eye(len(categories), dtype=np.float32)[index]
+        matrix = validate_matrix(arr, "u", min_samples=1)
+        if fitting:
+            self.aux_categories_ = None
+            self.aux_dim_ = matrix.shape[1]
+        elif getattr(self, "aux_categories_", None) is not None:
+            raise InvalidDataError(f"this {name} was fitted with labels as u; pass labels (n_samples,) again.")
+        elif matrix.shape[1] != self.aux_dim_:
+            raise InvalidDataError(f"u has {matrix.shape[1]} columns, but {name} was fitted with {self.aux_dim_}.")
+        return matrix
+
+    def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
+        if self.prior_dims is not None:
+            hidden = tuple(self.prior_dims)
+        elif getattr(self, "aux_categories_", None) is not None:
+            hidden = ()
+        else:
+            hidden = (max(16, 2 * self.latent_dim),) * CONTINUOUS_PRIOR_DEPTH
+        return ConditionalGaussianPrior(n_aux, self.latent_dim, hidden, self.activation, float(self.slope), generator)
+
+    @torch.no_grad()
+    def prior_parameters(self, u) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted p(z | u): means (n, latent_dim) and variances (n, latent_dim) for u (n,) or (n, aux_dim)."""
+        self._check_fitted()
+        n_rows = len(np.asarray(u))
+        U = torch.from_numpy(self._aux_matrix(u, n_rows, fitting=False)).to(self.module_.x_shift.device)
+        prior = self.module_.prior.given(U)
+        return prior.loc.cpu().double().numpy(), prior.var.cpu().double().numpy()
