@@ -239,7 +239,23 @@ def test_evaluate_latents_messages():
         latents_only,
     )
     both = _Data(x=x, z=z, c=np.arange(50) % 2, source="d.npz")
-    _raises(InvalidDataError, r"^labels \(the predicted clusters\) must be 1-D", evaluate_latents, z, both, labels=z)
+    # Labels may be one column per facet (n, J); float columns are still refused, naming the column.
+    _raises(
+        InvalidDataError,
+        r"^labels \(the predicted clusters\) column 0 must hold integer labels",
+        evaluate_latents,
+        z,
+        both,
+        labels=z,
+    )
+    _raises(
+        InvalidDataError,
+        r"^labels \(the predicted clusters\) must be \(n_samples,\) or \(n_samples, n_facets\)",
+        evaluate_latents,
+        z,
+        both,
+        labels=np.zeros((50, 2, 2), dtype=int),
+    )
     _raises(
         InvalidDataError,
         r"^the predicted labels have 49 entries but d\.npz has 50 samples; pass one label per sample, in the data's "

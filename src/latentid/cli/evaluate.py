@@ -18,11 +18,14 @@ from rich.table import Table
 from latentid.cli import app
 from latentid.cli._common import console, friendly_errors, print_json
 from latentid.data.io import read_dataset
-from latentid.data.synthetic import SyntheticGenerator
+from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blocks
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.gaps import likelihood_gaps
-from latentid.metrics import METRIC_DESCRIPTIONS, evaluate_latents
-from latentid.runs import load_run, read_data_for_run
+from latentid.metrics import evaluate_latents
+from latentid.metrics.report import metric_description
+from latentid.runs import DEEP_MODELS, load_run, read_data_for_run
+
+CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the run models whose predict() gives clusters
 
 # Keys shown around the table rather than as rows.
 _NOT_ROWS = ("source", "scored_on", "split_note", "cluster_scored_on")
@@ -56,13 +59,31 @@ def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine:
         return _read_array(latents, "--latents"), None, None
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed)  # None: the model decides
-    return z_hat, loaded.model.predict(dataset.x), loaded
+    name = loaded.info.get("model")
+    if refine and name not in DEEP_MODELS:
+        raise InvalidParameterError(f"--refine does not apply to a {name} run: it has no decoder to refine with.")
+    inputs = loaded.inputs(dataset)
+    z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **inputs)  # None: model's
+    labels = loaded.model.predict(dataset.x, **inputs) if name in CLUSTERING_MODELS else None
+    return z_hat, labels, loaded
+
+
+def _facet_blocks(dataset) -> list[slice] | None:
+    """The true facets' latent columns when the data file was simulated with facets, else None."""
+    if "spec_json" not in dataset.extras:
+        return None
+    spec = SyntheticSpec.model_validate_json(str(dataset.extras["spec_json"]))
+    return facet_blocks(spec) if spec.facets else None
 
 
 def _gaps(loaded, dataset, seed: int) -> dict:
-    """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}."""
+    """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}.
+
+    Only for a deep model of x alone: a linear floor has no such bound, and iVAE's bound is of p(x | u).
+    """
     if loaded is None or "spec_json" not in dataset.extras:
+        return {}
+    if loaded.info.get("model") not in DEEP_MODELS or loaded.info.get("aux") is not None:
         return {}
     generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
     if not generator.noise > 0:
@@ -100,7 +121,7 @@ def _table(result: dict) -> Table:
     # Scores first, then the bookkeeping (dimensions, split sizes, seed).
     rows.sort(key=lambda key: key in _BOOKKEEPING)
     for key in rows:
-        what, where = METRIC_DESCRIPTIONS.get(key, ("", ""))
+        what, where = metric_description(key)
         table.add_row(key, _format(result[key]), what, where)
     return table
 
@@ -136,7 +157,9 @@ def evaluate(
     dataset = read_dataset(data)
     z_hat, run_labels, loaded = _learned_latents(latents, run, data, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
-    result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed)
+    result = evaluate_latents(
+        z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=_facet_blocks(dataset)
+    )
     result.update(_gaps(loaded, dataset, seed))
     if json_output:
         print_json(result)

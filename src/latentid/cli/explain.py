@@ -47,7 +47,8 @@ def render(verdict: Verdict, source: str) -> None:
     table.add_column("numeric reason")
     for check in verdict.checks:
         table.add_row(MARKS[check.passed], check.name, check.detail)
-    console.print(table)
+    if verdict.checks:
+        console.print(table)
     for note in verdict.notes:
         console.print(f"• {note}")
 

@@ -11,16 +11,35 @@ from rich.markup import escape
 from latentid.cli import app
 from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
 from latentid.cli._progress import training_progress
+from latentid.cli.simulate import FACETS_HELP, parse_facets
 from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
-from latentid.models import VaDE
+from latentid.models import MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
-from latentid.runs import LATENTS_FILE, MODEL_DIR, fit_run, load_run, read_data_for_run, save_array
+from latentid.runs import LATENTS_FILE, LINEAR_MODELS, MODEL_DIR, fit_run, load_run, read_data_for_run, save_array
 
 
 class ModelName(str, Enum):
     vade = "vade"
     vae = "vae"
+    mfcvae = "mfcvae"
+    ivae = "ivae"
+    pca = "pca"
+    fastica = "fastica"
+    gmm = "gmm"
+
+
+class AuxSource(str, Enum):
+    c = "c"
+    u = "u"
+
+
+DEEP = (ModelName.vade, ModelName.vae, ModelName.mfcvae, ModelName.ivae)
+MIXTURE_WARM_START = (ModelName.vade, ModelName.mfcvae)  # the models with a mixture prior and its warm start
+MODEL_HELP = (
+    "vade (GMM prior), vae (N(0, I) prior), mfcvae (one GMM per facet, --facets), ivae (prior given an observed u, "
+    "--aux), or a linear floor: pca, fastica, gmm (a Gaussian mixture on x; its latents are PCA's)."
+)
 
 
 class CovarianceType(str, Enum):
@@ -53,6 +72,7 @@ class Device(str, Enum):
 # line, so that a vae can refuse them even when typed with their default values; None then resolves
 # to the estimator's own default, shown in --help.
 VADE_DEFAULTS = VaDE().get_params()
+MFCVAE_DEFAULTS = MFCVAE().get_params()
 
 
 def _check_size(flag: str, value: int | None, low: int) -> None:
@@ -101,13 +121,33 @@ def _require_npy(out: Path) -> None:
 def fit(
     data: Path = typer.Option(..., "--data", help="Training data (.npz/.npy/.csv/.parquet)."),
     out: Path = typer.Option(..., "--out", help="Run folder to write (model, config, log, latents)."),
-    model: ModelName = typer.Option(ModelName.vade, "--model", help="vade (GMM prior) or vae (N(0, I) prior)."),
-    latent_dim: int = typer.Option(2, "--latent-dim", help="Latent dimension m."),
+    model: ModelName = typer.Option(ModelName.vade, "--model", help=MODEL_HELP),
+    latent_dim: int | None = typer.Option(
+        None, "--latent-dim", help="Latent dimension m [default: 2; for mfcvae the sum of the facets']."
+    ),
     components: int | None = typer.Option(
-        None, "--components", help=f"Mixture components K (vade only) [default: {VADE_DEFAULTS['n_components']}]."
+        None,
+        "--components",
+        help=f"Mixture components K (vade, gmm) [default: {VADE_DEFAULTS['n_components']}].",
     ),
     covariance: CovarianceType | None = typer.Option(
-        None, "--covariance", help=f"Component covariances (vade only) [default: {VADE_DEFAULTS['covariance']}]."
+        None,
+        "--covariance",
+        help=f"Component covariances (vade, mfcvae, gmm) [default: {VADE_DEFAULTS['covariance']}].",
+    ),
+    facets: str | None = typer.Option(None, "--facets", help=f"mfcvae only (required): {FACETS_HELP}"),
+    aux: AuxSource | None = typer.Option(
+        None,
+        "--aux",
+        help="ivae only (required): its observed u, 'c' = the data set's labels, 'u' = the file's 'u' array.",
+    ),
+    kl_warmup_epochs: int | None = typer.Option(
+        None, "--kl-warmup-epochs", help="mfcvae: epochs over which the KL term grows from 0 to 1 [default: 0]."
+    ),
+    progressive_epochs: int | None = typer.Option(
+        None,
+        "--progressive-epochs",
+        help="mfcvae: facet j >= 1 fades into the decoder over epochs [j P, (j+1) P) [default: 0, off].",
     ),
     decoder_width: int | None = typer.Option(
         None, "--decoder-width", help="Width of every decoder hidden layer [default: the number of data features]."
@@ -121,25 +161,34 @@ def fit(
     encoder_depth: int | None = typer.Option(
         None, "--encoder-depth", help="Encoder hidden layers, 0 = linear [default: the decoder's depth]."
     ),
-    likelihood: Likelihood = typer.Option(Likelihood.gaussian, "--likelihood", help="bernoulli for data in [0, 1]."),
-    epochs: int = typer.Option(200, "--epochs", help="Maximum training epochs (early stopping may end sooner)."),
+    likelihood: Likelihood | None = typer.Option(
+        None, "--likelihood", help="gaussian, or bernoulli for data in [0, 1] [default: gaussian]."
+    ),
+    epochs: int | None = typer.Option(
+        None,
+        "--epochs",
+        help=f"Maximum training epochs, early stopping may end sooner [default: {VADE_DEFAULTS['epochs']}].",
+    ),
     pretrain_epochs: int | None = typer.Option(
-        None, "--pretrain-epochs", help=f"Pretraining epochs (vade only) [default: {VADE_DEFAULTS['pretrain_epochs']}]."
+        None,
+        "--pretrain-epochs",
+        help=f"Pretraining epochs (vade, mfcvae) [default: {VADE_DEFAULTS['pretrain_epochs']}].",
     ),
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help=f"Warm start (vade only): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
+        help=f"Warm start (vade, mfcvae): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help=f"Minibatch size [default: {VADE_DEFAULTS['batch_size']}]."
     ),
     lr: float | None = typer.Option(None, "--lr", help=f"Adam learning rate [default: {VADE_DEFAULTS['lr']}]."),
-    inference: Inference = typer.Option(
-        Inference(VADE_DEFAULTS["inference"]),
+    inference: Inference | None = typer.Option(
+        None,
         "--inference",
         help="amortized: the encoder's q in the bound; refined: each sample's posterior mode refined by "
-        "Gauss-Newton steps, the decoder trained on the bound around it (slower).",
+        f"Gauss-Newton steps, the decoder trained on the bound around it (slower) [default: "
+        f"{VADE_DEFAULTS['inference']}].",
     ),
     iw_samples: int | None = typer.Option(
         None,
@@ -155,23 +204,18 @@ def fit(
         None,
         "--restarts",
         help=f"Whole fits from different seeds; best held-out ELBO kept [default: {VADE_DEFAULTS['n_restarts']} for "
-        "vade, 1 for vae].",
+        "vade and mfcvae, 1 for vae and ivae].",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
-    device: Device = typer.Option(Device.auto, "--device", help="auto takes a GPU when torch sees one."),
+    device: Device | None = typer.Option(
+        None, "--device", help="auto takes a GPU when torch sees one [default: auto]."
+    ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads during the fit."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted fit from its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Fit VaDE or a vanilla VAE; write the model, its config, the training log and the posterior means."""
-    vade_only = {
-        "--components": components,
-        "--covariance": covariance,
-        "--pretrain-epochs": pretrain_epochs,
-        "--pretrain-objective": pretrain_objective,
-    }
-    if model is ModelName.vae:
-        refuse_flags(vade_only, "--model vae", "a vae has one fixed N(0, I) prior and no warm start")
+    """Fit a model (VaDE, VAE, MFC-VAE, iVAE or a linear floor); write the model, its config, the training
+    log and the posterior means into a run folder."""
     _check_size("--decoder-width", decoder_width, 1)
     _check_size("--decoder-depth", decoder_depth, 1)
     _check_size("--encoder-width", encoder_width, 1)
@@ -180,40 +224,154 @@ def fit(
         raise InvalidParameterError(
             "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
         )
-    if inference is not Inference.refined:
-        refuse_flags(
-            {"--refine-steps": refine_steps}, f"--inference {inference.value}", "only refined inference refines"
-        )
-    given = {
-        "batch_size": batch_size,
-        "lr": lr,
-        "iw_samples": iw_samples,
-        "refine_steps": refine_steps,
-        "n_restarts": restarts,
-    }
-    params = dict(
-        latent_dim=latent_dim,
-        likelihood=likelihood.value,
-        epochs=epochs,
-        inference=inference.value,
-        **{name: value for name, value in given.items() if value is not None},
-        random_state=seed,
-        device=device.value,
-        threads=threads,
-    )
-    if model is ModelName.vade:
-        names = ("n_components", "covariance", "pretrain_epochs", "pretrain_objective")
-        for name, value in zip(names, vade_only.values(), strict=True):
-            params[name] = VADE_DEFAULTS[name] if value is None else getattr(value, "value", value)
+    _refuse_inapplicable(model, locals())
+    parsed_facets = _facets_for(model, facets, latent_dim)
     dataset = read_dataset(data)
-    n_features = dataset.x.shape[1]
-    params.update(network_dims(latent_dim, n_features, (decoder_width, decoder_depth), (encoder_width, encoder_depth)))
-    with training_progress(not quiet) as callback:
-        run = fit_run(model.value, dataset, out, resume=resume, callback=callback, **params)
-    console.print(
-        f"Fitted {model.value} ({run.info['epochs_run']} epochs, {run.info['fit_seconds']:.1f} s) -> "
-        f"[bold]{escape(str(out))}[/] ({MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json)"
+    if model in DEEP:
+        params = _deep_params(model, locals(), parsed_facets, dataset.x.shape[1])
+    else:
+        params = {"latent_dim": 2 if latent_dim is None else latent_dim, "random_state": seed}
+        if model is ModelName.gmm:
+            params["n_components"] = VADE_DEFAULTS["n_components"] if components is None else components
+            params["covariance"] = (covariance or CovarianceType(VADE_DEFAULTS["covariance"])).value
+    with training_progress(not quiet and model in DEEP) as callback:
+        run = fit_run(
+            model.value,
+            dataset,
+            out,
+            resume=resume,
+            callback=callback,
+            aux=None if aux is None else aux.value,
+            **params,
+        )
+    written = (
+        f"{MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json"
+        if model in DEEP
+        else f"{MODEL_DIR}/, {LATENTS_FILE}, run.json"
     )
+    took = f"{run.info['epochs_run']} epochs, " if model in DEEP else ""
+    console.print(
+        f"Fitted {model.value} ({took}{run.info['fit_seconds']:.1f} s) -> [bold]{escape(str(out))}[/] ({written})"
+    )
+
+
+def _refuse_inapplicable(model: ModelName, options: dict) -> None:
+    """One-line errors for flags the chosen model has no use for (typed, even with their default value)."""
+
+    def pick(*names: str) -> dict:
+        return {f"--{name.replace('_', '-')}": options[name] for name in names}
+
+    context = f"--model {model.value}"
+    if model not in DEEP:
+        refuse_flags(
+            pick(
+                "decoder_width",
+                "decoder_depth",
+                "encoder_width",
+                "encoder_depth",
+                "likelihood",
+                "epochs",
+                "pretrain_epochs",
+                "pretrain_objective",
+                "batch_size",
+                "lr",
+                "inference",
+                "iw_samples",
+                "refine_steps",
+                "restarts",
+                "device",
+                "threads",
+            )
+            | {"--resume": options["resume"] or None},
+            context,
+            "a linear floor is fitted in closed form by scikit-learn, with no networks or training loop",
+        )
+    if model is not ModelName.gmm:
+        if model not in MIXTURE_WARM_START:
+            refuse_flags(
+                pick("components", "covariance", "pretrain_epochs", "pretrain_objective"),
+                context,
+                "its prior is not a mixture with a warm start" if model in DEEP else "only gmm has mixture components",
+            )
+        elif model is ModelName.mfcvae:
+            refuse_flags(pick("components"), context, "each facet has its own components: give them in --facets")
+    if model is not ModelName.mfcvae:
+        refuse_flags(
+            pick("facets", "kl_warmup_epochs", "progressive_epochs"), context, "only mfcvae has facets and schedules"
+        )
+    if model is not ModelName.ivae:
+        refuse_flags(pick("aux"), context, "only ivae reads an observed auxiliary variable u")
+    elif options["aux"] is None:
+        raise InvalidParameterError(
+            "--model ivae needs --aux c (the data set's labels as u) or --aux u (the file's 'u' array)."
+        )
+    if model is ModelName.ivae and options["inference"] is Inference.refined:
+        raise InvalidParameterError("--inference refined does not apply to --model ivae: its inference is amortized.")
+    if options["inference"] is not Inference.refined:
+        refuse_flags(
+            pick("refine_steps"),
+            f"--inference {(options['inference'] or Inference.amortized).value}",
+            "only refined inference refines",
+        )
+
+
+def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) -> list[tuple[int, int]] | None:
+    """mfcvae's parsed --facets (required), checked against --latent-dim; None for other models."""
+    if model is not ModelName.mfcvae:
+        return None
+    if facets is None:
+        raise InvalidParameterError("--model mfcvae needs --facets, e.g. --facets 2:3,2:4 (latent_dim:components).")
+    parsed = [tuple(pair) for pair in parse_facets(facets)]
+    total = sum(m for m, _ in parsed)
+    if latent_dim is not None and latent_dim != total:
+        raise InvalidParameterError(
+            f"--latent-dim ({latent_dim}) must equal the sum of the facets' latent dimensions ({total}); "
+            "drop --latent-dim or fix --facets."
+        )
+    return parsed
+
+
+def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
+    """The estimator parameters of a deep model from the fit options ``o`` (None: the model's default)."""
+    given = {
+        "likelihood": o["likelihood"],
+        "epochs": o["epochs"],
+        "inference": o["inference"],
+        "batch_size": o["batch_size"],
+        "lr": o["lr"],
+        "iw_samples": o["iw_samples"],
+        "refine_steps": o["refine_steps"],
+        "n_restarts": o["restarts"],
+        "device": o["device"],
+        "kl_warmup_epochs": o["kl_warmup_epochs"],
+        "progressive_epochs": o["progressive_epochs"],
+    }
+    params = {name: getattr(v, "value", v) for name, v in given.items() if v is not None}
+    params.update(random_state=o["seed"], threads=o["threads"])
+    latent_dim = (
+        sum(m for m, _ in facets) if facets is not None else (2 if o["latent_dim"] is None else o["latent_dim"])
+    )
+    if facets is not None:
+        params["facets"] = facets
+    else:
+        params["latent_dim"] = latent_dim
+    if model in MIXTURE_WARM_START:
+        defaults = VADE_DEFAULTS if model is ModelName.vade else MFCVAE_DEFAULTS
+        names = {
+            "covariance": "covariance",
+            "pretrain_epochs": "pretrain_epochs",
+            "pretrain_objective": "pretrain_objective",
+        }
+        if model is ModelName.vade:
+            names["n_components"] = "components"
+        for name, option in names.items():
+            value = o[option]
+            params[name] = defaults[name] if value is None else getattr(value, "value", value)
+    dims = network_dims(
+        latent_dim, n_features, (o["decoder_width"], o["decoder_depth"]), (o["encoder_width"], o["encoder_depth"])
+    )
+    params.update(dims)
+    return params
 
 
 @app.command()
@@ -233,7 +391,10 @@ def transform(
     _require_npy(out)
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed)  # None: the model decides
+    if refine and loaded.info.get("model") in LINEAR_MODELS:
+        raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
+    # refine None: the model decides (refined inference refines)
+    z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **loaded.inputs(dataset))
     save_array(out, z)
     console.print(f"Wrote posterior means {z.shape} to [bold]{escape(str(out))}[/]")
 
@@ -243,14 +404,16 @@ def transform(
 def predict(
     run: Path = typer.Option(..., "--run", help="A run folder written by 'latentid fit'."),
     data: Path = typer.Option(..., "--data", help="Data to label."),
-    out: Path = typer.Option(..., "--out", help="Output .npy of component labels (n_samples,)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output .npy of component labels (n_samples,), or (n_samples, J) for J facets."
+    ),
 ) -> None:
-    """Write the most likely mixture component of each sample."""
+    """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
     _require_npy(out)
     loaded = load_run(run)
     dataset = read_data_for_run(loaded, data)
-    labels = loaded.model.predict(dataset.x)
+    labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
     save_array(out, labels)
-    console.print(f"Wrote {len(labels):,} labels to [bold]{escape(str(out))}[/]")
-    if len(loaded.model.weights_) == 1:
-        err_console.print("note: this model's prior has one component, so every label is 0.")
+    console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")
+    if loaded.info.get("model") in ("vae", "ivae", "pca", "fastica"):
+        err_console.print("note: this model has no clusters (one prior component), so every label is 0.")

@@ -30,7 +30,7 @@ def match_clusters(labels_true, labels_pred) -> dict:
     return {clusters[c].item(): classes[r].item() for r, c in zip(rows, cols, strict=True)}
 
 
-def _accuracy(labels_true: np.ndarray, labels_pred: np.ndarray, mapping: dict) -> float:
+def accuracy_of(labels_true: np.ndarray, labels_pred: np.ndarray, mapping: dict) -> float:
     """Share of samples whose cluster is matched to their class; unmatched clusters count as errors."""
     clusters = np.array(list(mapping.keys()))
     classes = np.array(list(mapping.values()))
@@ -77,7 +77,7 @@ def cluster_report(labels_true, labels_pred, split: float | None = None, seed: i
     mapping = match_clusters(labels_true[fit_idx], labels_pred[fit_idx])
     t, p = labels_true[eval_idx], labels_pred[eval_idx]
     return {
-        "cluster_acc": _accuracy(t, p, mapping),
+        "cluster_acc": accuracy_of(t, p, mapping),
         "nmi": float(normalized_mutual_info_score(t, p)),
         "ari": float(adjusted_rand_score(t, p)),
         "n_clusters": int(np.unique(labels_pred).size),

@@ -8,6 +8,8 @@ Spearman MCC), so that all numbers of one report describe the same samples.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from latentid.errors import InvalidDataError
@@ -27,8 +29,16 @@ from latentid.metrics.alignment import (
 )
 from latentid.metrics.clustering import cluster_report
 from latentid.metrics.correlation import mcc_from_arrays
+from latentid.metrics.facets import facet_affine_r2, facet_cluster_report
 
-__all__ = ["METRIC_DESCRIPTIONS", "consistency", "evaluate_latents", "identifiability_report", "split_indices"]
+__all__ = [
+    "METRIC_DESCRIPTIONS",
+    "consistency",
+    "evaluate_latents",
+    "identifiability_report",
+    "metric_description",
+    "split_indices",
+]
 
 SCORED_ON = "held-out"
 SPLIT_NOTE = (
@@ -72,7 +82,22 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "iw_samples": ("draws per sample in iw_bound", "-"),
     "likelihood_gap": ("true log p(x) - the fit's best bound (0 = as good as the truth)", "all samples"),
     "amortisation_gap": ("iw_bound - elbo: what the encoder costs the fit", "all samples"),
+    "affine_r2_block": ("R^2, best affine map all learned latents -> this true block", _FITTED),
+    "matched_column": ("the predicted label column paired with this facet", "fit split"),
+    "facet_cluster_acc_mean": ("mean over facets of the facet cluster accuracy", _FITTED),
 }
+_FACET_KEY = re.compile(r"facet(\d+)_(.+)")
+
+
+def metric_description(key: str) -> tuple[str, str]:
+    """(what it measures, where it is scored) of a result key; per-facet keys ``facet{j}_<metric>`` read as
+    <metric> of true facet j. ('', '') for an unknown key."""
+    match = _FACET_KEY.fullmatch(key)
+    if match is None:
+        return METRIC_DESCRIPTIONS.get(key, ("", ""))
+    base = "affine_r2_block" if match[2] == "affine_r2" else match[2]
+    what, where = METRIC_DESCRIPTIONS.get(base, ("", ""))
+    return f"facet {match[1]}: {what}", where
 
 
 def _split_pair(a: np.ndarray, b: np.ndarray, names: tuple[str, str], split: float, seed: int):
@@ -181,7 +206,9 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     }
 
 
-def evaluate_latents(z_hat, dataset, labels=None, split: float = 0.5, seed: int = 0) -> dict:
+def evaluate_latents(
+    z_hat, dataset, labels=None, split: float = 0.5, seed: int = 0, facet_blocks: list[slice] | None = None
+) -> dict:
     """Every metric the data allows for learned latents: the one implementation behind ``latentid evaluate``.
 
     Parameters
@@ -189,9 +216,11 @@ def evaluate_latents(z_hat, dataset, labels=None, split: float = 0.5, seed: int 
     z_hat : array-like of shape (n_samples, m_hat), learned latents (posterior means) of the data's samples
     dataset : a :class:`latentid.data.io.Dataset` (anything with ``x``, ``z`` and ``c`` attributes);
         ``z`` of shape (n_samples, m) enables the identifiability keys, ``c`` of shape (n_samples,) the
-        cluster keys (together with ``labels``)
-    labels : None or array-like of shape (n_samples,), predicted cluster labels
+        cluster keys (together with ``labels``); ``c`` of shape (n_samples, J) (one column per facet) the
+        per-facet cluster keys of :func:`~latentid.metrics.facets.facet_cluster_report`
+    labels : None or array-like of shape (n_samples,), predicted cluster labels, or (n_samples, J_hat) per facet
     split, seed : as in :func:`identifiability_report`; the clustering matching uses the same split
+    facet_blocks : None or the true facets' column slices of ``z`` (more than one adds ``facet{j}_affine_r2``)
 
     Returns
     -------
@@ -223,14 +252,21 @@ def evaluate_latents(z_hat, dataset, labels=None, split: float = 0.5, seed: int 
     out: dict = {"source": source}
     if z_true is not None:
         out.update(identifiability_report(z_true, z_hat, split=split, seed=seed))
+        if facet_blocks is not None and len(facet_blocks) > 1:
+            out.update(facet_affine_r2(check_latents(z_true, "z_true"), z_hat, facet_blocks, split, seed))
     if labels is not None:
-        labels = check_labels(labels, "labels (the predicted clusters)")
+        labels = np.asarray(labels)
         if labels.shape[0] != n_data:
             raise InvalidDataError(
                 f"the predicted labels have {labels.shape[0]} entries but {source} has {n_data} samples; "
                 "pass one label per sample, in the data's order."
             )
-        out.update(cluster_report(classes, labels, split=split, seed=seed))
+        if labels.ndim >= 2 or np.ndim(classes) == 2:
+            out.update(facet_cluster_report(classes, labels, split=split, seed=seed))
+            out["n_eval"] = split_indices(n_data, split, seed)[1].size
+        else:
+            labels = check_labels(labels, "labels (the predicted clusters)")
+            out.update(cluster_report(classes, labels, split=split, seed=seed))
         # The same split as the identifiability keys (same n, split and seed), so these agree with them.
         out.update(_split_info(split, seed, n_data - out["n_eval"], out["n_eval"]))
         out["split_note"] = SPLIT_NOTE
