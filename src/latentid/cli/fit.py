@@ -16,7 +16,16 @@ from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
 from latentid.models import MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
-from latentid.runs import LATENTS_FILE, LINEAR_MODELS, MODEL_DIR, fit_run, load_run, read_data_for_run, save_array
+from latentid.runs import (
+    LATENTS_FILE,
+    LINEAR_MODELS,
+    MODEL_DIR,
+    aux_values,
+    fit_run,
+    load_run,
+    read_data_for_run,
+    save_array,
+)
 
 
 class ModelName(str, Enum):
@@ -227,6 +236,8 @@ def fit(
     _refuse_inapplicable(model, locals())
     parsed_facets = _facets_for(model, facets, latent_dim)
     dataset = read_dataset(data)
+    if aux is not None:
+        aux_values(dataset, aux.value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
         params = _deep_params(model, locals(), parsed_facets, dataset.x.shape[1])
     else:

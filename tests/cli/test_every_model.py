@@ -1,0 +1,136 @@
+"""Every model through the command line: fit -> transform / predict / evaluate / explain, and its bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+
+runner = CliRunner()
+DEEP_FAST = ["--epochs", "2", "--batch-size", "64", "--quiet", "--device", "cpu"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    line = result.stderr
+    assert line.startswith("error: ") and line.count("\n") == 1 and "Traceback" not in result.output, line
+    assert all(fragment in line for fragment in fragments), line
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(depth=2, components=5, covariance="diag", seed=4).build()
+    save_simulation(path, gen, gen.sample(400))
+    return path
+
+
+@pytest.fixture(scope="module")
+def facet_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "f.npz"
+    gen = SyntheticSpec.create(facets=((2, 3), (1, 2)), obs_dim=8, depth=2, seed=1).build()
+    save_simulation(path, gen, gen.sample(400))
+    return path
+
+
+@pytest.fixture(scope="module")
+def plain_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "x.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((100, 6)).astype(np.float32))
+    return path
+
+
+def _fit_and_use(data, out, tmp_path, *fit_args):
+    result = run("fit", "--data", data, "--out", out, *fit_args)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "run.json").read_text())
+    z = np.load(out / "latents.npy")
+    assert run("transform", "--run", out, "--data", data, "--out", tmp_path / "z.npy").exit_code == 0
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), z, rtol=1e-5, atol=1e-6)
+    predicted = run("predict", "--run", out, "--data", data, "--out", tmp_path / "c.npy")
+    assert predicted.exit_code == 0, predicted.output
+    evaluated = run("evaluate", "--run", out, "--data", data, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    explained = run("explain", "--run", out, "--json")
+    assert explained.exit_code == 0, explained.output
+    return info, z, np.load(tmp_path / "c.npy"), json.loads(evaluated.stdout), json.loads(explained.stdout)
+
+
+@pytest.mark.parametrize("model", ["pca", "fastica", "gmm"])
+def test_linear_floor_runs_end_to_end(data_file, tmp_path, model):
+    info, z, labels, scores, verdict = _fit_and_use(data_file, tmp_path / model, tmp_path, "--model", model)
+    assert info["model"] == model and z.shape == (400, 2)
+    assert scores["affine_r2"] > 0.3  # a linear map of a depth-2 f keeps much of z
+    assert ("cluster_acc" in scores) == (model == "gmm")  # only the GMM clusters
+    assert verdict["level"] == "none" and "linear floor" in verdict["notes"][0]
+    assert "likelihood_gap" not in scores
+    if model != "gmm":
+        assert np.all(labels == 0)
+
+
+def test_ivae_uses_the_labels_as_u_everywhere(data_file, tmp_path):
+    out = tmp_path / "ivae"
+    info, z, _, scores, verdict = _fit_and_use(data_file, out, tmp_path, "--model", "ivae", "--aux", "c", *DEEP_FAST)
+    assert info["aux"] == "c" and z.shape == (400, 2)
+    assert "cluster_acc" not in scores and "likelihood_gap" not in scores
+    assert verdict["level"] == "3" and any("iVAE" in note for note in verdict["notes"])
+    # transform really reads u: other labels give other posterior means
+    from latentid.data.io import read_dataset
+    from latentid.runs import load_run
+
+    model, data = load_run(out).model, read_dataset(data_file)
+    shifted = model.transform(data.x, u=np.roll(data.c, 1))
+    assert np.abs(shifted - z).max() > 1e-3
+
+
+def test_mfcvae_reports_each_facet(facet_file, tmp_path):
+    out = tmp_path / "mfc"
+    args = ("--model", "mfcvae", "--facets", "2:3,1:2", "--pretrain-epochs", "1", "--restarts", "1", *DEEP_FAST)
+    info, z, labels, scores, verdict = _fit_and_use(facet_file, out, tmp_path, *args)
+    assert z.shape == (400, 3) and labels.shape == (400, 2)
+    assert labels[:, 0].max() < 3 and labels[:, 1].max() < 2
+    for key in ("facet0_affine_r2", "facet1_affine_r2", "facet0_cluster_acc", "facet1_cluster_acc"):
+        assert key in scores, key
+    assert verdict["level"] in ("1", "2") and any("Facets" in note for note in verdict["notes"])
+
+
+def test_bad_inputs_of_the_new_models_exit_2(data_file, plain_file, tmp_path):
+    out = tmp_path / "x"
+    assert_one_line_error(run("fit", "--data", plain_file, "--out", out, "--model", "ivae", "--aux", "c"), "no labels")
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, "--model", "ivae", "--aux", "u"), "'u'")
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, "--model", "ivae"), "--aux")
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, "--model", "vade", "--aux", "c"), "--aux")
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, "--model", "mfcvae"), "--facets")
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", out, "--model", "mfcvae", "--facets", "1:2,1:2", "--latent-dim", "3"),
+        "--latent-dim (3)",
+        "(2)",
+    )
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", out, "--model", "mfcvae", "--facets", "2:x"), "--facets"
+    )
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", out, "--model", "mfcvae", "--facets", "1:2", "--components", "3"),
+        "--components",
+    )
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, "--model", "pca", "--epochs", "3"), "--epochs")
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", out, "--model", "fastica", "--components", "3"), "--components"
+    )
+    assert not out.exists()  # nothing refused leaves a folder behind
+
+
+def test_ivae_run_refuses_data_without_its_u(data_file, plain_file, tmp_path):
+    out = tmp_path / "ivae"
+    assert run("fit", "--data", data_file, "--out", out, "--model", "ivae", "--aux", "c", *DEEP_FAST).exit_code == 0
+    no_labels = tmp_path / "nolabels.npz"
+    np.savez(no_labels, x=np.load(out / "latents.npy").repeat(5, axis=1))  # 10 features, no 'c'
+    assert_one_line_error(run("transform", "--run", out, "--data", no_labels, "--out", tmp_path / "z.npy"), "no labels")
+    assert_one_line_error(run("evaluate", "--run", out, "--data", no_labels), "labels")
