@@ -226,7 +226,6 @@ def test_save_load_round_trip(fitted, tmp_path):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="LatentModel.load skips fitted attributes saved as None")
 def test_loaded_continuous_model_has_aux_categories_none(with_matrix, tmp_path):
     model = with_matrix[0]
     model.save(tmp_path / "ivae")

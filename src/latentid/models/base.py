@@ -411,7 +411,7 @@ class LatentModel(BaseEstimator):
                 f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
             ) from exc
         for key, value in config.get("fitted", {}).items():
-            if key in target._FITTED_SCALARS and value is not None:
+            if key in target._FITTED_SCALARS:
                 setattr(model, key, value)
         dev = model._resolve_device("auto" if device is None else device)  # placement only; params stay as saved
         module = model._build(n_features, torch.Generator().manual_seed(0), model.noise_scale, n_aux)
