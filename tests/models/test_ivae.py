@@ -232,8 +232,8 @@ def test_loaded_continuous_model_has_aux_categories_none(with_matrix, tmp_path):
     assert load_model(tmp_path / "ivae", device="cpu").aux_categories_ is None
 
 
-# ---------------------------------------------------------------------------- u identifies z
-def test_fit_with_informative_u_recovers_the_latents():
+# ---------------------------------------------------------------------------- a fit with u learns z
+def test_fit_with_u_learns_latents_tied_to_z():
     spec = SyntheticSpec(latent_dim=2, obs_dim=5, components=6, covariance="diag", depth=2, noise=0.01)
     data = spec.build().sample(2000, random_state=0)
     model = IVAE(latent_dim=2, hidden_dims=[8], epochs=5, batch_size=64, lr=1e-2, patience=None, random_state=0)

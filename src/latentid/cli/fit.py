@@ -11,7 +11,7 @@ from rich.markup import escape
 from latentid.cli import app
 from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
 from latentid.cli._progress import training_progress
-from latentid.cli.simulate import FACETS_HELP, parse_facets
+from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
 from latentid.models import MFCVAE, VaDE
@@ -332,14 +332,8 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
         return None
     if facets is None:
         raise InvalidParameterError("--model mfcvae needs --facets, e.g. --facets 2:3,2:4 (latent_dim:components).")
-    parsed = [tuple(pair) for pair in parse_facets(facets)]
-    total = sum(m for m, _ in parsed)
-    if latent_dim is not None and latent_dim != total:
-        raise InvalidParameterError(
-            f"--latent-dim ({latent_dim}) must equal the sum of the facets' latent dimensions ({total}); "
-            "drop --latent-dim or fix --facets."
-        )
-    return parsed
+    # --components is refused for mfcvae by _refuse_inapplicable; the prior here is always a mixture
+    return list(facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm))
 
 
 def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:

@@ -96,11 +96,7 @@ class LinearModel(BaseEstimator):
     def _check_fit_data(self, X: np.ndarray) -> None:
         name = type(self).__name__
         n, n_features = X.shape
-        if self.latent_dim > n_features:
-            raise InvalidParameterError(
-                f"The 'latent_dim' parameter of {name} must be <= n_features ({n_features}). "
-                f"Got {self.latent_dim} instead. Lower latent_dim or pass data with more features."
-            )
+        P.check_latent_dim(name, self.latent_dim, n_features)
         need = self._min_samples()
         if n < need:
             raise InvalidDataError(

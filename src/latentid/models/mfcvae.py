@@ -21,7 +21,7 @@ from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
 from latentid.models.elbo import elbo
 from latentid.models.networks import LatentModule
-from latentid.models.priors import Prior, ProductPrior
+from latentid.models.priors import Prior, ProductPrior, block_slices
 from latentid.models.vade import fit_gmm
 
 
@@ -137,8 +137,7 @@ class MFCVAE(LatentModel):
     @property
     def facet_slices_(self) -> list[slice]:
         """Facet j's columns of the latent space (of ``transform``'s output)."""
-        stops = np.cumsum([int(m) for m, _ in self.facets])
-        return [slice(int(stop - int(m)), int(stop)) for stop, (m, _) in zip(stops, self.facets, strict=True)]
+        return block_slices([m for m, _ in self.facets])
 
     def _min_train_samples(self) -> int:
         return max(2, *(int(k) for _, k in self.facets))

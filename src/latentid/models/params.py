@@ -157,6 +157,15 @@ SEED = _SeedConstraint()
 DEVICE = Pattern(r"auto|cpu|cuda(:\d+)?", "one of 'auto', 'cpu', 'cuda', 'cuda:N'")
 
 
+def check_latent_dim(owner: str, latent_dim: int, n_features: int) -> None:
+    """Refuse a latent dimension above the data's number of features (no injective map exists)."""
+    if latent_dim > n_features:
+        raise InvalidParameterError(
+            f"The 'latent_dim' parameter of {owner} must be <= n_features ({n_features}). "
+            f"Got {latent_dim} instead. Lower latent_dim or pass data with more features."
+        )
+
+
 def validate_params(owner: str, params: dict[str, Any], table: dict[str, list[Constraint]]) -> None:
     """Raise InvalidParameterError for the first value that no constraint of its entry accepts."""
     for name, constraints in table.items():

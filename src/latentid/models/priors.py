@@ -216,6 +216,12 @@ class MixturePrior(Prior):
         self.diag_raw.copy_(_softplus_inverse((diag - CHOL_FLOOR).clamp_min(1e-6)).to(dev))
 
 
+def block_slices(dims: list[int]) -> list[slice]:
+    """Consecutive column slices of widths ``dims``: [2, 1] -> [slice(0, 2), slice(2, 3)]."""
+    stops = np.cumsum([int(d) for d in dims])
+    return [slice(int(stop - int(d)), int(stop)) for stop, d in zip(stops, dims, strict=True)]
+
+
 class ProductPrior(Prior):
     """p(z) = prod_j p_j(z_j): one ``MixturePrior`` per facet on its block of z (MFC-VAE).
 
@@ -229,9 +235,8 @@ class ProductPrior(Prior):
         super().__init__()
         self.facet_shapes = [(int(m), int(k)) for m, k in facets]
         self.facets = nn.ModuleList(MixturePrior(m, k, covariance) for m, k in self.facet_shapes)
-        stops = np.cumsum([m for m, _ in self.facet_shapes])
-        self.blocks = [slice(int(stop - m), int(stop)) for stop, (m, _) in zip(stops, self.facet_shapes, strict=True)]
-        self.latent_dim = int(stops[-1])
+        self.blocks = block_slices([m for m, _ in self.facet_shapes])
+        self.latent_dim = self.blocks[-1].stop
         self.n_components = int(np.prod([k for _, k in self.facet_shapes]))
 
     def _per_facet(self, mean: Tensor, var: Tensor | None) -> list[Tensor]:
