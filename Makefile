@@ -23,8 +23,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Tests read MNIST / Fashion-MNIST from the shared data folder beside the checkout (never downloaded).
 test: lint
-	$(BIN)/python -m pytest
+	LATENTID_DATA="$${LATENTID_DATA:-$(abspath ../shared/data)}" $(BIN)/python -m pytest
 
 # Mutation check (not in CI: tens of minutes on 2 cores). Installs mutmut into the venv on demand,
 # mutates the modules listed under [tool.mutmut] in pyproject.toml, runs the tests that cover each

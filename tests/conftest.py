@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -40,3 +43,18 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder with the published MNIST / Fashion-MNIST files ($LATENTID_DATA, else <repo>/../shared/data).
+
+    Skips the test where a checkout has neither: the files are never downloaded by tests.
+    """
+    root = Path(os.environ.get("LATENTID_DATA") or SHARED_DATA)
+    if not (root / "mnist").is_dir():
+        pytest.skip(f"no MNIST files in {root}; set LATENTID_DATA to the folder holding mnist/ and fashion-mnist/")
+    return root

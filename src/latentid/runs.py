@@ -18,7 +18,8 @@ import numpy as np
 from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
-from latentid.data.io import Dataset, read_dataset
+from latentid.data.io import Dataset
+from latentid.data.sources import open_data
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
 from latentid.models.base import LatentModel
@@ -167,12 +168,17 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     return Run(path, load_model(path / MODEL_DIR, device=device), info)
 
 
-def read_data_for_run(run: Run, data_path: str | Path) -> Dataset:
-    """Read ``data_path`` and check it has the run's number of features."""
-    data = read_dataset(data_path)
+def read_data_for_run(run: Run, data_path: str | Path, split: str | None = None, data_dir=None) -> Dataset:
+    """Read ``data_path`` (a file, or a published data set by name with ``split``) and check it has the
+    run's number of features."""
+    return check_data_for_run(run, open_data(data_path, split, data_dir))
+
+
+def check_data_for_run(run: Run, data: Dataset) -> Dataset:
+    """``data`` unchanged if it has the run's number of features, else a one-line error."""
     expected = run.model.n_features_in_
     if data.x.shape[1] != expected:
         raise DataFileError(
-            f"{data_path}: has {data.x.shape[1]} features but the run in {run.path} was fitted on {expected}."
+            f"{data.source}: has {data.x.shape[1]} features but the run in {run.path} was fitted on {expected}."
         )
     return data

@@ -6,6 +6,8 @@ import functools
 import json
 import math
 from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -44,6 +46,31 @@ def friendly_errors(fn: F) -> F:
             fail("not enough memory for this request; ask for fewer samples or a smaller model.")
 
     return wrapper  # type: ignore[return-value]
+
+
+class Split(str, Enum):
+    """Which published split --data mnist / fashion-mnist reads."""
+
+    train = "train"
+    test = "test"
+    all = "all"
+
+
+DATA_HELP = (
+    "Data: a file (.npz/.npy/.csv/.parquet), or mnist / fashion-mnist (the published IDX files, see --data-dir)."
+)
+SPLIT_HELP = "With --data mnist|fashion-mnist: the train (60,000), test (10,000) or all split [default: train]."
+DATA_DIR_HELP = (
+    "With --data mnist|fashion-mnist: the folder holding mnist/ and fashion-mnist/ [default: $LATENTID_DATA, "
+    "then the user cache folder]."
+)
+
+
+def load_data(data: str, split: Split | None = None, data_dir: Path | None = None):
+    """The Dataset a --data value names (published data set or file), with --split and --data-dir."""
+    from latentid.data.sources import open_data
+
+    return open_data(data, None if split is None else split.value, data_dir)
 
 
 def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:

@@ -16,14 +16,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors, print_json
+from latentid.cli._common import (
+    DATA_DIR_HELP,
+    DATA_HELP,
+    SPLIT_HELP,
+    Split,
+    console,
+    friendly_errors,
+    load_data,
+    print_json,
+)
 from latentid.data.io import read_dataset
 from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blocks
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
 from latentid.metrics.report import metric_description
-from latentid.runs import DEEP_MODELS, load_run, read_data_for_run
+from latentid.runs import DEEP_MODELS, check_data_for_run, load_run
 
 CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the run models whose predict() gives clusters
 
@@ -48,7 +57,7 @@ def _read_array(path: Path, option: str) -> np.ndarray:
         ) from exc
 
 
-def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine: bool, seed: int):
+def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bool, seed: int):
     """The learned latents z_hat of shape (n_samples, m_hat), from a run its predicted labels, and the run."""
     if (latents is None) == (run is None):
         raise InvalidParameterError(
@@ -58,7 +67,7 @@ def _learned_latents(latents: Path | None, run: Path | None, data: Path, refine:
     if latents is not None:
         return _read_array(latents, "--latents"), None, None
     loaded = load_run(run)
-    dataset = read_data_for_run(loaded, data)
+    check_data_for_run(loaded, dataset)
     name = loaded.info.get("model")
     if refine and name not in DEEP_MODELS:
         raise InvalidParameterError(f"--refine does not apply to a {name} run: it has no decoder to refine with.")
@@ -129,9 +138,11 @@ def _table(result: dict) -> Table:
 @app.command("evaluate")
 @friendly_errors
 def evaluate(
-    data: Path = typer.Option(
-        ..., "--data", help="Data file the latents belong to (.npz/.npy/.csv/.parquet); needs 'z' and/or 'c'."
+    data: str = typer.Option(..., "--data", help="The data the latents belong to; needs 'z' and/or 'c'. " + DATA_HELP),
+    data_split: Split | None = typer.Option(
+        None, "--data-split", help=SPLIT_HELP + " (--split here is the alignment share.)"
     ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     latents: Path | None = typer.Option(
         None, "--latents", help="Learned latents (posterior means), shape (n_samples, m_hat): .npy, or a file's 'x'."
     ),
@@ -154,8 +165,8 @@ def evaluate(
     With --run on a file written by 'latentid simulate' (noise > 0) it also reports the likelihood gap:
     the true log p(x), the fit's ELBO and importance-weighted bound, per sample over every row.
     """
-    dataset = read_dataset(data)
-    z_hat, run_labels, loaded = _learned_latents(latents, run, data, refine, seed)
+    dataset = load_data(data, data_split, data_dir)
+    z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     result = evaluate_latents(
         z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=_facet_blocks(dataset)

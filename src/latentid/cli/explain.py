@@ -19,6 +19,7 @@ from latentid.cli.simulate import (
     Weights,
     facets_from_options,
 )
+from latentid.data.real import is_real_dataset_name
 from latentid.errors import InvalidParameterError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
 from latentid.runs import load_run
@@ -56,7 +57,9 @@ def render(verdict: Verdict, source: str) -> None:
 @app.command()
 @friendly_errors
 def explain(
-    data: Path | None = typer.Option(None, "--data", help="A dataset written by 'latentid simulate'."),
+    data: Path | None = typer.Option(
+        None, "--data", help="A dataset written by 'latentid simulate' (its generator is what is judged)."
+    ),
     run: Path | None = typer.Option(None, "--run", help="A run folder from 'latentid fit': the fitted model's level."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     latent_dim: int | None = typer.Option(
@@ -86,6 +89,11 @@ def explain(
     if run is not None:
         verdict, source = explain_model(load_run(run).model), f"fitted model in {run}"
     elif data is not None:
+        if is_real_dataset_name(data):
+            raise InvalidParameterError(
+                f"explain --data needs a file written by 'latentid simulate'; the generator of {data} is unknown, "
+                "so no guarantee can be read off the data. Fit a model on it and run 'latentid explain --run RUN'."
+            )
         verdict, source = explain_dataset(data), str(data)
     else:
         parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)

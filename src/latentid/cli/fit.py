@@ -9,10 +9,19 @@ import typer
 from rich.markup import escape
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
+from latentid.cli._common import (
+    DATA_DIR_HELP,
+    DATA_HELP,
+    SPLIT_HELP,
+    Split,
+    console,
+    err_console,
+    friendly_errors,
+    load_data,
+    refuse_flags,
+)
 from latentid.cli._progress import training_progress
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
-from latentid.data.io import read_dataset
 from latentid.errors import InvalidParameterError
 from latentid.models import MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
@@ -128,8 +137,10 @@ def _require_npy(out: Path) -> None:
 @app.command()
 @friendly_errors
 def fit(
-    data: Path = typer.Option(..., "--data", help="Training data (.npz/.npy/.csv/.parquet)."),
+    data: str = typer.Option(..., "--data", help=DATA_HELP),
     out: Path = typer.Option(..., "--out", help="Run folder to write (model, config, log, latents)."),
+    split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     model: ModelName = typer.Option(ModelName.vade, "--model", help=MODEL_HELP),
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help="Latent dimension m [default: 2; for mfcvae the sum of the facets']."
@@ -235,7 +246,7 @@ def fit(
         )
     _refuse_inapplicable(model, locals())
     parsed_facets = _facets_for(model, facets, latent_dim)
-    dataset = read_dataset(data)
+    dataset = load_data(data, split, data_dir)
     if aux is not None:
         aux_values(dataset, aux.value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
@@ -383,7 +394,9 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
 @friendly_errors
 def transform(
     run: Path = typer.Option(..., "--run", help="A run folder written by 'latentid fit'."),
-    data: Path = typer.Option(..., "--data", help="Data to encode."),
+    data: str = typer.Option(..., "--data", help="Data to encode. " + DATA_HELP),
+    split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     out: Path = typer.Option(..., "--out", help="Output .npy of posterior means (n_samples, latent_dim)."),
     refine: bool = typer.Option(
         False,
@@ -395,7 +408,7 @@ def transform(
     """Write the posterior means E[z | x] of a fitted model for new data."""
     _require_npy(out)
     loaded = load_run(run)
-    dataset = read_data_for_run(loaded, data)
+    dataset = read_data_for_run(loaded, data, split and split.value, data_dir)
     if refine and loaded.info.get("model") in LINEAR_MODELS:
         raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
     # refine None: the model decides (refined inference refines)
@@ -408,7 +421,9 @@ def transform(
 @friendly_errors
 def predict(
     run: Path = typer.Option(..., "--run", help="A run folder written by 'latentid fit'."),
-    data: Path = typer.Option(..., "--data", help="Data to label."),
+    data: str = typer.Option(..., "--data", help="Data to label. " + DATA_HELP),
+    split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     out: Path = typer.Option(
         ..., "--out", help="Output .npy of component labels (n_samples,), or (n_samples, J) for J facets."
     ),
@@ -416,7 +431,7 @@ def predict(
     """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
     _require_npy(out)
     loaded = load_run(run)
-    dataset = read_data_for_run(loaded, data)
+    dataset = read_data_for_run(loaded, data, split and split.value, data_dir)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
     save_array(out, labels)
     console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")

@@ -1,0 +1,61 @@
+"""``latentid data``: where the published data sets are found, and an explicit download."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from latentid.cli import app
+from latentid.cli._common import DATA_DIR_HELP, console, err_console, friendly_errors
+from latentid.data.real import REAL_DATASETS, download, locate, search_roots
+from latentid.errors import DataFileError
+
+data_app = typer.Typer(help="The published data sets (MNIST, Fashion-MNIST): where they are, and a download.")
+app.add_typer(data_app, name="data")
+
+
+class DatasetName(str, Enum):
+    mnist = "mnist"
+    fashion_mnist = "fashion-mnist"
+
+
+@data_app.command("list")
+@friendly_errors
+def list_datasets(data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
+    """Each published data set and the folder it is read from (or where it was looked for)."""
+    table = Table(title="latentid data")
+    table.add_column("name", no_wrap=True)
+    table.add_column("found in")
+    for name, spec in REAL_DATASETS.items():
+        try:
+            where = f"[green]{escape(str(locate(name, data_dir)))}[/]"
+        except DataFileError:
+            where = "[yellow]not found[/] (looked in " + escape(
+                ", ".join(str(r / name) for r in search_roots(data_dir))
+            )
+            where += f"); 'latentid data download {name}' fetches it"
+        table.add_row(f"{name} ({spec.title})", where)
+    console.print(table)
+
+
+@data_app.command("download")
+@friendly_errors
+def download_dataset(
+    name: DatasetName = typer.Argument(..., help="mnist or fashion-mnist."),
+    dest: Path | None = typer.Option(
+        None, "--dir", help="Root folder to put '<name>/' in [default: the user cache folder]."
+    ),
+    force: bool = typer.Option(False, "--force", help="Fetch again even files whose SHA-256 already matches."),
+) -> None:
+    """Fetch a data set's four IDX files from its canonical mirrors and check their SHA-256 pins.
+
+    The only command that uses the network; nothing else ever downloads.
+    """
+    folder = download(
+        name.value, dest, force=force, progress=lambda f: err_console.print(f"fetching {f}.gz ...", highlight=False)
+    )
+    console.print(f"{REAL_DATASETS[name.value].title} is in [bold]{escape(str(folder))}[/] (pins checked).")

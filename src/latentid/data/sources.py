@@ -1,0 +1,25 @@
+"""What a ``--data`` value names: a published data set ('mnist', 'fashion-mnist') or a data file."""
+
+from __future__ import annotations
+
+import os
+
+from latentid.data.io import Dataset, read_dataset
+from latentid.data.real import is_real_dataset_name, load_real
+from latentid.errors import InvalidParameterError
+
+
+def open_data(data: str | os.PathLike, split: str | None = None, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Read ``data``: a published data set by name (``split`` train/test/all, default train) or a file.
+
+    ``split`` and ``data_dir`` only apply to published data sets; given with a file they are refused.
+    """
+    if is_real_dataset_name(data):
+        return load_real(str(data).lower(), split or "train", data_dir)
+    given = [flag for flag, value in (("--split", split), ("--data-dir", data_dir)) if value is not None]
+    if given:
+        raise InvalidParameterError(
+            f"{' and '.join(given)} only apply to --data mnist or --data fashion-mnist, not to the file {data}. "
+            "Drop them."
+        )
+    return read_dataset(data)

@@ -1,0 +1,101 @@
+"""--data mnist / fashion-mnist at the command line: fit, transform, predict, evaluate, and the data command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data import real
+
+runner = CliRunner()
+
+TINY_FIT = (
+    "--latent-dim", "2", "--components", "10", "--decoder-width", "16", "--decoder-depth", "1",
+    "--epochs", "1", "--pretrain-epochs", "1", "--restarts", "1", "--likelihood", "bernoulli", "--quiet",
+)  # fmt: skip
+
+
+def run(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture()
+def data_env(shared_data, monkeypatch):
+    monkeypatch.setenv("LATENTID_DATA", str(shared_data))
+
+
+def test_fit_transform_predict_evaluate_on_the_mnist_test_split(data_env, tmp_path):
+    out = tmp_path / "run"
+    result = run("fit", "--data", "mnist", "--split", "test", "--out", out, *TINY_FIT)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "run.json").read_text())
+    assert info["n_samples"] == 10_000 and info["n_features"] == 784 and info["data"].startswith("mnist:test")
+    assert (
+        run("transform", "--run", out, "--data", "mnist", "--split", "test", "--out", tmp_path / "z.npy").exit_code == 0
+    )
+    assert np.load(tmp_path / "z.npy").shape == (10_000, 2)
+    assert (
+        run("predict", "--run", out, "--data", "mnist", "--split", "test", "--out", tmp_path / "c.npy").exit_code == 0
+    )
+    result = run("evaluate", "--run", out, "--data", "mnist", "--data-split", "test", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert 0.1 < scores["cluster_acc"] <= 1.0 and scores["n_classes"] == 10
+    # The same run scored on the train split: 60,000 rows, the run's features checked.
+    result = run("evaluate", "--run", out, "--data", "mnist", "--json")
+    assert json.loads(result.output)["n_eval"] > 10_000
+
+
+def test_fashion_mnist_is_read_by_name_and_features_are_checked(data_env, tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((50, 5)).astype(np.float32))
+    out = tmp_path / "small"
+    assert run("fit", "--data", tmp_path / "x.npy", "--out", out, "--model", "pca").exit_code == 0
+    result = run("transform", "--run", out, "--data", "fashion-mnist", "--out", tmp_path / "z.npy")
+    assert result.exit_code == 2 and "has 784 features but the run" in result.output
+
+
+def test_missing_data_is_one_line_with_the_way_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTID_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
+    result = run("fit", "--data", "mnist", "--out", tmp_path / "run", "--model", "pca")
+    assert result.exit_code == 2
+    assert "MNIST not found" in result.output and "latentid data download mnist" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+def test_split_and_data_dir_are_refused_with_a_file(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((10, 3), dtype=np.float32))
+    for flags in (("--split", "test"), ("--data-dir", tmp_path)):
+        result = run("fit", "--data", tmp_path / "x.npy", "--out", tmp_path / "r", "--model", "pca", *flags)
+        assert result.exit_code == 2 and "only apply to --data mnist or --data fashion-mnist" in result.output
+    result = run("fit", "--data", "mnist", "--split", "validation", "--out", tmp_path / "r", "--model", "pca")
+    assert result.exit_code == 2
+
+
+def test_explain_refuses_published_data(tmp_path):
+    result = run("explain", "--data", "mnist")
+    assert result.exit_code == 2 and "generator of mnist is unknown" in result.output
+
+
+def test_data_list_and_download(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
+    monkeypatch.delenv("LATENTID_DATA", raising=False)
+    result = run("data", "list")
+    assert result.exit_code == 0 and "not found" in result.output and "data download mnist" in result.output
+    local = {
+        "mnist": real.RealDataset(
+            **{**real.REAL_DATASETS["mnist"].__dict__, "mirrors": ((shared_data / "mnist").as_uri(),)}
+        )
+    }
+    monkeypatch.setattr(real, "REAL_DATASETS", {**real.REAL_DATASETS, **local})
+    result = run("data", "download", "mnist", "--dir", tmp_path / "dl")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "dl" / "mnist").iterdir()) == sorted(
+        p.name for p in (shared_data / "mnist").iterdir()
+    )
+    result = run("data", "list", "--data-dir", tmp_path / "dl")
+    assert result.exit_code == 0 and result.output.count("not found") == 1  # mnist found there, fashion-mnist not
