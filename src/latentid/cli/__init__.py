@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # Importing the command modules registers their commands on ``app``.
-from latentid.cli import data, demo, evaluate, explain, fit, simulate  # noqa: E402,F401
+from latentid.cli import data, demo, evaluate, experiment, explain, fit, simulate  # noqa: E402,F401
 
 
 def main() -> None:

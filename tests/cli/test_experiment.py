@@ -1,0 +1,192 @@
+"""``latentid experiment mnist`` and ``experiment consistency`` end to end through the command line, on tiny data."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+from latentid.experiments import consistency as study
+from latentid.experiments.consistency import subsample
+from latentid.experiments.mnist import MNIST_VADE, MNIST_VAE
+from latentid.metrics import cluster_report
+from latentid.models import load_model
+
+runner = CliRunner()
+SHARED_DATA = Path(__file__).resolve().parents[2] / "../shared/data"
+MNIST_FAST = ["--n-train", 1000, "--n-test", 500, "--epochs", 1, "--pretrain-epochs", 1, "--seeds", 2]
+FAST = ["--epochs", 2, "--pretrain-epochs", 1, "--restarts", 1, "--batch-size", 64, "--device", "cpu", "--seeds", 2]
+SEED_KEYS = ["seed", "test_cluster_acc", "test_nmi", "test_ari", "train_cluster_acc", "seconds"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+@pytest.fixture
+def mnist_env(monkeypatch):
+    """LATENTID_DATA at the published files kept beside the repository; nothing is ever downloaded."""
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"no MNIST files in {SHARED_DATA}")
+    monkeypatch.setenv("LATENTID_DATA", str(SHARED_DATA.resolve()))
+    return SHARED_DATA
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """The X every fit of a study was given, by model and seed."""
+    calls = []
+    real = study.make_model
+
+    def spy(name, **params):
+        model = real(name, **params)
+        fit = model.fit
+
+        def recording_fit(X, u=None):
+            calls.append({"model": name, "seed": params.get("random_state"), "x": np.array(X)})
+            return fit(X)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(study, "make_model", spy)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(depth=3, seed=2).build()
+    save_simulation(path, gen, gen.sample(400))
+    return path
+
+
+def test_mnist_study_end_to_end(tmp_path, mnist_env, fits):
+    from latentid.data.sources import open_data
+
+    out = tmp_path / "study"
+    result = run("experiment", "mnist", *MNIST_FAST, "--threads", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    for text in ("test acc", "MCC strong", "vade", "vae", "results.json"):
+        assert text in result.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["models"]) == {"vade", "vae"}
+    train = subsample(open_data("mnist", "train"), 1000)
+    test = subsample(open_data("mnist", "test"), 500, "--n-test")
+    # each fit saw the 1,000 train images and nothing else
+    assert sorted((c["model"], c["seed"]) for c in fits) == [("vade", 0), ("vade", 1), ("vae", 0), ("vae", 1)]
+    for call in fits:
+        np.testing.assert_array_equal(call["x"], train.x)
+    vade, vae = results["models"]["vade"], results["models"]["vae"]
+    assert [list(r) for r in vade["seeds"]] == [SEED_KEYS, SEED_KEYS]
+    assert [list(r) for r in vae["seeds"]] == [["seed", "seconds"], ["seed", "seconds"]]
+    assert set(vade["cross_seed"]) == {"mcc_strong", "mcc_weak", "cluster_ari"}
+    assert set(vae["cross_seed"]) == {"mcc_strong", "mcc_weak"}
+    for entry in (vade, vae):
+        for figure in entry["cross_seed"].values():
+            assert np.array(figure["matrix"]).shape == (2, 2) and -1 <= figure["mean"] <= 1
+    settings = results["settings"]
+    assert settings["study"] == "mnist" and settings["seeds"] == [0, 1]
+    assert settings["data"]["data"] == "mnist" and results["n_train"] == 1000 and results["n_test"] == 500
+    expected_vade = {**MNIST_VADE, "epochs": 1, "pretrain_epochs": 1}
+    assert {k: settings["models"]["vade"][k] for k in expected_vade} == expected_vade
+    assert {k: settings["models"]["vae"][k] for k in MNIST_VAE} == {**MNIST_VAE, "epochs": 1}
+    assert "GaussianMixture" in results["model_selection"]["vade"] and "no labels" in results["model_selection"]["vae"]
+    for name in ("vade", "vae"):
+        assert (out / f"latents_{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / f"consistency_{name}.png").read_bytes()[:4] == b"\x89PNG"
+        for seed in (0, 1):
+            folder = out / name / f"seed-{seed}"
+            saved = json.loads((folder / "metrics.json").read_text())
+            assert saved["metrics"] == results["models"][name]["seeds"][seed]
+            assert np.load(folder / "test_latents.npy").shape == (500, 10)
+    # the scores are those of the saved model on the test images (and on the train images for train acc)
+    model = load_model(out / "vade" / "seed-1" / "model", device="cpu")
+    labels = model.predict(test.x)
+    np.testing.assert_array_equal(np.load(out / "vade" / "seed-1" / "test_labels.npy"), labels)
+    assert vade["seeds"][1]["test_cluster_acc"] == pytest.approx(cluster_report(test.c, labels)["cluster_acc"])
+    assert vade["seeds"][1]["train_cluster_acc"] == pytest.approx(
+        cluster_report(train.c, model.predict(train.x))["cluster_acc"]
+    )
+    # the same command again: every seed is finished, nothing is refitted
+    assert run("experiment", "mnist", *MNIST_FAST, "--quiet", "--out", out).exit_code == 0
+    assert len(fits) == 4
+
+
+def test_mnist_bad_inputs(tmp_path, mnist_env):
+    out = tmp_path / "s"
+    one_line_error(run("experiment", "mnist", "--seeds", 1, "--out", out), "at least 2 seeds")
+    one_line_error(run("experiment", "mnist", "--models", "vade,gmm", "--out", out), "--models", "gmm")
+    one_line_error(run("experiment", "mnist", "--models", "vae", "--components", 5, "--out", out), "--components")
+    one_line_error(run("experiment", "mnist", "--dataset", "cifar", "--out", out), "--dataset")
+    one_line_error(run("experiment", "mnist", "--n-test", 5, "--out", out), "--n-test")
+    assert not out.exists()
+
+
+def test_consistency_on_a_file_resumes_refuses_and_replaces(tmp_path, data_file, fits):
+    out = tmp_path / "vade"
+    result = run("experiment", "consistency", "--data", data_file, "--model", "vade", "--latent-dim", 2,
+                 "--components", 4, *FAST, "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert [list(r) for r in results["models"]["vade"]["seeds"]] == [SEED_KEYS, SEED_KEYS]
+    assert results["n_train"] == 320 and results["n_test"] == 80 and results["settings"]["data"]["test_fraction"] == 0.2
+    assert len(fits) == 2 and all(len(c["x"]) == 320 for c in fits)
+    stamp = (out / "vade" / "seed-0" / "metrics.json").stat().st_mtime_ns
+    again = run("experiment", "consistency", "--data", data_file, "--model", "vade", "--latent-dim", 2,
+                "--components", 4, *FAST, "--quiet", "--out", out)  # fmt: skip
+    assert again.exit_code == 0 and len(fits) == 2
+    assert (out / "vade" / "seed-0" / "metrics.json").stat().st_mtime_ns == stamp
+    changed = ["--data", data_file, "--model", "vade", "--latent-dim", 2, "--components", 3, *FAST, "--quiet"]
+    one_line_error(run("experiment", "consistency", *changed, "--out", out), "n_components", "--force")
+    assert len(fits) == 2
+    assert run("experiment", "consistency", *changed, "--force", "--out", out).exit_code == 0
+    assert len(fits) == 4 and (out / "vade" / "seed-0" / "metrics.json").stat().st_mtime_ns != stamp
+    assert json.loads((out / "results.json").read_text())["settings"]["models"]["vade"]["n_components"] == 3
+
+
+def test_consistency_of_a_vae(tmp_path, data_file):
+    out = tmp_path / "vae"
+    result = run("experiment", "consistency", "--data", data_file, "--model", "vae", "--epochs", 2, "--seeds", 2,
+                 "--test-fraction", 0.25, "--device", "cpu", "--quiet", "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    entry = results["models"]["vae"]
+    assert [list(r) for r in entry["seeds"]] == [["seed", "seconds"], ["seed", "seconds"]]
+    assert set(entry["cross_seed"]) == {"mcc_strong", "mcc_weak"} and results["n_test"] == 100
+    assert {p.name for p in out.iterdir()} == {
+        "study.json", "results.json", "latents_vae.png", "consistency_vae.png", "vae"
+    }  # fmt: skip
+
+
+def test_consistency_bad_inputs(tmp_path, data_file, mnist_env):
+    out = tmp_path / "s"
+    base = ["experiment", "consistency", "--data", data_file, "--out", out]
+    one_line_error(run(*base, "--seeds", 1), "at least 2 seeds")
+    one_line_error(run(*base, "--model", "gmm"), "unknown --model 'gmm'")
+    one_line_error(run(*base, "--model", "mfcvae"), "--facets")
+    one_line_error(run(*base, "--model", "vae", "--components", 4), "--components", "--model vae")
+    one_line_error(run(*base, "--model", "vade", "--facets", "1:2,1:2"), "--facets")
+    one_line_error(run(*base, "--latent-dim", 40), "latent_dim")
+    one_line_error(run(*base, "--test-fraction", 1.5), "--test-fraction")
+    one_line_error(run(*base, "--likelihood", "bernoulli"), "bernoulli")
+    small = tmp_path / "small.npy"
+    np.save(small, np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32))
+    one_line_error(run("experiment", "consistency", "--data", small, "--out", out), "at least 20")
+    one_line_error(run("experiment", "consistency", "--data", tmp_path / "nope.npz", "--out", out))
+    one_line_error(run("experiment", "consistency", "--data", "mnist", "--test-fraction", 0.3, "--out", out), "mnist")
+    assert not out.exists()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    one_line_error(run(*base[:-1], tmp_path / "taken", *FAST), "no study")
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
