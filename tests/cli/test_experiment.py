@@ -190,3 +190,14 @@ def test_consistency_bad_inputs(tmp_path, data_file, mnist_env):
     (tmp_path / "taken" / "notes.txt").write_text("mine")
     one_line_error(run(*base[:-1], tmp_path / "taken", *FAST), "no study")
     assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
+
+
+def test_mnist_warm_start_is_chosen_at_the_command_line(tmp_path, mnist_env):
+    out = tmp_path / "vae-warm"
+    args = ["--n-train", 300, "--n-test", 100, "--epochs", 1, "--pretrain-epochs", 1, "--seeds", 2]
+    result = run("experiment", "mnist", *args, "--models", "vade", "--pretrain-objective", "vae", "--out", out)
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "results.json").read_text())["settings"]["models"]["vade"]
+    assert settings["pretrain_objective"] == "vae"
+    result = run("experiment", "mnist", *args, "--models", "vae", "--pretrain-objective", "vae", "--out", out)
+    assert result.exit_code == 2  # the control has no warm start

@@ -303,6 +303,11 @@ def mnist_command(
     pretrain_epochs: int | None = typer.Option(
         None, "--pretrain-epochs", help=f"vade: pretraining epochs [default: {MNIST_VADE['pretrain_epochs']}]."
     ),
+    pretrain_objective: PretrainObjective | None = typer.Option(
+        None,
+        "--pretrain-objective",
+        help=f"vade: warm start, autoencoder or vanilla VAE [default: {MNIST_VADE['pretrain_objective']}].",
+    ),
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help=f"Latent dimension m [default: {MNIST_VADE['latent_dim']}]."
     ),
@@ -349,6 +354,7 @@ def mnist_command(
             progress=progress,
             epochs=epochs,
             pretrain_epochs=pretrain_epochs,
+            pretrain_objective=None if pretrain_objective is None else pretrain_objective.value,
             latent_dim=latent_dim,
             n_components=components,
             likelihood=None if likelihood is None else likelihood.value,
