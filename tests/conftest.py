@@ -58,3 +58,26 @@ def shared_data() -> Path:
     if not (root / "mnist").is_dir():
         pytest.skip(f"no MNIST files in {root}; set LATENTID_DATA to the folder holding mnist/ and fashion-mnist/")
     return root
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Every fit a seed-consistency study makes: model name, seed and a copy of the X it was given."""
+    from latentid.experiments import consistency as study
+
+    calls = []
+    real = study.make_model
+
+    def spy(name, **params):
+        model = real(name, **params)
+        fit = model.fit
+
+        def recording_fit(X, u=None):
+            calls.append({"model": name, "seed": params.get("random_state"), "x": np.array(X)})
+            return fit(X)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(study, "make_model", spy)
+    return calls

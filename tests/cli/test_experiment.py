@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from latentid.cli import app
 from latentid.data.synthetic import SyntheticSpec, save_simulation
-from latentid.experiments import consistency as study
 from latentid.experiments.consistency import subsample
 from latentid.experiments.mnist import MNIST_VADE, MNIST_VAE
 from latentid.metrics import cluster_report
@@ -40,27 +39,6 @@ def mnist_env(monkeypatch):
         pytest.skip(f"no MNIST files in {SHARED_DATA}")
     monkeypatch.setenv("LATENTID_DATA", str(SHARED_DATA.resolve()))
     return SHARED_DATA
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    """The X every fit of a study was given, by model and seed."""
-    calls = []
-    real = study.make_model
-
-    def spy(name, **params):
-        model = real(name, **params)
-        fit = model.fit
-
-        def recording_fit(X, u=None):
-            calls.append({"model": name, "seed": params.get("random_state"), "x": np.array(X)})
-            return fit(X)
-
-        model.fit = recording_fit
-        return model
-
-    monkeypatch.setattr(study, "make_model", spy)
-    return calls
 
 
 @pytest.fixture(scope="module")

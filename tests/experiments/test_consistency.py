@@ -8,7 +8,6 @@ import pytest
 
 from latentid.data.io import Dataset
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
-from latentid.experiments import consistency as study
 from latentid.experiments.consistency import cross_seed, holdout_split, open_study_data, run_study, subsample
 from latentid.metrics import cluster_report, consistency
 from latentid.models import load_model
@@ -23,27 +22,6 @@ DATA = {"data": "test"}
 def splits(gmm_data):
     x, z, c = gmm_data
     return holdout_split(Dataset(x=x, z=z, c=c, source="sim"), 0.25)
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    """Every fit of the study: model name, seed and a copy of the X it was given."""
-    calls = []
-    real = study.make_model
-
-    def spy(name, **params):
-        model = real(name, **params)
-        fit = model.fit
-
-        def recording_fit(X, u=None):
-            calls.append({"model": name, "seed": params.get("random_state"), "x": np.array(X)})
-            return fit(X)
-
-        model.fit = recording_fit
-        return model
-
-    monkeypatch.setattr(study, "make_model", spy)
-    return calls
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from latentid.cli._common import err_console
 
 
-@contextlib.contextmanager
-def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] | None]:
-    """Yield a callback for ``LatentModel(callback=...)``; one bar per stage (pretraining, training, ...)."""
-    if not enabled:
-        yield None
-        return
-    columns = (
+def progress_columns() -> tuple:
+    """The columns of every latentid progress bar: label, bar, n/N, metrics, elapsed, remaining."""
+    return (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -24,7 +20,15 @@ def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] |
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+
+
+@contextlib.contextmanager
+def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] | None]:
+    """Yield a callback for ``LatentModel(callback=...)``; one bar per stage (pretraining, training, ...)."""
+    if not enabled:
+        yield None
+        return
+    with Progress(*progress_columns(), console=err_console, transient=False) as progress:
         tasks: dict[str, int] = {}
 
         def callback(event: dict) -> None:

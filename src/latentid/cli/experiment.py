@@ -12,11 +12,12 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from latentid.cli import app
 from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
+from latentid.cli._progress import progress_columns
 from latentid.cli.fit import CovarianceType, Device, Likelihood, PretrainObjective, network_dims
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.errors import InvalidParameterError
@@ -63,16 +64,8 @@ def study_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] | No
     if not enabled:
         yield None
         return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[metrics]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     # Started at the first event, so that a study refused before it fits anything prints its error alone.
-    progress = Progress(*columns, console=err_console, transient=False)
+    progress = Progress(*progress_columns(), console=err_console, transient=False)
     seed_bars: dict[str, int] = {}
     stage = {"task": None, "label": None}
 

@@ -36,16 +36,19 @@ class RealDataset:
     mirrors: tuple[str, ...]  # base URLs serving '<file name>.gz'
 
 
+# Both data sets publish the same four file names.
+IDX_FILES = {
+    "train-images": "train-images-idx3-ubyte",
+    "train-labels": "train-labels-idx1-ubyte",
+    "test-images": "t10k-images-idx3-ubyte",
+    "test-labels": "t10k-labels-idx1-ubyte",
+}
+
 REAL_DATASETS: dict[str, RealDataset] = {
     "mnist": RealDataset(
         name="mnist",
         title="MNIST",
-        files={
-            "train-images": "train-images-idx3-ubyte",
-            "train-labels": "train-labels-idx1-ubyte",
-            "test-images": "t10k-images-idx3-ubyte",
-            "test-labels": "t10k-labels-idx1-ubyte",
-        },
+        files=IDX_FILES,
         sha256={
             "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
             "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -57,12 +60,7 @@ REAL_DATASETS: dict[str, RealDataset] = {
     "fashion-mnist": RealDataset(
         name="fashion-mnist",
         title="Fashion-MNIST",
-        files={
-            "train-images": "train-images-idx3-ubyte",
-            "train-labels": "train-labels-idx1-ubyte",
-            "test-images": "t10k-images-idx3-ubyte",
-            "test-labels": "t10k-labels-idx1-ubyte",
-        },
+        files=IDX_FILES,
         sha256={
             "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
