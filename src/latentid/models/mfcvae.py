@@ -20,9 +20,9 @@ import torch
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
 from latentid.models.elbo import elbo
+from latentid.models.mixture_init import fit_gmm
 from latentid.models.networks import LatentModule
 from latentid.models.priors import Prior, ProductPrior, block_slices
-from latentid.models.vade import fit_gmm
 
 
 class MFCVAE(LatentModel):

@@ -2,22 +2,20 @@
 
 The model class of Kivva et al. (2022): z ~ sum_c pi_c N(mu_c, Sigma_c), x = f(z) + noise with f a
 leaky-ReLU MLP. q(z|x) is a Gaussian encoder; q(c|x) comes from the mixture (see ``models.elbo``).
-Warm start: autoencoder pretraining, then a scikit-learn GaussianMixture (``n_init`` restarts, best
-likelihood, no labels) on the encoder means initialises pi, mu and Sigma.
+Warm start: pretraining, then scikit-learn GaussianMixtures on the encoder means (``n_init`` seeds, one
+kept by likelihood or by consensus, no labels; see ``models.mixture_init``) initialise pi, mu and Sigma.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
+from latentid.models.mixture_init import SELECTIONS, fit_gmm
 from latentid.models.networks import LatentModule
 from latentid.models.priors import MixturePrior, Prior
-
-GMM_MAX_POINTS = 50_000  # the mixture initialisation sees at most this many encoder means
 
 
 class VaDE(LatentModel):
@@ -42,6 +40,8 @@ class VaDE(LatentModel):
     pretrain_objective : 'autoencoder' (reconstruction of the encoder mean, as in Jiang et al.) or 'vae'
         (a vanilla VAE's ELBO on the same networks, which keeps the latent space regular).
     n_init : int, GaussianMixture restarts of the initialisation.
+    init_selection : 'likelihood' (the restart of highest likelihood) or 'consensus' (the restart whose
+        clustering agrees most with the others'; see ``models.mixture_init``).
     n_restarts : int, whole fits from different seeds; the best held-out ELBO is kept. Default 3: some
         generators trap a single fit in a torn optimum (affine R^2 0.15 where other seeds reach 0.8) whose
         held-out ELBO is clearly lower (benchmarks/restart_ranking.py), so keeping the best of 3 avoids it.
@@ -69,6 +69,7 @@ class VaDE(LatentModel):
         "covariance": [P.Options(("diag", "full"))],
         "prior_lr": [P.Interval(float, 0.0, None, "neither"), P.NONE],
         "n_init": [P.Interval(int, 1)],
+        "init_selection": [P.Options(SELECTIONS)],
         "pretrain_objective": [P.Options(("vae", "autoencoder"))],
     }
 
@@ -96,6 +97,7 @@ class VaDE(LatentModel):
         pretrain_epochs: int = 100,
         pretrain_objective: str = "vae",
         n_init: int = 5,
+        init_selection: str = "likelihood",
         n_restarts: int = 3,
         patience: int | None = 30,
         tol: float = 0.0,
@@ -130,6 +132,7 @@ class VaDE(LatentModel):
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_objective = pretrain_objective
         self.n_init = n_init
+        self.init_selection = init_selection
         self.n_restarts = n_restarts
         self.patience = patience
         self.tol = tol
@@ -147,23 +150,7 @@ class VaDE(LatentModel):
         return MixturePrior(self.latent_dim, self.n_components, self.covariance)
 
     def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
-        """GaussianMixture on the encoder means z (n, latent_dim): best of n_init by likelihood, seeded."""
-        module.prior.set_parameters(*fit_gmm(z, self.n_components, self.covariance, self.n_init, seed))
-
-
-def fit_gmm(
-    z: np.ndarray, n_components: int, covariance: str, n_init: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A scikit-learn GaussianMixture on z (n, m), best of ``n_init`` by likelihood, no labels, seeded;
-    at most GMM_MAX_POINTS rows. Returns weights (K,), means (K, m), covariances ((K, m) diag, (K, m, m) full)."""
-    rng = np.random.default_rng(seed)
-    if len(z) > GMM_MAX_POINTS:
-        z = z[np.sort(rng.choice(len(z), GMM_MAX_POINTS, replace=False))]
-    gmm = GaussianMixture(
-        n_components=n_components,
-        covariance_type=covariance,
-        n_init=n_init,
-        reg_covar=1e-6 * float(np.var(z)) + 1e-9,
-        random_state=seed,
-    ).fit(z)
-    return gmm.weights_, gmm.means_, gmm.covariances_
+        """GaussianMixtures on the encoder means z (n, latent_dim) from n_init seeds, one kept by init_selection."""
+        module.prior.set_parameters(
+            *fit_gmm(z, self.n_components, self.covariance, self.n_init, seed, self.init_selection)
+        )
