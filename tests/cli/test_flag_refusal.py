@@ -22,6 +22,8 @@ VADE_ONLY = [
     ("--pretrain-epochs", "0"),
     ("--pretrain-objective", "vae"),
     ("--pretrain-objective", "autoencoder"),
+    ("--init-selection", "likelihood"),
+    ("--init-selection", "consensus"),
 ]
 # Each option of simulate's Gaussian-mixture prior, likewise.
 MIXTURE_ONLY = [
@@ -120,3 +122,11 @@ def test_simulate_gmm_takes_them_and_defaults_them(tmp_path):
     assert run("simulate", "--samples", 200, "--out", other, "--components", 3, "--mean-scale", 3).exit_code == 0
     spec = json.loads(str(np.load(other)["spec_json"]))
     assert (spec["components"], spec["mean_scale"]) == (3, 3.0)
+
+
+def test_fit_vade_keeps_the_init_selection_it_was_given(data_file, tmp_path):
+    out = tmp_path / "run"
+    result = run("fit", "--data", data_file, "--out", out, "--init-selection", "consensus", "--restarts", 1, *FAST)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["params"]["init_selection"] == "consensus"
+    assert json.loads((out / "model" / "config.json").read_text())["params"]["init_selection"] == "consensus"

@@ -18,7 +18,7 @@ from rich.table import Table
 from latentid.cli import app
 from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
 from latentid.cli._progress import progress_columns
-from latentid.cli.fit import CovarianceType, Device, Likelihood, PretrainObjective, network_dims
+from latentid.cli.fit import CovarianceType, Device, InitSelection, Likelihood, PretrainObjective, network_dims
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.errors import InvalidParameterError
 from latentid.experiments.consistency import (
@@ -301,6 +301,12 @@ def mnist_command(
         "--pretrain-objective",
         help=f"vade: warm start, autoencoder or vanilla VAE [default: {MNIST_VADE['pretrain_objective']}].",
     ),
+    init_selection: InitSelection | None = typer.Option(
+        None,
+        "--init-selection",
+        help="vade: the warm start's GaussianMixture seed kept, by likelihood or by consensus "
+        f"[default: {MNIST_VADE['init_selection']}].",
+    ),
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help=f"Latent dimension m [default: {MNIST_VADE['latent_dim']}]."
     ),
@@ -348,6 +354,7 @@ def mnist_command(
             epochs=epochs,
             pretrain_epochs=pretrain_epochs,
             pretrain_objective=None if pretrain_objective is None else pretrain_objective.value,
+            init_selection=None if init_selection is None else init_selection.value,
             latent_dim=latent_dim,
             n_components=components,
             likelihood=None if likelihood is None else likelihood.value,

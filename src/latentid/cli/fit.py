@@ -70,6 +70,11 @@ class Likelihood(str, Enum):
     bernoulli = "bernoulli"
 
 
+class InitSelection(str, Enum):
+    likelihood = "likelihood"
+    consensus = "consensus"
+
+
 class PretrainObjective(str, Enum):
     autoencoder = "autoencoder"
     vae = "vae"
@@ -199,6 +204,12 @@ def fit(
         "--pretrain-objective",
         help=f"Warm start (vade, mfcvae): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
+    init_selection: InitSelection | None = typer.Option(
+        None,
+        "--init-selection",
+        help="vade: which of the warm start's GaussianMixture seeds starts the fit, the most likely or the one "
+        "whose clusters the other seeds agree with most [default: likelihood].",
+    ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help=f"Minibatch size [default: {VADE_DEFAULTS['batch_size']}]."
     ),
@@ -317,6 +328,8 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
             )
         elif model is ModelName.mfcvae:
             refuse_flags(pick("components"), context, "each facet has its own components: give them in --facets")
+    if model is not ModelName.vade:
+        refuse_flags(pick("init_selection"), context, "only vade chooses its starting mixture among seeds")
     if model is not ModelName.mfcvae:
         refuse_flags(
             pick("facets", "kl_warmup_epochs", "progressive_epochs"), context, "only mfcvae has facets and schedules"
@@ -380,6 +393,7 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
         }
         if model is ModelName.vade:
             names["n_components"] = "components"
+            names["init_selection"] = "init_selection"
         for name, option in names.items():
             value = o[option]
             params[name] = defaults[name] if value is None else getattr(value, "value", value)

@@ -27,6 +27,7 @@ MNIST_VADE: dict[str, Any] = {
     "encoder_dims": [500, 500, 2000],  # encoder, data to latent
     "likelihood": "bernoulli",
     "pretrain_objective": "autoencoder",
+    "init_selection": "consensus",
     "pretrain_epochs": 20,
     "epochs": 100,
     "n_restarts": 1,
@@ -54,6 +55,7 @@ OVERRIDES: dict[str, tuple[str, ...]] = {
     "device": ("vade", "vae"),
     "pretrain_epochs": ("vade",),
     "pretrain_objective": ("vade",),
+    "init_selection": ("vade",),
     "n_components": ("vade",),
 }
 
@@ -113,7 +115,7 @@ def run_mnist(
 
     ``dataset``: 'mnist' or 'fashion-mnist'; trained on its train split (60,000 x 784), scored on its test
     split (10,000 x 784), or on seeded random subsamples of ``n_train`` / ``n_test`` rows. ``overrides``:
-    epochs, pretrain_epochs, pretrain_objective, latent_dim, n_components, likelihood, threads, device
+    epochs, pretrain_epochs, pretrain_objective, init_selection, latent_dim, n_components, likelihood, threads, device
     (see ``OVERRIDES``).
     Returns the results dict (also written to ``out/results.json``).
     """
