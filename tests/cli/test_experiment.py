@@ -96,6 +96,13 @@ def test_mnist_study_end_to_end(tmp_path, mnist_env, fits):
     assert vade["seeds"][1]["train_cluster_acc"] == pytest.approx(
         cluster_report(train.c, model.predict(train.x))["cluster_acc"]
     )
+    # each seed folder is a run folder: explain --run says why the paper's network reaches no level
+    explained = run("explain", "--run", out / "vade" / "seed-1", "--json")
+    assert explained.exit_code == 0, explained.output
+    checks = {c["name"]: c for c in json.loads(explained.stdout)["checks"]}
+    assert checks["widths never shrink"]["passed"] is False and "2000 -> 500" in checks["widths never shrink"]["detail"]
+    evaluated = run("evaluate", "--run", out / "vade" / "seed-1", "--data", "mnist", "--data-split", "test", "--json")
+    assert json.loads(evaluated.stdout)["n_classes"] == 10
     # the same command again: every seed is finished, nothing is refitted
     assert run("experiment", "mnist", *MNIST_FAST, "--quiet", "--out", out).exit_code == 0
     assert len(fits) == 4

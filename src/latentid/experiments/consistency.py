@@ -17,6 +17,7 @@ The study folder ``out``::
     <model>/seed-<s>/test_latents.npy   posterior means of the test split, (n_test, latent_dim) float32
     <model>/seed-<s>/test_labels.npy    predicted clusters of the test split, (n_test,) int64 (clustering models)
     <model>/seed-<s>/train_log.jsonl    one line per epoch
+    <model>/seed-<s>/run.json           as ``latentid fit`` writes it: the seed folder is a run folder
     <model>/seed-<s>/metrics.json       the seed's scores; written last, it marks the seed finished
 
 Every file is written atomically. A rerun with the same settings skips finished seeds and continues an
@@ -47,7 +48,7 @@ from latentid.data.sources import open_data
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 from latentid.metrics import cluster_report, consistency
 from latentid.models.fitting import data_fingerprint
-from latentid.runs import make_model, save_array
+from latentid.runs import RUN_FILE, make_model, save_array
 
 STUDY_MODELS = ("vade", "vae", "mfcvae")
 CLUSTERING_MODELS = ("vade", "mfcvae")  # the models whose prior has clusters (predict gives labels)
@@ -319,6 +320,20 @@ def fit_seed(
         "test_rows": len(test.x),
     }
     record = _normalised({"metrics": metrics, "fit": fit_info})
+    # run.json makes the seed folder a run folder: transform, predict, evaluate and explain --run read it.
+    run_info = {
+        "model": name,
+        "aux": None,
+        "data": train.source,
+        "n_samples": len(train.x),
+        "n_features": int(train.x.shape[1]),
+        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
+        "seed": int(seed),
+        "fit_seconds": metrics["seconds"],
+        "epochs_run": fit_info["epochs_run"],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    write_text_atomic(folder / RUN_FILE, json.dumps(_normalised(run_info), indent=2) + "\n")
     write_text_atomic(folder / METRICS_FILE, json.dumps(record, indent=2) + "\n")
     for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrained-*.pt")]:
         leftover.unlink()  # the per-epoch checkpoints only served an interrupted fit
