@@ -329,7 +329,7 @@ def mnist_command(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """The consistency study on MNIST / Fashion-MNIST: VaDE with the VaDE paper's networks (784-500-500-2000,
-    latent 10, K = 10, diagonal covariances, Bernoulli likelihood) and a vanilla VAE with the same networks,
+    latent 10, K = 10, full covariances, Bernoulli likelihood) and a vanilla VAE with the same networks,
     trained on the train split and scored on the test split."""
     check_seeds(seeds)
     for flag, value, low in (
