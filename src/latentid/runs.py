@@ -137,20 +137,26 @@ def fit_run(
     seconds = time.perf_counter() - start
     model.save(out / MODEL_DIR)
     save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
-    info = {
+    info = run_record(model_name, model, data, params, seconds, aux=aux)
+    write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
+    return Run(out, model, info)
+
+
+def run_record(model_name: str, model, data: Dataset, params: dict, seconds: float, **extra) -> dict:
+    """What run.json says of a fit of ``model`` on ``data``; ``extra`` (e.g. ``aux``, ``seed``) is added."""
+    return {
         "model": model_name,
-        "aux": aux,
+        "aux": None,
+        **extra,
         "data": data.source,
         "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]),
         "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
-        **(hidden_widths(model) if deep else {}),
+        **(hidden_widths(model) if model_name in DEEP_MODELS else {}),
         "fit_seconds": round(seconds, 3),
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
-    return Run(out, model, info)
 
 
 def load_run(path: str | Path, device: str | None = "cpu") -> Run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -86,11 +87,7 @@ def test_data_list_and_download(shared_data, tmp_path, monkeypatch):
     monkeypatch.delenv("LATENTID_DATA", raising=False)
     result = run("data", "list")
     assert result.exit_code == 0 and "not found" in result.output and "data download mnist" in result.output
-    local = {
-        "mnist": real.RealDataset(
-            **{**real.REAL_DATASETS["mnist"].__dict__, "mirrors": ((shared_data / "mnist").as_uri(),)}
-        )
-    }
+    local = {"mnist": dataclasses.replace(real.REAL_DATASETS["mnist"], mirrors=((shared_data / "mnist").as_uri(),))}
     monkeypatch.setattr(real, "REAL_DATASETS", {**real.REAL_DATASETS, **local})
     result = run("data", "download", "mnist", "--dir", tmp_path / "dl")
     assert result.exit_code == 0, result.output

@@ -48,7 +48,7 @@ from latentid.data.sources import open_data
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 from latentid.metrics import cluster_report, consistency
 from latentid.models.fitting import data_fingerprint
-from latentid.runs import RUN_FILE, make_model, save_array
+from latentid.runs import RUN_FILE, make_model, run_record, save_array
 
 STUDY_MODELS = ("vade", "vae", "mfcvae")
 CLUSTERING_MODELS = ("vade", "mfcvae")  # the models whose prior has clusters (predict gives labels)
@@ -321,18 +321,7 @@ def fit_seed(
     }
     record = _normalised({"metrics": metrics, "fit": fit_info})
     # run.json makes the seed folder a run folder: transform, predict, evaluate and explain --run read it.
-    run_info = {
-        "model": name,
-        "aux": None,
-        "data": train.source,
-        "n_samples": len(train.x),
-        "n_features": int(train.x.shape[1]),
-        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
-        "seed": int(seed),
-        "fit_seconds": metrics["seconds"],
-        "epochs_run": fit_info["epochs_run"],
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
+    run_info = run_record(name, model, train, dict(params), seconds, seed=int(seed))
     write_text_atomic(folder / RUN_FILE, json.dumps(_normalised(run_info), indent=2) + "\n")
     write_text_atomic(folder / METRICS_FILE, json.dumps(record, indent=2) + "\n")
     for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrained-*.pt")]:
