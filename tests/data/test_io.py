@@ -2,8 +2,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentid.data.io import read_dataset, validate_matrix
-from latentid.errors import DataFileError, InvalidDataError
+from latentid.data.io import GROUND_TRUTH_COLUMN, read_dataset, validate_matrix
+from latentid.data.sources import open_data
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+
+try:
+    import pyarrow  # noqa: F401
+
+    HAS_PARQUET = True
+except ImportError:
+    try:
+        import fastparquet  # noqa: F401
+
+        HAS_PARQUET = True
+    except ImportError:
+        HAS_PARQUET = False
+PARQUET_REASON = "reading Parquet needs pyarrow or fastparquet, and neither is installed"
 
 
 def test_npz_with_optional_keys(tmp_path):
@@ -22,9 +36,9 @@ def test_other_formats_round_trip(tmp_path, suffix):
     if suffix == ".npy":
         np.save(path, x)
     elif suffix == ".csv":
-        pd.DataFrame(x, columns=["a", "b", "c"]).to_csv(path, index=False)
+        pd.DataFrame(x, columns=["a", "b", "d"]).to_csv(path, index=False)
     else:
-        pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=["p", "q", "r", "s"]).to_parquet(path)
+        pd.DataFrame(x, columns=["a", "b", "d"]).assign(label=["p", "q", "r", "s"]).to_parquet(path)
     np.testing.assert_allclose(read_dataset(path).x, x.astype(np.float32))
 
 
@@ -69,3 +83,169 @@ def test_bad_files(tmp_path):
 def test_errors_are_value_errors_too():
     with pytest.raises(ValueError):
         validate_matrix(np.ones(3))
+
+
+# Named columns of CSV and Parquet files (issue 13): ground truth and a row index are not x.
+
+
+def _frame(n: int = 8, seed: int = 0) -> pd.DataFrame:
+    """x0..x2 features, then z1 before z0 (index order must win over file order) and labels c."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x0", "x1", "x2"])
+    return frame.assign(z1=rng.normal(size=n), z0=rng.normal(size=n), c=np.arange(n) % 3)
+
+
+def _write(frame: pd.DataFrame, path, index: bool = False):
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=index)
+    else:
+        frame.to_parquet(path, index=index)
+    return path
+
+
+SUFFIXES = [".csv", pytest.param(".parquet", marks=pytest.mark.skipif(not HAS_PARQUET, reason=PARQUET_REASON))]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_ground_truth_columns_are_split_off(tmp_path, suffix):
+    frame = _frame()
+    data = read_dataset(_write(frame, tmp_path / f"d{suffix}"))
+    np.testing.assert_allclose(data.x, frame[["x0", "x1", "x2"]].to_numpy(np.float32))
+    np.testing.assert_allclose(data.z, frame[["z0", "z1"]].to_numpy(np.float32))
+    assert data.c.dtype == np.int64 and data.c.shape == (8,)
+    np.testing.assert_array_equal(data.c, frame["c"])
+    assert data.u is None
+    assert len(data.notes) == 1 and "z0, z1 read as the true latents z" in data.notes[0]
+    assert "c as labels" in data.notes[0] and "\n" not in data.notes[0]
+
+
+def test_pandas_index_column_is_dropped(tmp_path):
+    frame = _frame().drop(columns=["z0", "z1", "c"])
+    path = _write(frame, tmp_path / "d.csv", index=True)
+    assert path.read_text().startswith(",x0,x1,x2")
+    data = read_dataset(path)
+    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+    assert "unnamed first column read as the row index and dropped" in data.notes[0]
+
+
+def test_parquet_index_level_column_is_dropped(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="writing a Parquet file without pandas' metadata needs pyarrow")
+    import pyarrow.parquet as pq
+
+    frame = _frame().drop(columns=["z0", "z1", "c"]).set_index(pd.Index(np.arange(8) * 7))
+    table = pa.Table.from_pandas(frame, preserve_index=True).replace_schema_metadata(None)
+    pq.write_table(table, tmp_path / "d.parquet")  # without pandas' metadata the index comes back as a column
+    assert "__index_level_0__" in pd.read_parquet(tmp_path / "d.parquet").columns
+    data = read_dataset(tmp_path / "d.parquet")
+    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+    assert "row index and dropped" in data.notes[0]
+
+
+def test_one_label_column_per_facet_and_u(tmp_path):
+    frame = _frame().drop(columns=["c"]).assign(**{"c_1": [1, 1, 0, 0, 1, 1, 0, 0], "c_0": np.arange(8) % 4})
+    frame = frame.assign(**{"u[0]": np.arange(8.0)})
+    data = read_dataset(_write(frame, tmp_path / "d.csv"))
+    assert data.x.shape == (8, 3) and data.c.shape == (8, 2) and data.u.shape == (8, 1)
+    np.testing.assert_array_equal(data.c, frame[["c_0", "c_1"]].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [("z", "z"), ("z0", "z"), ("z_12", "z"), ("z[3]", "z"), ("c", "c"), ("c1", "c"), ("u_0", "u")],
+)
+def test_ground_truth_pattern(name, role):
+    assert GROUND_TRUTH_COLUMN.fullmatch(name)["role"] == role
+
+
+@pytest.mark.parametrize("name", ["Z0", "zz", "z0a", "x0", "cost", "u-1", "Unnamed: 0"])
+def test_other_names_are_features(name):
+    assert GROUND_TRUTH_COLUMN.fullmatch(name) is None
+
+
+def test_labels_that_are_not_integers_are_refused_with_the_way_out(tmp_path):
+    frame = _frame().assign(c=np.linspace(0, 1, 8))
+    with pytest.raises(InvalidDataError, match="integer labels.*--x-columns"):
+        read_dataset(_write(frame, tmp_path / "d.csv"))
+
+
+def test_no_x_left_is_one_line_naming_the_file(tmp_path):
+    path = _write(_frame()[["z0", "z1", "c"]], tmp_path / "d.csv")
+    with pytest.raises(InvalidDataError, match=r"d\.csv: no column is left for x.*--x-columns") as info:
+        read_dataset(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_x_columns_by_name_in_the_given_order(tmp_path, suffix):
+    frame = _frame()
+    path = _write(frame, tmp_path / f"d{suffix}")
+    data = read_dataset(path, x_columns="x2, x0")
+    np.testing.assert_allclose(data.x, frame[["x2", "x0"]].to_numpy(np.float32))
+    assert data.z.shape == (8, 2) and data.c is not None  # still recognised among the others
+    assert "x1 ignored" in data.notes[0]
+
+
+def test_x_columns_can_take_a_ground_truth_name(tmp_path):
+    frame = _frame()
+    data = read_dataset(_write(frame, tmp_path / "d.csv"), x_columns="x0,z1")
+    np.testing.assert_allclose(data.x, frame[["x0", "z1"]].to_numpy(np.float32))
+    np.testing.assert_allclose(data.z, frame[["z0"]].to_numpy(np.float32))
+
+
+def test_x_columns_by_position_and_range_in_a_headerless_file(tmp_path):
+    x = np.arange(40.0).reshape(8, 5)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, x, delimiter=",")
+    data = read_dataset(path, x_columns="4,0-2")
+    np.testing.assert_allclose(data.x, x[:, [4, 0, 1, 2]])
+    assert data.z is None and data.c is None
+    assert "x is column(s) 4, 0, 1, 2" in data.notes[0] and "3 ignored" in data.notes[0]
+
+
+def test_headerless_csv_is_all_x_without_a_note(tmp_path):
+    x = np.arange(24.0).reshape(8, 3)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, x, delimiter=",")
+    data = read_dataset(path)
+    np.testing.assert_allclose(data.x, x)
+    assert data.z is None and data.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("x_columns", "match"),
+    [
+        ("x0,nope", r"--x-columns: no column 'nope' in .*d\.csv \(its columns: x0, x1, x2"),
+        ("0-99", "no column '0-99'"),
+        ("x0,0", "x0 more than once"),
+        (" ", "--x-columns is empty"),
+    ],
+)
+def test_bad_x_columns_are_one_line(tmp_path, x_columns, match):
+    path = _write(_frame(), tmp_path / "d.csv")
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        read_dataset(path, x_columns=x_columns)
+    assert "\n" not in str(info.value)
+
+
+def test_x_columns_only_for_tables(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.ones((4, 2)))
+    np.save(tmp_path / "d.npy", np.ones((4, 2)))
+    for name in ("d.npz", "d.npy"):
+        with pytest.raises(InvalidParameterError, match="--x-columns applies to CSV and Parquet files"):
+            read_dataset(tmp_path / name, x_columns="0")
+    with pytest.raises(InvalidParameterError, match="--x-columns applies to CSV and Parquet files"):
+        open_data("mnist", x_columns="0")
+
+
+def test_open_data_passes_x_columns(tmp_path):
+    frame = _frame()
+    data = open_data(str(_write(frame, tmp_path / "d.csv")), x_columns="x1")
+    np.testing.assert_allclose(data.x, frame[["x1"]].to_numpy(np.float32))
+
+
+def test_an_array_file_can_opt_out_of_ground_truth_names(tmp_path):
+    """Learned latents saved as a CSV with columns z0, z1 (and pandas' index) are one array, not z."""
+    frame = _frame()[["z0", "z1"]]
+    data = read_dataset(_write(frame, tmp_path / "latents.csv", index=True), ground_truth=False)
+    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+    assert data.z is None

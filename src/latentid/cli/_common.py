@@ -65,12 +65,23 @@ DATA_DIR_HELP = (
     "then the user cache folder]."
 )
 
+X_COLUMNS_HELP = (
+    "With a CSV/Parquet --data: the x columns, by name or 0-based position, in order (x0,x1,x2 or 0-9). "
+    "Without it, columns named z0,z1,.. / c or c0,c1,.. / u0,.. are read as the true latents, labels and "
+    "auxiliary variable, an unnamed first column as the row index, and the rest as x."
+)
 
-def load_data(data: str, split: Split | None = None, data_dir: Path | None = None):
-    """The Dataset a --data value names (published data set or file), with --split and --data-dir."""
+
+def load_data(data: str, split: Split | None = None, data_dir: Path | None = None, x_columns: str | None = None):
+    """The Dataset a --data value names (published data set or file), with --split, --data-dir and
+    --x-columns; what the reader recognised in a CSV/Parquet file (``Dataset.notes``) goes to stderr
+    as ``note:`` lines."""
     from latentid.data.sources import open_data
 
-    return open_data(data, None if split is None else split.value, data_dir)
+    dataset = open_data(data, None if split is None else split.value, data_dir, x_columns)
+    for note in dict.fromkeys(dataset.notes):
+        err_console.print(f"note: {escape(' '.join(note.split()))}", soft_wrap=True, highlight=False)
+    return dataset
 
 
 def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:

@@ -1,20 +1,45 @@
 """The one data reader every command uses, and its validation.
 
-Formats: ``.npz`` (key ``x``; optional ``z``, ``c``, ``u``), ``.npy`` (x only), ``.csv``
-(header optional; every column must be numeric) and ``.parquet`` (numeric columns are x).
+Formats: ``.npz`` (key ``x``; optional ``z``, ``c``, ``u``), ``.npy`` (x only), ``.csv`` (header
+optional) and ``.parquet``.
+
+Columns of a CSV with a header row, or of a Parquet file, are sorted by name (see ``read_dataset``):
+
+* ground truth, matched by ``GROUND_TRUTH_COLUMN``: ``z``, ``z0``, ``z_0`` or ``z[0]`` (and the same
+  for ``c`` and ``u``, lower case). The ``z`` columns, in index order, become ``Dataset.z`` (the true
+  latents), the ``c`` columns ``Dataset.c`` (integer labels, one column per facet; a single ``c`` or
+  ``c0`` column gives shape (n_samples,)), the ``u`` columns
+  ``Dataset.u`` (the auxiliary variable);
+* the row index: an unnamed first column (what ``DataFrame.to_csv(path)`` writes; pandas reads it
+  back as ``Unnamed: 0``) and pandas' ``__index_level_<k>__`` Parquet columns are dropped;
+* every other column is x and must be numeric (Parquet: non-numeric columns are dropped).
+
+What was recognised is said in ``Dataset.notes``. ``x_columns`` (the ``--x-columns`` flag) chooses
+x explicitly instead. A CSV without a header row is x, every column.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from latentid.errors import DataFileError, InvalidDataError
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 
 SUPPORTED_SUFFIXES = (".npz", ".npy", ".csv", ".parquet")
+TABLE_SUFFIXES = (".csv", ".parquet")  # the formats with named columns, where --x-columns applies
+
+# A ground-truth column: role z (true latents), c (labels) or u (auxiliary variable), alone or with
+# an index written 0, _0 or [0]. Lower case only, so a feature named 'Z' or 'C' stays a feature.
+GROUND_TRUTH_COLUMN = re.compile(r"(?P<role>[zcu])(?:_?(?P<index>\d+)|\[(?P<bracket>\d+)\])?")
+# Row-index columns: pandas' '__index_level_0__' anywhere; '' or 'Unnamed: 0' as the first column only.
+_PANDAS_INDEX_COLUMN = re.compile(r"__index_level_\d+__")
+_UNNAMED_FIRST_COLUMN = ("", "Unnamed: 0")
+_ROLE_WORDS = {"z": "the true latents z", "c": "labels", "u": "the auxiliary variable u"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +52,8 @@ class Dataset:
         one column per facet (c_j) for a multi-facet (MFC-VAE) simulation
     u : ndarray of shape (n_samples, aux_dim), float32 auxiliary variable, or None
     extras : the remaining arrays of an .npz file (e.g. a simulator's generator parameters)
+    notes : one line per file saying what the reader decided for the user (columns read as z/c/u
+        rather than x, a row index dropped, columns ignored); the command line prints it as ``note:``
     """
 
     x: np.ndarray
@@ -35,6 +62,7 @@ class Dataset:
     u: np.ndarray | None = None
     source: str = "<array>"
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.float32) -> np.ndarray:
@@ -98,34 +126,181 @@ def _read_npz(path: Path) -> Dataset:
     return Dataset(x=x, z=z, c=c, u=u, source=str(path), extras=arrays)
 
 
-def _read_csv(path: Path) -> np.ndarray:
+def _name_list(names: list[str], limit: int = 6) -> str:
+    """``a, b, c`` or, past ``limit`` names, ``a, b, c, d, e, ... (784 in all)``."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[: limit - 1])}, ... ({len(names)} in all)"
+
+
+def _file_columns(names: list[str], has_header: bool) -> str:
+    if not has_header:
+        return f"it has {len(names)} columns, positions 0-{len(names) - 1}"
+    return f"its columns: {_name_list(names)}; positions 0-{len(names) - 1}"
+
+
+def _parse_x_columns(spec: str, names: list[str], has_header: bool, path: Path) -> list[int]:
+    """The positions ``--x-columns`` names, in its order: comma-separated column names, or 0-based
+    positions and inclusive ranges (``0-9``) counted over the file's columns. A name wins over a
+    position."""
+    entries = [entry.strip() for entry in str(spec).split(",")]
+    if not any(entries):
+        raise InvalidParameterError("--x-columns is empty; give column names or positions, e.g. --x-columns 0-9.")
+    positions: list[int] = []
+    for entry in entries:
+        if has_header and entry in names:
+            positions.append(names.index(entry))
+            continue
+        span = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", entry)
+        if span and int(span[2] or span[1]) < len(names) and int(span[1]) <= int(span[2] or span[1]):
+            positions.extend(range(int(span[1]), int(span[2] or span[1]) + 1))
+            continue
+        raise InvalidParameterError(f"--x-columns: no column '{entry}' in {path} ({_file_columns(names, has_header)}).")
+    repeated = sorted({names[p] for p, count in Counter(positions).items() if count > 1})
+    if repeated:
+        raise InvalidParameterError(f"--x-columns names column(s) {', '.join(repeated)} more than once.")
+    return positions
+
+
+def _ground_truth(frame, groups: dict[str, list[tuple[int | None, int]]], n: int, path: Path) -> dict:
+    """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)])."""
+    out = {}
+    for role, members in groups.items():
+        names = [str(frame.columns[pos]) for _, pos in members]
+        if len(members) > 1 and any(index is None for index, _ in members):
+            raise InvalidDataError(
+                f"{path}: columns {', '.join(names)} all read as '{role}'; name them {role}0, {role}1, ... "
+                "or choose x with --x-columns."
+            )
+        indices = [index for index, _ in members]
+        if len(set(indices)) < len(indices):
+            raise InvalidDataError(f"{path}: columns {', '.join(names)} give '{role}' the same index twice.")
+        positions = [pos for _, pos in sorted(members, key=lambda member: member[0] or 0)]
+        values = frame.iloc[:, positions].to_numpy()
+        try:
+            if role == "c":
+                out[role] = _validate_labels(values[:, 0] if len(positions) == 1 else values, n, role, str(path))
+            else:
+                out[role] = _optional_matrix(values, n, role, str(path))
+        except InvalidDataError as exc:
+            raise InvalidDataError(
+                f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
+                "choose x yourself with --x-columns if they are features."
+            ) from None
+    return out
+
+
+def _is_number(column) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _dataset_from_table(
+    frame, path: Path, has_header: bool, x_columns: str | None, suffix: str, ground_truth: bool = True
+) -> Dataset:
+    """Sort a table's columns into x, the ground truth z/c/u, a row index and ignored ones."""
+    import pandas as pd
+
+    names = [str(col) for col in frame.columns]
+    chosen = None if x_columns is None else _parse_x_columns(x_columns, names, has_header, path)
+    taken = set(chosen or ())
+    x_pos, index_pos, ignored = [], [], []
+    groups: dict[str, list[tuple[int | None, int]]] = {}
+    for pos, name in enumerate(names):
+        if pos in taken:
+            continue
+        truth = GROUND_TRUTH_COLUMN.fullmatch(name) if has_header and ground_truth else None
+        if truth:
+            index = truth["index"] or truth["bracket"]
+            groups.setdefault(truth["role"], []).append((None if index is None else int(index), pos))
+        elif chosen is not None:
+            ignored.append(pos)
+        elif has_header and (_PANDAS_INDEX_COLUMN.fullmatch(name) or (pos == 0 and name in _UNNAMED_FIRST_COLUMN)):
+            index_pos.append(pos)
+        else:
+            x_pos.append(pos)
+    if chosen is not None:
+        x_pos = chosen
+    notes = []
+    if chosen is not None:
+        notes.append(f"x is column(s) {_name_list([names[p] for p in chosen])} (--x-columns)")
+    if suffix == ".parquet" and chosen is None:  # as before: a Parquet file's non-numeric columns are not x
+        dropped = [p for p in x_pos if not _is_number(frame.iloc[:, p])]
+        x_pos = [p for p in x_pos if p not in dropped]
+        if dropped:
+            notes.append(f"non-numeric column(s) {_name_list([names[p] for p in dropped])} ignored")
+    if not x_pos:
+        raise InvalidDataError(
+            f"{path}: no column is left for x (ground-truth names z/c/u, a row index and non-numeric columns "
+            f"are not x; {_file_columns(names, has_header)}). Choose x with --x-columns."
+        )
+    non_numeric = [names[p] for p in x_pos if not pd.api.types.is_numeric_dtype(frame.iloc[:, p])]
+    if non_numeric:
+        raise InvalidDataError(
+            f"{path}: column(s) {_name_list(non_numeric, 5)} are not numeric. Every x column must be a number; "
+            "choose x with --x-columns."
+        )
+    x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'")
+    truth = _ground_truth(frame, groups, len(x), path)
+    if groups:
+        ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in groups}
+        read_as = [
+            f"{_name_list(ordered[role])} {'read ' if not k else ''}as {_ROLE_WORDS[role]}"
+            for k, role in enumerate(role for role in ("z", "c", "u") if role in ordered)
+        ]
+        listed = read_as[0] if len(read_as) == 1 else f"{', '.join(read_as[:-1])} and {read_as[-1]}"
+        notes.append(f"column(s) {listed}, not as x")
+    if index_pos:
+        which = "unnamed first column" if names[index_pos[0]] in _UNNAMED_FIRST_COLUMN else "pandas index column"
+        extra = [names[p] for p in index_pos if p != index_pos[0]]
+        notes.append(f"{which}{' and ' + ', '.join(extra) if extra else ''} read as the row index and dropped")
+    if ignored:
+        notes.append(f"column(s) {_name_list([names[p] for p in ignored])} ignored")
+    note = ()
+    if notes:
+        hint = "" if chosen is not None else " (use --x-columns to choose x yourself)"
+        note = (f"{path}: {'; '.join(notes)}{hint}",)
+    return Dataset(x=x, **truth, source=str(path), notes=note)
+
+
+def _read_csv_frame(path: Path):
+    """The CSV as a DataFrame and whether it has a header row."""
     import pandas as pd
 
     frame = pd.read_csv(path, header=None)
     # A header row shows up as a first row that does not parse as numbers.
     first = pd.to_numeric(frame.iloc[0], errors="coerce")
     if first.isna().all():
-        frame = pd.read_csv(path)
-    non_numeric = [str(col) for col in frame.columns if not pd.api.types.is_numeric_dtype(frame[col])]
-    if non_numeric:
-        raise InvalidDataError(
-            f"{path}: column(s) {', '.join(non_numeric[:5])} are not numeric. Every CSV column must be a number."
-        )
-    return frame.to_numpy()
+        return pd.read_csv(path), True
+    return frame, False
 
 
-def _read_parquet(path: Path) -> np.ndarray:
+def _read_table(path: Path, suffix: str, x_columns: str | None, ground_truth: bool) -> Dataset:
     import pandas as pd
 
-    frame = pd.read_parquet(path)
-    numeric = frame.select_dtypes(include="number")
-    if numeric.shape[1] == 0:
-        raise InvalidDataError(f"{path}: the parquet file has no numeric columns.")
-    return numeric.to_numpy()
+    try:
+        frame, has_header = _read_csv_frame(path) if suffix == ".csv" else (pd.read_parquet(path), True)
+    except Exception as exc:  # any parser failure becomes one readable line
+        raise DataFileError(f"{path}: could not read the {suffix} file ({type(exc).__name__}: {exc}).") from exc
+    return _dataset_from_table(frame, path, has_header, x_columns, suffix, ground_truth)
 
 
-def read_dataset(path: str | os.PathLike) -> Dataset:
-    """Read and validate a data file; raise a one-line error naming the file and the problem."""
+def read_dataset(path: str | os.PathLike, x_columns: str | None = None, *, ground_truth: bool = True) -> Dataset:
+    """Read and validate a data file; raise a one-line error naming the file and the problem.
+
+    A CSV with a header row or a Parquet file has its columns sorted by name (module docstring):
+    ``z*``/``c*``/``u*`` columns become ``z``/``c``/``u``, a row-index column is dropped, the rest are
+    x; ``Dataset.notes`` says what was recognised.
+
+    x_columns : the ``--x-columns`` value, CSV and Parquet only: x is exactly these columns in this
+        order, given as comma-separated names, 0-based positions or inclusive ranges (``"x0,x3"``,
+        ``"0,1,2"``, ``"0-9"``; a name wins over a position). The other columns are still read as
+        z/c/u by name, or else ignored (said in a note).
+    ground_truth : False reads no z/c/u by name: every column of a CSV/Parquet file but a row index is
+        x. For files that hold one array rather than a data set (learned latents, predicted labels),
+        whose columns may well be named z0, z1 or c.
+    """
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file. Check the path given to --data.")
@@ -136,15 +311,16 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         raise DataFileError(
             f"{path}: unknown data format '{suffix or '(none)'}'. Use one of {', '.join(SUPPORTED_SUFFIXES)}."
         )
+    if x_columns is not None and suffix not in TABLE_SUFFIXES:
+        raise InvalidParameterError(
+            f"--x-columns applies to CSV and Parquet files, not to the {suffix} file {path}. Drop it."
+        )
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, suffix, x_columns, ground_truth)
     try:
         if suffix == ".npz":
             return _read_npz(path)
-        if suffix == ".npy":
-            raw = np.load(path, allow_pickle=False)
-        elif suffix == ".csv":
-            raw = _read_csv(path)
-        else:
-            raw = _read_parquet(path)
+        raw = np.load(path, allow_pickle=False)
     except (InvalidDataError, DataFileError):
         raise
     except Exception as exc:  # any parser failure becomes one readable line

@@ -9,12 +9,22 @@ from latentid.data.real import is_real_dataset_name, load_real
 from latentid.errors import InvalidParameterError
 
 
-def open_data(data: str | os.PathLike, split: str | None = None, data_dir: str | os.PathLike | None = None) -> Dataset:
+def open_data(
+    data: str | os.PathLike,
+    split: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    x_columns: str | None = None,
+) -> Dataset:
     """Read ``data``: a published data set by name (``split`` train/test/all, default train) or a file.
 
     ``split`` and ``data_dir`` only apply to published data sets; given with a file they are refused.
+    ``x_columns`` (the ``--x-columns`` value, see ``read_dataset``) only applies to CSV and Parquet files.
     """
     if is_real_dataset_name(data):
+        if x_columns is not None:
+            raise InvalidParameterError(
+                f"--x-columns applies to CSV and Parquet files, not to the published data set {data}. Drop it."
+            )
         return load_real(str(data).lower(), split or "train", data_dir)
     given = [flag for flag, value in (("--split", split), ("--data-dir", data_dir)) if value is not None]
     if given:
@@ -22,4 +32,4 @@ def open_data(data: str | os.PathLike, split: str | None = None, data_dir: str |
             f"{' and '.join(given)} only apply to --data mnist or --data fashion-mnist, not to the file {data}. "
             "Drop them."
         )
-    return read_dataset(data)
+    return read_dataset(data, x_columns)

@@ -1,0 +1,81 @@
+"""CSV columns through the command line (issue 13): ground truth and a pandas index are not trained on."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.cli._common import load_data
+from latentid.errors import InvalidParameterError
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory, gmm_data):
+    """x0..x4, z0, z1 and c, saved by pandas with its index (an unnamed first column 0..n-1)."""
+    x, z, c = gmm_data
+    frame = pd.DataFrame(x[:, :5], columns=[f"x{i}" for i in range(5)]).assign(z0=z[:, 0], z1=z[:, 1], c=c)
+    path = tmp_path_factory.mktemp("csv") / "d.csv"
+    frame.to_csv(path)
+    return path
+
+
+def _leaves(tree):
+    """(key, value) of every non-object value of a JSON object, at any depth (whatever the report's nesting)."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value)
+        else:
+            yield key, value
+
+
+def _notes(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("note:")]
+
+
+def test_fit_trains_on_x_only_and_says_so_in_one_line(csv_file, tmp_path):
+    result = run("fit", "--data", csv_file, "--model", "pca", "--latent-dim", 2, "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["n_features"] == 5
+    notes = _notes(result.stderr)
+    assert len(notes) == 1, result.stderr
+    assert "z0, z1 read as the true latents z" in notes[0] and "c as labels" in notes[0]
+    assert "unnamed first column read as the row index and dropped" in notes[0]
+
+
+def test_evaluate_scores_against_z_from_the_csv(csv_file, gmm_data, tmp_path):
+    _, z, _ = gmm_data
+    latents = tmp_path / "latents.npy"
+    np.save(latents, z @ np.array([[2.0, 1.0], [0.5, -1.0]], dtype=np.float32))  # an affine image of the truth
+    result = run("evaluate", "--data", csv_file, "--latents", latents, "--json")
+    assert result.exit_code == 0, result.output
+    scores = {key: value for key, value in _leaves(json.loads(result.stdout)) if isinstance(value, (int, float))}
+    assert scores["latent_dim_true"] == 2
+    assert scores["affine_r2"] > 0.99
+    assert len(_notes(result.stderr)) == 1
+
+
+def test_load_data_takes_x_columns_and_prints_the_note_once(csv_file, capsys):
+    frame = pd.read_csv(csv_file, index_col=0)
+    dataset = load_data(str(csv_file), x_columns="x3,x1")
+    np.testing.assert_allclose(dataset.x, frame[["x3", "x1"]].to_numpy(np.float32))
+    assert dataset.z.shape == (len(frame), 2) and dataset.c is not None
+    notes = _notes(capsys.readouterr().err)
+    assert len(notes) == 1 and "x is column(s) x3, x1 (--x-columns)" in notes[0]
+    assert "Unnamed: 0, x0, x2, x4 ignored" in notes[0]
+
+
+def test_load_data_refuses_x_columns_where_they_do_not_apply(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.ones((4, 2)))
+    for data in (str(tmp_path / "d.npz"), "mnist"):
+        with pytest.raises(InvalidParameterError, match="--x-columns applies to CSV and Parquet files"):
+            load_data(data, x_columns="0")
