@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for objective in args.objectives.split(","):
             folder = Path(args.keep or tmp) / objective
-            weights = folder / "pretrained-0.pt"
+            weights = folder / "pretrained-1.pt"
             if not weights.exists():
                 tic = time.perf_counter()
                 init = VaDE(

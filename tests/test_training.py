@@ -36,7 +36,7 @@ def test_resume_equals_uninterrupted(gmm_data, tmp_path):
     interrupted = VaDE(checkpoint_dir=tmp_path, callback=_stop_after(2), **FAST)
     with pytest.raises(Interrupt):
         interrupted.fit(x)
-    assert load_checkpoint(tmp_path / "restart-0.pt")["epoch"] == 2
+    assert load_checkpoint(tmp_path / "restart-1.pt")["epoch"] == 2
     resumed = VaDE(checkpoint_dir=tmp_path, resume=True, **FAST).fit(x)
     assert resumed.transform(x).tobytes() == straight.transform(x).tobytes()
     assert resumed.elbo_history_ == pytest.approx(straight.elbo_history_, rel=0, abs=0)
@@ -53,7 +53,7 @@ def test_checkpoint_and_log_contents(gmm_data, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in lines] == ["pretrain"] + ["train"] * 4
     assert {"epoch", "train_loss", "val_elbo", "lr", "seconds", "restart"} <= set(lines[-1])
-    state = torch.load(tmp_path / "restart-0.pt", weights_only=True)  # no pickle needed
+    state = torch.load(tmp_path / "restart-1.pt", weights_only=True)  # no pickle needed
     assert state["epoch"] == 4 and state["config"]["class"] == "VaDE" and "torch" in state["versions"]
     assert {"model", "optimizer", "generator", "best", "history"} <= set(state)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files left"

@@ -1,10 +1,14 @@
 """Run folders: what ``latentid fit`` writes and every later command reads.
 
 A run folder holds
-    run.json          what was fitted on what (model, data file, options, seed, wall time, versions)
+    run.json          what was fitted on what: status ("running" from the start, "finished" at the end),
+                      the command line and its options, the data's absolute path and SHA-256, model,
+                      seed, device used, versions, wall time
     model/            the fitted estimator (``LatentModel.save``: config.json + model.pt)
     latents.npy       posterior means of the training data, (n_samples, latent_dim) float32
-    train_log.jsonl   one line per epoch; checkpoints of the last epoch live beside it (for --resume)
+    train_log.jsonl   one line per epoch (pretraining and training, every restart)
+    restart-<r>.pt    deep models: the last epoch's training checkpoint of restart r (1-based), for --resume
+    pretrained-<r>.pt deep models with pretraining: restart r's warm-start weights (reusable as ``pretrained``)
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import numpy as np
 from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
+from latentid.checkpoint import versions
 from latentid.data.io import Dataset
-from latentid.data.sources import open_data
+from latentid.data.provenance import data_provenance
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
 from latentid.models.base import LatentModel
@@ -32,6 +37,7 @@ AUX_SOURCES = ("c", "u")  # where iVAE's auxiliary variable comes from: the data
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
 LATENTS_FILE = "latents.npy"
+RUNNING, FINISHED = "running", "finished"  # run.json's status
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,28 @@ def save_array(path: Path, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
+def read_run_info(path: str | Path) -> dict | None:
+    """run.json of a run folder (None when there is none); a run.json without ``status`` is a finished run."""
+    file = Path(path) / RUN_FILE
+    if not file.is_file():
+        return None
+    try:
+        info = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"{file}: unreadable ({type(exc).__name__}). Delete the run folder and fit again.") from exc
+    if not isinstance(info, dict):
+        raise DataFileError(f"{file}: not a latentid run record. Delete the run folder and fit again.")
+    info.setdefault("status", FINISHED)
+    return info
+
+
+def interrupted_message(path: Path) -> str:
+    return (
+        f"{path}: holds an interrupted fit (run.json says 'running'; no finished model yet). "
+        f"Continue it with 'latentid fit --out {path} --resume', or delete the folder."
+    )
+
+
 def fit_run(
     model_name: str,
     data: Dataset,
@@ -100,19 +128,29 @@ def fit_run(
     resume: bool = False,
     callback=None,
     aux: str | None = None,
+    command: list[str] | None = None,
+    options: dict | None = None,
     **params,
 ) -> Run:
     """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring.
 
     ``aux``: where iVAE's u comes from ('c' or 'u', see ``aux_values``); required for 'ivae', refused otherwise.
+    ``command`` (the command line) and ``options`` (the command's options, what ``--resume`` reads back) go
+    into run.json, which is written with status "running" before the fit starts and "finished" after it.
+    Resuming a finished run changes nothing and returns it.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
-    if (out / RUN_FILE).exists() and not resume:
+    earlier = read_run_info(out)
+    if earlier is not None and not resume:
+        if earlier["status"] == RUNNING:
+            raise DataFileError(interrupted_message(out).replace(", or delete", ", choose another --out, or delete"))
         raise DataFileError(f"{out}: already holds a finished run. Choose another --out, or delete it first.")
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
+    if resume and earlier is not None and earlier["status"] == FINISHED:
+        return load_run(out)
     if (model_name == "ivae") != (aux is not None):
         raise InvalidParameterError(
             "--model ivae needs --aux c (the data's labels) or --aux u (its 'u' array) as its observed u."
@@ -121,63 +159,86 @@ def fit_run(
         )
     inputs = {} if aux is None else {"u": aux_values(data, aux)}
     deep = model_name in DEEP_MODELS
-    run_control = {"checkpoint_dir": str(out), "resume": resume, "callback": callback} if deep else {}
+    run_control = {"checkpoint_dir": str(out.resolve()), "resume": resume, "callback": callback} if deep else {}
     model = make_model(model_name, **run_control, **params)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    started = {
+        "status": RUNNING,
+        "model": model_name,
+        "command": command,
+        "options": options,
+        "data": data_provenance(data),
+        "seed": params.get("random_state"),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if earlier is not None:  # a resumed fit keeps the record of how it started
+        started = {**earlier, "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]}
+    write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
     start = time.perf_counter()
     try:
         model.fit(data.x, **inputs)
     except BaseException:
-        # A fit refused before it wrote anything leaves no empty folder behind; one that
-        # trained keeps its checkpoint so that --resume can continue it.
-        if created and out.is_dir() and not any(out.iterdir()):
+        # A fit refused before it trained leaves nothing behind; one that trained keeps its
+        # checkpoint so that --resume can continue it.
+        if created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
+            (out / RUN_FILE).unlink(missing_ok=True)
             out.rmdir()
         raise
     seconds = time.perf_counter() - start
     model.save(out / MODEL_DIR)
     save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
-    info = run_record(model_name, model, data, params, seconds, aux=aux)
+    info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
+    info = {**started, **info}
     write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
     return Run(out, model, info)
 
 
-def run_record(model_name: str, model, data: Dataset, params: dict, seconds: float, **extra) -> dict:
-    """What run.json says of a fit of ``model`` on ``data``; ``extra`` (e.g. ``aux``, ``seed``) is added."""
+def run_record(
+    model_name: str, model, data: Dataset, params: dict, seconds: float, provenance: dict | None = None, **extra
+) -> dict:
+    """What run.json says of a finished fit of ``model`` on ``data``; ``extra`` (e.g. ``aux``) is added.
+
+    ``provenance``: the data's ``data_provenance`` when already computed. ``best_restart`` counts from 1,
+    as the log and the checkpoint file names do.
+    """
+    best = getattr(model, "best_restart_", None)
     return {
+        "status": FINISHED,
         "model": model_name,
         "aux": None,
+        "seed": params.get("random_state"),
         **extra,
-        "data": data.source,
+        "data": provenance if provenance is not None else data_provenance(data),
         "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]),
         "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
         **(hidden_widths(model) if model_name in DEEP_MODELS else {}),
+        "device": str(getattr(model, "device_", "cpu")),
         "fit_seconds": round(seconds, 3),
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
+        "best_restart": None if best is None else int(best) + 1,
+        "versions": versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 
 
 def load_run(path: str | Path, device: str | None = "cpu") -> Run:
-    """Load a run folder written by ``fit_run``; a one-line error if ``path`` is not one."""
+    """Load a finished run folder written by ``fit_run``; a one-line error if ``path`` is not one, or
+    holds an interrupted fit (with the command that continues it)."""
     path = Path(path)
-    if not (path / RUN_FILE).is_file() or not (path / MODEL_DIR).is_dir():
+    info = read_run_info(path)
+    interrupted = (info is not None and info["status"] == RUNNING) or (
+        info is None and path.is_dir() and any(path.glob("restart-*.pt"))
+    )
+    if interrupted:
+        raise DataFileError(interrupted_message(path))
+    if info is None or not (path / MODEL_DIR).is_dir():
         raise DataFileError(
             f"{path}: not a latentid run folder (no {RUN_FILE} and {MODEL_DIR}/). "
             "Give the --out folder of 'latentid fit'."
         )
-    try:
-        info = json.loads((path / RUN_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"{path / RUN_FILE}: unreadable ({exc}).") from exc
     return Run(path, load_model(path / MODEL_DIR, device=device), info)
-
-
-def read_data_for_run(run: Run, data_path: str | Path, split: str | None = None, data_dir=None) -> Dataset:
-    """Read ``data_path`` (a file, or a published data set by name with ``split``) and check it has the
-    run's number of features."""
-    return check_data_for_run(run, open_data(data_path, split, data_dir))
 
 
 def check_data_for_run(run: Run, data: Dataset) -> Dataset:

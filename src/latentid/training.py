@@ -48,6 +48,8 @@ class TrainConfig:
     tol: float = 0.0
     max_grad_norm: float | None = None
     stage: str = "train"
+    objective: str = "loss"  # what train_loss is, written into every log record
+    loss_offset: float = 0.0  # added to the logged loss (not the optimised one) to report it in data units
 
 
 @dataclass
@@ -177,6 +179,7 @@ def train(
             epoch_hook(epoch, config.epochs)
         module.train()
         loss = run_epoch(loss_fn, optimizer, params, x_train, config.batch_size, generator, config.max_grad_norm)
+        loss += config.loss_offset
         module.eval()
         with torch.no_grad():
             val = float(score_fn(x_val)) if use_val else None
@@ -205,6 +208,7 @@ def train(
             **{k: v for k, v in extra.items() if k == "restart"},
             "stage": config.stage,
             "epoch": epoch,
+            "objective": config.objective,
             "train_loss": loss,
             "val_elbo": val,
             "lr": optimizer.param_groups[0]["lr"],

@@ -216,7 +216,7 @@ def test_an_interrupted_fit_continues_from_its_checkpoint(tmp_path, splits):
 
     with pytest.raises(KeyboardInterrupt):
         run_study(train, test, params, 2, tmp_path, data_settings=DATA, progress=stop_in_seed_1)
-    assert (tmp_path / "vae" / "seed-1" / "restart-0.pt").exists()
+    assert (tmp_path / "vae" / "seed-1" / "restart-1.pt").exists()
     assert not (tmp_path / "vae" / "seed-1" / "metrics.json").exists()
     events = []
     run_study(train, test, params, 2, tmp_path, data_settings=DATA, progress=events.append)

@@ -204,7 +204,7 @@ def test_restarts_keep_the_module_with_the_best_held_out_score(gmm_data, tmp_pat
     own_scores, transforms = [], []
     for r in range(3):
         other = copy.deepcopy(model)
-        other.module_.load_state_dict(load_checkpoint(tmp_path / f"restart-{r}.pt")["best"]["model"])
+        other.module_.load_state_dict(load_checkpoint(tmp_path / f"restart-{r + 1}.pt")["best"]["model"])
         own_scores.append(float(np.mean(other.score_samples(x, random_state=0))))
         transforms.append(other.transform(x))
     best = int(np.argmax(own_scores))

@@ -34,7 +34,7 @@ def test_warm_start_initialises_the_prior_from_a_gmm(gmm_data):
 def test_pretrained_weights_are_used_only_when_given(gmm_data, tmp_path):
     x = gmm_data[0]
     VaDE(pretrain_epochs=2, n_init=1, checkpoint_dir=tmp_path, **FAST).fit(x)
-    pretrained = tmp_path / "pretrained-0.pt"
+    pretrained = tmp_path / "pretrained-1.pt"
     assert pretrained.is_file()
     model = VaDE(pretrain_epochs=2, n_init=1, pretrained=pretrained, **FAST)
     module = model._build(10, torch.Generator().manual_seed(1))

@@ -33,8 +33,8 @@ def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] |
 
         def callback(event: dict) -> None:
             label = str(event.get("stage", "train"))
-            if "restart" in event:
-                label += f" (restart {event['restart'] + 1})"
+            if "restart" in event:  # numbered from 1, as in train_log.jsonl and restart-<r>.pt
+                label += f" (restart {event['restart']} of {event.get('n_restarts', 1)})"
             epoch = event.get("epoch", 0)
             # A stage seen before that starts again (the next model of a demo, a new fit) gets a fresh bar.
             if label not in tasks or epoch <= progress.tasks[tasks[label]].completed:

@@ -87,7 +87,7 @@ def study_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] | No
             return
         label = f"{model} seed {event.get('seed')}: {event.get('stage', 'train')}"
         if "restart" in event and event.get("n_restarts", 1) > 1:
-            label += f" (restart {event['restart'] + 1})"
+            label += f" (restart {event['restart']} of {event['n_restarts']})"
         if label != stage["label"]:
             if stage["task"] is None:
                 stage["task"] = progress.add_task(label, total=event.get("n_epochs"), metrics="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from latentid.cli._common import (
     DATA_DIR_HELP,
     DATA_HELP,
     SPLIT_HELP,
+    X_COLUMNS_HELP,
     Split,
     console,
     err_console,
@@ -21,6 +23,7 @@ from latentid.cli._common import (
     refuse_flags,
 )
 from latentid.cli._progress import training_progress
+from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.errors import InvalidParameterError
 from latentid.models import MFCVAE, VaDE
@@ -30,9 +33,10 @@ from latentid.runs import (
     LINEAR_MODELS,
     MODEL_DIR,
     aux_values,
+    check_data_for_run,
     fit_run,
     load_run,
-    read_data_for_run,
+    read_run_info,
     save_array,
 )
 
@@ -85,6 +89,12 @@ class Inference(str, Enum):
     refined = "refined"
 
 
+class ElboEstimator(str, Enum):
+    mean_field = "mean_field"
+    vade = "vade"
+    marginal = "marginal"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -96,6 +106,57 @@ class Device(str, Enum):
 # to the estimator's own default, shown in --help.
 VADE_DEFAULTS = VaDE().get_params()
 MFCVAE_DEFAULTS = MFCVAE().get_params()
+
+
+# Every option of `fit` that shapes the run, as stored in run.json for --resume (not --out, --resume, --quiet).
+FIT_OPTIONS = (
+    "data",
+    "split",
+    "data_dir",
+    "x_columns",
+    "model",
+    "latent_dim",
+    "components",
+    "covariance",
+    "facets",
+    "aux",
+    "kl_warmup_epochs",
+    "progressive_epochs",
+    "decoder_width",
+    "decoder_depth",
+    "encoder_width",
+    "encoder_depth",
+    "likelihood",
+    "epochs",
+    "pretrain_epochs",
+    "pretrain_objective",
+    "init_selection",
+    "batch_size",
+    "lr",
+    "inference",
+    "iw_samples",
+    "refine_steps",
+    "restarts",
+    "elbo",
+    "noise_scale",
+    "patience",
+    "standardize",
+    "seed",
+    "device",
+    "threads",
+)
+ENUM_OPTIONS: dict[str, type[Enum]] = {
+    "split": Split,
+    "model": ModelName,
+    "covariance": CovarianceType,
+    "aux": AuxSource,
+    "likelihood": Likelihood,
+    "pretrain_objective": PretrainObjective,
+    "init_selection": InitSelection,
+    "inference": Inference,
+    "elbo": ElboEstimator,
+    "device": Device,
+}
 
 
 def _check_size(flag: str, value: int | None, low: int) -> None:
@@ -132,6 +193,14 @@ def network_dims(
     return {"hidden_dims": hidden, "encoder_dims": encoder_dims}
 
 
+def data_for_run(loaded, data: str, split: Split | None, data_dir: Path | None, x_columns: str | None):
+    """The data a run is applied to, checked against it; a CSV/Parquet file takes the run's --x-columns
+    unless given others."""
+    if x_columns is None and Path(data).suffix.lower() in (".csv", ".parquet"):
+        x_columns = (loaded.info.get("options") or {}).get("x_columns")
+    return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns))
+
+
 def _require_npy(out: Path) -> None:
     if out.suffix.lower() != ".npy":
         raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
@@ -142,11 +211,14 @@ def _require_npy(out: Path) -> None:
 @app.command()
 @friendly_errors
 def fit(
-    data: str = typer.Option(..., "--data", help=DATA_HELP),
+    data: str | None = typer.Option(
+        None, "--data", help=DATA_HELP + " Required, except with --resume (the run folder records it)."
+    ),
     out: Path = typer.Option(..., "--out", help="Run folder to write (model, config, log, latents)."),
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    model: ModelName = typer.Option(ModelName.vade, "--model", help=MODEL_HELP),
+    x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP),
+    model: ModelName | None = typer.Option(None, "--model", help=MODEL_HELP + " [default: vade]"),
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help="Latent dimension m [default: 2; for mfcvae the sum of the facets']."
     ),
@@ -237,36 +309,77 @@ def fit(
         help=f"Whole fits from different seeds; best held-out ELBO kept [default: {VADE_DEFAULTS['n_restarts']} for "
         "vade and mfcvae, 1 for vae and ivae].",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    elbo: ElboEstimator | None = typer.Option(
+        None,
+        "--elbo",
+        help="Estimator of the bound's prior term: mean_field (exact), vade (Jiang et al.'s) or marginal "
+        f"[default: {VADE_DEFAULTS['elbo']}].",
+    ),
+    noise_scale: float | None = typer.Option(
+        None,
+        "--noise-scale",
+        help="gaussian: fix the noise sd (data units) instead of learning it [default: learned].",
+    ),
+    patience: int | None = typer.Option(
+        None,
+        "--patience",
+        help=f"Stop after this many epochs without a held-out improvement; 0 = never [default: "
+        f"{VADE_DEFAULTS['patience']}].",
+    ),
+    standardize: bool | None = typer.Option(
+        None,
+        "--standardize/--no-standardize",
+        help="gaussian: centre x and divide by one global scale inside the model (results are in data units "
+        "either way) [default: --standardize].",
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice [default: 0]."),
     device: Device | None = typer.Option(
         None, "--device", help="auto takes a GPU when torch sees one [default: auto]."
     ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads during the fit."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted fit from its last checkpoint."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the interrupted fit in --out from its last checkpoint, with the options it was started "
+        "with (flags typed again must agree; --epochs, --threads and --device may change).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Fit a model (VaDE, VAE, MFC-VAE, iVAE or a linear floor); write the model, its config, the training
     log and the posterior means into a run folder."""
-    _check_size("--decoder-width", decoder_width, 1)
-    _check_size("--decoder-depth", decoder_depth, 1)
-    _check_size("--encoder-width", encoder_width, 1)
-    _check_size("--encoder-depth", encoder_depth, 0)
-    if encoder_depth == 0 and encoder_width is not None:
+    given = typed_options(locals(), FIT_OPTIONS)
+    options = options_for_resume(out, given) if resume else given
+    if options is None:
+        info = read_run_info(out) or {}
+        done = plural(info.get("epochs_run", 0), "epoch")
+        console.print(f"{escape(str(out))} holds a finished run ({info.get('model')}, {done}); nothing to resume.")
+        return
+    o = _restore(options)
+    require(options, "data", out, resume)
+    model = o["model"]
+    _check_size("--decoder-width", o["decoder_width"], 1)
+    _check_size("--decoder-depth", o["decoder_depth"], 1)
+    _check_size("--encoder-width", o["encoder_width"], 1)
+    _check_size("--encoder-depth", o["encoder_depth"], 0)
+    _check_size("--patience", o["patience"], 0)
+    if o["encoder_depth"] == 0 and o["encoder_width"] is not None:
         raise InvalidParameterError(
             "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
         )
-    _refuse_inapplicable(model, locals())
-    parsed_facets = _facets_for(model, facets, latent_dim)
-    dataset = load_data(data, split, data_dir)
-    if aux is not None:
-        aux_values(dataset, aux.value)  # a file without that u is refused before any progress bar starts
+    if o["noise_scale"] is not None and not o["noise_scale"] > 0:
+        raise InvalidParameterError(f"--noise-scale must be > 0. Got {o['noise_scale']} instead.")
+    _refuse_inapplicable(model, {**o, "resume": resume})
+    parsed_facets = _facets_for(model, o["facets"], o["latent_dim"])
+    dataset = load_data(o["data"], o["split"], o["data_dir"], o["x_columns"])
+    if o["aux"] is not None:
+        aux_values(dataset, o["aux"].value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
-        params = _deep_params(model, locals(), parsed_facets, dataset.x.shape[1])
+        params = _deep_params(model, o, parsed_facets, dataset.x.shape[1])
     else:
-        params = {"latent_dim": 2 if latent_dim is None else latent_dim, "random_state": seed}
+        params = {"latent_dim": 2 if o["latent_dim"] is None else o["latent_dim"], "random_state": o["seed"]}
         if model is ModelName.gmm:
-            params["n_components"] = VADE_DEFAULTS["n_components"] if components is None else components
-            params["covariance"] = (covariance or CovarianceType(VADE_DEFAULTS["covariance"])).value
+            params["n_components"] = VADE_DEFAULTS["n_components"] if o["components"] is None else o["components"]
+            params["covariance"] = (o["covariance"] or CovarianceType(VADE_DEFAULTS["covariance"])).value
     with training_progress(not quiet and model in DEEP) as callback:
         run = fit_run(
             model.value,
@@ -274,7 +387,9 @@ def fit(
             out,
             resume=resume,
             callback=callback,
-            aux=None if aux is None else aux.value,
+            aux=None if o["aux"] is None else o["aux"].value,
+            command=["latentid", *sys.argv[1:]],
+            options=options,
             **params,
         )
     written = (
@@ -282,10 +397,26 @@ def fit(
         if model in DEEP
         else f"{MODEL_DIR}/, {LATENTS_FILE}, run.json"
     )
-    took = f"{run.info['epochs_run']} epochs, " if model in DEEP else ""
+    took = f"{plural(run.info['epochs_run'], 'epoch')}, " if model in DEEP else ""
     console.print(
         f"Fitted {model.value} ({took}{run.info['fit_seconds']:.1f} s) -> [bold]{escape(str(out))}[/] ({written})"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 epoch', '2 epochs'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _restore(options: dict) -> dict:
+    """Every fit option by name: the enum options as enums again, the rest as stored; None where not given."""
+    restored = {name: options.get(name) for name in FIT_OPTIONS}
+    for name, kind in ENUM_OPTIONS.items():
+        if restored[name] is not None:
+            restored[name] = kind(restored[name])
+    restored["model"] = restored["model"] or ModelName.vade
+    restored["seed"] = 0 if restored["seed"] is None else restored["seed"]
+    return restored
 
 
 def _refuse_inapplicable(model: ModelName, options: dict) -> None:
@@ -312,6 +443,10 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
                 "iw_samples",
                 "refine_steps",
                 "restarts",
+                "elbo",
+                "noise_scale",
+                "patience",
+                "standardize",
                 "device",
                 "threads",
             )
@@ -342,6 +477,12 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
         )
     if model is ModelName.ivae and options["inference"] is Inference.refined:
         raise InvalidParameterError("--inference refined does not apply to --model ivae: its inference is amortized.")
+    if options["likelihood"] is Likelihood.bernoulli:
+        refuse_flags(pick("noise_scale", "standardize"), "--likelihood bernoulli", "it has no noise scale")
+    if options["inference"] is Inference.refined or (options["iw_samples"] or 1) > 1:
+        why = "the bound trained is importance-weighted, with no separate prior-term estimator"
+        trained = "--inference refined" if options["inference"] is Inference.refined else "--iw-samples > 1"
+        refuse_flags(pick("elbo"), trained, why)
     if options["inference"] is not Inference.refined:
         refuse_flags(
             pick("refine_steps"),
@@ -374,9 +515,14 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
         "device": o["device"],
         "kl_warmup_epochs": o["kl_warmup_epochs"],
         "progressive_epochs": o["progressive_epochs"],
+        "elbo": o["elbo"],
+        "noise_scale": o["noise_scale"],
+        "standardize": o["standardize"],
     }
     params = {name: getattr(v, "value", v) for name, v in given.items() if v is not None}
     params.update(random_state=o["seed"], threads=o["threads"])
+    if o["patience"] is not None:
+        params["patience"] = o["patience"] or None  # 0: no early stopping
     latent_dim = (
         sum(m for m, _ in facets) if facets is not None else (2 if o["latent_dim"] is None else o["latent_dim"])
     )
@@ -411,6 +557,7 @@ def transform(
     data: str = typer.Option(..., "--data", help="Data to encode. " + DATA_HELP),
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP + " [default: the run's]"),
     out: Path = typer.Option(..., "--out", help="Output .npy of posterior means (n_samples, latent_dim)."),
     refine: bool = typer.Option(
         False,
@@ -422,13 +569,15 @@ def transform(
     """Write the posterior means E[z | x] of a fitted model for new data."""
     _require_npy(out)
     loaded = load_run(run)
-    dataset = read_data_for_run(loaded, data, split and split.value, data_dir)
+    dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     if refine and loaded.info.get("model") in LINEAR_MODELS:
         raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
     # refine None: the model decides (refined inference refines)
     z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **loaded.inputs(dataset))
     save_array(out, z)
-    console.print(f"Wrote posterior means {z.shape} to [bold]{escape(str(out))}[/]")
+    refined = refine or getattr(loaded.model, "inference", "amortized") == "refined"
+    what = "refined posterior means (importance-sampled under the fitted model)" if refined else "posterior means"
+    console.print(f"Wrote {what} {z.shape} to [bold]{escape(str(out))}[/]")
 
 
 @app.command()
@@ -438,6 +587,7 @@ def predict(
     data: str = typer.Option(..., "--data", help="Data to label. " + DATA_HELP),
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP + " [default: the run's]"),
     out: Path = typer.Option(
         ..., "--out", help="Output .npy of component labels (n_samples,), or (n_samples, J) for J facets."
     ),
@@ -445,7 +595,7 @@ def predict(
     """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
     _require_npy(out)
     loaded = load_run(run)
-    dataset = read_data_for_run(loaded, data, split and split.value, data_dir)
+    dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
     save_array(out, labels)
     console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")

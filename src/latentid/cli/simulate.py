@@ -52,6 +52,9 @@ FACETS_HELP = (
 _FACET = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*", re.ASCII)
 
 
+MIN_SAMPLES = 2
+
+
 def parse_facets(text: str) -> tuple[tuple[int, int], ...]:
     """'2:3,2:4' -> ((2, 3), (2, 4)); anything else is one InvalidParameterError naming --facets."""
     matches = [_FACET.fullmatch(part) for part in text.split(",")]
@@ -138,8 +141,10 @@ def simulate(
             "--prior standard-normal",
             "the mixture options shape a Gaussian mixture, and this prior is one N(0, I) component",
         )
-    if samples < 1:
-        raise InvalidParameterError(f"--samples must be >= 1. Got {samples} instead.")
+    if samples < MIN_SAMPLES:  # every reader refuses fewer (validate_matrix): refuse before writing
+        raise InvalidParameterError(
+            f"--samples must be >= {MIN_SAMPLES}: the file would hold too few samples to read back. Got {samples}."
+        )
     if out.suffix != ".npz":
         raise InvalidParameterError(f"--out must name an .npz file; got '{out}'.")
     spec = spec_from_options(

@@ -269,6 +269,12 @@ def _read_finished(folder: Path) -> dict | None:
     return record if isinstance(record, dict) and isinstance(record.get("metrics"), dict) else None
 
 
+def _restart_number(model) -> int | None:
+    """The kept restart, numbered from 1 as in the log, the progress bar and the checkpoint file names."""
+    index = getattr(model, "best_restart_", None)
+    return None if index is None else int(index) + 1
+
+
 def fit_seed(
     name: str,
     params: Mapping[str, Any],
@@ -313,7 +319,7 @@ def fit_seed(
     fit_info = {
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
         "best_epoch": getattr(model, "best_epoch_", None),
-        "best_restart": getattr(model, "best_restart_", None),
+        "best_restart": _restart_number(model),
         "resumed": resumed,  # then ``seconds`` counts only the part after the resume
         "last_val_elbo": val[-1] if val else None,
         "train_rows": len(train.x),

@@ -75,6 +75,7 @@ COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "random_state": [P.SEED, P.NONE],
 }
 # Parameters that steer a run without changing its result; a resumed run may change them.
+PATH_PARAMS = ("checkpoint_dir", "pretrained")
 RUN_CONTROL = ("epochs", "checkpoint_dir", "resume", "callback", "threads", "device", "pretrained")
 
 
@@ -215,6 +216,10 @@ class LatentModel(BaseEstimator):
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
         return self
+
+    def fit_transform(self, X, u=None) -> np.ndarray:
+        """Fit, then return ``transform(X)``, the posterior means; shape (n_samples, latent_dim)."""
+        return self.fit(X, u).transform(X, u=u)
 
     def fit_predict(self, X, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
@@ -368,9 +373,13 @@ class LatentModel(BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write a folder with ``config.json`` and ``model.pt`` (state dict only); returns the folder."""
         self._check_fitted()
+        params = {k: jsonable(v) for k, v in self.get_params(deep=False).items()}
+        for key in PATH_PARAMS:  # absolute, so that the saved config means the same from any folder
+            if params.get(key) is not None:
+                params[key] = str(Path(params[key]).resolve())
         config = {
             "class": type(self).__name__,
-            "params": {k: jsonable(v) for k, v in self.get_params(deep=False).items()},
+            "params": params,
             "n_features_in": self.n_features_in_,
             "n_aux": self.module_.n_aux,
             "latent_dim": self.latent_dim,

@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 
 LOG_NAME = "train_log.jsonl"
 EVAL_BATCH = 8192
+# What each pretraining record's train_loss is (per sample, standardised data): not the model's bound.
+PRETRAIN_OBJECTIVES = {
+    "autoencoder": "autoencoder reconstruction error (warm start, standardised data)",
+    "vae": "vanilla VAE negative ELBO (warm start, standardised data)",
+    "refined": "vanilla VAE negative refined bound (warm start, standardised data)",
+}
 
 
 @contextlib.contextmanager
@@ -57,6 +63,7 @@ def data_fingerprint(X: np.ndarray) -> str:
 
 
 def _checkpoint_path(directory: Path, restart: int) -> Path:
+    """The checkpoint of restart ``restart`` (1-based, as in the log and the progress bar)."""
     return directory / f"restart-{restart}.pt"
 
 
@@ -120,8 +127,9 @@ def warm_start(
 
     Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean)
     (``pretrain_objective='autoencoder'``) or a vanilla VAE's negative ELBO ('vae'); with a
-    checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there, to be
-    reused only when passed back explicitly as ``pretrained=``. Returns the pretraining history.
+    checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there (1-based), to be
+    reused only when passed back explicitly as ``pretrained=``. Returns the pretraining history; its
+    ``train_loss`` is the warm start's own objective (named in each record's ``objective``).
     """
     history: list[dict] = []
     warmed = model.pretrained is not None or model.pretrain_epochs > 0
@@ -133,18 +141,25 @@ def warm_start(
         params = [*module.encoder.parameters(), *module.decoder.parameters()]
         if objective == "vae":
             params += list(module.likelihood.parameters())
-        if objective == "vae" and model.inference == "refined":
+        refined_vae = objective == "vae" and model.inference == "refined"
+        if refined_vae:
             # The unfitted mixture prior is N(0, I) (equal components at 0, unit covariances) and is not
             # trained here, so the model's own refined objective is a vanilla VAE's, without its encoder bias.
             loss = lambda xb, gen: model._loss(module, xb, gen)  # noqa: E731
         else:
             loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
-        config = TrainConfig(model.pretrain_epochs, model.batch_size, lr_schedule="constant", stage="pretrain")
+        config = TrainConfig(
+            model.pretrain_epochs,
+            model.batch_size,
+            lr_schedule="constant",
+            stage="pretrain",
+            objective=PRETRAIN_OBJECTIVES["refined" if refined_vae else objective],
+        )
         history = train(
             module, loss, [{"params": params, "lr": model.lr}], x_train, config, generator, **train_kwargs
         ).history
         if directory is not None:
-            restart = train_kwargs.get("event_extra", {}).get("restart", 0)
+            restart = train_kwargs.get("event_extra", {}).get("restart", 1)
             state = {k: v for k, v in module.state_dict().items() if k.split(".")[0] in ("encoder", "decoder")}
             with atomic_path(Path(directory) / f"pretrained-{restart}.pt") as tmp:
                 torch.save(state, tmp)
@@ -186,17 +201,29 @@ def _vae_loss(module: LatentModule):
     return loss
 
 
-def _score_fn(model: LatentModel, module: LatentModule, seed: int):
-    """Mean held-out bound (minus the training loss: the ELBO, or the IW / refined bound the model trains
-    on, so epochs compare like with like), with the same noise draws every epoch (common random numbers)."""
+def _score_fn(model: LatentModel, module: LatentModule, seed: int, offset: float = 0.0):
+    """Mean held-out bound per sample in the data's units (``offset``: n_features log(scale), the
+    standardisation's Jacobian), the same bound the model trains on (the ELBO, or the IW / refined bound,
+    so epochs compare like with like), with the same noise draws every epoch (common random numbers)."""
 
     def score(x: torch.Tensor) -> float:
         gen = torch.Generator(device=x.device)
         gen.manual_seed(seed)
         batches = (model._loss(module, x[i : i + EVAL_BATCH], gen) for i in range(0, len(x), EVAL_BATCH))
-        return -sum(float(b.sum()) for b in batches) / x.shape[0]
+        return -sum(float(b.sum()) for b in batches) / x.shape[0] - offset
 
     return score
+
+
+def training_objective(model: LatentModel) -> str:
+    """What a training record's ``train_loss`` is: the negative of the bound the model maximises."""
+    if model.inference == "refined":
+        bound = f"refined importance-weighted bound ({model.iw_samples} draws)"
+    elif model.iw_samples > 1:
+        bound = f"importance-weighted bound ({model.iw_samples} draws)"
+    else:
+        bound = "ELBO"
+    return f"negative {bound}, nats per sample, data units"
 
 
 def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.ndarray | None = None) -> None:
@@ -209,7 +236,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     directory = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
     fingerprint = data_fingerprint(X if U is None else np.hstack([X, U]))
     config = model._resume_config()
-    first = _checkpoint_path(directory, 0) if directory is not None else None
+    first = _checkpoint_path(directory, 1) if directory is not None else None
     resuming = bool(model.resume) and first is not None and first.exists()
     if resuming:
         root_seed = int(load_checkpoint(first)["root_seed"])
@@ -230,7 +257,8 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     log_records: list[dict] = []
     best: tuple[float, int, LatentModule, TrainResult, list[dict]] | None = None
     scores = []
-    for r, seq in enumerate(restart_seqs):
+    offset = n_features * math.log(scale)  # bounds are logged and reported in the data's units, like score()
+    for r, seq in enumerate(restart_seqs, start=1):  # restarts are numbered from 1 in files, log and progress
         torch_seed, gmm_seed, eval_seed = (int(s) for s in seq.generate_state(3, dtype=np.uint32))
         generator = torch.Generator(device=device)
         generator.manual_seed(torch_seed)
@@ -243,7 +271,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
         x_train, x_val = x_std[train_idx], x_std[val_idx]
         path = _checkpoint_path(directory, r) if directory is not None else None
         state = load_checkpoint(path) if resuming and path is not None and path.exists() else None
-        extra = {"restart": r, "n_restarts": model.n_restarts}
+        extra = {"restart": r, "n_restarts": model.n_restarts}  # r is 1-based
         common = {"callback": model.callback, "event_extra": extra, "log_path": log_path}
         if state is not None:
             _check_resume(state, config, fingerprint, path)
@@ -258,6 +286,8 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
             lr_schedule=model.lr_schedule,
             patience=model.patience,
             tol=model.tol,
+            objective=training_objective(model),
+            loss_offset=offset,
         )
         checkpoint_extra = {
             "config": config,
@@ -275,7 +305,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
             train_config,
             generator,
             x_val=x_val if x_val.shape[0] > 0 else None,
-            score_fn=_score_fn(model, module, eval_seed),
+            score_fn=_score_fn(model, module, eval_seed, offset),
             checkpoint_path=path,
             checkpoint_extra=checkpoint_extra,
             resume_state=state,
@@ -291,17 +321,17 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     logger.info(
         "%s fitted: restart %d of %d kept, %d epochs, best epoch %d",
         type(model).__name__,
-        best_r + 1,
+        best_r,
         model.n_restarts,
         result.n_epochs,
         result.best_epoch,
     )
     model._set_fitted(module, n_features)
-    offset = n_features * math.log(scale)  # ELBOs reported in the data's units, like score()
-    model.elbo_history_ = [-h["train_loss"] - offset for h in result.history]
-    model.val_elbo_history_ = [None if h["val_elbo"] is None else h["val_elbo"] - offset for h in result.history]
+    # The log's numbers, as they are: per-sample bounds in the data's units.
+    model.elbo_history_ = [-h["train_loss"] for h in result.history]
+    model.val_elbo_history_ = [h["val_elbo"] for h in result.history]
     model.pretrain_history_ = pretrain_history
     model.n_iter_ = result.n_epochs
     model.best_epoch_ = result.best_epoch
-    model.best_restart_ = best_r
-    model.restart_scores_ = [s - offset for s in scores]
+    model.best_restart_ = best_r - 1  # index into restart_scores_; the run's restart number is best_r
+    model.restart_scores_ = list(scores)

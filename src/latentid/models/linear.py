@@ -122,6 +122,10 @@ class LinearModel(BaseEstimator):
             )
         return self
 
+    def fit_transform(self, X, u=None) -> np.ndarray:
+        """Fit, then return ``transform(X)``; shape (n_samples, latent_dim)."""
+        return self.fit(X, u).transform(X)
+
     def fit_predict(self, X, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
         return self.fit(X, u).predict(X)

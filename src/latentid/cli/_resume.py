@@ -1,0 +1,71 @@
+"""`fit --resume` without repeating flags: the options a fit was started with, stored in run.json and read back.
+
+A command's options are kept as plain JSON values (enums by value, paths absolute), only those the user
+typed; ``--resume`` merges them with the flags typed now. A flag typed again with another value is
+refused by name, except the ones a resumed run may change (``ADJUSTABLE_ON_RESUME``).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from latentid.errors import DataFileError, InvalidParameterError
+from latentid.runs import RUNNING, read_run_info
+
+ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def plain(name: str, value: Any) -> Any:
+    """An option value as stored in run.json: enums by value, existing paths absolute."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path) or (name == "data" and isinstance(value, str) and Path(value).exists()):
+        return str(Path(value).resolve())
+    return value
+
+
+def typed_options(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The options of ``names`` that were given (not None), as plain values."""
+    return {name: plain(name, values[name]) for name in names if values.get(name) is not None}
+
+
+def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | None:
+    """The options to resume the fit in ``out`` with: run.json's, updated by ``given``.
+
+    Returns None when ``out`` holds a finished run (resuming it changes nothing), and ``given`` unchanged
+    when ``out`` has no run.json with options (a folder from an older latentid or the Python API).
+    """
+    info = read_run_info(out) if out.is_dir() else None
+    if info is None:
+        return given
+    stored = info.get("options")
+    if isinstance(stored, dict):
+        state = "interrupted fit" if info["status"] == RUNNING else "finished run"
+        for name, value in given.items():
+            if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value:
+                continue
+            was = f"{flag(name)} {stored[name]}" if name in stored else f"no {flag(name)} (its default)"
+            raise InvalidParameterError(
+                f"{flag(name)} {value} conflicts with the {state} in {out}, started with {was}. "
+                f"Drop {flag(name)} to resume with the run's own options, or fit into another --out."
+            )
+    if info["status"] != RUNNING:
+        return None
+    return {**stored, **given} if isinstance(stored, dict) else given
+
+
+def require(options: dict[str, Any], name: str, out: Path, resume: bool) -> Any:
+    """A required option, with a message that says where it could come from."""
+    if options.get(name) is None:
+        if resume:
+            raise DataFileError(
+                f"{out}: its run.json records no {flag(name)} to resume with. Repeat the original flags with --resume."
+            )
+        raise InvalidParameterError(f"Missing option {flag(name)}.")
+    return options[name]
