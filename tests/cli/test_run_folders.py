@@ -1,0 +1,162 @@
+"""Run folders a user can trust: provenance in run.json, --resume from the folder's own options, one
+restart numbering, the log's numbers equal to the model's history, and the command line's small promises."""
+
+import contextlib
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+from latentid.models import PCA, VaDE
+
+runner = CliRunner()
+FAST = ["--epochs", "4", "--pretrain-epochs", "1", "--batch-size", "64", "--quiet", "--device", "auto"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(depth=2, seed=4).build()
+    save_simulation(path, gen, gen.sample(300))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, data_file):
+    out = tmp_path_factory.mktemp("runs") / "vade"
+    result = run("fit", "--data", data_file, "--out", out, "--restarts", 2, *FAST)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _interrupt_after(monkeypatch, stop_epoch: int) -> None:
+    """Make the next CLI fit stop (as Ctrl-C would) once training epoch ``stop_epoch`` is checkpointed."""
+    import latentid.cli.fit as fit_module
+
+    @contextlib.contextmanager
+    def interrupting(_enabled=True):
+        def callback(event):
+            if event["stage"] == "train" and event["epoch"] == stop_epoch:
+                raise KeyboardInterrupt
+
+        yield callback
+
+    monkeypatch.setattr(fit_module, "training_progress", interrupting)
+
+
+def test_run_json_records_provenance(finished, data_file):
+    info = json.loads((finished / "run.json").read_text())
+    assert info["status"] == "finished"
+    assert info["command"][:2] == ["latentid", "fit"] or info["command"][0] == "latentid"
+    assert info["options"]["data"] == str(data_file.resolve()) and info["options"]["restarts"] == 2
+    assert info["data"]["path"] == str(data_file.resolve())
+    assert info["data"]["sha256"] == hashlib.sha256(data_file.read_bytes()).hexdigest()
+    assert info["device"] == "cpu"  # what was used, not "auto"
+    assert info["seed"] == 0 and info["versions"]["torch"] and info["versions"]["latentid"]
+    config = json.loads((finished / "model" / "config.json").read_text())
+    assert config["params"]["checkpoint_dir"] == str(finished.resolve())  # absolute, not as typed
+
+
+def test_restarts_are_numbered_from_one_everywhere(finished):
+    info = json.loads((finished / "run.json").read_text())
+    records = [json.loads(line) for line in (finished / "train_log.jsonl").read_text().splitlines()]
+    assert {r["restart"] for r in records} == {1, 2}
+    assert {p.name for p in finished.glob("restart-*.pt")} == {"restart-1.pt", "restart-2.pt"}
+    assert {p.name for p in finished.glob("pretrained-*.pt")} == {"pretrained-1.pt", "pretrained-2.pt"}
+    assert info["best_restart"] in (1, 2)
+
+
+def test_the_log_and_the_saved_history_hold_the_same_numbers(finished):
+    model = VaDE.load(finished / "model", device="cpu")
+    kept = json.loads((finished / "run.json").read_text())["best_restart"]
+    records = [json.loads(line) for line in (finished / "train_log.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["stage"] == "train" and r["restart"] == kept]
+    assert [r["val_elbo"] for r in train] == model.val_elbo_history_
+    assert [-r["train_loss"] for r in train] == model.elbo_history_
+    assert all("ELBO" in r["objective"] and "data units" in r["objective"] for r in train)
+    pretrain = [r for r in records if r["stage"] == "pretrain"]
+    assert pretrain and all("warm start" in r["objective"] for r in pretrain)
+
+
+def test_resume_takes_the_options_from_the_folder(monkeypatch, data_file, tmp_path):
+    straight = tmp_path / "straight"
+    assert run("fit", "--data", data_file, "--out", straight, "--seed", 5, "--lr", 0.002, *FAST).exit_code == 0
+
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        stopped = run("fit", "--data", data_file, "--out", out, "--seed", 5, "--lr", 0.002, *FAST)
+    assert stopped.exit_code != 0
+    assert json.loads((out / "run.json").read_text())["status"] == "running"
+
+    # an interrupted folder is reported as one, with the command that continues it
+    assert_one_line_error(run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy"), "--resume")
+    assert_one_line_error(run("fit", "--data", data_file, "--out", out, *FAST), "interrupted", "--resume")
+    # a flag that disagrees with the run is refused by name; --epochs may change on resume
+    assert_one_line_error(run("fit", "--out", out, "--resume", "--lr", 0.01), "--lr")
+
+    resumed = run("fit", "--out", out, "--resume", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    np.testing.assert_allclose(np.load(out / "latents.npy"), np.load(straight / "latents.npy"), rtol=0, atol=1e-5)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and len(info["resumed"]) == 1 and info["epochs_run"] == 4
+
+
+def test_resuming_a_finished_run_changes_nothing(finished):
+    before = {p.name: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
+    result = run("fit", "--out", finished, "--resume", "--quiet")
+    assert result.exit_code == 0 and "nothing to resume" in result.stdout, result.output
+    assert {p.name: p.read_bytes() for p in finished.rglob("*") if p.is_file()} == before
+    assert_one_line_error(run("fit", "--out", finished, "--resume", "--model", "vae"), "--model")
+
+
+def test_fit_flags_reach_the_model(data_file, tmp_path):
+    out = tmp_path / "flags"
+    args = ["--elbo", "vade", "--noise-scale", 0.3, "--patience", 0, "--no-standardize", "--epochs", 1]
+    result = run("fit", "--data", data_file, "--out", out, *args, *FAST[2:])
+    assert result.exit_code == 0, result.output
+    assert "(1 epoch," in result.stdout  # singular
+    params = json.loads((out / "model" / "config.json").read_text())["params"]
+    assert params["elbo"] == "vade" and params["noise_scale"] == 0.3
+    assert params["patience"] is None and params["standardize"] is False
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", tmp_path / "a", "--elbo", "vade", "--iw-samples", 2, *FAST), "--elbo"
+    )
+    assert_one_line_error(
+        run("fit", "--data", data_file, "--out", tmp_path / "b", "--model", "pca", "--patience", 3), "--patience"
+    )
+
+
+def test_version_order_and_small_promises(tmp_path):
+    from importlib import metadata
+
+    version = run("--version")
+    assert version.exit_code == 0 and version.stdout.strip() == f"latentid {metadata.version('latentid')}"
+    listed = run("--help").stdout
+    order = ["simulate", "explain", "fit", "transform", "predict", "evaluate", "demo"]
+    positions = [listed.index(f"  {name} ") for name in order]
+    assert positions == sorted(positions)
+    assert_one_line_error(run("simulate", "--out", tmp_path / "one.npz", "--samples", 1), "--samples")
+    assert not (tmp_path / "one.npz").exists()
+
+
+def test_fit_transform_is_fit_then_transform():
+    x = np.random.default_rng(0).normal(size=(120, 6)).astype(np.float32)
+    np.testing.assert_allclose(PCA(latent_dim=2).fit_transform(x), PCA(latent_dim=2).fit(x).transform(x))
+    small = {"epochs": 2, "pretrain_epochs": 1, "n_restarts": 1, "n_components": 2, "random_state": 0}
+    np.testing.assert_array_equal(VaDE(**small).fit_transform(x), VaDE(**small).fit(x).transform(x))
