@@ -186,3 +186,22 @@ def test_mnist_warm_start_is_chosen_at_the_command_line(tmp_path, mnist_env):
     assert settings["pretrain_objective"] == "vae"
     result = run("experiment", "mnist", *args, "--models", "vae", "--pretrain-objective", "vae", "--out", out)
     assert result.exit_code == 2  # the control has no warm start
+
+
+def test_consistency_on_a_csv_leaves_its_truth_and_index_out_of_x(tmp_path, fits):
+    import pandas as pd
+
+    gen = SyntheticSpec.create(obs_dim=5, depth=2, seed=3).build()
+    data = gen.sample(200)
+    frame = pd.DataFrame(data.x, columns=[f"x{i}" for i in range(5)])
+    frame[["z0", "z1"]] = data.z
+    frame["c"] = data.c
+    csv = tmp_path / "d.csv"
+    frame.to_csv(csv)  # with pandas' unnamed index column
+    args = ["--data", csv, "--model", "vae", "--epochs", 1, "--seeds", 2, "--device", "cpu", "--quiet"]
+    result = run("experiment", "consistency", *args, "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert all(c["x"].shape[1] == 5 for c in fits) and "note:" in result.stderr and "z0, z1" in result.stderr
+    chosen = run("experiment", "consistency", *args, "--x-columns", "x0,x1,x2", "--out", tmp_path / "b")
+    assert chosen.exit_code == 0, chosen.output
+    assert fits[-1]["x"].shape[1] == 3

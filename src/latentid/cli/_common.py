@@ -79,9 +79,14 @@ def load_data(data: str, split: Split | None = None, data_dir: Path | None = Non
     from latentid.data.sources import open_data
 
     dataset = open_data(data, None if split is None else split.value, data_dir, x_columns)
+    print_notes(dataset)
+    return dataset
+
+
+def print_notes(dataset) -> None:
+    """What the reader recognised in a data file (``Dataset.notes``), as ``note:`` lines on stderr, once each."""
     for note in dict.fromkeys(dataset.notes):
         err_console.print(f"note: {escape(' '.join(note.split()))}", soft_wrap=True, highlight=False)
-    return dataset
 
 
 def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:

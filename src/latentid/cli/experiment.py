@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors, refuse_flags
+from latentid.cli._common import X_COLUMNS_HELP, console, err_console, friendly_errors, print_notes, refuse_flags
 from latentid.cli._progress import progress_columns
 from latentid.cli.fit import CovarianceType, Device, InitSelection, Likelihood, PretrainObjective, network_dims
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
@@ -188,6 +188,7 @@ def consistency_command(
         None, "--test-fraction", help="A file's share of rows held out for scoring (seed 0) [default: 0.2]."
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP),
     covariance: CovarianceType | None = typer.Option(
         None, "--covariance", help="vade, mfcvae: component covariances [default: full]."
     ),
@@ -254,7 +255,8 @@ def consistency_command(
     else:
         refuse_flags({"--facets": facets}, context, "only mfcvae has facets")
     parsed = facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm)
-    train, test, data_settings = open_study_data(data, data_dir, test_fraction)
+    train, test, data_settings = open_study_data(data, data_dir, test_fraction, x_columns)
+    print_notes(train)
     m = sum(d for d, _ in parsed) if parsed is not None else (2 if latent_dim is None else latent_dim)
     given = {
         "likelihood": likelihood,

@@ -117,13 +117,18 @@ def holdout_split(data: Dataset, test_fraction: float, seed: int = SPLIT_SEED) -
 
 
 def open_study_data(
-    data: str | os.PathLike, data_dir: str | os.PathLike | None = None, test_fraction: float | None = None
+    data: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    test_fraction: float | None = None,
+    x_columns: str | None = None,
 ) -> tuple[Dataset, Dataset, dict]:
     """(train, test, data_settings) for ``--data``: a published data set's own train and test splits, or a
     file with a seeded ``test_fraction`` (default 0.2) of its rows held out.
 
     ``data_settings`` is what identifies the data in the study's settings (a file by the fingerprint of
-    its x, not by its path, so that a moved file is still the same study).
+    its x, not by its path, so that a moved file is still the same study). ``x_columns``: a CSV/Parquet
+    file's x columns (see ``latentid.data.io.read_dataset``); the notes of the file's reading are in
+    ``train.notes``.
     """
     if is_real_dataset_name(data):
         if test_fraction is not None:
@@ -132,10 +137,10 @@ def open_study_data(
                 "split and scored on its test split. Drop it."
             )
         name = str(data).lower()
-        train, test = open_data(name, "train", data_dir), open_data(name, "test", data_dir)
+        train, test = open_data(name, "train", data_dir, x_columns), open_data(name, "test", data_dir, x_columns)
         return train, test, {"data": name, "train": "published train split", "test": "published test split"}
     fraction = 0.2 if test_fraction is None else test_fraction
-    full = open_data(data, None, data_dir)
+    full = open_data(data, None, data_dir, x_columns)
     train, test = holdout_split(full, fraction)
     settings = {
         "data": "file",
