@@ -78,3 +78,38 @@ def test_a_narrowing_decoder_is_judged_by_its_jacobian():
     assert assess(prior, full).level == "1"
     assert assess(prior, collapsed).level == "none"
     assert assess(prior, unknown).level == "1"  # no Jacobian given: the layers alone (all full rank) decide
+
+
+def test_to_dict_gives_the_level_as_a_number_and_its_name_beside_it():
+    cases = {
+        "3": verdict(covariance="diag", components=5),
+        "2": verdict(),
+        "1": verdict(activation="relu"),
+        "vanilla": verdict(prior="standard-normal"),
+        "none": verdict(activation="tanh"),
+    }
+    expected = {"3": 3, "2": 2, "1": 1, "vanilla": None, "none": None}
+    for name, v in cases.items():
+        out = v.to_dict()
+        assert list(out) == ["level", "level_name", "in_theory", "equivalence", "checks", "notes"]
+        assert (out["level"], out["level_name"], out["in_theory"]) == (expected[name], name, name != "none")
+        assert v.level == name  # the attribute keeps the hierarchy's name
+
+
+def test_checks_carry_the_figures_their_detail_quotes():
+    v = verdict(covariance="diag", components=5)
+    figures = {c.name: c.figures for c in v.checks}
+    assert (
+        figures["components vary enough (level 3)"]["rank"]
+        == figures["components vary enough (level 3)"]["rank_needed"]
+        == 4
+    )
+    assert figures["diagonal covariances (level 3)"] == {"max_abs_off_diagonal": 0.0}
+    few = {c.name: c.figures for c in verdict(covariance="diag", components=4).checks}
+    assert few["components vary enough (level 3)"] == {"components_needed": 5, "components": 4}
+    layers = figures["every layer full rank"]
+    assert layers["max_condition_number"] == 1 / layers["min_relative_singular_value"]
+    jac = np.tile(np.array([[1.0, 0.0], [0.0, 0.01]]), (50, 1, 1))
+    check = recoverability(jac, noise=0.01, prior_std=1.0)
+    assert check.figures["p10_min_singular_value"] == 0.01 and check.figures["blur"] == 1.0
+    assert check.to_dict() == {"name": check.name, "passed": False, "detail": check.detail, "figures": check.figures}

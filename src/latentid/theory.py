@@ -18,7 +18,7 @@ we state them as such and check them numerically.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,24 +37,48 @@ EQUIVALENCE = {
 }
 
 
+# The level names of a Verdict, and the number each has in the hierarchy (None: not a numbered level).
+LEVEL_NUMBERS: dict[str, int | None] = {"3": 3, "2": 2, "1": 1, "vanilla": None, "none": None}
+
+
 @dataclass(frozen=True)
 class Check:
-    """One assumption: passed is True, False, or None when it does not apply."""
+    """One assumption: passed is True, False, or None when it does not apply.
+
+    figures : the numbers ``detail`` quotes, by name (a number, or a list of numbers); empty when it quotes none.
+    """
 
     name: str
     passed: bool | None
     detail: str
+    figures: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """{"name", "passed", "detail", "figures"}, in that order."""
+        return {"name": self.name, "passed": self.passed, "detail": self.detail, "figures": dict(self.figures)}
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """level is the hierarchy's name for the level: "3", "2", "1", "vanilla" or "none" (see the module docstring)."""
+
     level: str
     equivalence: str
     checks: list[Check]
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The verdict for scripts, keys in this fixed order: ``level`` (3, 2, 1, or None for "vanilla" and
+        "none"), ``level_name`` (the level's name: "3", "2", "1", "vanilla", "none"), ``in_theory`` (False
+        only for "none"), ``equivalence``, ``checks`` (each {"name", "passed", "detail", "figures"}), ``notes``."""
+        return {
+            "level": LEVEL_NUMBERS[self.level],
+            "level_name": self.level,
+            "in_theory": self.level != "none",
+            "equivalence": self.equivalence,
+            "checks": [check.to_dict() for check in self.checks],
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -93,11 +117,23 @@ def _prior_checks(prior: PriorDescription) -> tuple[list[Check], bool]:
     scale = max(float(np.abs(cov).max()), 1e-300)
     nondegenerate = bool(eig_min > RANK_TOL * scale)
     checks = [
-        Check("prior is a Gaussian mixture", True, f"{k} component(s) in {means.shape[1]} dimension(s)"),
-        Check("components non-degenerate", nondegenerate, f"smallest covariance eigenvalue {eig_min:.3g}"),
+        Check(
+            "prior is a Gaussian mixture",
+            True,
+            f"{k} component(s) in {means.shape[1]} dimension(s)",
+            {"components": k, "latent_dim": int(means.shape[1])},
+        ),
+        Check(
+            "components non-degenerate",
+            nondegenerate,
+            f"smallest covariance eigenvalue {eig_min:.3g}",
+            {"min_covariance_eigenvalue": eig_min},
+        ),
     ]
     if k == 1:
-        checks.append(Check("components pairwise distinct", None, "one component: nothing to compare"))
+        checks.append(
+            Check("components pairwise distinct", None, "one component: nothing to compare", {"components": 1})
+        )
         return checks, nondegenerate
     gaps = [
         (np.linalg.norm(means[i] - means[j]) + np.linalg.norm(cov[i] - cov[j]), i, j)
@@ -107,7 +143,12 @@ def _prior_checks(prior: PriorDescription) -> tuple[list[Check], bool]:
     gap, i, j = min(gaps)
     distinct = bool(gap > DISTINCT_TOL)
     checks.append(
-        Check("components pairwise distinct", distinct, f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g}")
+        Check(
+            "components pairwise distinct",
+            distinct,
+            f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g}",
+            {"closest_pair": [i, j], "closest_distance": float(gap)},
+        )
     )
     return checks, nondegenerate and distinct
 
@@ -118,7 +159,12 @@ def _variability_check(prior: PriorDescription) -> Check:
     means = np.asarray(prior.means, dtype=np.float64)
     k, m = means.shape
     if k < 2 * m + 1:
-        return Check("components vary enough (level 3)", False, f"needs >= 2m+1 = {2 * m + 1} components, has {k}")
+        return Check(
+            "components vary enough (level 3)",
+            False,
+            f"needs >= 2m+1 = {2 * m + 1} components, has {k}",
+            {"components_needed": 2 * m + 1, "components": k},
+        )
     var = np.einsum("kii->ki", cov)
     eta = np.concatenate([means / var, -0.5 / var], axis=1)  # (K, 2m)
     diffs = (eta[1:] - eta[0]).T  # (2m, K-1)
@@ -129,6 +175,7 @@ def _variability_check(prior: PriorDescription) -> Check:
         "components vary enough (level 3)",
         ok,
         f"natural-parameter difference matrix has rank {rank} of {2 * m}; smallest singular value {singular[-1]:.3g}",
+        {"rank": rank, "rank_needed": 2 * m, "min_singular_value": float(singular[-1])},
     )
 
 
@@ -143,7 +190,19 @@ def _facet_check(prior: PriorDescription) -> Check:
     shape = tuple(k for _, k in facets)
     dims = [m for m, _ in facets]
     if sum(dims) != means.shape[1] or int(np.prod(shape)) != len(weights):
-        return Check(name, False, f"facets {facets} need {sum(dims)} dimension(s) and {int(np.prod(shape))} components")
+        return Check(
+            name,
+            False,
+            f"facets {facets} need {sum(dims)} dimension(s) and {int(np.prod(shape))} components",
+            {
+                "facet_dims": dims,
+                "facet_components": list(shape),
+                "dims_needed": sum(dims),
+                "components_needed": int(np.prod(shape)),
+                "latent_dim": int(means.shape[1]),
+                "components": len(weights),
+            },
+        )
     ends = np.cumsum(dims)
     blocks = [slice(end - dim, end) for dim, end in zip(dims, ends, strict=True)]
     w = weights.reshape(shape)
@@ -170,6 +229,12 @@ def _facet_check(prior: PriorDescription) -> Check:
         ok,
         f"{len(facets)} facet(s) (dim:components) {listed} -> {len(weights)} joint components; "
         f"largest departure from the product (block-diagonal) form {worst:.3g}",
+        {
+            "facet_dims": dims,
+            "facet_components": list(shape),
+            "components": len(weights),
+            "max_departure": worst,
+        },
     )
 
 
@@ -228,10 +293,13 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
             "data dimension >= latent dimension",
             obs_ok,
             f"n = {n}, m = {m}" + ("" if obs_ok else ": f cannot be injective"),
+            {"obs_dim": int(n), "latent_dim": int(m)},
         )
     )
     nondecreasing = all(a <= b for a, b in zip(widths[:-1], widths[1:], strict=False))
-    checks.append(Check("widths never shrink", nondecreasing, " -> ".join(map(str, widths))))
+    checks.append(
+        Check("widths never shrink", nondecreasing, " -> ".join(map(str, widths)), {"widths": [int(w) for w in widths]})
+    )
     full_rank: bool | None = None
     if decoder.weights is not None:
         smallest = []
@@ -248,6 +316,11 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 full_rank,
                 f"smallest relative singular value {min(smallest):.3g} (layer {worst}); "
                 f"condition numbers up to {1 / max(min(smallest), 1e-300):.3g}",
+                {
+                    "min_relative_singular_value": float(min(smallest)),
+                    "worst_layer": worst,
+                    "max_condition_number": float(1 / max(min(smallest), 1e-300)),
+                },
             )
         )
     else:
@@ -269,6 +342,7 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 "Jacobian of f full column rank (weak injectivity)",
                 weakly,
                 f"smallest relative singular value {smallest:.3g} over {points} points drawn from the prior",
+                {"min_relative_singular_value": float(smallest), "points": int(points)},
             )
         )
     injective = pw_affine and out == "linear" and obs_ok and nondecreasing and act != "relu" and full_rank is not False
@@ -294,10 +368,15 @@ def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     notes: list[str] = []
     cov = np.asarray(prior.covariances, dtype=np.float64)
     k, m = np.asarray(prior.means).shape
-    diagonal = bool(np.allclose(cov - np.einsum("kii->ki", cov)[:, :, None] * np.eye(m), 0.0))
+    off_diagonal = cov - np.einsum("kii->ki", cov)[:, :, None] * np.eye(m)
+    diagonal = bool(np.allclose(off_diagonal, 0.0))
+    largest_off = float(np.abs(off_diagonal).max()) if off_diagonal.size else 0.0
     checks.append(
         Check(
-            "diagonal covariances (level 3)", diagonal, "every component diagonal" if diagonal else "off-diagonal terms"
+            "diagonal covariances (level 3)",
+            diagonal,
+            "every component diagonal" if diagonal else f"off-diagonal terms up to {largest_off:.3g}",
+            {"max_abs_off_diagonal": largest_off},
         )
     )
     variability = (
@@ -354,4 +433,11 @@ def recoverability(jacobians: np.ndarray, noise: float, prior_std: float) -> Che
         f"smallest Jacobian singular value: median {median:.3g}, 10th percentile {p10:.3g}; "
         f"noise {noise:.3g} blurs z by about {resolution:.3g} along the weakest direction "
         f"(prior's smallest std {prior_std:.3g})",
+        {
+            "median_min_singular_value": float(median),
+            "p10_min_singular_value": float(p10),
+            "noise": float(noise),
+            "blur": float(resolution),
+            "prior_min_std": float(prior_std),
+        },
     )

@@ -47,11 +47,13 @@ def test_json_holds_every_identifiability_key(files):
     result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--json", "--split", 0.4)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    for key in ("affine_r2", "mcc_weak", "mcc_strong", "mcc_spearman", "permutation_r2", "orthogonal_r2", "n_eval"):
-        assert key in payload
-    assert payload["affine_r2"] == pytest.approx(1.0)
-    assert (payload["n_fit"], payload["n_eval"], payload["scored_on"]) == (120, 180, "held-out")
-    assert "cluster_acc" not in payload
+    metrics = payload["metrics"]
+    for key in ("affine_r2", "mcc_weak", "mcc_strong", "mcc_spearman", "permutation_r2", "orthogonal_r2"):
+        assert key in metrics and payload["scored_on"][key].startswith("held-out")
+    assert metrics["affine_r2"] == pytest.approx(1.0)
+    assert payload["split"] == {"share": 0.4, "seed": 0, "n_fit": 120, "n_eval": 180}
+    assert "cluster_acc" not in metrics
+    assert payload["baselines"] == {}  # a file without its generator has no oracle
 
 
 def test_labels_add_clustering_keys(files):

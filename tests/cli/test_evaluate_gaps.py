@@ -45,8 +45,10 @@ def fitted(tmp_path_factory):
 
 def test_evaluate_run_reports_the_likelihood_gap_in_data_units(fitted):
     root, data = fitted
-    out = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)
+    payload = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)
+    out = payload["metrics"]
     assert all(isinstance(out[key], float) for key in GAP_KEYS)
+    assert all(payload["scored_on"][key] == "all samples" for key in GAP_KEYS)
     dataset = read_dataset(data)
     truth = SyntheticGenerator.from_arrays(dataset.extras).log_likelihood(dataset.x)
     assert out["true_log_likelihood"] == pytest.approx(truth.mean, abs=1e-9)
@@ -66,8 +68,10 @@ def test_no_gap_keys_without_a_run_or_without_a_generator(fitted, tmp_path):
     root, data = fitted
     dataset = read_dataset(data)
     np.save(tmp_path / "z.npy", dataset.z)
-    out = json.loads(_ok("evaluate", "--latents", tmp_path / "z.npy", "--data", data, "--json").stdout)
+    out = json.loads(_ok("evaluate", "--latents", tmp_path / "z.npy", "--data", data, "--json").stdout)["metrics"]
     assert not any(key in out for key in GAP_KEYS)
     np.savez(tmp_path / "plain.npz", x=dataset.x, z=dataset.z, c=dataset.c)  # no generator recorded
-    out = json.loads(_ok("evaluate", "--run", root / "run", "--data", tmp_path / "plain.npz", "--json").stdout)
+    payload = json.loads(_ok("evaluate", "--run", root / "run", "--data", tmp_path / "plain.npz", "--json").stdout)
+    out = payload["metrics"]
     assert "affine_r2" in out and not any(key in out for key in GAP_KEYS)
+    assert payload["baselines"] == {} and any("does not record its generator" in n for n in payload["notes"])

@@ -23,7 +23,7 @@ def test_simulate_then_explain(tmp_path):
     result = run("explain", "--data", out, "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["level"] == "2"
+    assert (payload["level"], payload["level_name"]) == (2, "2")
     names = [c["name"] for c in payload["checks"]]
     assert "noise leaves every direction recoverable" in names
     table = run("explain", "--data", out)
@@ -33,7 +33,8 @@ def test_simulate_then_explain(tmp_path):
 def test_explain_from_flags_outside_theory():
     result = run("explain", "--activation", "tanh", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["level"] == "none"
+    payload = json.loads(result.stdout)
+    assert (payload["level"], payload["level_name"], payload["in_theory"]) == (None, "none", False)
 
 
 @pytest.mark.parametrize(
@@ -84,8 +85,11 @@ def test_simulate_with_facets_then_explain(tmp_path):
         assert f["c"][:, 0].max() <= 2 and f["c"][:, 1].max() <= 3
         assert json.loads(str(f["spec_json"]))["facets"] == [[2, 3], [2, 4]]
     payload = json.loads(run("explain", "--data", out, "--json").stdout)
-    assert payload["level"] == "2"
+    assert payload["level"] == 2
     assert {c["name"]: c["passed"] for c in payload["checks"]}["prior is the product of the facets' mixtures"]
+    figures = {c["name"]: c["figures"] for c in payload["checks"]}["prior is the product of the facets' mixtures"]
+    assert (figures["facet_dims"], figures["facet_components"], figures["components"]) == ([2, 2], [3, 4], 12)
+    assert figures["max_departure"] <= 1e-6
     notes = " ".join(payload["notes"])
     assert "Facets (MFC-VAE)" in notes and "12 components" in notes and "block-diagonal" in notes
     assert "Level 3 does not apply to the joint mixture: its covariances are not diagonal" in notes
@@ -96,8 +100,8 @@ def test_simulate_with_facets_then_explain(tmp_path):
 @pytest.mark.parametrize(
     ("facets", "level", "says"),
     [
-        ("2:5,1:3", "3", "Level 3 holds for the joint mixture"),
-        ("2:3,2:4", "2", "do not vary enough"),  # 2:3 has too few components for its 2 dimensions
+        ("2:5,1:3", 3, "Level 3 holds for the joint mixture"),
+        ("2:3,2:4", 2, "do not vary enough"),  # 2:3 has too few components for its 2 dimensions
     ],
 )
 def test_explain_facets_from_flags(facets, level, says):

@@ -587,3 +587,44 @@ def test_float32_labels_and_six_constant_columns():
     assert out.dtype == np.int64 and out.tolist() == [0, 2, 1, 2]
     six = np.column_stack([np.arange(4.0)] + [np.ones(4)] * 6)
     _raises(InvalidDataError, r"^z has constant column\(s\) 1, 2, 3, 4, 5, \.\.\.; ", check_not_constant, six, "z")
+
+
+def test_every_key_evaluate_emits_says_where_it_is_scored():
+    from latentid.metrics.facets import facet_affine_r2, facet_cluster_report
+    from latentid.metrics.report import METRIC_DESCRIPTIONS, metric_description
+
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(120, 3))
+    classes = np.column_stack([np.arange(120) % 3, np.arange(120) % 2])
+    keys = set(evaluate_latents(z, _Data(x=z, z=z, c=classes[:, 0]), labels=classes[:, 0]))
+    keys |= set(facet_affine_r2(z, z, [slice(0, 2), slice(2, 3)], 0.5, 0))
+    keys |= set(facet_cluster_report(classes, classes, split=0.5, seed=0))
+    keys |= {"true_log_likelihood", "true_log_likelihood_se", "elbo", "iw_bound", "iw_samples", "likelihood_gap"}
+    keys -= {"source", "scored_on", "split_note", "cluster_scored_on"}  # prose, not numbers
+    for key in keys:
+        what, where = metric_description(key)
+        assert what and where, key
+    # Likelihood keys and counts use every sample; the alignment-based and clustering scores the held-out split.
+    for key in ("true_log_likelihood", "elbo", "iw_bound", "likelihood_gap", "amortisation_gap", "n_clusters"):
+        assert METRIC_DESCRIPTIONS[key][1] == "all samples", key
+    for key in ("affine_r2", "mcc_strong", "cluster_acc", "nmi", "ari", "facet0_affine_r2", "facet1_cluster_acc"):
+        assert metric_description(key)[1].startswith("held-out"), key
+
+
+def test_arrange_result_keeps_prose_apart_from_numbers():
+    from latentid.metrics.report import arrange_result
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(100, 2))
+    c = (z[:, 0] > 0).astype(np.int64)
+    flat = evaluate_latents(z + 0.1 * rng.normal(size=(100, 2)), _Data(x=z, z=z, c=c, source="d.npz"), labels=c)
+    flat["likelihood_gap"] = 0.5
+    out = arrange_result(flat)
+    assert list(out) == ["split", "settings", "metrics", "scored_on", "notes"]
+    assert out["split"] == {"share": 0.5, "seed": 0, "n_fit": 50, "n_eval": 50}
+    assert out["settings"] == {"cca_components": 2, "latent_dim_true": 2, "latent_dim_learned": 2}
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out["metrics"].values())
+    assert list(out["metrics"])[:2] == ["affine_r2", "mcc_weak"] and out["metrics"]["likelihood_gap"] == 0.5
+    assert out["scored_on"]["likelihood_gap"] == "all samples" and out["scored_on"]["n_classes"] == "all samples"
+    assert out["scored_on"]["cluster_acc"] == "held-out; fit on fit split"
+    assert out["notes"] == [flat["split_note"]] and "likelihood keys use every sample" in out["notes"][0]

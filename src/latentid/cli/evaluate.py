@@ -3,6 +3,8 @@
 Thin: reads the files, calls :func:`latentid.metrics.evaluate_latents` (the one implementation)
 and prints a table or JSON. The latents come from ``--latents`` or from a run folder
 (``--run RUN_DIR``: a trained model's posterior means, and its predicted components as labels).
+On a file written by ``latentid simulate`` the same function also scores two baselines on the same
+rows and split: the oracle (E[z | x] under the file's generator) and PCA.
 """
 
 from __future__ import annotations
@@ -27,18 +29,18 @@ from latentid.cli._common import (
     print_json,
 )
 from latentid.data.io import read_dataset
+from latentid.data.provenance import data_provenance
+from latentid.data.real import is_real_dataset_name
 from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blocks
-from latentid.errors import DataFileError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
-from latentid.metrics.report import metric_description
+from latentid.metrics.report import arrange_result, metric_description
 from latentid.runs import DEEP_MODELS, check_data_for_run, load_run
 
 CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the run models whose predict() gives clusters
-
-# Keys shown around the table rather than as rows.
-_NOT_ROWS = ("source", "scored_on", "split_note", "cluster_scored_on")
-_BOOKKEEPING = ("cca_components", "latent_dim_true", "latent_dim_learned", "n_fit", "n_eval", "split", "seed")
+BASELINES = ("oracle", "pca")
+ORACLE_SAMPLES = 128  # importance draws per row for the oracle baseline (its MAP search costs more than these)
 
 
 def _read_array(path: Path, option: str) -> np.ndarray:
@@ -65,6 +67,11 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
             "or --run RUN_DIR (a folder written by 'latentid fit')."
         )
     if latents is not None:
+        if refine:
+            raise InvalidParameterError(
+                "--refine applies only to --run (it recomputes a fitted model's posterior means); "
+                "latents given by --latents are scored as they are. Drop --refine."
+            )
         return _read_array(latents, "--latents"), None, None
     loaded = load_run(run)
     check_data_for_run(loaded, dataset)
@@ -73,8 +80,16 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
         raise InvalidParameterError(f"--refine does not apply to a {name} run: it has no decoder to refine with.")
     inputs = loaded.inputs(dataset)
     z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **inputs)  # None: model's
-    labels = loaded.model.predict(dataset.x, **inputs) if name in CLUSTERING_MODELS else None
+    labels = loaded.model.predict(dataset.x, **inputs) if _has_clusters(name, loaded.model) else None
     return z_hat, labels, loaded
+
+
+def _has_clusters(name: str | None, model) -> bool:
+    """Does a run's model cluster? Only the mixture models, and only with more than one component."""
+    if name not in CLUSTERING_MODELS:
+        return False
+    weights = getattr(model, "weights_", None)
+    return weights is None or np.size(weights) > 1
 
 
 def _facet_blocks(dataset) -> list[slice] | None:
@@ -100,6 +115,87 @@ def _gaps(loaded, dataset, seed: int) -> dict:
     return likelihood_gaps(loaded.model, generator, dataset.x, random_state=seed)
 
 
+def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str]]:
+    """The oracle's and PCA's identifiability scores on the same rows, split and seed, with notes.
+
+    Only for a file that carries its generator (written by 'latentid simulate') and its true z; else ({}, []).
+    A baseline that cannot be computed is left out with a note saying why.
+    """
+    if "spec_json" not in dataset.extras or dataset.z is None:
+        return {}, []
+    generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
+    m = int(dataset.z.shape[1])
+    n = len(dataset.x)
+
+    def oracle():
+        return generator.posterior_mean(dataset.x, n_samples=ORACLE_SAMPLES, random_state=seed)
+
+    def pca():
+        from latentid.models import PCA
+
+        return PCA(m, random_state=seed).fit(dataset.x).transform(dataset.x)
+
+    out, notes = {}, []
+    for name, latents in (("oracle", oracle), ("pca", pca)):
+        try:
+            result = evaluate_latents(latents(), dataset, split=split, seed=seed, facet_blocks=blocks)
+        except LatentIDError as exc:
+            notes.append(f"{name} baseline left out: {exc}")
+            continue
+        out[name] = {
+            key: value
+            for key, value in result.items()
+            if metric_description(key)[1].startswith("held-out") and isinstance(value, (int, float, np.number))
+        }
+    if "oracle" in out:
+        how = f"the MAP, then {ORACLE_SAMPLES} importance draws per row" if generator.noise > 0 else "noise 0: the MAP"
+        notes.append(
+            f"oracle: E[z | x] under the data file's own generator ({how}; on all {n:,} rows, a few ms per row, "
+            "--no-baselines skips it): the ceiling no encoder beats on average"
+        )
+    if "pca" in out:
+        notes.append(f"pca: PCA with latent_dim {m} (the true m) fitted on x of all {n:,} rows: the linear floor")
+    if out:
+        notes.append("baselines are scored like the model: the same rows, the same --split and --seed")
+    return out, notes
+
+
+def _data_record(data: str, data_split: Split | None, dataset) -> dict:
+    """What the latents were scored against: the file's absolute path (or the published data set's name and
+    split), its SHA-256 as run.json records it (of the file's bytes; of x for a published set), its size."""
+    record = data_provenance(dataset)
+    published = is_real_dataset_name(data)
+    return {
+        "source": str(data).lower() if published else record["path"],
+        "data_split": (data_split.value if data_split is not None else "train") if published else None,
+        "sha256": record["sha256"],
+        "sha256_of": record["sha256_of"],
+        "n_samples": record["n_samples"],
+        "n_features": record["n_features"],
+    }
+
+
+def _fit_data_note(loaded, data: dict) -> list[str]:
+    """A note when the run was fitted on other data than the data scored (as run.json records it)."""
+    fitted = loaded.info.get("data") if loaded is not None else None
+    if not isinstance(fitted, dict) or not fitted.get("sha256") or fitted["sha256"] == data["sha256"]:
+        return []
+    where = fitted.get("path") or fitted.get("source")
+    return [f"the run was fitted on other data: {where} (sha256 {str(fitted['sha256'])[:12]}...)"]
+
+
+def _scored_record(run: Path | None, latents: Path | None, labels: Path | None, loaded, refine: bool) -> dict:
+    """What was scored: the run or latents file (absolute paths), the labels file, the run's model, refinement."""
+    refined = bool(refine) or (loaded is not None and getattr(loaded.model, "inference", None) == "refined")
+    return {
+        "run": None if run is None else str(Path(run).resolve()),
+        "latents": None if latents is None else str(Path(latents).resolve()),
+        "labels": None if labels is None else str(Path(labels).resolve()),
+        "model": None if loaded is None else loaded.info.get("model"),
+        "refine": refined,
+    }
+
+
 def _read_labels(path: Path) -> np.ndarray:
     """Predicted labels of shape (n_samples,); a single-column (n, 1) array is flattened."""
     arr = _read_array(path, "--labels")
@@ -116,22 +212,35 @@ def _format(value) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.4f}"
 
 
-def _table(result: dict) -> Table:
-    table = Table(
-        title=f"latentid evaluate: {escape(str(result.get('source', '')))}",
-        caption=result.get("split_note", ""),
-        caption_justify="left",
-    )
+def _title(report: dict) -> str:
+    scored, data = report["scored"], report["data"]
+    if scored["run"] is not None:
+        what = f"run {scored['run']} ({scored['model']}{', refined' if scored['refine'] else ''})"
+    else:
+        what = f"latents {scored['latents']}"
+    where = data["source"] + (f" ({data['data_split']})" if data["data_split"] else "")
+    return f"latentid evaluate: {what} against {where}, {data['n_samples']:,} samples, sha256 {data['sha256'][:12]}"
+
+
+def _table(report: dict) -> Table:
+    table = Table(title=escape(_title(report)), caption=escape("\n".join(report["notes"])), caption_justify="left")
+    baselines = [name for name in BASELINES if name in report["baselines"]]
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
+    for name in baselines:
+        table.add_column(name, justify="right", no_wrap=True)
     table.add_column("what it measures")
     table.add_column("scored on")
-    rows = [key for key in result if key not in _NOT_ROWS]
-    # Scores first, then the bookkeeping (dimensions, split sizes, seed).
-    rows.sort(key=lambda key: key in _BOOKKEEPING)
-    for key in rows:
-        what, where = metric_description(key)
-        table.add_row(key, _format(result[key]), what, where)
+    for key, value in report["metrics"].items():
+        cells = [
+            _format(report["baselines"][name][key]) if key in report["baselines"][name] else "" for name in baselines
+        ]
+        table.add_row(key, _format(value), *cells, metric_description(key)[0], report["scored_on"][key] or "")
+    # Then the bookkeeping: the numbers the scores were computed with, and the split.
+    split_keys = {"share": "split", "seed": "seed", "n_fit": "n_fit", "n_eval": "n_eval"}
+    bookkeeping = {**report["settings"], **{split_keys[k]: v for k, v in report["split"].items()}}
+    for key, value in bookkeeping.items():
+        table.add_row(key, _format(value), *[""] * len(baselines), metric_description(key)[0], "")
     return table
 
 
@@ -149,30 +258,70 @@ def evaluate(
     run: Path | None = typer.Option(
         None, "--run", help="A run folder from 'latentid fit': its posterior means (and labels) are scored."
     ),
-    refine: bool = typer.Option(False, "--refine", help="With --run: importance-sampled posterior means."),
+    refine: bool = typer.Option(
+        False, "--refine", help="With --run only: importance-sampled posterior means (refused with --latents)."
+    ),
     labels: Path | None = typer.Option(
         None, "--labels", help="Predicted cluster labels, shape (n_samples,): adds clustering metrics (needs 'c')."
     ),
     split: float = typer.Option(0.5, "--split", help="Share of samples that fits the alignments; the rest scores."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random fit/held-out split."),
+    no_baselines: bool = typer.Option(
+        False,
+        "--no-baselines",
+        help="Skip the oracle and PCA baselines of a simulated file (the oracle costs a few ms per row).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Score learned latents against the ground truth at every level of the identifiability hierarchy.
 
-    Alignments are fitted on a random --split share of the samples; every number is scored on the rest.
+    Alignments are fitted on a random --split share of the samples; the identifiability and clustering scores
+    are computed on the rest, counts and the likelihood gap on every sample (the column "scored on" says which).
 
-    Needs 'z' in the data for the identifiability metrics; 'c' in the data plus --labels for clustering.
+    Needs 'z' in the data for the identifiability metrics; 'c' in the data plus --labels for clustering
+    (a run's own labels only for models that cluster: vade, mfcvae, gmm).
     With --run on a file written by 'latentid simulate' (noise > 0) it also reports the likelihood gap:
     the true log p(x), the fit's ELBO and importance-weighted bound, per sample over every row.
+    On such a file it also scores the oracle (E[z | x] under the true model) and PCA (m = the true m) on the
+    same rows, split and seed: the columns "oracle" and "pca" (--no-baselines skips them).
+
+    --json prints one object, keys in this order:
+    scored {run, latents, labels: absolute paths or null; model: the run's model or null; refine};
+    data {source: absolute path or published data set name; data_split; sha256 (as run.json records it);
+    sha256_of ("file" or "x"); n_samples; n_features};
+    split {share, seed, n_fit, n_eval}; settings {latent_dim_true, latent_dim_learned, cca_components, ...};
+    metrics {name: number}; scored_on {name: where it was scored: held-out, fit split or all samples};
+    baselines {oracle: {name: number}, pca: {name: number}} ({} when none); notes [sentences].
     """
     dataset = load_data(data, data_split, data_dir)
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
-    result = evaluate_latents(
-        z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=_facet_blocks(dataset)
-    )
+    blocks = _facet_blocks(dataset)
+    result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
     result.update(_gaps(loaded, dataset, seed))
-    if json_output:
-        print_json(result)
+    arranged = arrange_result(result)
+    if no_baselines:
+        baselines, notes = {}, ["baselines skipped (--no-baselines)"]
     else:
-        console.print(_table(result))
+        baselines, notes = _baselines(dataset, split, seed, blocks)
+        if not baselines and dataset.z is not None and "spec_json" not in dataset.extras:
+            notes.append(
+                "no oracle or PCA baseline: the data does not record its generator (files written by "
+                "'latentid simulate' do)"
+            )
+    data_record = _data_record(data, data_split, dataset)
+    notes += _fit_data_note(loaded, data_record)
+    report = {
+        "scored": _scored_record(run, latents, labels, loaded, refine),
+        "data": data_record,
+        "split": arranged["split"],
+        "settings": arranged["settings"],
+        "metrics": arranged["metrics"],
+        "scored_on": arranged["scored_on"],
+        "baselines": baselines,
+        "notes": arranged["notes"] + notes,
+    }
+    if json_output:
+        print_json(report)
+    else:
+        console.print(_table(report))

@@ -83,7 +83,12 @@ def explain(
     seed: int = typer.Option(0, "--seed"),
     facets: str | None = typer.Option(None, "--facets", help=FACETS_HELP),
 ) -> None:
-    """Which identifiability guarantee a setting (flags), a dataset or a fitted run has, assumption by assumption."""
+    """Which identifiability guarantee a setting (flags), a dataset or a fitted run has, assumption by assumption.
+
+    --json prints one object, keys in this order: source; level (3, 2 or 1, null for vanilla and none);
+    level_name ("3", "2", "1", "vanilla" or "none"); in_theory; equivalence; checks, each {name, passed
+    (true/false/null), detail (the sentence), figures (the numbers the sentence quotes, by name)}; notes.
+    """
     if data is not None and run is not None:
         raise InvalidParameterError("give --data or --run, not both.")
     if run is not None:

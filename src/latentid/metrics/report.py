@@ -1,9 +1,10 @@
 """One identifiability report: every level's alignment fitted on one split and scored on the other.
 
 The split is a seeded random permutation of the samples: the first ``split`` share (``n_fit``
-samples) fits the alignments, the rest (``n_eval`` samples, "held-out") scores them. Every number in
+samples) fits the alignments, the rest (``n_eval`` samples, "held-out") scores them. Every score in
 the reports below comes from the held-out part, including the scores that fit nothing (strong and
-Spearman MCC), so that all numbers of one report describe the same samples.
+Spearman MCC), so that all scores of one report describe the same samples; only the counts
+(``n_clusters``, ``n_classes``) are taken over every sample. METRIC_DESCRIPTIONS says where each key is.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from latentid.metrics.facets import facet_affine_r2, facet_cluster_report
 
 __all__ = [
     "METRIC_DESCRIPTIONS",
+    "arrange_result",
     "consistency",
     "evaluate_latents",
     "identifiability_report",
@@ -43,7 +45,8 @@ __all__ = [
 SCORED_ON = "held-out"
 SPLIT_NOTE = (
     "alignments (affine, permutation+scaling, orthogonal, CCA, cluster matching) are fitted on a seeded random "
-    "'split' share of the samples (n_fit); every score is computed on the other, held-out samples (n_eval)"
+    "'split' share of the samples (n_fit); the identifiability and clustering scores are computed on the other, "
+    "held-out samples (n_eval); counts and likelihood keys use every sample"
 )
 
 _FITTED = "held-out; fit on fit split"
@@ -72,7 +75,7 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "latent_dim_a": ("latent dimension of run A", "-"),
     "latent_dim_b": ("latent dimension of run B", "-"),
     "n_fit": ("samples that fit the alignments", "-"),
-    "n_eval": ("held-out samples every score uses", "-"),
+    "n_eval": ("held-out samples the identifiability and clustering scores use", "-"),
     "split": ("share of samples in the fit split", "-"),
     "seed": ("seed of the random split", "-"),
     "true_log_likelihood": ("log p(x) under the true generator, nats per sample", "all samples"),
@@ -98,6 +101,37 @@ def metric_description(key: str) -> tuple[str, str]:
     base = "affine_r2_block" if match[2] == "affine_r2" else match[2]
     what, where = METRIC_DESCRIPTIONS.get(base, ("", ""))
     return f"facet {match[1]}: {what}", where
+
+
+# A flat result's split bookkeeping -> its name under "split" in arrange_result.
+_SPLIT_KEYS = {"split": "share", "seed": "seed", "n_fit": "n_fit", "n_eval": "n_eval"}
+# Prose that a flat result carries beside its numbers; "scored_on" and "cluster_scored_on" are replaced by the
+# per-metric "scored_on" of arrange_result, "source" by the caller's own record of the data.
+_PROSE_KEYS = ("source", "scored_on", "split_note", "cluster_scored_on")
+
+
+def arrange_result(result: dict) -> dict:
+    """A flat result of :func:`evaluate_latents` (plus any likelihood-gap keys) laid out for scripts.
+
+    Returns a dict with, in this order: ``split`` ({share, seed, n_fit, n_eval}, {} without a split),
+    ``settings`` (the numbers the scores were computed with, e.g. dimensions, CCA pairs, draws: the keys
+    whose "where" in METRIC_DESCRIPTIONS is "-"), ``metrics`` (every score and count, name -> number),
+    ``scored_on`` (metric -> where it was scored, from METRIC_DESCRIPTIONS; None for an undescribed key)
+    and ``notes`` (the prose: the split note). Keys keep the order of ``result``.
+    """
+    split = {name: result[key] for key, name in _SPLIT_KEYS.items() if key in result}
+    settings, metrics, scored_on = {}, {}, {}
+    for key, value in result.items():
+        if key in _SPLIT_KEYS or key in _PROSE_KEYS:
+            continue
+        _, where = metric_description(key)
+        if where == "-":
+            settings[key] = value
+        else:
+            metrics[key] = value
+            scored_on[key] = where or None
+    notes = [result["split_note"]] if result.get("split_note") else []
+    return {"split": split, "settings": settings, "metrics": metrics, "scored_on": scored_on, "notes": notes}
 
 
 def _split_pair(a: np.ndarray, b: np.ndarray, names: tuple[str, str], split: float, seed: int):

@@ -1,0 +1,192 @@
+"""Trustworthy outputs of ``latentid evaluate`` and ``latentid explain``: what was scored and against what,
+the oracle and PCA baselines, no clustering scores for models without clusters, and JSON made for scripts."""
+
+import hashlib
+import json
+import numbers
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.io import read_dataset
+from latentid.data.synthetic import SyntheticGenerator
+from latentid.metrics import evaluate_latents
+from latentid.models import PCA
+
+runner = CliRunner()
+IDENTIFIABILITY = ("affine_r2", "mcc_weak", "mcc_strong", "mcc_spearman", "permutation_r2", "orthogonal_r2", "mcc_cca")
+GAP_KEYS = ("true_log_likelihood", "true_log_likelihood_se", "elbo", "iw_bound", "likelihood_gap", "amortisation_gap")
+EVALUATE_KEYS = ["scored", "data", "split", "settings", "metrics", "scored_on", "baselines", "notes"]
+EXPLAIN_KEYS = ["source", "level", "level_name", "in_theory", "equivalence", "checks", "notes"]
+FAST = ("--epochs", 2, "--batch-size", 64, "--quiet", "--device", "cpu")
+
+
+def _invoke(*args):
+    return runner.invoke(app, [*map(str, args)])
+
+
+def _ok(*args):
+    result = _invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _json(*args) -> dict:
+    return json.loads(_ok(*args, "--json").stdout)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A low-noise simulated file, a small VaDE run and a small vanilla-VAE run on it."""
+    root = tmp_path_factory.mktemp("outputs")
+    data = root / "sim.npz"
+    _ok("simulate", "--samples", 300, "--depth", 3, "--noise", 0.01, "--seed", 2, "--out", data)
+    _ok(
+        "fit", "--model", "vade", "--data", data, "--pretrain-epochs", 1, "--restarts", 1, "--out", root / "vade", *FAST
+    )
+    _ok("fit", "--model", "vae", "--data", data, "--out", root / "vae", *FAST)
+    np.save(root / "labels.npy", read_dataset(data).c)
+    return root
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def test_evaluate_says_what_was_scored_and_against_what(folder, monkeypatch):
+    monkeypatch.chdir(folder)  # relative paths on the command line, absolute ones in the record
+    out = _json("evaluate", "--run", "vade", "--data", "sim.npz", "--no-baselines")
+    assert list(out) == EVALUATE_KEYS
+    assert out["scored"] == {
+        "run": str(folder.resolve() / "vade"),
+        "latents": None,
+        "labels": None,
+        "model": "vade",
+        "refine": False,
+    }
+    digest = hashlib.sha256((folder / "sim.npz").read_bytes()).hexdigest()
+    assert out["data"] == {
+        "source": str(folder.resolve() / "sim.npz"),
+        "data_split": None,
+        "sha256": digest,
+        "sha256_of": "file",
+        "n_samples": 300,
+        "n_features": 10,
+    }
+    assert not any("fitted on other data" in note for note in out["notes"])
+    dataset = read_dataset(folder / "sim.npz")
+    np.savez(folder / "plain.npz", x=dataset.x, z=dataset.z, c=dataset.c)
+    other = _json("evaluate", "--run", "vade", "--data", "plain.npz")
+    assert any(f"fitted on other data: {folder.resolve() / 'sim.npz'}" in note for note in other["notes"])
+    out = _json("evaluate", "--latents", "vade/latents.npy", "--labels", "labels.npy", "--data", "sim.npz")
+    scored = out["scored"]
+    assert (scored["run"], scored["model"], scored["refine"]) == (None, None, False)
+    assert scored["latents"] == str(folder.resolve() / "vade" / "latents.npy")
+    assert scored["labels"] == str(folder.resolve() / "labels.npy")
+    assert all(Path(scored[key]).is_absolute() for key in ("latents", "labels"))
+    assert _json("evaluate", "--run", "vade", "--data", "sim.npz", "--refine", "--no-baselines")["scored"]["refine"]
+
+
+def test_refine_with_latents_is_refused_in_one_line(folder):
+    result = _invoke("evaluate", "--latents", folder / "vade" / "latents.npy", "--data", folder / "sim.npz", "--refine")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --refine") and "--run" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_baselines_are_the_oracle_and_pca_on_the_same_rows_split_and_seed(folder):
+    data = folder / "sim.npz"
+    out = _json("evaluate", "--run", folder / "vae", "--data", data, "--seed", 1, "--split", 0.6)
+    assert set(out["baselines"]) == {"oracle", "pca"}
+    for name in ("oracle", "pca"):
+        assert set(out["baselines"][name]) == set(IDENTIFIABILITY)  # the identifiability scores only
+        assert all(_is_number(value) for value in out["baselines"][name].values())
+    assert out["baselines"]["oracle"]["affine_r2"] > 0.98  # the true model on low-noise data
+    assert out["baselines"]["pca"]["affine_r2"] < out["baselines"]["oracle"]["affine_r2"]
+    # Recomputed in-process with the same rows, split and seed: the same numbers.
+    dataset = read_dataset(data)
+    generator = SyntheticGenerator.from_arrays(dataset.extras)
+    oracle = generator.posterior_mean(dataset.x, n_samples=128, random_state=1)
+    pca = PCA(2, random_state=1).fit(dataset.x).transform(dataset.x)
+    for name, z in (("oracle", oracle), ("pca", pca)):
+        expected = evaluate_latents(z, dataset, split=0.6, seed=1)
+        for key in IDENTIFIABILITY:
+            assert out["baselines"][name][key] == pytest.approx(expected[key], abs=1e-9), (name, key)
+    assert any("oracle" in note for note in out["notes"]) and any("pca" in note for note in out["notes"])
+
+
+def test_the_table_shows_the_baselines_beside_the_value_and_no_baselines_skips_them(folder):
+    args = ("evaluate", "--run", folder / "vae", "--data", folder / "sim.npz")
+
+    def header(result) -> str:
+        return next(line for line in result.stdout.splitlines() if "metric" in line)
+
+    columns = header(_ok(*args))
+    assert columns.index("value") < columns.index("oracle") < columns.index("pca")
+    assert "oracle" not in header(_ok(*args, "--no-baselines"))
+    out = _json(*args, "--no-baselines")
+    assert out["baselines"] == {} and "baselines skipped (--no-baselines)" in out["notes"]
+
+
+def test_a_model_without_clusters_reports_no_clustering_scores(folder):
+    data = folder / "sim.npz"
+    vae = _json("evaluate", "--run", folder / "vae", "--data", data, "--no-baselines")["metrics"]
+    assert not {"cluster_acc", "nmi", "ari", "n_clusters"} & set(vae)
+    vade = _json("evaluate", "--run", folder / "vade", "--data", data, "--no-baselines")["metrics"]
+    assert "cluster_acc" in vade and vade["n_clusters"] > 1
+    given = _json("evaluate", "--run", folder / "vae", "--data", data, "--labels", folder / "labels.npy")
+    assert given["metrics"]["cluster_acc"] == pytest.approx(1.0)  # labels given by the user are still scored
+
+
+def test_evaluate_json_keeps_notes_apart_from_numbers(folder):
+    out = _json("evaluate", "--run", folder / "vade", "--data", folder / "sim.npz", "--no-baselines")
+    metrics, scored_on = out["metrics"], out["scored_on"]
+    assert all(_is_number(value) for value in metrics.values()), metrics
+    assert all(_is_number(value) for value in out["settings"].values())
+    assert list(scored_on) == list(metrics)
+    assert out["split"] == {"share": 0.5, "seed": 0, "n_fit": 150, "n_eval": 150}
+    assert not {"source", "split_note", "scored_on", "cluster_scored_on", "n_fit", "seed"} & set(metrics)
+    assert isinstance(out["notes"], list) and out["notes"] and all(isinstance(note, str) for note in out["notes"])
+    # Where each score comes from, per score.
+    for key in IDENTIFIABILITY + ("cluster_acc", "nmi", "ari"):
+        assert scored_on[key].startswith("held-out"), key
+    for key in GAP_KEYS + ("n_clusters", "n_classes"):
+        assert scored_on[key] == "all samples", key
+    assert {"latent_dim_true", "latent_dim_learned", "cca_components", "iw_samples"} <= set(out["settings"])
+
+
+def test_explain_json_level_is_a_number_with_its_name_beside_it(folder):
+    out = _json("explain", "--data", folder / "sim.npz")
+    assert list(out) == EXPLAIN_KEYS
+    assert (out["level"], out["level_name"], out["in_theory"]) == (2, "2", True)
+    outside = _json("explain", "--activation", "tanh")
+    assert (outside["level"], outside["level_name"], outside["in_theory"]) == (None, "none", False)
+    vanilla = _json("explain", "--prior", "standard-normal")
+    assert (vanilla["level"], vanilla["level_name"], vanilla["in_theory"]) == (None, "vanilla", True)
+    assert _json("explain", "--covariance", "diag", "--components", 5, "--depth", 3)["level"] == 3
+    assert _json("explain", "--activation", "relu", "--depth", 3)["level"] == 1
+
+
+def test_explain_json_gives_each_checks_figures_as_numbers(folder):
+    out = _json("explain", "--data", folder / "sim.npz")
+    for check in out["checks"]:
+        assert list(check) == ["name", "passed", "detail", "figures"]
+        figures = check["figures"]
+        assert isinstance(figures, dict)
+        for value in figures.values():
+            assert _is_number(value) or (isinstance(value, list) and all(_is_number(v) for v in value)), check
+        if any(ch.isdigit() for ch in check["detail"]):  # a sentence that quotes numbers has them as fields
+            assert figures, check
+    checks = {check["name"]: check["figures"] for check in out["checks"]}
+    generator = SyntheticGenerator.from_arrays(read_dataset(folder / "sim.npz").extras)
+    covariances = generator.prior.covariances
+    assert checks["components non-degenerate"]["min_covariance_eigenvalue"] == pytest.approx(
+        np.linalg.eigvalsh(covariances).min(), rel=1e-9
+    )
+    assert checks["widths never shrink"]["widths"] == list(generator.mixing.widths)
+    assert checks["noise leaves every direction recoverable"]["noise"] == pytest.approx(0.01)
+    assert checks["data dimension >= latent dimension"] == {"obs_dim": 10, "latent_dim": 2}
