@@ -79,3 +79,23 @@ def test_load_data_refuses_x_columns_where_they_do_not_apply(tmp_path):
     for data in (str(tmp_path / "d.npz"), "mnist"):
         with pytest.raises(InvalidParameterError, match="--x-columns applies to CSV and Parquet files"):
             load_data(data, x_columns="0")
+
+
+def test_x_columns_of_the_run_are_reused_and_a_latents_csv_is_one_array(csv_file, tmp_path):
+    out = tmp_path / "run"
+    result = run("fit", "--data", csv_file, "--x-columns", "x0,x1,x2", "--model", "pca", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["n_features"] == 3
+    # transform and evaluate read the run's three columns without being told again
+    assert run("transform", "--run", out, "--data", csv_file, "--out", tmp_path / "z.npy").exit_code == 0
+    assert np.load(tmp_path / "z.npy").shape[0] == len(pd.read_csv(csv_file))
+    scored = run("evaluate", "--run", out, "--data", csv_file, "--json")
+    assert scored.exit_code == 0, scored.output
+    # latents saved as a CSV with columns named z0, z1 are the latents, not ground truth to split off
+    latents = tmp_path / "latents.csv"
+    pd.DataFrame(np.load(tmp_path / "z.npy"), columns=["z0", "z1"]).to_csv(latents, index=False)
+    from_csv = run("evaluate", "--latents", latents, "--data", csv_file, "--json")
+    assert from_csv.exit_code == 0, from_csv.output
+    assert json.loads(from_csv.stdout)["metrics"]["affine_r2"] == pytest.approx(
+        json.loads(scored.stdout)["metrics"]["affine_r2"], abs=1e-5
+    )

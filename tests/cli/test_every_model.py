@@ -60,7 +60,8 @@ def _fit_and_use(data, out, tmp_path, *fit_args):
     assert evaluated.exit_code == 0, evaluated.output
     explained = run("explain", "--run", out, "--json")
     assert explained.exit_code == 0, explained.output
-    return info, z, np.load(tmp_path / "c.npy"), json.loads(evaluated.stdout), json.loads(explained.stdout)
+    scores = json.loads(evaluated.stdout)["metrics"]
+    return info, z, np.load(tmp_path / "c.npy"), scores, json.loads(explained.stdout)
 
 
 @pytest.mark.parametrize("model", ["pca", "fastica", "gmm"])
@@ -69,7 +70,7 @@ def test_linear_floor_runs_end_to_end(data_file, tmp_path, model):
     assert info["model"] == model and z.shape == (400, 2)
     assert scores["affine_r2"] > 0.3  # a linear map of a depth-2 f keeps much of z
     assert ("cluster_acc" in scores) == (model == "gmm")  # only the GMM clusters
-    assert verdict["level"] == "none" and "linear floor" in verdict["notes"][0]
+    assert verdict["level_name"] == "none" and "linear floor" in verdict["notes"][0]
     assert "likelihood_gap" not in scores
     if model != "gmm":
         assert np.all(labels == 0)
@@ -80,7 +81,7 @@ def test_ivae_uses_the_labels_as_u_everywhere(data_file, tmp_path):
     info, z, _, scores, verdict = _fit_and_use(data_file, out, tmp_path, "--model", "ivae", "--aux", "c", *DEEP_FAST)
     assert info["aux"] == "c" and z.shape == (400, 2)
     assert "cluster_acc" not in scores and "likelihood_gap" not in scores
-    assert verdict["level"] == "3" and any("iVAE" in note for note in verdict["notes"])
+    assert verdict["level"] == 3 and any("iVAE" in note for note in verdict["notes"])
     # transform really reads u: other labels give other posterior means
     from latentid.data.io import read_dataset
     from latentid.runs import load_run
@@ -98,7 +99,7 @@ def test_mfcvae_reports_each_facet(facet_file, tmp_path):
     assert labels[:, 0].max() < 3 and labels[:, 1].max() < 2
     for key in ("facet0_affine_r2", "facet1_affine_r2", "facet0_cluster_acc", "facet1_cluster_acc"):
         assert key in scores, key
-    assert verdict["level"] in ("1", "2") and any("Facets" in note for note in verdict["notes"])
+    assert verdict["level"] in (1, 2) and any("Facets" in note for note in verdict["notes"])
 
 
 def test_bad_inputs_of_the_new_models_exit_2(data_file, plain_file, tmp_path):

@@ -102,7 +102,7 @@ def test_mnist_study_end_to_end(tmp_path, mnist_env, fits):
     checks = {c["name"]: c for c in json.loads(explained.stdout)["checks"]}
     assert checks["widths never shrink"]["passed"] is False and "2000 -> 500" in checks["widths never shrink"]["detail"]
     evaluated = run("evaluate", "--run", out / "vade" / "seed-1", "--data", "mnist", "--data-split", "test", "--json")
-    assert json.loads(evaluated.stdout)["n_classes"] == 10
+    assert json.loads(evaluated.stdout)["metrics"]["n_classes"] == 10
     # the same command again: every seed is finished, nothing is refitted
     assert run("experiment", "mnist", *MNIST_FAST, "--quiet", "--out", out).exit_code == 0
     assert len(fits) == 4

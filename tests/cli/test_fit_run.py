@@ -65,15 +65,15 @@ def test_transform_predict_evaluate_explain(fitted_run, data_file, tmp_path):
     result = run("evaluate", "--run", fitted_run, "--data", data_file, "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["n_eval"] == 200 and "affine_r2" in payload
+    assert payload["split"]["n_eval"] == 200 and "affine_r2" in payload["metrics"]
     with np.load(data_file) as f:
         classes = f["c"]
     expected = cluster_report(classes, labels, split=0.5, seed=0)  # the run's own labels, scored in-process
-    assert payload["cluster_acc"] == pytest.approx(expected["cluster_acc"], abs=1e-12)
-    assert payload["ari"] == pytest.approx(expected["ari"], abs=1e-12)
+    assert payload["metrics"]["cluster_acc"] == pytest.approx(expected["cluster_acc"], abs=1e-12)
+    assert payload["metrics"]["ari"] == pytest.approx(expected["ari"], abs=1e-12)
     explained = run("explain", "--run", fitted_run, "--json")
     assert explained.exit_code == 0
-    assert json.loads(explained.stdout)["level"] == "2"  # leaky-ReLU decoder, widths never shrink, full GMM
+    assert json.loads(explained.stdout)["level"] == 2  # leaky-ReLU decoder, widths never shrink, full GMM
     checks = {c["name"]: c["passed"] for c in json.loads(explained.stdout)["checks"]}
     assert checks["widths never shrink"] is True and checks["output layer linear"] is True
 
@@ -83,7 +83,7 @@ def test_vae_fit_and_explain_is_vanilla(data_file, tmp_path):
     result = run("fit", "--model", "vae", "--data", data_file, "--out", out, *FAST[:2], *FAST[4:])
     assert result.exit_code == 0, result.output
     payload = json.loads(run("explain", "--run", out, "--json").stdout)
-    assert payload["level"] == "vanilla"
+    assert (payload["level"], payload["level_name"]) == (None, "vanilla")
     assert run("fit", "--model", "vae", "--components", 3, "--data", data_file, "--out", tmp_path / "x").exit_code == 2
 
 

@@ -34,7 +34,7 @@ def test_fit_transform_predict_evaluate_on_the_mnist_test_split(data_env, tmp_pa
     result = run("fit", "--data", "mnist", "--split", "test", "--out", out, *TINY_FIT)
     assert result.exit_code == 0, result.output
     info = json.loads((out / "run.json").read_text())
-    assert info["n_samples"] == 10_000 and info["n_features"] == 784 and info["data"].startswith("mnist:test")
+    assert info["n_samples"] == 10_000 and info["n_features"] == 784 and info["data"]["source"].startswith("mnist:test")
     assert (
         run("transform", "--run", out, "--data", "mnist", "--split", "test", "--out", tmp_path / "z.npy").exit_code == 0
     )
@@ -44,11 +44,11 @@ def test_fit_transform_predict_evaluate_on_the_mnist_test_split(data_env, tmp_pa
     )
     result = run("evaluate", "--run", out, "--data", "mnist", "--data-split", "test", "--json")
     assert result.exit_code == 0, result.output
-    scores = json.loads(result.output)
+    scores = json.loads(result.output)["metrics"]
     assert 0.1 < scores["cluster_acc"] <= 1.0 and scores["n_classes"] == 10
     # The same run scored on the train split: 60,000 rows, the run's features checked.
     result = run("evaluate", "--run", out, "--data", "mnist", "--json")
-    assert json.loads(result.output)["n_eval"] > 10_000
+    assert json.loads(result.output)["split"]["n_eval"] > 10_000
 
 
 def test_fashion_mnist_is_read_by_name_and_features_are_checked(data_env, tmp_path):

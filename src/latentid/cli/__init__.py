@@ -32,6 +32,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # help texts are plain: "E[z | x]" and "[default: n]" stay as written
 )
 
+
 def _print_version(value: bool) -> None:
     if value:
         from importlib import metadata

@@ -22,6 +22,7 @@ from latentid.cli._common import (
     DATA_DIR_HELP,
     DATA_HELP,
     SPLIT_HELP,
+    X_COLUMNS_HELP,
     Split,
     console,
     friendly_errors,
@@ -36,7 +37,7 @@ from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
 from latentid.metrics.report import arrange_result, metric_description
-from latentid.runs import DEEP_MODELS, check_data_for_run, load_run
+from latentid.runs import DEEP_MODELS, check_data_for_run, load_run, read_run_info
 
 CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the run models whose predict() gives clusters
 BASELINES = ("oracle", "pca")
@@ -50,7 +51,7 @@ def _read_array(path: Path, option: str) -> np.ndarray:
     if path.is_dir():
         raise DataFileError(f"{path}: is a folder, not a file; {option} needs a file.")
     if path.suffix.lower() != ".npy":
-        return read_dataset(path).x
+        return read_dataset(path, ground_truth=False).x  # one array: every column, whatever its name
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # corrupt file, pickled objects, ...: one readable line
@@ -252,6 +253,9 @@ def evaluate(
         None, "--data-split", help=SPLIT_HELP + " (--split here is the alignment share.)"
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    x_columns: str | None = typer.Option(
+        None, "--x-columns", help=X_COLUMNS_HELP + " [default: with --run, the run's]"
+    ),
     latents: Path | None = typer.Option(
         None, "--latents", help="Learned latents (posterior means), shape (n_samples, m_hat): .npy, or a file's 'x'."
     ),
@@ -293,7 +297,9 @@ def evaluate(
     metrics {name: number}; scored_on {name: where it was scored: held-out, fit split or all samples};
     baselines {oracle: {name: number}, pca: {name: number}} ({} when none); notes [sentences].
     """
-    dataset = load_data(data, data_split, data_dir)
+    if x_columns is None and run is not None and Path(data).suffix.lower() in (".csv", ".parquet"):
+        x_columns = ((read_run_info(run) or {}).get("options") or {}).get("x_columns")
+    dataset = load_data(data, data_split, data_dir, x_columns)
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     blocks = _facet_blocks(dataset)
