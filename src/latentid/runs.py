@@ -33,6 +33,7 @@ from latentid.models.loading import load_model
 DEEP_MODELS: dict[str, type[LatentModel]] = {"vade": VaDE, "vae": VAE, "mfcvae": MFCVAE, "ivae": IVAE}
 LINEAR_MODELS: dict[str, type[LinearModel]] = {"pca": PCA, "fastica": FastICA, "gmm": GMMBaseline}
 MODELS: dict[str, type[LatentModel] | type[LinearModel]] = {**DEEP_MODELS, **LINEAR_MODELS}
+CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the models whose predict() gives clusters
 AUX_SOURCES = ("c", "u")  # where iVAE's auxiliary variable comes from: the data set's labels or its 'u' array
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
@@ -59,6 +60,14 @@ def make_model(name: str, **params) -> LatentModel | LinearModel:
     if name not in MODELS:
         raise InvalidParameterError(f"Unknown model '{name}'. Use one of: {', '.join(MODELS)}.")
     return MODELS[name](**params)
+
+
+def has_clusters(name: str | None, model) -> bool:
+    """Does a fitted model cluster? Only the mixture models, and only with more than one component."""
+    if name not in CLUSTERING_MODELS:
+        return False
+    weights = getattr(model, "weights_", None)
+    return weights is None or np.size(weights) > 1
 
 
 def aux_values(data: Dataset, aux: str) -> np.ndarray:

@@ -12,7 +12,19 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 # --help lists the commands in the order of the pipeline, then the studies and the data sets.
-COMMAND_ORDER = ("simulate", "explain", "fit", "transform", "predict", "evaluate", "demo", "experiment", "data")
+COMMAND_ORDER = (
+    "simulate",
+    "explain",
+    "fit",
+    "transform",
+    "predict",
+    "evaluate",
+    "demo",
+    "experiment",
+    "results",
+    "report",
+    "data",
+)
 
 
 class PipelineOrder(TyperGroup):
@@ -55,7 +67,7 @@ def _root(
 
 
 # Importing the command modules registers their commands on ``app``.
-from latentid.cli import data, demo, evaluate, experiment, explain, fit, simulate  # noqa: E402,F401
+from latentid.cli import data, demo, evaluate, experiment, explain, fit, simulate, study  # noqa: E402,F401
 
 
 def main() -> None:

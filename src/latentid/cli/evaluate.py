@@ -37,9 +37,8 @@ from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
 from latentid.metrics.report import arrange_result, metric_description
-from latentid.runs import DEEP_MODELS, check_data_for_run, load_run, read_run_info
+from latentid.runs import DEEP_MODELS, check_data_for_run, has_clusters, load_run, read_run_info
 
-CLUSTERING_MODELS = ("vade", "mfcvae", "gmm")  # the run models whose predict() gives clusters
 BASELINES = ("oracle", "pca")
 ORACLE_SAMPLES = 128  # importance draws per row for the oracle baseline (its MAP search costs more than these)
 
@@ -81,16 +80,8 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
         raise InvalidParameterError(f"--refine does not apply to a {name} run: it has no decoder to refine with.")
     inputs = loaded.inputs(dataset)
     z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **inputs)  # None: model's
-    labels = loaded.model.predict(dataset.x, **inputs) if _has_clusters(name, loaded.model) else None
+    labels = loaded.model.predict(dataset.x, **inputs) if has_clusters(name, loaded.model) else None
     return z_hat, labels, loaded
-
-
-def _has_clusters(name: str | None, model) -> bool:
-    """Does a run's model cluster? Only the mixture models, and only with more than one component."""
-    if name not in CLUSTERING_MODELS:
-        return False
-    weights = getattr(model, "weights_", None)
-    return weights is None or np.size(weights) > 1
 
 
 def _facet_blocks(dataset) -> list[slice] | None:

@@ -1,0 +1,193 @@
+"""``latentid experiment run`` (a study file's grid, into a results store), ``latentid results`` (query the
+store) and ``latentid report`` (an HTML page of the store). Thin: parse, call ``latentid.studies``, print."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from latentid.cli import app
+from latentid.cli._common import console, err_console, friendly_errors, print_json
+from latentid.cli.experiment import experiment_app
+from latentid.errors import DataFileError, InvalidParameterError
+
+DEFAULT_STORE = Path("results.db")
+HEADLINE_METRICS = ("affine_r2", "mcc_weak", "mcc_strong", "cluster_acc", "likelihood_gap")
+
+
+class ExecutorName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _existing_store(store: Path):
+    """Open a store that must exist already (results, report): never create an empty one by mistake."""
+    from latentid.studies.store import ResultStore
+
+    if not store.is_file():
+        raise DataFileError(f"{store}: no such results store. Give the --store file of 'latentid experiment run'.")
+    return ResultStore(store)
+
+
+def _row_line(row: dict) -> str:
+    """One line for a finished run: its label, then its headline metrics or its error."""
+    if row["status"] == "failed":
+        return f"[red]✗[/] {escape(row['label'])}: [red]{escape(str(row['error']))}[/]"
+    if row["status"] == "skipped":
+        return f"[dim]- {escape(row['label'])}: skipped ({escape(str(row['error']))})[/]"
+    shown = [f"{name} {row['metrics'][name]:.3f}" for name in HEADLINE_METRICS if row["metrics"].get(name) is not None]
+    return f"[green]✓[/] {escape(row['label'])}: {', '.join(shown) or 'no metrics'} ({row['seconds']:.1f} s)"
+
+
+@experiment_app.command("run")
+@friendly_errors
+def run_command(
+    study_file: Path = typer.Argument(..., help="A study file (TOML): data settings, models, seeds, metrics."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite results store, created if missing."),
+    executor: ExecutorName = typer.Option(ExecutorName.local, "--executor", help="local (this machine) or ray."),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="--executor ray: an existing cluster ('auto', 'host:6379', 'ray://host:10001') "
+        "[default: a local Ray on 127.0.0.1, no dashboard].",
+    ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        help="Runs at a time, one torch thread each [default: 1 for local (all threads), all CPUs for ray].",
+    ),
+    artifacts: Path | None = typer.Option(
+        None, "--artifacts", help="Folder for each run's learned latents [default: <store>-artifacts beside the store]."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar; one line per finished run only."),
+) -> None:
+    """Run every run of a study's grid that the store does not hold yet; each result is recorded as it arrives,
+    so an interrupted study resumes where it stopped. A failing run is recorded with its error."""
+    from latentid.studies.executors import make_executor
+    from latentid.studies.spec import load_study
+    from latentid.studies.store import ResultStore
+    from latentid.studies.sweep import run_sweep
+
+    study = load_study(study_file)
+    if artifacts is None:
+        artifacts = store.parent / f"{store.stem}-artifacts"
+    runner = make_executor(executor.value, jobs, address)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
+            task = progress.add_task(f"study {study.name}", total=None, failed="")
+
+            def started(summary) -> None:
+                progress.update(task, total=summary.total, completed=summary.already_done)
+                if summary.already_done:
+                    progress.console.print(
+                        f"{summary.already_done} of {summary.total} runs already in {escape(str(store))}: skipped."
+                    )
+
+            def finished(row: dict, summary) -> None:
+                progress.update(task, advance=1, failed=f"{summary.failed} failed" if summary.failed else "")
+                progress.console.print(_row_line(row), highlight=False)
+
+            summary = run_sweep(study, results, runner, artifacts=artifacts, on_start=started, on_row=finished)
+    finally:
+        runner.close()
+    console.print(
+        f"Study {escape(study.name)}: {summary.finished} finished, {summary.failed} failed, {summary.skipped} skipped "
+        f"this time; {summary.already_done} were already done -> [bold]{escape(str(store))}[/]"
+    )
+
+
+@app.command("results")
+@friendly_errors
+def results_command(
+    store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
+    where: str | None = typer.Option(
+        None, "--where", help="Filter, e.g. 'model=vade,data.depth>=3,status=failed' (comma = and)."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Only the runs of this study."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+) -> None:
+    """List the runs of a results store: one row per run, its varying settings, metrics and time."""
+    from latentid.studies.store import rows_to_table
+
+    with _existing_store(store) as results:
+        rows = results.rows(where=where, study=study)
+    if output is OutputFormat.json:
+        print_json({"store": str(store.resolve()), "runs": rows})
+        return
+    header, body = rows_to_table(rows)
+    if output is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(body)
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    table = Table(title=f"{escape(str(store))}: {len(rows)} run(s)")
+    cells = [
+        [_cell(v)[:10] if name == "key" else _cell(v) for name, v in zip(header, values, strict=True)]
+        for values in body
+    ]
+    for name in header:
+        table.add_column(name, no_wrap=True)
+    for values in cells:
+        table.add_row(*values)
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
+    wide = Console(width=max(console.width, sum(widths) + 3 * len(widths) + 1))  # wide rather than folded
+    wide.print(table)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+    return escape(value if isinstance(value, str) else json.dumps(value))
+
+
+@app.command("report")
+@friendly_errors
+def report_command(
+    store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
+    out: Path = typer.Option(..., "--out", help="Folder for index.html and its PNG/SVG figures."),
+    study: str | None = typer.Option(None, "--study", help="Only the runs of this study."),
+    force: bool = typer.Option(False, "--force", help="Replace a report already in --out."),
+) -> None:
+    """Write an HTML report of a results store: metrics against each varying setting with error bars over
+    seeds, strong against weak MCC, a table per setting with its identifiability level, every run listed."""
+    from latentid.studies.report import write_study_report
+
+    if out.exists() and not out.is_dir():
+        raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
+    if (out / "index.html").exists() and not force:
+        raise DataFileError(f"{out}: already holds a report. Add --force to replace it, or choose another --out.")
+    with _existing_store(store) as results:
+        rows = results.rows(study=study)
+    if not rows:
+        raise InvalidParameterError(
+            f"{store}: holds no runs" + (f" of study '{study}'" if study else "") + "; nothing to report."
+        )
+    page = write_study_report(rows, out)
+    console.print(f"Wrote the report of {len(rows)} run(s) -> [bold]{escape(str(page))}[/]")

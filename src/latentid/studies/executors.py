@@ -1,0 +1,116 @@
+"""Where a study's runs execute: in this process, in a pool of local processes, or as Ray tasks.
+
+Every executor takes run configs as JSON and yields each run's row (``run_one``'s result) as soon as it is
+done, in completion order; rows come back to the driver, which alone writes the store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+
+from latentid.errors import InvalidParameterError
+from latentid.studies.run_one import run_one
+
+EXECUTORS = ("local", "ray")
+
+
+def _one_thread_worker() -> None:
+    """Initialiser of pool workers: one torch thread each, so that N workers use N cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class LocalExecutor:
+    """``jobs`` = 1: runs one after another in this process (all torch threads); more: a process pool
+    (spawned, one torch thread per worker), at most ``jobs`` runs at a time."""
+
+    def __init__(self, jobs: int = 1):
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise InvalidParameterError(f"--jobs must be an int >= 1. Got {jobs!r} instead.")
+        self.jobs = jobs
+
+    def map(self, configs: Iterable[str]) -> Iterator[dict]:
+        configs = list(configs)
+        if self.jobs == 1:
+            for config in configs:
+                yield run_one(config)
+            return
+        pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"), initializer=_one_thread_worker)
+        try:
+            pending = {pool.submit(run_one, config, 1) for config in configs}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class RayExecutor:
+    """Each run is a Ray task (one CPU, one torch thread). ``address`` None starts a local Ray bound to
+    127.0.0.1 with no dashboard (``jobs`` CPUs, default all), shut down by ``close``; an address
+    ('auto', 'ray://host:10001', 'host:6379') joins that cluster and leaves it running."""
+
+    def __init__(self, address: str | None = None, jobs: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise InvalidParameterError(
+                "--executor ray needs Ray: pip install 'latentid[ray]' (or pip install ray)."
+            ) from None
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise InvalidParameterError(f"--jobs must be an int >= 1. Got {jobs!r} instead.")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            try:
+                if address is None:
+                    ray.init(
+                        num_cpus=jobs or os.cpu_count() or 1,
+                        include_dashboard=False,
+                        _node_ip_address="127.0.0.1",
+                        log_to_driver=False,
+                        logging_level="ERROR",
+                    )
+                else:
+                    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = "a local Ray" if address is None else f"the Ray cluster at {address}"
+                raise InvalidParameterError(
+                    f"could not start or reach {where} ({type(exc).__name__}: {' '.join(str(exc).split())})."
+                ) from None
+            self._started = True
+        self._task = ray.remote(num_cpus=1, max_retries=0)(run_one)
+
+    def map(self, configs: Iterable[str]) -> Iterator[dict]:
+        pending = [self._task.remote(config, 1) for config in configs]
+        try:
+            while pending:
+                done, pending = self._ray.wait(pending, num_returns=1)
+                yield self._ray.get(done[0])
+        finally:
+            for ref in pending:  # an interrupted driver cancels what it will not collect
+                self._ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def make_executor(name: str, jobs: int | None = None, address: str | None = None):
+    """The executor of ``--executor NAME`` with ``--jobs`` and (ray) ``--address``."""
+    if name not in EXECUTORS:
+        raise InvalidParameterError(f"--executor must be one of {', '.join(EXECUTORS)}; got '{name}'.")
+    if name == "local":
+        if address is not None:
+            raise InvalidParameterError("--address applies only to --executor ray. Drop it.")
+        return LocalExecutor(1 if jobs is None else jobs)
+    return RayExecutor(address, jobs)

@@ -1,0 +1,121 @@
+"""One run of a study, in whichever process or Ray worker executes it: build the data, fit the model,
+score it, and return the store's row. It never raises for a failing run: the row says ``failed`` with
+the error, so that a study goes on. It writes nothing: the driver alone writes the store and artifacts.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+
+import numpy as np
+
+from latentid.checkpoint import versions
+from latentid.data.io import Dataset
+from latentid.data.synthetic import facet_blocks
+from latentid.errors import LatentIDError
+from latentid.explaining import describe_generator
+from latentid.metrics import evaluate_latents
+from latentid.runs import DEEP_MODELS, aux_values, has_clusters, make_model
+from latentid.studies.spec import RunConfig
+from latentid.theory import assess
+
+GAP_ROWS = 2000  # the likelihood gap's importance sampling is scored on at most this many rows
+EVAL_SPLIT, EVAL_SEED = 0.5, 0  # the alignment split of every score, as `latentid evaluate` defaults
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _data(config: RunConfig) -> tuple[Dataset, Dataset, object | None, str | None]:
+    """(fit data, scored data, the generator or None, the setting's identifiability level or None)."""
+    spec = config.synthetic_spec()
+    if spec is not None:
+        generator = spec.build()
+        data = generator.sample(int(config.data["samples"]))
+        return data, data, generator, assess(*describe_generator(generator)).level
+    from latentid.data.sources import open_data
+    from latentid.experiments.consistency import subsample
+
+    name = config.data["dataset"]
+    train = subsample(open_data(name, "train"), config.data.get("n_train"), "n_train")
+    test = subsample(open_data(name, "test"), config.data.get("n_test"), "n_test")
+    return train, test, None, None
+
+
+def _scores(config: RunConfig, model, fit_data: Dataset, data: Dataset, generator) -> tuple[dict, np.ndarray]:
+    """The requested metrics (name -> number or None) and the learned latents of the scored data."""
+    aux = config.options.get("aux")
+    inputs = {} if aux is None else {"u": aux_values(data, aux)}
+    z_hat = model.transform(data.x, **inputs)
+    labels = model.predict(data.x, **inputs) if has_clusters(config.model, model) else None
+    blocks = facet_blocks(generator.spec) if generator is not None and generator.spec.facets else None
+    result = {}
+    if data.z is not None or (labels is not None and data.c is not None):  # else nothing to score against
+        result = evaluate_latents(z_hat, data, labels=labels, split=EVAL_SPLIT, seed=EVAL_SEED, facet_blocks=blocks)
+    wants_gap = any(name in config.metrics for name in ("likelihood_gap", "amortisation_gap"))
+    if wants_gap and generator is not None and generator.noise > 0 and config.model in DEEP_MODELS and aux is None:
+        from latentid.gaps import likelihood_gaps
+
+        result.update(likelihood_gaps(model, generator, data.x[:GAP_ROWS], random_state=EVAL_SEED))
+    metrics = {}
+    for name in config.metrics:
+        value = result.get(name)
+        metrics[name] = float(value) if isinstance(value, (int, float, np.number)) and np.isfinite(value) else None
+    return metrics, z_hat
+
+
+def run_one(config_json: str, threads: int | None = None) -> dict:
+    """Execute one run given as ``RunConfig.to_json()``; return its row for ``ResultStore.record``, with the
+    learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped).
+
+    ``threads``: torch CPU threads for this run (1 when several runs share the machine).
+    """
+    import torch
+
+    config = RunConfig.from_json(config_json)
+    row = {
+        "key": config.key,
+        "study": config.study,
+        "label": config.label(),
+        "config": config.model_dump(),
+        "status": "finished",
+        "metrics": {},
+        "level": None,
+        "error": None,
+        "seconds": 0.0,
+        "started": _now(),
+        "finished": None,
+        "versions": versions(),
+        "artifacts": {},
+        "host": platform.node(),
+        "latents": None,
+    }
+    if config.skip is not None:
+        return {**row, "status": "skipped", "error": config.skip, "finished": _now()}
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    tic = time.perf_counter()
+    try:
+        fit_data, data, generator, row["level"] = _data(config)
+        aux = config.options.get("aux")
+        inputs = {} if aux is None else {"u": aux_values(fit_data, aux)}
+        model = make_model(config.model, **config.estimator_options(), random_state=config.seed)
+        model.fit(fit_data.x, **inputs)
+        row["metrics"], z_hat = _scores(config, model, fit_data, data, generator)
+        row["latents"] = np.asarray(z_hat, dtype=np.float32)
+    except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, and the study goes on
+        row["status"] = "failed"
+        if isinstance(exc, LatentIDError):
+            row["error"] = " ".join(str(exc).split())
+        else:  # a bug, not a bad setting: keep where it happened
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())} ({where.filename}:{where.lineno})"
+    finally:
+        torch.set_num_threads(old_threads)
+    row["seconds"] = round(time.perf_counter() - tic, 3)
+    row["finished"] = _now()
+    return row
