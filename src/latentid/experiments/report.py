@@ -1,7 +1,11 @@
-"""A self-contained HTML report: a results table and matplotlib figures embedded as PNG.
+"""HTML reports: the building blocks the demo's report and the study report share.
 
-Figures are drawn with the non-interactive Agg backend, so this works on a machine with no
-screen; the file is written atomically.
+A page is a small inline-CSS skeleton (:func:`page`) around sections built from escaped tables
+(:func:`table`) and matplotlib figures (:class:`FigureWriter`). A figure is either written beside
+the page, as a PNG the page shows and an SVG it links (relative paths, so the folder can be moved
+or zipped), or embedded in the page as a PNG data URI: one code path, chosen by whether the writer
+has a folder. Figures are drawn with the non-interactive Agg backend, so this works on a machine
+with no screen; every file is written atomically.
 """
 
 from __future__ import annotations
@@ -9,21 +13,204 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from latentid._atomic import write_text_atomic
+from latentid._atomic import atomic_path, write_text_atomic
+
+__all__ = [
+    "CSS",
+    "FigureWriter",
+    "Html",
+    "alignment_figure",
+    "curves_figure",
+    "format_value",
+    "page",
+    "pyplot",
+    "table",
+    "write_html_report",
+    "write_page",
+]
+
+CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
+    "h1{font-size:1.6em}h2{font-size:1.3em;margin-top:1.8em;border-bottom:1px solid #ddd}h3{font-size:1.05em}"
+    "table{border-collapse:collapse;margin:.6em 0 1.2em}caption{text-align:left;font-size:.9em;color:#555;"
+    "padding:.2em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top;white-space:nowrap}"
+    ".scroll{overflow-x:auto;max-width:100%}"
+    "th{background:#f3f3f3}td.text,th.text{text-align:left}tr.failed td{background:#fff1f0}"
+    "tr.skipped td{color:#888}pre{white-space:pre-wrap;margin:0;font-size:.85em;text-align:left;min-width:30em}"
+    "figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}"
+    "figcaption{font-size:.9em;color:#444;max-width:1000px}.note{color:#555;font-size:.9em}"
+)
+MISSING = "\u2014"  # an em dash: no value
 
 
-def _figure_png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+class Html(str):
+    """Markup that is already safe: :func:`table` inserts a cell of this type as it is, not escaped."""
+
+
+def format_value(value: object, digits: int = 3) -> str:
+    """A cell's text: floats to ``digits`` decimals (NaN as "nan"), None as an em dash, anything else str()."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _cell(value: object) -> str:
+    return str(value) if isinstance(value, Html) else html.escape(format_value(value))
+
+
+def table(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str] | None = None,
+    *,
+    caption: str | None = None,
+    text_columns: Iterable[str] = (),
+    row_classes: Sequence[str] | None = None,
+) -> str:
+    """An HTML table, one row per mapping. columns: the union of the rows' keys in order, unless given.
+
+    Every header and cell is escaped except cells of type :class:`Html`; a missing cell is empty.
+    text_columns are left-aligned (numbers are right-aligned); row_classes, one per row, set each row's class.
+    """
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns += [key for key in row if key not in columns]
+    text = set(text_columns)
+
+    def attr(column: str) -> str:
+        return " class='text'" if column in text else ""
+
+    head = "".join(f"<th{attr(c)}>{html.escape(str(c))}</th>" for c in columns)
+    body = []
+    for i, row in enumerate(rows):
+        css = f" class='{html.escape(row_classes[i])}'" if row_classes and row_classes[i] else ""
+        cells = "".join(f"<td{attr(c)}>{_cell(row[c]) if c in row else ''}</td>" for c in columns)
+        body.append(f"<tr{css}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<div class='scroll'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def page(title: str, body: Iterable[str]) -> str:
+    """A whole HTML document: the title, the inline CSS and the body's parts (already HTML) in order."""
+    return "\n".join(
+        [
+            "<!doctype html>",
+            "<html lang='en'><head><meta charset='utf-8'>",
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+            # No favicon request: a page opened from disk would log a failed load of /favicon.ico.
+            "<link rel='icon' href='data:,'>",
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{CSS}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            *body,
+            "</body></html>",
+        ]
+    )
+
+
+def write_page(path: str | Path, title: str, body: Iterable[str]) -> Path:
+    """Write :func:`page` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    write_text_atomic(path, page(title, body))
+    return path
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (unless a backend was chosen already)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return plt
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].rstrip("-") or "figure"
+
+
+class FigureWriter:
+    """Turns matplotlib figures into the HTML that shows them, and closes them.
+
+    directory None: each figure is embedded as a PNG data URI. Otherwise it is written to
+    ``directory/<stem>.png`` and ``.svg`` (atomically) and shown by a path relative to ``page_dir``
+    (the folder of the page that will show it; default: directory's parent).
+    ``written`` lists the files written, in order.
+    """
+
+    def __init__(self, directory: str | Path | None = None, page_dir: str | Path | None = None, dpi: int = 110):
+        self.directory = None if directory is None else Path(directory)
+        self.page_dir = Path(page_dir) if page_dir is not None else (self.directory.parent if self.directory else None)
+        self.dpi = dpi
+        self.written: list[Path] = []
+        self._stems: set[str] = set()
+
+    def _stem(self, wanted: str) -> str:
+        stem, i = _slug(wanted), 2
+        base = stem
+        while stem in self._stems:
+            stem, i = f"{base}-{i}", i + 1
+        self._stems.add(stem)
+        return stem
+
+    def _render(self, fig, formats: Sequence[str]) -> dict[str, bytes]:
+        out = {}
+        for fmt in formats:
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=self.dpi, bbox_inches="tight", metadata=_METADATA[fmt])
+            out[fmt] = buffer.getvalue()
+        pyplot().close(fig)
+        return out
+
+    def html(self, fig, title: str, caption: str | None = None, *, stem: str | None = None, heading: int = 3) -> str:
+        """A heading, the figure and its caption; heading=0 for no heading."""
+        label = html.escape(title)
+        if self.directory is None:
+            png = self._render(fig, ["png"])["png"]
+            src, links = f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}", ""
+        else:
+            name = self._stem(stem or title)
+            files = {}
+            for fmt, data in self._render(fig, ["png", "svg"]).items():
+                files[fmt] = self.directory / f"{name}.{fmt}"
+                with atomic_path(files[fmt]) as tmp:
+                    tmp.write_bytes(data)
+                self.written.append(files[fmt])
+            rel = {fmt: Path(_relative(p, self.page_dir)).as_posix() for fmt, p in files.items()}
+            src = html.escape(rel["png"], quote=True)
+            links = f" <a href='{html.escape(rel['svg'], quote=True)}'>SVG</a>, <a href='{src}'>PNG</a>"
+        parts = [f"<h{heading}>{label}</h{heading}>"] if heading else []
+        parts.append(f"<figure><img alt='{label}' src='{src}'>")
+        if caption or links:
+            parts.append(f"<figcaption>{html.escape(caption or '')}{links}</figcaption>")
+        parts.append("</figure>")
+        return "".join(parts)
+
+
+# Fixed metadata: the same figure gives the same bytes on every run (no creation date, no version).
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+
+
+def _relative(path: Path, start: Path | None) -> str:
+    return os.path.relpath(path, start) if start is not None else str(path)
 
 
 def alignment_figure(z_true: np.ndarray, aligned: Mapping[str, np.ndarray], labels: np.ndarray | None = None):
@@ -32,11 +219,7 @@ def alignment_figure(z_true: np.ndarray, aligned: Mapping[str, np.ndarray], labe
     z_true : ndarray of shape (n, m); aligned[name] : ndarray of shape (n, m), already mapped
     into the true coordinates (e.g. by the affine alignment fitted on another split).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     m = z_true.shape[1]
     fig, axes = plt.subplots(len(aligned), m, figsize=(3.2 * m, 3.0 * len(aligned)), squeeze=False)
     for row, (name, z_hat) in enumerate(aligned.items()):
@@ -56,26 +239,17 @@ def alignment_figure(z_true: np.ndarray, aligned: Mapping[str, np.ndarray], labe
 
 def curves_figure(histories: Mapping[str, Sequence[float]], ylabel: str = "validation ELBO per sample"):
     """One line per run: values per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, values in histories.items():
         if len(values):
             ax.plot(np.arange(1, len(values) + 1), values, label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def _cell(value) -> str:
-    if isinstance(value, float | np.floating):
-        return f"{value:.3f}"
-    return html.escape(str(value))
 
 
 def write_html_report(
@@ -84,28 +258,15 @@ def write_html_report(
     rows: Sequence[Mapping[str, object]],
     figures: Mapping[str, object] | None = None,
     notes: Sequence[str] = (),
+    *,
+    figure_dir: str | Path | None = None,
 ) -> Path:
     """Write a report with a table (one row per mapping; columns = union of keys, in order), notes
-    and figures (title -> matplotlib Figure). Returns the path written."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in rows)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "th{background:#f3f3f3}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<table><tr>{head}</tr>{body}</table>",
-    ]
-    parts += [f"<p>{html.escape(note)}</p>" for note in notes]
-    for name, fig in (figures or {}).items():
-        label = html.escape(name)
-        parts.append(f"<h2>{label}</h2><img alt='{label}' src='data:image/png;base64,{_figure_png(fig)}'>")
-    parts.append("</body></html>")
+    and figures (title -> matplotlib Figure). Figures are embedded in the page, or written as PNG and
+    SVG files into figure_dir when given. Returns the path written."""
     path = Path(path)
-    write_text_atomic(path, "\n".join(parts))
-    return path
+    writer = FigureWriter(figure_dir, page_dir=path.parent)
+    body = [table(rows, text_columns=("method",))]
+    body += [f"<p>{html.escape(note)}</p>" for note in notes]
+    body += [writer.html(fig, name, heading=2) for name, fig in (figures or {}).items()]
+    return write_page(path, title, body)

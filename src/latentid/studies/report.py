@@ -1,0 +1,569 @@
+"""The study report: one HTML page (with PNG and SVG plots beside it) of every run of one or more studies.
+
+``write_study_report(rows, out_dir)`` takes the rows a study store returns (one dict per run: key,
+study, label, status, config {data, model, options, seed}, metrics, level, error, seconds, ...) and
+writes ``out_dir/index.html`` and ``out_dir/figures/*.png|svg``. The page shows
+
+- a summary: the studies, runs finished / failed / skipped, the time they took, the versions used;
+- for every data option that varies across the runs, each metric against that option, one line per
+  model, the mean over seeds with error bars of one standard deviation, the other varying options
+  fixed at their most common values (averaged over, where fixing them leaves one value), and below
+  it the level of the identifiability hierarchy each model reaches at each value;
+- weak against strong MCC, one panel per model, the diagonal drawn: what lies above it is recovered
+  only by an affine map;
+- a table per data setting (model: level, runs, mean ± sd of every metric over seeds);
+- the failed (and skipped) runs with their errors, and a table of every run.
+
+The HTML building blocks are shared with the demo's report (:mod:`latentid.experiments.report`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
+
+__all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
+
+# Data options that replicate a setting rather than define one: runs differing only in these are seeds.
+REPLICATE_OPTIONS = ("seed", "data_seed")
+# The order in which axes and metrics appear; options and metrics not named here follow, sorted by name.
+AXIS_ORDER = ("depth", "components", "noise", "samples", "latent_dim", "obs_dim", "covariance", "prior", "slope")
+METRIC_ORDER = (
+    "affine_r2",
+    "mcc_weak",
+    "mcc_strong",
+    "permutation_r2",
+    "orthogonal_r2",
+    "mcc_spearman",
+    "mcc_cca",
+    "cluster_acc",
+    "nmi",
+    "ari",
+    "likelihood_gap",
+)
+LEVEL_TEXT = {
+    "3": "level 3: permutation & scaling",
+    "2": "level 2: affine",
+    "1": "level 1",
+    "vanilla": "vanilla: rotation",
+    "none": "outside the theory",
+}
+SPREAD = "one standard deviation over seeds (sample sd, n - 1)"
+FIGURE_DIR = "figures"
+
+
+def level_text(level: object) -> str:
+    """The hierarchy level of ``explain`` in words; "not assessed" for None."""
+    if level is None:
+        return "not assessed"
+    return LEVEL_TEXT.get(str(level), f"level {level}")
+
+
+@dataclass
+class _Run:
+    row: Mapping
+    key: str
+    label: str
+    status: str
+    model: str
+    seed: object
+    setting: tuple  # sorted (option, value) pairs of the data options, replicates left out
+    metrics: dict  # metric -> float or None (numbers only)
+    level: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    def option(self, name: str) -> object:
+        return dict(self.setting).get(name)
+
+
+def _hashable(value: object) -> object:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _order_key(value: object) -> tuple:
+    """Numbers (in order), then text, then None: a total order over mixed option values."""
+    if isinstance(value, bool):
+        return (1, str(value))
+    if isinstance(value, int | float):
+        return (0, float(value)) if not math.isnan(value) else (1, "nan")
+    if value is None:
+        return (2, "")
+    return (1, str(value))
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return format_value(value)
+
+
+def _number(value: object) -> float | None:
+    """A metric's value as a float, None when missing or not a number (NaN stays NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    return float(value)
+
+
+def _finite(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def _parse_runs(rows: Sequence[Mapping]) -> list[_Run]:
+    runs = []
+    for i, row in enumerate(rows):
+        config = row.get("config") or {}
+        data = config.get("data") or {}
+        model = config.get("model")
+        if isinstance(model, Mapping):
+            model = model.get("name", json.dumps(model, sort_keys=True, default=str))
+        setting = tuple(
+            sorted(((k, _hashable(v)) for k, v in data.items() if k not in REPLICATE_OPTIONS), key=lambda kv: kv[0])
+        )
+        metrics = {k: _number(v) for k, v in (row.get("metrics") or {}).items()}
+        level = row.get("level")
+        runs.append(
+            _Run(
+                row=row,
+                key=str(row.get("key", f"run {i + 1}")),
+                label=str(row.get("label") or ""),
+                status=str(row.get("status") or "unknown"),
+                model=str(model if model is not None else "?"),
+                seed=config.get("seed", data.get("data_seed")),
+                setting=setting,
+                metrics=metrics,
+                level=None if level is None else str(level),
+            )
+        )
+    _name_models(runs, rows)
+    return runs
+
+
+def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
+    """Runs of one model with different estimator options are different lines: name them by what differs."""
+    options = [(row.get("config") or {}).get("options") or {} for row in rows]
+    by_model: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        by_model.setdefault(run.model, []).append(i)
+    for name, indices in by_model.items():
+        keys = sorted({k for i in indices for k in options[i]})
+        differing = [k for k in keys if len({_hashable(options[i].get(k)) for i in indices}) > 1]
+        if differing:
+            for i in indices:
+                shown = ", ".join(f"{k}={_show(_hashable(options[i].get(k)))}" for k in differing)
+                runs[i].model = f"{name} ({shown})"
+
+
+def _ordered(names: Iterable[str], preferred: Sequence[str]) -> list[str]:
+    names = set(names)
+    return [n for n in preferred if n in names] + sorted(names - set(preferred))
+
+
+def _axes(runs: Sequence[_Run]) -> tuple[list[str], dict[str, object]]:
+    """(the data options that vary across the runs, the options fixed in every run -> value)."""
+    options = {name for run in runs for name, _ in run.setting}
+    varying, fixed = [], {}
+    for name in options:
+        values = {run.option(name) for run in runs}
+        if len(values) > 1:
+            varying.append(name)
+        else:
+            fixed[name] = values.pop()
+    return _ordered(varying, AXIS_ORDER), {k: fixed[k] for k in _ordered(fixed, AXIS_ORDER)}
+
+
+def _metrics(runs: Sequence[_Run]) -> list[str]:
+    """The metrics with a number in some finished run, in METRIC_ORDER and then by name."""
+    present = {k for run in runs if run.finished for k, v in run.metrics.items() if v is not None}
+    return _ordered(present, METRIC_ORDER)
+
+
+def _mode(values: Sequence[object]) -> object:
+    """The most common value; among equally common ones, the first seen."""
+    counts = Counter(values)
+    best = max(counts.values())
+    return next(v for v in values if counts[v] == best)
+
+
+def _stats(values: Sequence[float | None]) -> tuple[float, float, int]:
+    """(mean, sd, n) over the finite values; sd is 0 for one value, NaN mean for none."""
+    good = _finite(values)
+    if not good:
+        return math.nan, math.nan, 0
+    sd = float(np.std(good, ddof=1)) if len(good) > 1 else 0.0
+    return float(np.mean(good)), sd, len(good)
+
+
+def _mean_sd(values: Sequence[float | None], expected: int) -> str:
+    mean, sd, n = _stats(values)
+    if n == 0:
+        return "nan" if any(v is not None and math.isnan(v) for v in values) else "\u2014"
+    text = f"{mean:.3f}" if n == 1 else f"{mean:.3f} \u00b1 {sd:.3f}"
+    return text if n == expected else f"{text} (n={n})"
+
+
+def _setting_text(setting: tuple, names: Sequence[str]) -> str:
+    values = dict(setting)
+    return ", ".join(f"{name}={_show(values.get(name))}" for name in names)
+
+
+def _colors(models: Sequence[str]) -> dict[str, str]:
+    return {model: f"C{i % 10}" for i, model in enumerate(models)}
+
+
+def _levels(runs: Iterable[_Run]) -> str:
+    levels = sorted({run.level for run in runs}, key=lambda v: (v is None, str(v)))
+    return " / ".join(level_text(v) for v in levels) if levels else level_text(None)
+
+
+# -- figures --------------------------------------------------------------------------------------------------------
+
+
+def _axis_subset(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[list[_Run], str]:
+    """The runs to plot against ``axis`` and the caption's words on the other varying options."""
+    others = [a for a in axes if a != axis]
+    if not others:
+        return list(runs), ""
+    measured = [run for run in runs if run.finished] or list(runs)
+    base = {a: _mode([run.option(a) for run in measured]) for a in others}
+    subset = [run for run in runs if all(run.option(a) == v for a, v in base.items())]
+    if len({run.option(axis) for run in subset if run.finished}) >= 2:
+        fixed = ", ".join(f"{a}={_show(v)}" for a, v in base.items())
+        return subset, f"The other varying options are fixed at their most common values: {fixed}."
+    return (
+        list(runs),
+        f"Averaged over the other varying options ({', '.join(others)}): "
+        f"no one setting of them has two values of {axis}.",
+    )
+
+
+def _axis_figure(runs: Sequence[_Run], axis: str, metrics: Sequence[str], models: Sequence[str], colors):
+    values = sorted({run.option(axis) for run in runs}, key=_order_key)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    positions = {v: (float(v) if numeric else float(i)) for i, v in enumerate(values)}
+    log = numeric and min(values) > 0 and max(values) / min(values) >= 20
+    shown = [m for m in metrics if any(run.finished and _finite([run.metrics.get(m)]) for run in runs)]
+    if not shown:
+        return None
+    plt = pyplot()
+    from matplotlib.transforms import ScaledTranslation
+
+    cols = min(3, len(shown))
+    rows = math.ceil(len(shown) / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(3.7 * cols + 1.6, 2.9 * rows), squeeze=False, layout="constrained")
+    dodge = {model: (i - (len(models) - 1) / 2) * 3.0 for i, model in enumerate(models)}  # points, so lines that
+    for ax, metric in zip(grid.flat, shown, strict=False):  # coincide stay apart, on a log axis too
+        for model in models:
+            xs, means, sds = [], [], []
+            for value in values:
+                mean, sd, n = _stats(
+                    [r.metrics.get(metric) for r in runs if r.finished and r.model == model and r.option(axis) == value]
+                )
+                if n:
+                    xs.append(positions[value])
+                    means.append(mean)
+                    sds.append(sd)
+            if xs:
+                bars = ax.errorbar(
+                    xs,
+                    means,
+                    yerr=sds,
+                    color=colors[model],
+                    marker="o",
+                    ms=4,
+                    capsize=3,
+                    lw=1.2,
+                    label=model,
+                )
+                # Shifted after drawing: the axis limits were taken from the unshifted data.
+                shift = ScaledTranslation(dodge[model] / 72, 0.0, fig.dpi_scale_trans)
+                for artist in bars.get_children():
+                    artist.set_transform(artist.get_transform() + shift)
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel(axis, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if log:
+            ax.set_xscale("log")
+        ax.set_xticks([positions[v] for v in values], [_show(v) for v in values])
+        ax.minorticks_off()
+    for ax in list(grid.flat)[len(shown) :]:
+        ax.set_visible(False)
+    handles, labels = [], []
+    for ax in grid.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="model", title_fontsize=8)
+    return fig
+
+
+def _mcc_figure(runs: Sequence[_Run], models: Sequence[str], colors):
+    pairs = {
+        model: [
+            (r.metrics["mcc_strong"], r.metrics["mcc_weak"])
+            for r in runs
+            if r.finished
+            and r.model == model
+            and len(_finite([r.metrics.get("mcc_strong"), r.metrics.get("mcc_weak")])) == 2
+        ]
+        for model in models
+    }
+    pairs = {model: points for model, points in pairs.items() if points}
+    if not pairs:
+        return None, {}
+    every = [v for points in pairs.values() for p in points for v in p]
+    lo, hi = min(min(every), 0.0), max(max(every), 1.0)
+    pad = 0.03 * (hi - lo)
+    plt = pyplot()
+    cols = min(4, len(pairs))
+    rows = math.ceil(len(pairs) / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False, layout="constrained")
+    gaps = {}
+    for ax, (model, points) in zip(grid.flat, pairs.items(), strict=False):
+        strong, weak = np.array(points).T
+        gaps[model] = float(np.mean(weak - strong))
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="weak = strong")
+        ax.scatter(strong, weak, s=18, color=colors[model], alpha=0.8, edgecolor="none")
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
+        ax.set_title(f"{model}\nmean gap weak - strong {gaps[model]:.3f}", fontsize=9)
+        ax.set_xlabel("mcc_strong (1:1 matching only)", fontsize=8)
+        ax.set_ylabel("mcc_weak (after the affine map)", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(grid.flat)[len(pairs) :]:
+        ax.set_visible(False)
+    return fig, gaps
+
+
+# -- sections -------------------------------------------------------------------------------------------------------
+
+
+def _when(text: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.2f} h"
+
+
+def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, object], settings, models) -> str:
+    counts = Counter(run.status for run in runs)
+    studies = sorted({str(run.row.get("study")) for run in runs if run.row.get("study") is not None})
+    seconds = [float(s) for s in (run.row.get("seconds") for run in runs) if _number(s) is not None]
+    facts: list[tuple[str, object]] = [
+        ("studies", ", ".join(studies) or "\u2014"),
+        ("runs", len(runs)),
+        *((status, counts[status]) for status in ("finished", "failed", "skipped")),
+        *((status, n) for status, n in sorted(counts.items()) if status not in ("finished", "failed", "skipped")),
+        ("data settings", len(settings)),
+        ("models", ", ".join(models) or "\u2014"),
+        ("varying options", ", ".join(axes) or "none (one setting)"),
+        ("fixed options", ", ".join(f"{k}={_show(v)}" for k, v in fixed.items()) or "\u2014"),
+        ("run time, summed", _duration(sum(seconds)) if seconds else "\u2014"),
+    ]
+    starts = [t for t in (_when(run.row.get("started")) for run in runs) if t is not None]
+    ends = [t for t in (_when(run.row.get("finished")) for run in runs) if t is not None]
+    try:
+        if starts and ends:
+            facts.append(
+                ("from - to", f"{min(starts).isoformat(' ', 'seconds')} - {max(ends).isoformat(' ', 'seconds')}")
+            )
+    except TypeError:  # naive and aware times mixed
+        pass
+    hosts = sorted({str(run.row["host"]) for run in runs if run.row.get("host")})
+    if hosts:
+        facts.append(("hosts", ", ".join(hosts)))
+    versions: dict[str, set[str]] = {}
+    for run in runs:
+        for name, version in (run.row.get("versions") or {}).items():
+            versions.setdefault(str(name), set()).add(str(_hashable(version)))
+    facts += [(f"version of {name}", " / ".join(sorted(vs))) for name, vs in sorted(versions.items())]
+    rows = [{"": name, "value": value} for name, value in facts]
+    return "<h2 id='summary'>Summary</h2>" + table(rows, text_columns=("", "value"))
+
+
+def _glossary(metrics: Sequence[str]) -> str:
+    from latentid.metrics.report import metric_description
+
+    rows = []
+    for metric in metrics:
+        what, where = metric_description(metric)
+        rows.append({"metric": metric, "what it measures": what or "\u2014", "scored on": where or "\u2014"})
+    return table(rows, caption="The metrics", text_columns=("metric", "what it measures", "scored on"))
+
+
+def _axis_level_table(runs: Sequence[_Run], axis: str, models: Sequence[str]) -> str:
+    values = sorted({run.option(axis) for run in runs}, key=_order_key)
+    rows = []
+    for model in models:
+        mine = [run for run in runs if run.model == model]
+        if mine:
+            row = {"model": model}
+            for value in values:
+                at = [run for run in mine if run.option(axis) == value]
+                row[f"{axis}={_show(value)}"] = _levels(at) if at else ""
+            rows.append(row)
+    columns = ["model", *(f"{axis}={_show(v)}" for v in values)]
+    return table(rows, columns, caption=f"Identifiability level (latentid explain) by {axis}", text_columns=columns)
+
+
+def _setting_tables(runs, settings, axes, models, metrics) -> list[str]:
+    parts = ["<h2 id='settings'>Results by setting</h2>"]
+    parts.append(
+        f"<p class='note'>Mean \u00b1 {SPREAD} of each metric over the finished runs; (n=k) where only k of them "
+        "have the metric. The level is the identifiability hierarchy's (latentid explain) for the setting and "
+        "model.</p>"
+    )
+    for i, setting in enumerate(settings, 1):
+        title = _setting_text(setting, axes) if axes else "the only setting"
+        mine = [run for run in runs if run.setting == setting]
+        rows = []
+        for model in models:
+            group = [run for run in mine if run.model == model]
+            if not group:
+                continue
+            done = [run for run in group if run.finished]
+            row = {"model": model, "level": _levels(group), "runs (finished/all)": f"{len(done)}/{len(group)}"}
+            for metric in metrics:
+                row[metric] = _mean_sd([run.metrics.get(metric) for run in done], len(done))
+            rows.append(row)
+        columns = ["model", "level", "runs (finished/all)", *metrics]
+        parts.append(f"<h3>Setting {i}: {html.escape(title)}</h3>")
+        parts.append(table(rows, columns, text_columns=("model", "level")))
+    return parts
+
+
+def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
+    parts = []
+    for status, heading in (("failed", "Failed runs"), ("skipped", "Skipped runs")):
+        mine = [run for run in runs if run.status == status]
+        if not mine:
+            continue
+        rows = [
+            {
+                "key": run.key,
+                "label": run.label,
+                "model": run.model,
+                "setting": _setting_text(run.setting, axes),
+                "seed": run.seed,
+                "error" if status == "failed" else "reason": Html(
+                    f"<pre>{html.escape(str(run.row.get('error') or chr(0x2014)))}</pre>"
+                ),
+            }
+            for run in mine
+        ]
+        parts.append(f"<h2 id='{status}'>{heading} ({len(mine)})</h2>")
+        parts.append(table(rows, text_columns=("key", "label", "model", "setting", "error", "reason")))
+    return parts
+
+
+def _all_runs_table(runs: Sequence[_Run], axes: Sequence[str], metrics: Sequence[str]) -> str:
+    rows, classes = [], []
+    for run in runs:
+        row = {
+            "key": run.key,
+            "label": run.label,
+            "status": run.status,
+            "model": run.model,
+            "setting": _setting_text(run.setting, axes) if axes else "",
+            "seed": run.seed,
+            "level": level_text(run.level),
+        }
+        for metric in metrics:
+            row[metric] = run.metrics.get(metric)
+        seconds = _number(run.row.get("seconds"))
+        row["seconds"] = f"{seconds:.1f}" if seconds is not None else None
+        rows.append(row)
+        classes.append(run.status)
+    columns = ["key", "label", "status", "model", *(["setting"] if axes else []), "seed", "level", *metrics, "seconds"]
+    return f"<h2 id='runs'>Every run ({len(runs)})</h2>" + table(
+        rows, columns, text_columns=("key", "label", "status", "model", "setting", "level"), row_classes=classes
+    )
+
+
+# -- the page -------------------------------------------------------------------------------------------------------
+
+
+def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = None) -> Path:
+    """Write the study report of ``rows`` (a study store's runs) to ``out_dir/index.html``, its plots
+    to ``out_dir/figures/`` as PNG and SVG; returns the path of index.html. Plots left in that folder
+    by an earlier report that this one does not draw are removed."""
+    out_dir = Path(out_dir)
+    runs = _parse_runs(rows)
+    studies = sorted({str(run.row.get("study")) for run in runs if run.row.get("study") is not None})
+    title = title or ("Study report: " + ", ".join(studies) if studies else "Study report")
+    axes, fixed = _axes(runs)
+    settings = sorted({run.setting for run in runs}, key=lambda s: [_order_key(dict(s).get(a)) for a in axes])
+    models = list(dict.fromkeys(run.model for run in runs))
+    metrics = _metrics(runs)
+    colors = _colors(models)
+    writer = FigureWriter(out_dir / FIGURE_DIR, page_dir=out_dir)
+
+    body = [_summary(runs, axes, fixed, settings, models)]
+    if not runs:
+        body.append("<p>No runs: nothing to report.</p>")
+    elif not metrics:
+        body.append("<p>No finished run has a metric: nothing to plot or average. The runs are listed below.</p>")
+    if metrics:
+        body.append(_glossary(metrics))
+        if axes:
+            body.append("<h2 id='axes'>Metrics against each varying option</h2>")
+        for axis in axes:
+            subset, fixing = _axis_subset(runs, axis, axes)
+            fig = _axis_figure(subset, axis, metrics, models, colors)
+            if fig is None:
+                continue
+            caption = (
+                f"Each metric against {axis}, one line per model: the mean over seeds, error bars {SPREAD}. {fixing}"
+            )
+            body.append(writer.html(fig, f"Metrics against {axis}", caption, stem=f"metrics-vs-{axis}"))
+            body.append(_axis_level_table(subset, axis, models))
+        fig, gaps = _mcc_figure(runs, models, colors)
+        if fig is not None:
+            caption = (
+                "mcc_weak (correlation after the best affine map) against mcc_strong (1:1 matching of coordinates "
+                "only), one point per run. Weak is at least strong; the height above the diagonal is what only an "
+                "affine map recovers: a model identified up to permutation and scaling (level 3) lies on it, one "
+                "identified up to an affine map (levels 1-2) may lie above it."
+            )
+            body.append("<h2 id='mcc'>Strong against weak MCC</h2>")
+            body.append(writer.html(fig, "mcc_weak against mcc_strong", caption, stem="mcc-weak-vs-strong", heading=0))
+    body += _setting_tables(runs, settings, axes, models, metrics) if runs else []
+    body += _problem_tables(runs, axes)
+    body.append(_all_runs_table(runs, axes, metrics))
+    path = write_page(out_dir / "index.html", title, body)
+    _remove_stale(out_dir / FIGURE_DIR, writer.written)
+    return path
+
+
+def _remove_stale(directory: Path, written: Sequence[Path]) -> None:
+    keep = {p.name for p in written}
+    if directory.is_dir():
+        for path in directory.iterdir():
+            if path.suffix in (".png", ".svg") and path.name not in keep and path.is_file():
+                path.unlink()

@@ -1,0 +1,275 @@
+"""The study report (latentid.studies.report) and the HTML blocks it shares with the demo's report."""
+
+from __future__ import annotations
+
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+from latentid.experiments.report import FigureWriter, Html, table, write_html_report
+from latentid.studies.report import level_text, write_study_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class _Page(HTMLParser):
+    """The images, links, headings and table cells of a page."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.images: list[dict] = []
+        self.links: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self.headings: list[str] = []
+        self._cell: list[str] | None = None
+        self._heading: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        elif tag == "a":
+            self.links.append(attrs["href"])
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag in ("h2", "h3"):
+            self._heading = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag in ("h2", "h3"):
+            self.headings.append("".join(self._heading).strip())
+            self._heading = None
+
+    def handle_data(self, data):
+        for part in (self._cell, self._heading):
+            if part is not None:
+                part.append(data)
+
+    def table_with(self, header: str) -> list[dict]:
+        """The rows (header -> cell) of the first table whose header row has ``header``."""
+        for rows in self.tables:
+            if rows and header in rows[0]:
+                return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+        raise AssertionError(f"no table with a {header!r} column")
+
+
+def _read(path: Path) -> tuple[str, _Page]:
+    text = path.read_text()
+    return text, _Page(text)
+
+
+def _assert_images_on_disk(index: Path, page: _Page) -> None:
+    for image in page.images:
+        src = image["src"]
+        assert not src.startswith(("/", "http", "data:")), src  # relative: the folder can be moved
+        assert (index.parent / src).read_bytes().startswith(PNG), src
+    for href in page.links:
+        assert (index.parent / href).stat().st_size > 0, href
+
+
+def test_the_grid_report_lists_every_run_with_plots_levels_and_errors(written_report, failed_error):
+    index, rows = written_report
+    assert index.name == "index.html" and index.is_file()
+    text, page = _read(index)
+    # Every run, by key, in the table of every run, with its status.
+    runs = page.table_with("status")
+    assert [r["key"] for r in runs] == [row["key"] for row in rows]
+    assert [r["status"] for r in runs].count("failed") == 1
+    # One figure per varying option (depth, components) and the MCC scatter; PNG shown, SVG linked, both on disk.
+    sources = [image["src"] for image in page.images]
+    assert sources == [
+        "figures/metrics-vs-depth.png",
+        "figures/metrics-vs-components.png",
+        "figures/mcc-weak-vs-strong.png",
+    ]
+    assert {"figures/metrics-vs-depth.svg", "figures/mcc-weak-vs-strong.svg"} <= set(page.links)
+    assert (index.parent / "figures/metrics-vs-depth.svg").read_text().lstrip().startswith("<?xml")
+    _assert_images_on_disk(index, page)
+    assert "error bars one standard deviation over seeds" in text
+    assert "fixed at their most common values: components=3" in text
+    # The levels, in words, next to the numbers.
+    for level in ("level 3: permutation &amp; scaling", "level 2: affine", "vanilla: rotation"):
+        assert level in text
+    by_depth = page.table_with("depth=2")
+    assert by_depth == [
+        {"model": "vade", "depth=2": "level 2: affine", "depth=4": "level 2: affine"},
+        {"model": "vae", "depth=2": "vanilla: rotation", "depth=4": "vanilla: rotation"},
+    ]
+    # The failed run's error, escaped, in the table of failed runs.
+    assert failed_error not in text and "loss is NaN at epoch 3 &lt;tensor &amp; friends&gt;" in text
+    failed = page.table_with("error")
+    assert [(r["key"], r["error"]) for r in failed] == [("vade-d4-k6-s3", failed_error)]
+    # The summary.
+    summary = {r[""]: r["value"] for r in page.table_with("value")}
+    assert (summary["runs"], summary["finished"], summary["failed"], summary["skipped"]) == ("25", "24", "1", "0")
+    assert summary["studies"] == "grid" and summary["version of torch"] == "2.13.0"
+    assert summary["run time, summed"] == "5.2 min"  # 25 x 12.5 s
+
+
+def test_a_table_per_setting_with_mean_sd_over_seeds_and_the_level(written_report):
+    index, _ = written_report
+    _, page = _read(index)
+    settings = [h for h in page.headings if h.startswith("Setting ")]
+    assert settings == [
+        "Setting 1: depth=2, components=3",
+        "Setting 2: depth=2, components=6",
+        "Setting 3: depth=4, components=3",
+        "Setting 4: depth=4, components=6",
+    ]
+    last = [rows for rows in page.tables if rows and rows[0][:3] == ["model", "level", "runs (finished/all)"]][-1]
+    cells = [dict(zip(last[0], row, strict=True)) for row in last[1:]]
+    vade, vae = cells
+    # depth 4: base 0.75 + 0.01 * seed over seeds 0, 1, 2 -> mean 0.76, sd 0.01; the failed seed counted, not averaged.
+    assert vade["level"] == "level 3: permutation & scaling" and vade["runs (finished/all)"] == "3/4"
+    assert vade["affine_r2"] == "0.760 \u00b1 0.010" and vade["cluster_acc"] == "0.700 \u00b1 0.000"
+    assert vae["level"] == "vanilla: rotation" and vae["affine_r2"] == "0.610 \u00b1 0.010"
+    assert vae["cluster_acc"] == "\u2014"  # a VAE has no clusters
+    assert "likelihood_gap" not in last[0]  # None in every run: not a column
+
+
+def test_one_setting_gives_tables_and_no_line_plots(tmp_path, make_row):
+    rows = [
+        make_row(f"r{s}", seed=s, metrics={"affine_r2": 0.9 + s / 100, "mcc_weak": 0.8, "mcc_strong": 0.7})
+        for s in range(3)
+    ]
+    text, page = _read(write_study_report(rows, tmp_path))
+    assert [image["src"] for image in page.images] == ["figures/mcc-weak-vs-strong.png"]
+    assert "Setting 1: the only setting" in page.headings
+    assert [r["key"] for r in page.table_with("status")] == ["r0", "r1", "r2"]
+    summary = {r[""]: r["value"] for r in page.table_with("value")}
+    assert summary["varying options"] == "none (one setting)"
+    assert summary["fixed options"].startswith("depth=2, components=4, noise=0.01, samples=500")
+
+
+def test_only_failed_and_skipped_runs(tmp_path, make_row):
+    rows = [
+        make_row("f1", status="failed", error="ValueError: <bad> data"),
+        make_row("f2", status="failed", depth=3, error="CUDA out of memory"),
+        make_row("s1", model="mfcvae", status="skipped", error="no facets in the data"),
+    ]
+    text, page = _read(write_study_report(rows, tmp_path, title="Nothing worked"))
+    assert page.images == [] and not (tmp_path / "figures").exists()
+    assert "<title>Nothing worked</title>" in text and "nothing to plot" in text
+    assert [r["key"] for r in page.table_with("status")] == ["f1", "f2", "s1"]
+    assert [r["error"] for r in page.table_with("error")] == ["ValueError: <bad> data", "CUDA out of memory"]
+    assert [r["reason"] for r in page.table_with("reason")] == ["no facets in the data"]
+    summary = {r[""]: r["value"] for r in page.table_with("value")}
+    assert (summary["finished"], summary["failed"], summary["skipped"]) == ("0", "2", "1")
+
+
+def test_nan_none_and_missing_metrics(tmp_path, make_row):
+    rows = [
+        make_row("a", seed=0, metrics={"affine_r2": 0.9, "mcc_weak": None, "mcc_strong": 0.5}),
+        make_row("b", seed=1, metrics={"affine_r2": math.nan, "mcc_strong": 0.7}),
+        make_row("c", seed=2, metrics={"affine_r2": 0.8, "mcc_weak": "n/a", "mcc_strong": None, "extra": [1, 2]}),
+    ]
+    text, page = _read(write_study_report(rows, tmp_path))
+    (setting,) = page.table_with("runs (finished/all)")
+    assert setting["affine_r2"] == "0.850 \u00b1 0.071 (n=2)"  # NaN left out, and said
+    assert setting["mcc_strong"] == "0.600 \u00b1 0.141 (n=2)"
+    assert "mcc_weak" not in setting and "extra" not in setting  # no number in any run
+    every = {r["key"]: r for r in page.table_with("status")}
+    assert every["b"]["affine_r2"] == "nan" and every["c"]["mcc_strong"] == "\u2014"
+    assert page.images == []  # no run has both MCCs
+
+
+def test_an_empty_store(tmp_path):
+    text, page = _read(write_study_report([], tmp_path))
+    assert "No runs: nothing to report." in text and page.table_with("status") == []
+
+
+def test_runs_of_one_model_with_different_options_are_different_lines(tmp_path, make_row):
+    rows = [
+        make_row(f"{lr}-{depth}", depth=depth, options={"epochs": 3, "lr": lr}, metrics={"affine_r2": depth / 10})
+        for lr in (0.001, 0.01)
+        for depth in (1, 2)
+    ]
+    _, page = _read(write_study_report(rows, tmp_path))
+    assert [r["model"] for r in page.table_with("depth=1")] == ["vade (lr=0.001)", "vade (lr=0.01)"]
+
+
+def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_path, make_row):
+    rows = [
+        make_row(f"r{i}", depth=depth, components=k, metrics={"affine_r2": 0.5 + i / 10})
+        for i, (depth, k) in enumerate([(1, 3), (2, 6), (3, 9)])
+    ]
+    text, page = _read(write_study_report(rows, tmp_path))
+    assert [image["src"] for image in page.images] == [
+        "figures/metrics-vs-depth.png",
+        "figures/metrics-vs-components.png",
+    ]
+    assert "Averaged over the other varying options (components)" in text
+
+
+def test_a_report_written_again_drops_the_old_plots(tmp_path, study_rows, make_row):
+    write_study_report(study_rows, tmp_path)
+    assert (tmp_path / "figures" / "metrics-vs-depth.svg").exists()
+    (tmp_path / "figures" / "mine.txt").write_text("kept")
+    rows = [make_row(f"r{s}", seed=s, metrics={"mcc_weak": 0.8, "mcc_strong": 0.7}) for s in range(2)]
+    index = write_study_report(rows, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "mcc-weak-vs-strong.png",
+        "mcc-weak-vs-strong.svg",
+        "mine.txt",
+    ]
+    _assert_images_on_disk(index, _read(index)[1])
+
+
+def test_level_text():
+    assert [level_text(v) for v in ("3", "2", "1", "vanilla", "none", None)] == [
+        "level 3: permutation & scaling",
+        "level 2: affine",
+        "level 1",
+        "vanilla: rotation",
+        "outside the theory",
+        "not assessed",
+    ]
+
+
+# -- the shared blocks (latentid.experiments.report) ----------------------------------------------------------------
+
+
+def test_tables_escape_their_cells_but_not_html_cells():
+    out = table([{"a<b": "<script>", "n": 1.23456, "x": None}, {"a<b": Html("<b>ok</b>")}])
+    assert "<th>a&lt;b</th>" in out and "&lt;script&gt;" in out and "<script>" not in out
+    assert "<td>1.235</td>" in out and "<td>\u2014</td>" in out and "<b>ok</b>" in out
+
+
+def _figure():
+    from latentid.experiments.report import pyplot
+
+    fig, ax = pyplot().subplots()
+    ax.plot([0, 1], [0, 1])
+    return fig
+
+
+def test_a_figure_is_embedded_or_written_beside_the_page_by_one_writer(tmp_path):
+    embedded = FigureWriter().html(_figure(), "A <plot>")
+    assert "src='data:image/png;base64," in embedded and "A &lt;plot&gt;" in embedded
+    writer = FigureWriter(tmp_path / "figs", page_dir=tmp_path)
+    first, second = writer.html(_figure(), "Same title"), writer.html(_figure(), "Same title")
+    assert "src='figs/same-title.png'" in first and "src='figs/same-title-2.png'" in second
+    assert [p.name for p in writer.written] == [
+        "same-title.png",
+        "same-title.svg",
+        "same-title-2.png",
+        "same-title-2.svg",
+    ]
+    assert all(p.stat().st_size > 0 for p in writer.written)
+
+
+def test_the_demo_report_embeds_its_figures_or_writes_them(tmp_path):
+    rows = [{"method": "oracle", "affine_r2": 0.99, "likelihood_gap": None}]
+    path = write_html_report(tmp_path / "report.html", "demo", rows, {"curves": _figure()}, ["a note & more"])
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 1 and "<table>" in text and "a note &amp; more" in text
+    path = write_html_report(tmp_path / "r2.html", "demo", rows, {"curves": _figure()}, figure_dir=tmp_path / "f")
+    assert "src='f/curves.png'" in path.read_text() and (tmp_path / "f" / "curves.svg").exists()
