@@ -1,0 +1,404 @@
+"""The results store: one SQLite file holding one row per run of any study, keyed by ``RunConfig.key``.
+
+The file is in WAL mode with a 30 s busy timeout, so several processes (one per worker) can record at
+once: a writer waits for the other's transaction instead of failing. ``PRAGMA user_version`` holds the
+schema version. Table ``runs``:
+
+    key TEXT PRIMARY KEY   RunConfig.key (data, model, options and seed; not the study's name)
+    study, label TEXT      the study that ran it and RunConfig.label()
+    config TEXT            RunConfig as JSON
+    status TEXT            'finished' | 'failed' | 'skipped'
+    metrics TEXT           JSON object, metric name -> number or null
+    level TEXT             the data setting's identifiability level ("3", "2", "1", "vanilla", "none") or NULL
+    error TEXT             a failed run's one-line error, or a skipped run's reason
+    seconds REAL           wall time of the run
+    started, finished TEXT ISO times
+    versions, artifacts    JSON objects (package -> version; name -> path)
+    host TEXT              the machine that ran it
+
+A rerun skips finished and skipped runs (``finished_keys``) and retries failed ones; a failed row never
+replaces a finished or skipped one. ``rows(where=...)`` filters with a small language evaluated in
+Python over the parsed rows (never pasted into SQL): clauses ``FIELD OP VALUE`` joined by commas (AND),
+OP one of = != > >= < <=. FIELD is a column (status, study, level, key, label, host, seconds, ...),
+``model`` or ``seed``, ``data.<option>`` or ``options.<option>`` of the config, or a metric
+(``metrics.<name>`` or the bare name). ``null`` matches a missing value.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from latentid.errors import DataFileError, InvalidParameterError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+COLUMNS = (
+    "key",
+    "study",
+    "label",
+    "config",
+    "status",
+    "metrics",
+    "level",
+    "error",
+    "seconds",
+    "started",
+    "finished",
+    "versions",
+    "artifacts",
+    "host",
+)
+JSON_COLUMNS = ("config", "metrics", "versions", "artifacts")
+STATUSES = ("finished", "failed", "skipped")
+DONE = ("finished", "skipped")  # what a rerun skips
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    study TEXT,
+    label TEXT,
+    config TEXT,
+    status TEXT NOT NULL CHECK (status IN ('finished', 'failed', 'skipped')),
+    metrics TEXT,
+    level TEXT,
+    error TEXT,
+    seconds REAL,
+    started TEXT,
+    finished TEXT,
+    versions TEXT,
+    artifacts TEXT,
+    host TEXT
+)
+"""
+_CHUNK = 500  # keys per IN (...) query, below SQLite's limit on bound parameters
+
+
+class ResultStore:
+    """A results store at ``path``, created with its schema when missing. A context manager."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._open()
+        except DataFileError:
+            self.close()
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self.close()
+            reason = "not an SQLite file" if "not a database" in str(exc) else " ".join(str(exc).split())
+            raise DataFileError(f"{self.path}: cannot open the results store ({reason})") from None
+
+    def _open(self) -> None:
+        db = self._db
+        db.execute("PRAGMA journal_mode = WAL")
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        db.execute("BEGIN IMMEDIATE")  # another process may be creating it: decide under the write lock
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise DataFileError(
+                    f"{self.path}: results store of schema version {version}, newer than this latentid's "
+                    f"({SCHEMA_VERSION}); upgrade latentid"
+                )
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version == 0 and tables - {"runs"}:
+                raise DataFileError(f"{self.path}: an SQLite file but not a latentid results store (no 'runs' table)")
+            db.execute(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise DataFileError(f"{self.path}: the results store is closed")
+        return self._db
+
+    # ------------------------------------------------------------------ writing
+    def record(self, row: dict) -> bool:
+        """Insert or replace one run in one transaction; False (nothing written) when a failed row would
+        replace a finished or skipped one. ``row`` holds COLUMNS; ``config`` may be a RunConfig, which
+        also fills key, study and label. JSON columns take Python objects (NaN and inf become null)."""
+        values = _row_values(row)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            old = db.execute("SELECT status FROM runs WHERE key = ?", (values["key"],)).fetchone()
+            if values["status"] == "failed" and old is not None and old[0] in DONE:
+                db.execute("ROLLBACK")
+                return False
+            marks = ", ".join("?" for _ in COLUMNS)
+            db.execute(
+                f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", [values[c] for c in COLUMNS]
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return True
+
+    # ------------------------------------------------------------------ reading
+    def finished_keys(self, keys: Iterable[str] | None = None) -> set[str]:
+        """Keys whose run is finished or skipped (what a rerun skips), among ``keys`` (None: all)."""
+        query = "SELECT key FROM runs WHERE status IN ('finished', 'skipped')"
+        if keys is None:
+            return {r[0] for r in self.db.execute(query)}
+        keys, found = list(keys), set()
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            found.update(r[0] for r in self.db.execute(f"{query} AND key IN ({marks})", chunk))
+        return found
+
+    def rows(self, where: str | None = None, study: str | None = None) -> list[dict]:
+        """Every run (in recording order) as a dict of COLUMNS, JSON columns parsed; ``study`` keeps one
+        study's, ``where`` filters (the module's docstring). InvalidParameterError for a bad filter."""
+        clauses = parse_where(where)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM runs"
+        params: tuple = ()
+        if study is not None:
+            sql, params = sql + " WHERE study = ?", (study,)
+        found = [self._parse(record) for record in self.db.execute(sql + " ORDER BY rowid", params)]
+        _check_fields(clauses, found, where)
+        return [row for row in found if all(clause(row) for clause in clauses)]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    def _parse(self, record: tuple) -> dict:
+        row = dict(zip(COLUMNS, record, strict=True))
+        for column in JSON_COLUMNS:
+            if row[column] is not None:
+                try:
+                    row[column] = json.loads(row[column])
+                except json.JSONDecodeError:
+                    raise DataFileError(f"{self.path}: run {row['key']}: '{column}' is not valid JSON") from None
+        return row
+
+
+# ---------------------------------------------------------------------- rows in
+def _plain(value: Any, where: str) -> Any:
+    """JSON-ready: numpy scalars to Python, tuples to lists, paths to str, NaN / inf to None."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    raise InvalidParameterError(f"record: '{where}' holds a {type(value).__name__}, which JSON cannot store")
+
+
+def _row_values(row: dict) -> dict:
+    """A row as the table's column values; InvalidParameterError for unknown columns or a bad status."""
+    row = dict(row)
+    config = row.get("config")
+    if hasattr(config, "to_json") and hasattr(config, "key"):  # a RunConfig
+        row.setdefault("key", config.key)
+        row.setdefault("study", config.study)
+        row.setdefault("label", config.label())
+        row["config"] = json.loads(config.to_json())
+    unknown = sorted(set(row) - set(COLUMNS))
+    if unknown:
+        raise InvalidParameterError(f"record: unknown column '{unknown[0]}'; the columns are {', '.join(COLUMNS)}")
+    if not isinstance(row.get("key"), str) or not row["key"]:
+        raise InvalidParameterError(f"record: 'key' must be a non-empty string, got {row.get('key')!r}")
+    if row.get("status") not in STATUSES:
+        raise InvalidParameterError(f"record: 'status' must be one of {', '.join(STATUSES)}, got {row.get('status')!r}")
+    values = {column: row.get(column) for column in COLUMNS}
+    for column in JSON_COLUMNS:
+        if values[column] is not None:
+            values[column] = json.dumps(_plain(values[column], column), sort_keys=True, allow_nan=False)
+    for column in ("started", "finished"):
+        if isinstance(values[column], _dt.datetime):
+            values[column] = values[column].isoformat()
+    if values["seconds"] is not None:
+        values["seconds"] = _plain(float(values["seconds"]), "seconds")
+    return values
+
+
+# ---------------------------------------------------------------------- where
+_CLAUSE = re.compile(r"\s*([A-Za-z_][\w.\-]*)\s*(!=|>=|<=|==|=|>|<)\s*(.*?)\s*")
+_SPLIT = re.compile(r",(?=\s*[A-Za-z_][\w.\-]*\s*(?:!=|>=|<=|==|=|>|<))")  # commas that start a new clause
+ROW_FIELDS = ("key", "study", "label", "status", "level", "error", "seconds", "started", "finished", "host")
+_MISSING = object()
+
+
+def _field(row: dict, name: str) -> Any:
+    """A filter field's value in a parsed row; _MISSING when the row has none."""
+    config = row.get("config") or {}
+    metrics = row.get("metrics") or {}
+    if name in ROW_FIELDS:
+        return row.get(name)
+    if name in ("model", "seed"):
+        return config.get(name, _MISSING)
+    section, _, rest = name.partition(".")
+    if section in ("data", "options") and rest:
+        return (config.get(section) or {}).get(rest, _MISSING)
+    if section == "metrics" and rest:
+        return metrics.get(rest, _MISSING)
+    return metrics.get(name, _MISSING)
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def value_text(value: Any) -> str:
+    """A value as a filter or a table shows it: facets '2:3,2:4', int lists '64x64', floats by %g."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        if value and all(isinstance(v, list) and len(v) == 2 for v in value):
+            return ",".join(f"{m}:{k}" for m, k in value)
+        return "x".join(map(str, value))
+    return "null" if value is None else str(value)
+
+
+def _equal(value: Any, text: str) -> bool:
+    if value is _MISSING or value is None:
+        return text.lower() in ("null", "none")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = _number(text)
+        return number is not None and float(value) == number
+    return value_text(value) == text
+
+
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+class _Clause:
+    """One ``FIELD OP VALUE`` test; calling it on a parsed row says whether the row passes."""
+
+    def __init__(self, field: str, op: str, text: str, source: str):
+        self.field, self.op, self.text = field, op, text.strip("'\"")
+        if op in _ORDER and _number(self.text) is None:
+            raise InvalidParameterError(f"bad filter {source!r}: '{field}{op}' needs a number, got {text!r}")
+
+    def __call__(self, row: dict) -> bool:
+        value = _field(row, self.field)
+        if self.op in ("=", "=="):
+            return _equal(value, self.text)
+        if self.op == "!=":
+            return not _equal(value, self.text)
+        if value is _MISSING or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return _ORDER[self.op](float(value), _number(self.text))
+
+
+def parse_where(where: str | None) -> list[_Clause]:
+    """'model=vade, data.depth>=3' -> clauses; InvalidParameterError (one line, naming it) if unreadable."""
+    if where is None or not where.strip():
+        return []
+    clauses = []
+    for part in _SPLIT.split(where):
+        match = _CLAUSE.fullmatch(part)
+        if match is None or not match[3] or match[3][0] in "=<>!":  # e.g. 'depth' or 'depth=>3'
+            raise InvalidParameterError(
+                f"bad filter {where!r}: cannot read {part.strip()!r}; write FIELD=VALUE or FIELD>=NUMBER "
+                "(also != > < <=), clauses joined by commas, e.g. 'model=vade,data.depth>=3'"
+            )
+        clauses.append(_Clause(match[1], match[2], match[3], where))
+    return clauses
+
+
+def _known_fields(rows: list[dict]) -> list[str]:
+    names = [*ROW_FIELDS, "model", "seed"]
+    for row in rows:
+        config = row.get("config") or {}
+        for section in ("data", "options"):
+            names.extend(f"{section}.{k}" for k in config.get(section) or {})
+        for name in row.get("metrics") or {}:
+            names.extend((name, f"metrics.{name}"))
+        for name in config.get("metrics") or []:
+            names.extend((name, f"metrics.{name}"))
+    return list(dict.fromkeys(names))
+
+
+def _check_fields(clauses: list[_Clause], rows: list[dict], where: str | None) -> None:
+    """An unknown field is an error when the store has rows to know the fields by."""
+    if not clauses or not rows:
+        return
+    known = _known_fields(rows)
+    for clause in clauses:
+        if clause.field not in known:
+            close = difflib.get_close_matches(clause.field, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InvalidParameterError(f"bad filter {where!r}: unknown field '{clause.field}'{hint}")
+
+
+# ---------------------------------------------------------------------- table out
+def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
+    """(columns, cells) for a table or CSV: key, study, model, status, the config fields that vary among the
+    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds.
+
+    A config field varies when the rows that have it hold more than one value; lists show as text.
+    """
+    configs = [row.get("config") or {} for row in rows]
+    fields: dict[str, set] = {}
+    for config in configs:
+        for section in ("data", "options"):
+            for name, value in (config.get(section) or {}).items():
+                fields.setdefault(f"{section}.{name}", set()).add(json.dumps(value, sort_keys=True))
+        fields.setdefault("seed", set()).add(json.dumps(config.get("seed")))
+    varying = [name for name, values in fields.items() if len(values) > 1]
+    varying = [n for n in varying if n != "seed"] + (["seed"] if "seed" in varying else [])
+    if metrics is None:
+        names = [name for config in configs for name in config.get("metrics") or []]
+        names += [name for row in rows for name in row.get("metrics") or {}]
+        metrics = list(dict.fromkeys(names))
+    columns = ["key", "study", "model", "status", *varying, *metrics, "seconds"]
+    cells = []
+    for row, config in zip(rows, configs, strict=True):
+        settings = []
+        for name in varying:
+            value = _field(row, name)
+            settings.append(None if value is _MISSING else value_text(value) if isinstance(value, list) else value)
+        scores = [(row.get("metrics") or {}).get(name) for name in metrics]
+        cells.append(
+            [row["key"], row.get("study"), config.get("model"), row["status"], *settings, *scores, row["seconds"]]
+        )
+    return columns, cells

@@ -1,0 +1,260 @@
+"""The results store: round trip, what a rerun skips, failed vs finished, filters, bad files, two writers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import sqlite3
+
+import numpy as np
+import pytest
+
+from latentid.errors import DataFileError, InvalidParameterError
+from latentid.studies.store import ResultStore, rows_to_table
+
+
+def config(model: str = "vade", depth: int = 1, seed: int = 0, **data) -> dict:
+    return {
+        "study": "s",
+        "model": model,
+        "seed": seed,
+        "data": {"dataset": "synthetic", "depth": depth, "noise": 0.01, "facets": None, **data},
+        "options": {"epochs": 30, "latent_dim": 2},
+        "metrics": ["affine_r2", "mcc_strong"],
+    }
+
+
+def row(key: str, status: str = "finished", **kw) -> dict:
+    base = {"key": key, "study": "s", "label": key, "config": config(), "status": status, "seconds": 1.0}
+    return {**base, **kw}
+
+
+@pytest.fixture
+def store(tmp_path):
+    with ResultStore(tmp_path / "results.db") as opened:
+        yield opened
+
+
+def test_round_trip_parses_json_columns_and_stores_nan_as_null(store):
+    started = dt.datetime(2026, 1, 2, 3, 4, 5)
+    store.record(
+        row(
+            "a",
+            metrics={"affine_r2": np.float32(0.75), "mcc_strong": float("nan"), "n": np.int64(3)},
+            level="3",
+            versions={"latentid": "0.1.0"},
+            artifacts={"latents": "runs/a/latents.npy"},
+            started=started,
+            finished="2026-01-02T03:05:00",
+            host="box",
+        )
+    )
+    (got,) = store.rows()
+    assert got["config"] == config()
+    assert got["metrics"] == {"affine_r2": 0.75, "mcc_strong": None, "n": 3}
+    assert got["versions"] == {"latentid": "0.1.0"} and got["artifacts"] == {"latents": "runs/a/latents.npy"}
+    assert (got["level"], got["started"], got["host"], got["seconds"]) == ("3", started.isoformat(), "box", 1.0)
+    assert store.count() == 1
+
+
+def test_a_run_config_fills_key_study_and_label(store, tmp_path):
+    from latentid.studies.spec import load_study
+
+    path = tmp_path / "s.toml"
+    path.write_text('name = "tiny"\nseeds = 1\n[data]\nsamples = 100\n[[models]]\nname = "pca"\n')
+    (run,) = load_study(path).expand()
+    store.record({"config": run, "status": "finished"})
+    (got,) = store.rows()
+    assert (got["key"], got["study"], got["label"]) == (run.key, "tiny", run.label())
+    assert got["config"] == json.loads(run.to_json())
+
+
+def test_schema_wal_and_version(tmp_path):
+    with ResultStore(tmp_path / "r.db"):
+        pass
+    db = sqlite3.connect(tmp_path / "r.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
+    assert columns[:5] == ["key", "study", "label", "config", "status"] and "host" in columns
+    db.close()
+
+
+def test_finished_keys_are_finished_and_skipped_not_failed(store):
+    store.record(row("done"))
+    store.record(row("skip", "skipped", error="mfcvae needs facets"))
+    store.record(row("bad", "failed", error="boom"))
+    assert store.finished_keys() == {"done", "skip"}
+    assert store.finished_keys(["bad", "skip", "never"]) == {"skip"}
+    assert store.finished_keys([f"k{i}" for i in range(1200)] + ["done"]) == {"done"}  # past one IN (...) chunk
+
+
+def test_failed_then_finished_replaces_but_failed_never_replaces_finished(store):
+    assert store.record(row("a", "failed", error="boom"))
+    assert store.record(row("a", "finished", metrics={"affine_r2": 0.9}))
+    assert store.record(row("c", "failed", error="first")) and store.record(row("c", "failed", error="second"))
+    assert store.rows("key=c")[0]["error"] == "second"  # a retry that fails again replaces the old failure
+    assert not store.record(row("a", "failed", error="later failure"))
+    assert store.record(row("b", "skipped")) and not store.record(row("b", "failed"))
+    (a,) = store.rows("key=a")
+    assert (a["status"], a["metrics"], a["error"]) == ("finished", {"affine_r2": 0.9}, None)
+    assert store.rows("key=b")[0]["status"] == "skipped"
+    assert store.count() == 3
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"key": "a", "status": "done"}, "'status' must be one of finished, failed, skipped"),
+        ({"key": "", "status": "finished"}, "'key' must be a non-empty string"),
+        ({"key": "a", "status": "finished", "colour": 1}, "unknown column 'colour'"),
+        ({"key": "a", "status": "finished", "metrics": {"x": object()}}, "'metrics' holds a object"),
+    ],
+)
+def test_bad_rows_are_refused(store, bad, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        store.record(bad)
+    assert store.count() == 0
+
+
+@pytest.fixture
+def filled(store):
+    store.record(row("v1", config=config("vade", 1)))
+    store.record(row("v3", config=config("vade", 3), metrics={"affine_r2": 0.9}))
+    store.record(row("p3", config=config("pca", 3, seed=1), metrics={"affine_r2": 0.5}))
+    store.record(row("f6", "failed", study="t", config=config("vade", 6, facets=[[2, 3], [2, 4]])))
+    return store
+
+
+@pytest.mark.parametrize(
+    "where, keys",
+    [
+        ("model=vade", ["v1", "v3", "f6"]),
+        ("data.depth>=3", ["v3", "p3", "f6"]),
+        ("status=failed", ["f6"]),
+        ("model=vade, data.depth>=3", ["v3", "f6"]),
+        ("model!=vade", ["p3"]),
+        ("affine_r2>0.6", ["v3"]),
+        ("data.depth<10", ["v1", "v3", "p3", "f6"]),  # numbers compare as numbers, not as text
+        ("metrics.affine_r2<=0.5", ["p3"]),
+        ("affine_r2=null", ["v1", "f6"]),
+        ("data.facets=2:3,2:4", ["f6"]),
+        ("data.noise=0.01,seed=1", ["p3"]),
+        ("options.epochs=30", ["v1", "v3", "p3", "f6"]),
+        ("study='t'", ["f6"]),
+        (None, ["v1", "v3", "p3", "f6"]),
+    ],
+)
+def test_where_filters(filled, where, keys):
+    assert [r["key"] for r in filled.rows(where)] == keys
+
+
+def test_study_filter(filled):
+    assert [r["key"] for r in filled.rows(study="t")] == ["f6"]
+    assert [r["key"] for r in filled.rows("model=vade", study="s")] == ["v1", "v3"]
+
+
+@pytest.mark.parametrize(
+    "where, match",
+    [
+        ("data.depht>=3", "unknown field 'data.depht' .did you mean 'data.depth'"),
+        ("model", "cannot read 'model'"),
+        ("data.depth=>3", "cannot read 'data.depth=>3'"),
+        ("=3", "cannot read '=3'"),
+        ("data.depth>=deep", "needs a number"),
+        ("depth>=3; DROP TABLE runs", "needs a number"),
+    ],
+)
+def test_bad_filters_are_one_line_errors_naming_them(filled, where, match):
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        filled.rows(where)
+    assert "\n" not in str(info.value) and repr(where) in str(info.value)
+    assert filled.count() == 4
+
+
+def test_rows_to_table_shows_what_varies(filled):
+    columns, cells = rows_to_table(filled.rows())
+    assert columns == ["key", "study", "model", "status", "data.depth", "data.facets", "seed"] + [
+        "affine_r2",
+        "mcc_strong",
+        "seconds",
+    ]
+    assert cells[2] == ["p3", "s", "pca", "finished", 3, None, 1, 0.5, None, 1.0]
+    assert cells[3][5] == "2:3,2:4"
+    assert rows_to_table(filled.rows(), metrics=["affine_r2"])[0][-2:] == ["affine_r2", "seconds"]
+
+
+def test_a_file_that_is_not_sqlite_is_a_one_line_error(tmp_path):
+    path = tmp_path / "results.db"
+    path.write_bytes(b"this is not a database\n" * 200)
+    with pytest.raises(DataFileError, match="results.db: cannot open the results store .not an SQLite file.") as info:
+        ResultStore(path)
+    assert "\n" not in str(info.value)
+
+
+def test_another_sqlite_file_or_a_newer_schema_is_refused(tmp_path):
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE people (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(DataFileError, match="other.db: an SQLite file but not a latentid results store"):
+        ResultStore(other)
+    newer = tmp_path / "newer.db"
+    ResultStore(newer).close()
+    db = sqlite3.connect(newer)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(DataFileError, match="newer.db: results store of schema version 99"):
+        ResultStore(newer)
+
+
+def test_a_corrupt_json_cell_names_the_file_and_run(tmp_path):
+    path = tmp_path / "r.db"
+    with ResultStore(path) as store:
+        store.record(row("a"))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE runs SET metrics = '{oops' WHERE key = 'a'")
+    db.commit()
+    db.close()
+    with ResultStore(path) as store, pytest.raises(DataFileError, match="r.db: run a: 'metrics' is not valid JSON"):
+        store.rows()
+
+
+def test_closed_store_refuses_use(tmp_path):
+    with ResultStore(tmp_path / "r.db") as store:
+        pass
+    with pytest.raises(DataFileError, match="closed"):
+        store.count()
+
+
+# A second process's work, run by exec in a spawned interpreter: n runs, one transaction each.
+WRITER = """
+from latentid.studies.store import ResultStore
+with ResultStore(path) as store:
+    ready.wait()  # both stores open: the writes overlap
+    for i in range(n):
+        store.record({"key": f"{prefix}{i}", "status": "finished", "metrics": {"affine_r2": i / n}, "seconds": 0.1})
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "shared.db")
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(2)
+    workers = [
+        context.Process(target=exec, args=(WRITER, {"path": path, "prefix": prefix, "n": 50, "ready": ready}))
+        for prefix in ("a", "b")
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    with ResultStore(path) as store:
+        assert store.count() == 100
+        assert store.finished_keys() == {f"{p}{i}" for p in "ab" for i in range(50)}
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
