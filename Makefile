@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/latentid demo --out demo-out
+	$(BIN)/latentid demo --out demo-out --force
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -135,6 +135,7 @@ def fit_run(
     out: str | Path,
     *,
     resume: bool = False,
+    force: bool = False,
     callback=None,
     aux: str | None = None,
     command: list[str] | None = None,
@@ -146,16 +147,18 @@ def fit_run(
     ``aux``: where iVAE's u comes from ('c' or 'u', see ``aux_values``); required for 'ivae', refused otherwise.
     ``command`` (the command line) and ``options`` (the command's options, what ``--resume`` reads back) go
     into run.json, which is written with status "running" before the fit starts and "finished" after it.
-    Resuming a finished run changes nothing and returns it.
+    Resuming a finished run changes nothing and returns it. ``force`` replaces a run already in ``out``
+    (finished or interrupted): its files (``RUN_FILES``) are deleted once the new fit's parameters are
+    checked, other files in the folder are kept.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
     earlier = read_run_info(out)
-    if earlier is not None and not resume:
+    if earlier is not None and not resume and not force:
         if earlier["status"] == RUNNING:
             raise DataFileError(interrupted_message(out).replace(", or delete", ", choose another --out, or delete"))
-        raise DataFileError(f"{out}: already holds a finished run. Choose another --out, or delete it first.")
+        raise DataFileError(f"{out}: already holds a finished run. Add --force to replace it, or choose another --out.")
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
     if resume and earlier is not None and earlier["status"] == FINISHED:
@@ -170,6 +173,11 @@ def fit_run(
     deep = model_name in DEEP_MODELS
     run_control = {"checkpoint_dir": str(out.resolve()), "resume": resume, "callback": callback} if deep else {}
     model = make_model(model_name, **run_control, **params)
+    if force and not resume and out.is_dir():
+        validate = getattr(model, "_validate_params", None)
+        if validate is not None:
+            validate()  # refuse bad settings before the old run is deleted
+        remove_run_files(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     started = {
@@ -201,6 +209,29 @@ def fit_run(
     info = {**started, **info}
     write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
     return Run(out, model, info)
+
+
+RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
+CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
+MODEL_FILES = ("config.json", "model.pt", "arrays.npz")
+
+
+def remove_run_files(out: Path) -> None:
+    """Delete the files of the run in ``out`` that latentid writes, and nothing else: run.json, latents.npy,
+    train_log.jsonl, the checkpoints, and model/'s config.json, model.pt and arrays.npz (model/ itself only when that
+    leaves it empty)."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for pattern in CHECKPOINT_PATTERNS:
+        for file in out.glob(pattern):
+            if file.is_file():
+                file.unlink()
+    model_dir = out / MODEL_DIR
+    if model_dir.is_dir():
+        for name in MODEL_FILES:
+            (model_dir / name).unlink(missing_ok=True)
+        if not any(model_dir.iterdir()):
+            model_dir.rmdir()
 
 
 def run_record(

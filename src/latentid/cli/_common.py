@@ -48,6 +48,18 @@ def friendly_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+FORCE_HELP = "Replace --out if it already exists (without it, an existing --out is refused)."
+
+
+def refuse_existing(path: Path, force: bool, what: str = "file") -> None:
+    """The overwrite policy of every command that writes: an existing ``path`` is refused (one line naming
+    it and --force) unless ``force``; a folder where a file is asked for is refused either way."""
+    if what == "file" and path.is_dir():
+        raise InvalidParameterError(f"--out '{path}' is a folder; name a file.")
+    if path.exists() and not force:
+        raise InvalidParameterError(f"{path}: already exists. Add --force to replace it, or choose another --out.")
+
+
 class Split(str, Enum):
     """Which published split --data mnist / fashion-mnist reads."""
 

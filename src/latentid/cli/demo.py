@@ -12,6 +12,10 @@ from latentid.cli import app
 from latentid.cli._common import console, err_console, friendly_errors
 from latentid.cli._progress import training_progress
 from latentid.demo import SCORE_KEYS, DemoConfig, run_demo
+from latentid.errors import InvalidParameterError
+
+# What run_demo writes into --out: a folder holding any of them holds a demo.
+DEMO_OUTPUTS = ("train.npz", "test.npz", "run-vade", "run-vae", "run-ivae", "results.json", "report.html")
 
 
 @app.command()
@@ -27,8 +31,18 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Seed of the fits and the test split."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the demo already in --out (its data, runs, results.json and report.html)."
+    ),
 ) -> None:
     """Simulate the informative setting, fit VaDE, a vanilla VAE and PCA, score each against the oracle."""
+    if out.exists() and not out.is_dir():
+        raise InvalidParameterError(f"--out '{out}' is a file; name a folder.")
+    existing = sorted(p.name for p in out.glob("*") if p.name in DEMO_OUTPUTS) if out.is_dir() else []
+    if existing and not force:
+        raise InvalidParameterError(
+            f"{out}: already holds a demo ({', '.join(existing)}). Add --force to replace it, or choose another --out."
+        )
     config = DemoConfig(
         train_samples=train_samples,
         test_samples=test_samples,

@@ -13,6 +13,7 @@ from latentid.cli import app
 from latentid.cli._common import (
     DATA_DIR_HELP,
     DATA_HELP,
+    FORCE_HELP,
     SPLIT_HELP,
     X_COLUMNS_HELP,
     Split,
@@ -20,6 +21,7 @@ from latentid.cli._common import (
     err_console,
     friendly_errors,
     load_data,
+    refuse_existing,
     refuse_flags,
 )
 from latentid.cli._progress import training_progress
@@ -201,11 +203,12 @@ def data_for_run(loaded, data: str, split: Split | None, data_dir: Path | None, 
     return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns))
 
 
-def _require_npy(out: Path) -> None:
+def _require_npy(out: Path, force: bool) -> None:
     if out.suffix.lower() != ".npy":
         raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
     if out.is_dir():
         raise InvalidParameterError(f"--out '{out}' is a folder; name an .npy file.")
+    refuse_existing(out, force)
 
 
 @app.command()
@@ -343,11 +346,21 @@ def fit(
         help="Continue the interrupted fit in --out from its last checkpoint, with the options it was started "
         "with (flags typed again must agree; --epochs, --threads and --device may change).",
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace the run (finished or interrupted) already in --out: its run.json, model/, latents, log and "
+        "checkpoints are deleted first; other files in the folder are kept.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Fit a model (VaDE, VAE, MFC-VAE, iVAE or a linear floor); write the model, its config, the training
     log and the posterior means into a run folder."""
     given = typed_options(locals(), FIT_OPTIONS)
+    if force and resume:
+        raise InvalidParameterError(
+            "--force and --resume contradict each other: --force replaces the run, --resume continues it. Drop one."
+        )
     options = options_for_resume(out, given) if resume else given
     if options is None:
         info = read_run_info(out) or {}
@@ -386,6 +399,7 @@ def fit(
             dataset,
             out,
             resume=resume,
+            force=force,
             callback=callback,
             aux=None if o["aux"] is None else o["aux"].value,
             command=["latentid", *sys.argv[1:]],
@@ -565,9 +579,10 @@ def transform(
         help="Posterior mean under the fitted model by importance sampling (removes the encoder gap).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the importance sampling (--refine)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write the posterior means E[z | x] of a fitted model for new data."""
-    _require_npy(out)
+    _require_npy(out, force)
     loaded = load_run(run)
     dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     if refine and loaded.info.get("model") in LINEAR_MODELS:
@@ -591,9 +606,10 @@ def predict(
     out: Path = typer.Option(
         ..., "--out", help="Output .npy of component labels (n_samples,), or (n_samples, J) for J facets."
     ),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
-    _require_npy(out)
+    _require_npy(out, force)
     loaded = load_run(run)
     dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors, refuse_flags
+from latentid.cli._common import FORCE_HELP, console, friendly_errors, refuse_existing, refuse_flags
 from latentid.data.synthetic import SyntheticSpec, save_simulation
 from latentid.errors import InvalidParameterError
 
@@ -131,6 +131,7 @@ def simulate(
     noise: float = typer.Option(0.01, "--noise", help="Standard deviation of the Gaussian noise (0 allowed)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives a byte-identical file."),
     facets: str | None = typer.Option(None, "--facets", help=FACETS_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Draw x = f(z) + noise, z from a Gaussian mixture (or N(0, I), or a product of per-facet mixtures),
     f a leaky-ReLU MLP."""
@@ -147,6 +148,7 @@ def simulate(
         )
     if out.suffix != ".npz":
         raise InvalidParameterError(f"--out must name an .npz file; got '{out}'.")
+    refuse_existing(out, force)
     spec = spec_from_options(
         latent_dim=latent_dim,
         obs_dim=obs_dim,

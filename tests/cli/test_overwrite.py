@@ -1,0 +1,101 @@
+"""One overwrite policy: every command that writes refuses an existing output (exit 2, one line naming the
+path and --force, the file unchanged byte for byte) and replaces it with --force."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.data.synthetic import SyntheticSpec, save_simulation
+
+runner = CliRunner()
+SIM = ["--samples", "50", "--depth", "2", "--obs-dim", "4"]
+TINY_VADE = ["--epochs", "1", "--pretrain-epochs", "1", "--restarts", "1", "--batch-size", "64", "--quiet"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_refused(result, path):
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    assert str(path) in result.stderr and "--force" in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.npz"
+    gen = SyntheticSpec.create(depth=2, obs_dim=4, seed=3).build()
+    save_simulation(path, gen, gen.sample(200))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pca_run(tmp_path_factory, data_file):
+    out = tmp_path_factory.mktemp("runs") / "pca"
+    assert run("fit", "--model", "pca", "--data", data_file, "--out", out).exit_code == 0
+    return out
+
+
+def test_simulate_refuses_an_existing_file_and_replaces_it_with_force(tmp_path):
+    out = tmp_path / "d.npz"
+    out.write_bytes(b"mine")
+    assert_refused(run("simulate", *SIM, "--out", out), out)
+    assert out.read_bytes() == b"mine"
+    assert run("simulate", *SIM, "--out", out, "--force").exit_code == 0
+    assert np.load(out)["x"].shape == (50, 4)
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary file left beside it
+
+
+@pytest.mark.parametrize("command", ["transform", "predict"])
+def test_transform_and_predict_refuse_an_existing_npy_and_replace_it_with_force(tmp_path, pca_run, data_file, command):
+    out = tmp_path / "z.npy"
+    out.write_bytes(b"mine")
+    assert_refused(run(command, "--run", pca_run, "--data", data_file, "--out", out), out)
+    assert out.read_bytes() == b"mine"
+    assert run(command, "--run", pca_run, "--data", data_file, "--out", out, "--force").exit_code == 0
+    assert np.load(out).shape[0] == 200
+
+
+def test_fit_refuses_a_finished_run_and_force_replaces_only_latentids_files(tmp_path, data_file):
+    out = tmp_path / "run"
+    assert run("fit", "--data", data_file, "--out", out, *TINY_VADE).exit_code == 0
+    assert (out / "restart-1.pt").exists() and (out / "pretrained-1.pt").exists()
+    (out / "notes.txt").write_text("my notes")
+    (out / "model" / "extra.txt").write_text("mine too")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert_refused(run("fit", "--model", "pca", "--data", data_file, "--out", out), out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # A bad setting is refused before the old run is deleted.
+    result = run("fit", "--data", data_file, "--out", out, "--force", "--batch-size", "0", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    result = run("fit", "--model", "pca", "--data", data_file, "--out", out, "--force")
+    assert result.exit_code == 0, result.output
+    names = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert names == {"run.json", "latents.npy", "notes.txt", "model/extra.txt", "model/config.json", "model/arrays.npz"}
+    assert json.loads((out / "run.json").read_text())["model"] == "pca"
+
+
+def test_fit_force_and_resume_contradict(tmp_path, data_file):
+    result = run("fit", "--data", data_file, "--out", tmp_path / "r", "--force", "--resume")
+    assert result.exit_code == 2 and "--force" in result.stderr and "--resume" in result.stderr
+
+
+def test_demo_refuses_a_folder_holding_a_demo_and_runs_with_force(tmp_path, monkeypatch):
+    import latentid.cli.demo as demo_module
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "results.json").write_text("[]")
+    calls = []
+    monkeypatch.setattr(demo_module, "run_demo", lambda out, config, **kw: calls.append(out) or [])
+    assert_refused(run("demo", "--out", out, "--quiet"), out)
+    assert (out / "results.json").read_text() == "[]" and calls == []
+    assert run("demo", "--out", out, "--quiet", "--force").exit_code == 0
+    assert calls == [out]
+    # A folder without a demo in it (here: empty) needs no --force.
+    assert run("demo", "--out", tmp_path / "empty", "--quiet").exit_code == 0
