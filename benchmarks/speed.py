@@ -1,0 +1,225 @@
+"""Training speed against this machine's matmul ceiling, measured in one run.
+
+Prints, for VaDE at MNIST size (784-500-500-2000 encoder, 10 latents, K = 10, Bernoulli, batch 256) and at
+the default synthetic size (m = 2, 10 features, K = 4, batch 256):
+
+- the machine's ceiling: the median GFLOP/s of large fp32 matmuls (``--matmul-size``, all torch threads);
+- a training step (forward, backward, Adam) of VaDE, and of the same networks trained as a plain
+  autoencoder (the warm start's reconstruction loss): median seconds over ``--repeats`` timed steps after
+  ``--warmup`` untimed ones; samples/s; achieved GFLOP/s by a FLOP count of the linear layers (a training
+  step costs 3 forward passes: forward, and backward for inputs and weights); the fraction of the ceiling;
+  the prior's overhead (VaDE step / autoencoder step - 1);
+- one full MNIST-size epoch (70,000 images, the training loop's own ``run_epoch``);
+- ``identifiability_report`` on 1,000,000 x 50 latents and the simulator drawing 1,000,000 samples.
+
+The last line is one JSON object with every figure (keys ``ceiling_gflops``, ``vade_mnist_gflops``,
+``vade_mnist_fraction_of_ceiling``, ``prior_overhead``, ``mnist_epoch_seconds``, ...).
+
+Usage::
+
+    python benchmarks/speed.py                 # all torch threads (2 here)
+    python benchmarks/speed.py --device cuda   # the same on a GPU
+    python benchmarks/speed.py --skip-report --skip-simulator --repeats 10   # the training figures only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from latentid.models import VaDE
+from latentid.models.fitting import _autoencoder_loss
+from latentid.training import make_adam, run_epoch
+
+MNIST = {
+    "latent_dim": 10,
+    "n_components": 10,
+    "hidden_dims": [2000, 500, 500],
+    "encoder_dims": [500, 500, 2000],
+    "likelihood": "bernoulli",
+    "covariance": "full",
+}
+MNIST_FEATURES = 784
+MNIST_EPOCH_ROWS = 70_000
+SYNTHETIC = {"latent_dim": 2, "n_components": 4}
+SYNTHETIC_FEATURES = 10
+BATCH = 256
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def matmul_ceiling(size: int, repeats: int, device: torch.device) -> float:
+    """GFLOP/s of (size x size) @ (size x size) fp32 products, the median of ``repeats``."""
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device)
+    b = torch.randn(size, size, generator=gen).to(device)
+    out = torch.empty(size, size, device=device)
+    seconds = median_seconds(lambda: torch.mm(a, b, out=out), repeats, 2, device)
+    return 2 * size**3 / seconds / 1e9
+
+
+def forward_flops(module) -> int:
+    """FLOPs of one sample's forward pass through every Linear layer of the encoder and decoder (2 per MAC)."""
+    layers = [m for part in (module.encoder, module.decoder) for m in part.modules() if isinstance(m, torch.nn.Linear)]
+    return sum(2 * layer.in_features * layer.out_features for layer in layers)
+
+
+def build(params: dict, n_features: int, device: torch.device):
+    """A VaDE estimator and a fresh module on ``device`` (random weights, the prior at its built state)."""
+    model = VaDE(**params, random_state=0)
+    module = model._build(n_features, torch.Generator().manual_seed(0)).to(device)
+    return model, module
+
+
+def step_fn(module, loss_fn, x: torch.Tensor, generator: torch.Generator):
+    """One training step (forward, backward, Adam) on the batch x, as the training loop takes it."""
+    optimizer = make_adam([{"params": list(module.parameters()), "lr": 1e-3}])  # the training loop's Adam
+
+    def step():
+        loss = loss_fn(x, generator).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_steps(params: dict, n_features: int, args, device: torch.device, binary: bool) -> dict:
+    """Step times of VaDE and of the plain autoencoder on the same networks, and what follows from them."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    x = torch.rand(BATCH, n_features, generator=gen, device=device)
+    if binary:
+        x = (x > 0.5).float()
+    model, module = build(params, n_features, device)
+    vade = median_seconds(
+        step_fn(module, lambda b, g: model._loss(module, b, g), x, gen), args.repeats, args.warmup, device
+    )
+    _, ae_module = build(params, n_features, device)
+    plain = median_seconds(step_fn(ae_module, _autoencoder_loss(ae_module), x, gen), args.repeats, args.warmup, device)
+    flops = 3 * forward_flops(module) * BATCH
+    return {
+        "step_seconds": vade,
+        "autoencoder_step_seconds": plain,
+        "samples_per_second": BATCH / vade,
+        "gflops": flops / vade / 1e9,
+        "autoencoder_gflops": flops / plain / 1e9,
+        "prior_overhead": vade / plain - 1,
+    }
+
+
+def mnist_epoch(args, device: torch.device) -> float:
+    """Seconds of one training-loop epoch over 70,000 MNIST-size rows (random binary pixels)."""
+    model, module = build(MNIST, MNIST_FEATURES, device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    x = (torch.rand(MNIST_EPOCH_ROWS, MNIST_FEATURES, generator=gen, device=device) > 0.5).float()
+    params = list(module.parameters())
+    optimizer = make_adam([{"params": params, "lr": 1e-3}])
+    loss = lambda b, g: model._loss(module, b, g)  # noqa: E731
+    run_epoch(loss, optimizer, params, x[: BATCH * args.warmup], BATCH, gen)  # warm-up
+    sync(device)
+    tic = time.perf_counter()
+    run_epoch(loss, optimizer, params, x, BATCH, gen)
+    sync(device)
+    return time.perf_counter() - tic
+
+
+def report_seconds() -> float:
+    from latentid.metrics import identifiability_report
+
+    rng = np.random.default_rng(0)
+    z_true = rng.normal(size=(1_000_000, 50)).astype(np.float32)
+    z_hat = (z_true @ rng.normal(size=(50, 50)) + 0.1 * rng.normal(size=(1_000_000, 50))).astype(np.float32)
+    tic = time.perf_counter()
+    identifiability_report(z_true, z_hat)
+    return time.perf_counter() - tic
+
+
+def simulator_seconds() -> float:
+    from latentid.data.synthetic import SyntheticSpec
+
+    generator = SyntheticSpec.create(seed=0).build()
+    tic = time.perf_counter()
+    generator.sample(1_000_000)
+    return time.perf_counter() - tic
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads [default: torch's, all cores]")
+    parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--skip-epoch", action="store_true", help="skip the full 70,000-row epoch")
+    parser.add_argument("--skip-report", action="store_true", help="skip identifiability_report on 1e6 x 50")
+    parser.add_argument("--skip-simulator", action="store_true", help="skip the simulator on 1e6 samples")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but torch sees no CUDA device.")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"latentid speed benchmark on {name}, torch {torch.__version__}", flush=True)
+
+    figures: dict[str, float | str] = {"device": name}
+    figures["ceiling_gflops"] = matmul_ceiling(args.matmul_size, max(5, args.repeats // 3), device)
+    print(f"matmul ceiling ({args.matmul_size}^3 fp32): {figures['ceiling_gflops']:.1f} GFLOP/s", flush=True)
+    for label, params, n_features, binary in (
+        ("mnist", MNIST, MNIST_FEATURES, True),
+        ("synthetic", SYNTHETIC, SYNTHETIC_FEATURES, False),
+    ):
+        measured = time_steps(params, n_features, args, device, binary)
+        for key, value in measured.items():
+            figures[f"vade_{label}_{key}"] = value
+        print(
+            f"VaDE {label} step (batch {BATCH}): {measured['step_seconds'] * 1e3:.2f} ms, "
+            f"{measured['samples_per_second']:,.0f} samples/s, {measured['gflops']:.1f} GFLOP/s "
+            f"({measured['gflops'] / figures['ceiling_gflops']:.0%} of the ceiling); plain autoencoder "
+            f"{measured['autoencoder_step_seconds'] * 1e3:.2f} ms ({measured['autoencoder_gflops']:.1f} GFLOP/s); "
+            f"prior and ELBO overhead {measured['prior_overhead']:+.1%}",
+            flush=True,
+        )
+    figures["vade_mnist_fraction_of_ceiling"] = figures["vade_mnist_gflops"] / figures["ceiling_gflops"]
+    figures["prior_overhead"] = figures["vade_mnist_prior_overhead"]
+    if not args.skip_epoch:
+        figures["mnist_epoch_seconds"] = mnist_epoch(args, device)
+        print(f"one MNIST-size epoch ({MNIST_EPOCH_ROWS:,} rows): {figures['mnist_epoch_seconds']:.2f} s", flush=True)
+    if not args.skip_report:
+        figures["report_1e6x50_seconds"] = report_seconds()
+        print(f"identifiability_report on 1,000,000 x 50: {figures['report_1e6x50_seconds']:.2f} s", flush=True)
+    if not args.skip_simulator:
+        figures["simulator_1e6_seconds"] = simulator_seconds()
+        print(f"simulator, 1,000,000 samples: {figures['simulator_1e6_seconds']:.2f} s", flush=True)
+    print(
+        json.dumps(
+            {"benchmark": "speed", **{k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
