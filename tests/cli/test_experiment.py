@@ -162,7 +162,7 @@ def test_consistency_bad_inputs(tmp_path, data_file, mnist_env):
     one_line_error(run(*base, "--model", "mfcvae"), "--facets")
     one_line_error(run(*base, "--model", "vae", "--components", 4), "--components", "--model vae")
     one_line_error(run(*base, "--model", "vade", "--facets", "1:2,1:2"), "--facets")
-    one_line_error(run(*base, "--latent-dim", 40), "latent_dim")
+    one_line_error(run(*base, "--latent-dim", 40), "--latent-dim")
     one_line_error(run(*base, "--test-fraction", 1.5), "--test-fraction")
     one_line_error(run(*base, "--likelihood", "bernoulli"), "bernoulli")
     small = tmp_path / "small.npy"

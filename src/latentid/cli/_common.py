@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -30,22 +31,87 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code=code) from None
 
 
-def friendly_errors(fn: F) -> F:
-    """Turn latentid's own errors into one line on stderr and exit code 2 (no traceback)."""
+# The estimators' parameters and the flags that set them: an error raised by an estimator (or the training
+# loop) names the parameter; at the command line it names the flag.
+PARAM_FLAGS = {
+    "latent_dim": "--latent-dim",
+    "n_components": "--components",
+    "n_restarts": "--restarts",
+    "hidden_dims": "--decoder-width/--decoder-depth",
+    "encoder_dims": "--encoder-width/--encoder-depth",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "epochs": "--epochs",
+    "pretrain_epochs": "--pretrain-epochs",
+    "pretrain_objective": "--pretrain-objective",
+    "init_selection": "--init-selection",
+    "covariance": "--covariance",
+    "likelihood": "--likelihood",
+    "noise_scale": "--noise-scale",
+    "elbo": "--elbo",
+    "inference": "--inference",
+    "refine_steps": "--refine-steps",
+    "iw_samples": "--iw-samples",
+    "kl_warmup_epochs": "--kl-warmup-epochs",
+    "progressive_epochs": "--progressive-epochs",
+    "patience": "--patience",
+    "standardize": "--standardize/--no-standardize",
+    "random_state": "--seed",
+    "threads": "--threads",
+    "device": "--device",
+    "facets": "--facets",
+    "obs_dim": "--obs-dim",
+    "hidden_width": "--hidden-width",
+    "mean_scale": "--mean-scale",
+    "train_samples": "--train-samples",
+    "test_samples": "--test-samples",
+}
+_PARAMETER_OF = re.compile(r"The '(\w+)' parameter of \w+ ")
+_QUOTED = re.compile(r"'(\w+)'")
+_NOT_IN_A_NAME = r"[\w/.:\\-]"  # a parameter name inside a path or a longer word is left alone
+_BARE = re.compile(
+    rf"(?<!{_NOT_IN_A_NAME})("
+    + "|".join(sorted((n for n in [*PARAM_FLAGS, "n_features"] if "_" in n), key=len, reverse=True))
+    + r")(?![\w/:\\-]|\.\w)"
+)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LatentIDError as exc:
-            fail(str(exc))
-        except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
-            where = f"{exc.filename}: " if exc.filename else ""
-            fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
-        except MemoryError:
-            fail("not enough memory for this request; ask for fewer samples or a smaller model.")
 
-    return wrapper  # type: ignore[return-value]
+def flag_names(message: str) -> str:
+    """``message`` with the estimators' parameter names replaced by the command-line flags that set them:
+    "The 'n_components' parameter of VaDE must be ..." -> "--components must be ...", "'lr'" -> "--lr",
+    and a bare snake_case name (``latent_dim``) -> its flag. Other words are left alone."""
+
+    def of(match: re.Match) -> str:
+        name = match.group(1)
+        return f"{PARAM_FLAGS[name]} " if name in PARAM_FLAGS else match.group(0)
+
+    message = _PARAMETER_OF.sub(of, message)
+    message = _QUOTED.sub(lambda m: PARAM_FLAGS.get(m.group(1), m.group(0)), message)
+    return _BARE.sub(lambda m: PARAM_FLAGS.get(m.group(1), "the number of features"), message)
+
+
+def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
+    """Turn latentid's own errors into one line on stderr and exit code 2 (no traceback).
+
+    ``name_flags``: the estimators' parameter names in a message become the flags that set them
+    (``flag_names``); off for commands whose user writes the parameter names themselves (study files)."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except LatentIDError as exc:
+                fail(flag_names(str(exc)) if name_flags else str(exc))
+            except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
+                where = f"{exc.filename}: " if exc.filename else ""
+                fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
+            except MemoryError:
+                fail("not enough memory for this request; ask for fewer samples or a smaller model.")
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate if fn is None else decorate(fn)
 
 
 FORCE_HELP = "Replace --out if it already exists (without it, an existing --out is refused)."

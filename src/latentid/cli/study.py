@@ -55,7 +55,7 @@ def _row_line(row: dict) -> str:
 
 
 @experiment_app.command("run")
-@friendly_errors
+@friendly_errors(name_flags=False)
 def run_command(
     study_file: Path = typer.Argument(..., help="A study file (TOML): data settings, models, seeds, metrics."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="SQLite results store, created if missing."),
@@ -120,7 +120,7 @@ def run_command(
 
 
 @app.command("results")
-@friendly_errors
+@friendly_errors(name_flags=False)
 def results_command(
     store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
     where: str | None = typer.Option(
@@ -168,7 +168,7 @@ def _cell(value) -> str:
 
 
 @app.command("report")
-@friendly_errors
+@friendly_errors(name_flags=False)
 def report_command(
     store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
     out: Path = typer.Option(..., "--out", help="Folder for index.html and its PNG/SVG figures."),
