@@ -112,4 +112,10 @@ def test_checks_carry_the_figures_their_detail_quotes():
     jac = np.tile(np.array([[1.0, 0.0], [0.0, 0.01]]), (50, 1, 1))
     check = recoverability(jac, noise=0.01, prior_std=1.0)
     assert check.figures["p10_min_singular_value"] == 0.01 and check.figures["blur"] == 1.0
-    assert check.to_dict() == {"name": check.name, "passed": False, "detail": check.detail, "figures": check.figures}
+    assert check.to_dict() == {
+        "name": check.name,
+        "passed": False,
+        "detail": check.detail,
+        "figures": check.figures,
+        "warning": None,
+    }

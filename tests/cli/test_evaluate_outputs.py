@@ -174,7 +174,7 @@ def test_explain_json_level_is_a_number_with_its_name_beside_it(folder):
 def test_explain_json_gives_each_checks_figures_as_numbers(folder):
     out = _json("explain", "--data", folder / "sim.npz")
     for check in out["checks"]:
-        assert list(check) == ["name", "passed", "detail", "figures"]
+        assert list(check) == ["name", "passed", "detail", "figures", "warning"]
         figures = check["figures"]
         assert isinstance(figures, dict)
         for value in figures.values():

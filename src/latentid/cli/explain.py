@@ -25,7 +25,7 @@ from latentid.explaining import explain_dataset, explain_model, explain_spec
 from latentid.runs import load_run
 from latentid.theory import Verdict
 
-MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]"}
+MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]", "warning": "[yellow]![/]"}
 LEVEL_TITLES = {
     "3": "Level 3",
     "2": "Level 2",
@@ -47,7 +47,10 @@ def render(verdict: Verdict, source: str) -> None:
     table.add_column("assumption")
     table.add_column("numeric reason")
     for check in verdict.checks:
-        table.add_row(MARKS[check.passed], check.name, check.detail)
+        if check.warning:
+            table.add_row(MARKS["warning"], check.name, f"{check.detail}; warning: {check.warning}")
+        else:
+            table.add_row(MARKS[check.passed], check.name, check.detail)
     if verdict.checks:
         console.print(table)
     for note in verdict.notes:
@@ -87,7 +90,8 @@ def explain(
 
     --json prints one object, keys in this order: source; level (3, 2 or 1, null for vanilla and none);
     level_name ("3", "2", "1", "vanilla" or "none"); in_theory; equivalence; checks, each {name, passed
-    (true/false/null), detail (the sentence), figures (the numbers the sentence quotes, by name)}; notes.
+    (true/false/null), detail (the sentence), figures (the numbers the sentence quotes, by name), warning
+    (null, or why a passed check is shown with "!" instead of a tick)}; notes.
     """
     if data is not None and run is not None:
         raise InvalidParameterError("give --data or --run, not both.")
