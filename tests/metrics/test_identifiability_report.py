@@ -127,14 +127,37 @@ def test_a_split_too_extreme_for_the_sample_size_is_refused():
         identifiability_report(z, z, split=0.1)
 
 
-def test_a_column_constant_within_one_split_is_named():
+def test_a_learned_column_constant_within_one_split_is_collapsed():
     z = np.random.default_rng(9).standard_normal((8, 2))
     z_hat = z.copy()
     fit, _ = split_indices(8, 0.5, seed=0)
     z_hat[:, 1] = 0.0
     z_hat[fit[0], 1] = 1.0  # varies over all samples, but not on the held-out part
-    with pytest.raises(InvalidDataError, match=r"z_hat has constant column\(s\) 1 on the held-out split"):
-        identifiability_report(z, z_hat)
+    with pytest.warns(UserWarning, match=r"z_hat has 1 collapsed \(constant\) column\(s\) \(1\)"):
+        out = identifiability_report(z, z_hat)
+    assert out["collapsed_columns"] == 1
+    with pytest.raises(InvalidDataError, match=r"z_true has constant column\(s\) 1 on the held-out split"):
+        identifiability_report(z_hat, z)  # the same column as ground truth is bad data
+
+
+def test_collapsed_latents_score_zero_correlation_and_the_mean_predictor():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((400, 2))
+    everything = np.full((400, 2), 0.5)
+    with pytest.warns(UserWarning, match="collapsed"):
+        out = identifiability_report(z, everything)
+    for key in ("mcc_strong", "mcc_spearman", "mcc_weak", "mcc_cca"):
+        assert out[key] == 0.0, key
+    assert out["cca_components"] == 0 and out["collapsed_columns"] == 2
+    for key in ("affine_r2", "permutation_r2", "orthogonal_r2"):  # the fit split's mean: R^2 about 0, never > 0.05
+        assert -0.05 < out[key] <= 0.05, key
+    # one of two columns collapsed: the other still recovers its true coordinate, the lost one scores 0
+    half = np.column_stack([z[:, 0], np.zeros(400)])
+    with pytest.warns(UserWarning):
+        out = identifiability_report(z, half)
+    assert out["mcc_strong"] == pytest.approx(0.5, abs=1e-9)  # (1 + 0) / 2
+    assert out["permutation_r2"] == pytest.approx(0.5, abs=0.02) and out["affine_r2"] == pytest.approx(0.5, abs=0.02)
+    assert out["cca_components"] == 1
 
 
 @pytest.mark.parametrize(
@@ -142,15 +165,16 @@ def test_a_column_constant_within_one_split_is_named():
     [
         (np.eye(10, 2), np.eye(9, 2), "rows"),
         (np.full((10, 2), np.nan), np.eye(10, 2), "NaN"),
-        (np.eye(10, 2), np.ones((10, 2)), "constant column"),
+        (np.ones((10, 2)), np.eye(10, 2), "constant column"),
         (np.eye(3, 2), np.eye(3, 2), "at least 4"),
     ],
 )
 def test_bad_latents_raise(z_true, z_hat, match):
     with pytest.raises(InvalidDataError, match=match):
         identifiability_report(z_true, z_hat)
-    with pytest.raises(InvalidDataError, match=match):
-        consistency(z_true, z_hat)
+    if match != "constant column":  # consistency compares two learned runs: a constant column is collapsed
+        with pytest.raises(InvalidDataError, match=match):
+            consistency(z_true, z_hat)
 
 
 def _dataset(with_z=True, with_c=True, n=200):
@@ -189,3 +213,13 @@ def test_evaluate_latents_with_labels_only():
 def test_evaluate_latents_explains_what_is_missing(data, z_hat, labels, match):
     with pytest.raises(InvalidDataError, match=match):
         evaluate_latents(z_hat, data, labels=labels)
+
+
+def test_a_column_collapsed_on_the_fit_split_counts_zero_in_mcc_even_where_it_varies():
+    z = np.random.default_rng(4).standard_normal((100, 2))
+    fit, _ = split_indices(100, 0.5, seed=0)
+    z_hat = z.copy()
+    z_hat[fit, 1] = 0.0  # constant where the alignments are fitted, the truth itself on the held-out part
+    with pytest.warns(UserWarning, match="collapsed"):
+        out = identifiability_report(z, z_hat)
+    assert out["mcc_strong"] == pytest.approx(0.5, abs=1e-9) and out["mcc_spearman"] == pytest.approx(0.5, abs=1e-9)

@@ -10,6 +10,7 @@ rows and split: the oracle (E[z | x] under the file's generator) and PCA.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -294,7 +295,9 @@ def evaluate(
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     blocks = _facet_blocks(dataset)
-    result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
+    with warnings.catch_warnings():  # a collapsed latent's warning goes into notes, once, not as a Python warning
+        warnings.simplefilter("ignore", UserWarning)
+        result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
     result.update(_gaps(loaded, dataset, seed))
     arranged = arrange_result(result)
     if no_baselines:

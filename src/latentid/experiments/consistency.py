@@ -357,7 +357,8 @@ def cross_seed(latents: Sequence[np.ndarray], labels: Sequence[np.ndarray] | Non
 
     latents : S arrays of shape (n_test, m), the seeds' posterior means; labels : S arrays (n_test,) of
     predicted clusters, or None. Returns ``mcc_strong``, ``mcc_weak`` (and ``cluster_ari`` with labels),
-    each {'matrix' (S, S), 'mean', 'worst'}; a pair whose MCC is undefined (a constant latent) is null.
+    each {'matrix' (S, S), 'mean', 'worst'}; a collapsed (constant) latent column counts as correlation 0
+    (see ``consistency``), and a pair that cannot be scored at all is null.
     """
     n = len(latents)
     strong, weak = np.eye(n), np.eye(n)

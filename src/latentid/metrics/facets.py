@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import r2_score
 
 from latentid.errors import InvalidDataError
 from latentid.metrics._validation import check_labels, split_indices
@@ -24,6 +25,10 @@ def facet_affine_r2(z_true: np.ndarray, z_hat: np.ndarray, blocks: list[slice], 
     out = {}
     for j, block in enumerate(blocks):
         target = z_true[:, block]
+        if not z_hat.shape[1]:  # every learned column collapsed: the fit split's mean predicts
+            mean = np.broadcast_to(target[fit_idx].mean(axis=0), target[eval_idx].shape)
+            out[f"facet{j}_affine_r2"] = float(r2_score(target[eval_idx], mean, multioutput="uniform_average"))
+            continue
         affine = AffineAlignment().fit(target[fit_idx], z_hat[fit_idx])
         out[f"facet{j}_affine_r2"] = affine.score(target[eval_idx], z_hat[eval_idx])
     return out

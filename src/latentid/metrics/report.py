@@ -10,8 +10,11 @@ Spearman MCC), so that all scores of one report describe the same samples; only 
 from __future__ import annotations
 
 import re
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import r2_score
 
 from latentid.errors import InvalidDataError
 from latentid.metrics._validation import (
@@ -88,6 +91,7 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "affine_r2_block": ("R^2, best affine map all learned latents -> this true block", _FITTED),
     "matched_column": ("the predicted label column paired with this facet", "fit split"),
     "facet_cluster_acc_mean": ("mean over facets of the facet cluster accuracy", _FITTED),
+    "collapsed_columns": ("learned columns that are constant (scored as carrying no information)", "-"),
 }
 _FACET_KEY = re.compile(r"facet(\d+)_(.+)")
 
@@ -107,7 +111,7 @@ def metric_description(key: str) -> tuple[str, str]:
 _SPLIT_KEYS = {"split": "share", "seed": "seed", "n_fit": "n_fit", "n_eval": "n_eval"}
 # Prose that a flat result carries beside its numbers; "scored_on" and "cluster_scored_on" are replaced by the
 # per-metric "scored_on" of arrange_result, "source" by the caller's own record of the data.
-_PROSE_KEYS = ("source", "scored_on", "split_note", "cluster_scored_on")
+_PROSE_KEYS = ("source", "scored_on", "split_note", "cluster_scored_on", "warnings")
 
 
 def arrange_result(result: dict) -> dict:
@@ -117,7 +121,8 @@ def arrange_result(result: dict) -> dict:
     ``settings`` (the numbers the scores were computed with, e.g. dimensions, CCA pairs, draws: the keys
     whose "where" in METRIC_DESCRIPTIONS is "-"), ``metrics`` (every score and count, name -> number),
     ``scored_on`` (metric -> where it was scored, from METRIC_DESCRIPTIONS; None for an undescribed key)
-    and ``notes`` (the prose: the split note). Keys keep the order of ``result``.
+    and ``notes`` (the prose: the split note, then each ``warnings`` entry as "warning: ...").
+    Keys keep the order of ``result``.
     """
     split = {name: result[key] for key, name in _SPLIT_KEYS.items() if key in result}
     settings, metrics, scored_on = {}, {}, {}
@@ -131,19 +136,76 @@ def arrange_result(result: dict) -> dict:
             metrics[key] = value
             scored_on[key] = where or None
     notes = [result["split_note"]] if result.get("split_note") else []
+    notes += [f"warning: {w}" for w in result.get("warnings", [])]
     return {"split": split, "settings": settings, "metrics": metrics, "scored_on": scored_on, "notes": notes}
 
 
-def _split_pair(a: np.ndarray, b: np.ndarray, names: tuple[str, str], split: float, seed: int):
-    """Split two validated arrays with the same rows; check that no column is constant within a part."""
-    fit_idx, eval_idx = split_indices(a.shape[0], split, seed)
+COLLAPSED_NOTE = (
+    "scored as carrying no information: a constant column has correlation 0 with every true coordinate and is "
+    "left out of every alignment (an affine, permutation or orthogonal map gains nothing from a constant), so a "
+    "fit whose columns all collapsed predicts the fit-split mean (R^2 about 0) and scores MCC 0"
+)
+
+
+@dataclass
+class _Learned:
+    """One learned array split in two: the columns that vary on both parts (``fit``, ``eval``), and the whole
+    held-out part with its collapsed (constant) columns set to 0 (``eval_all``: what MCC matches, so a
+    collapsed column counts as correlation 0)."""
+
+    fit: np.ndarray
+    eval: np.ndarray
+    eval_all: np.ndarray
+    collapsed: np.ndarray
+
+
+def _constant_columns(arr: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(arr.max(axis=0) == arr.min(axis=0))
+
+
+def _learned_parts(arr: np.ndarray, name: str, fit_idx, eval_idx, notes: list[str]) -> _Learned:
+    """Split learned latents; columns constant on either part are collapsed: named in ``notes`` and a
+    UserWarning, and scored as carrying no information (COLLAPSED_NOTE)."""
+    fit, held = arr[fit_idx], arr[eval_idx]
+    collapsed = np.union1d(_constant_columns(fit), _constant_columns(held))
+    if collapsed.size:
+        cols = ", ".join(str(c) for c in collapsed[:5]) + (", ..." if collapsed.size > 5 else "")
+        message = f"{name} has {collapsed.size} collapsed (constant) column(s) ({cols}): {COLLAPSED_NOTE}"
+        notes.append(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+    keep = np.setdiff1d(np.arange(arr.shape[1]), collapsed)
+    eval_all = held.copy()
+    eval_all[:, collapsed] = 0.0
+    return _Learned(fit[:, keep], held[:, keep], eval_all, collapsed)
+
+
+def _true_parts(arr: np.ndarray, name: str, fit_idx, eval_idx) -> tuple[np.ndarray, np.ndarray]:
+    """Split ground-truth latents; a column constant on either part is bad data and refused."""
     parts = []
     for idx, where in ((fit_idx, " on the fit split"), (eval_idx, " on the held-out split")):
-        for arr, name in zip((a, b), names, strict=True):
-            part = arr[idx]
-            check_not_constant(part, name, where)
-            parts.append(part)
-    return parts, fit_idx.size, eval_idx.size
+        check_not_constant(arr[idx], name, where)
+        parts.append(arr[idx])
+    return parts[0], parts[1]
+
+
+def _mcc(target: np.ndarray, learned: np.ndarray, method: str = "pearson") -> float:
+    return mcc_from_arrays(target, learned, method).score if learned.shape[1] else 0.0
+
+
+def _fit_or_mean(alignment, t_fit: np.ndarray, h_fit: np.ndarray):
+    """``alignment`` fitted on the learned columns that vary, or None when none does (the mean predicts)."""
+    return alignment.fit(t_fit, h_fit) if h_fit.shape[1] else None
+
+
+def _r2(fitted, t_fit: np.ndarray, t_eval: np.ndarray, h_eval: np.ndarray) -> float:
+    if fitted is not None:
+        return fitted.score(t_eval, h_eval)
+    mean = np.broadcast_to(t_fit.mean(axis=0), t_eval.shape)
+    return float(r2_score(t_eval, mean, multioutput="uniform_average"))
+
+
+def _aligned_mcc(fitted, t_eval: np.ndarray, h_eval: np.ndarray) -> float:
+    return mcc_from_arrays(t_eval, fitted.transform(h_eval)).score if fitted is not None else 0.0
 
 
 def _split_info(split: float, seed: int, n_fit: int, n_eval: int) -> dict:
@@ -171,26 +233,33 @@ def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> 
     """
     split = check_split(split)
     z_true = check_latents(z_true, "z_true")
-    z_hat = check_latents(z_hat, "z_hat")
+    z_hat = check_latents(z_hat, "z_hat", allow_constant=True)
     check_same_rows(z_true, z_hat, "z_true", "z_hat")
-    (t_fit, h_fit, t_eval, h_eval), n_fit, n_eval = _split_pair(z_true, z_hat, ("z_true", "z_hat"), split, seed)
+    fit_idx, eval_idx = split_indices(z_true.shape[0], split, seed)
+    t_fit, t_eval = _true_parts(z_true, "z_true", fit_idx, eval_idx)
+    notes: list[str] = []
+    h = _learned_parts(z_hat, "z_hat", fit_idx, eval_idx, notes)
 
-    affine = AffineAlignment().fit(t_fit, h_fit)
-    cca = CCAAlignment().fit(t_fit, h_fit)
-    return {
-        "affine_r2": affine.score(t_eval, h_eval),
-        "mcc_weak": mcc_from_arrays(t_eval, affine.transform(h_eval)).score,
-        "mcc_strong": mcc_from_arrays(t_eval, h_eval, "pearson").score,
-        "mcc_spearman": mcc_from_arrays(t_eval, h_eval, "spearman").score,
-        "permutation_r2": PermutationScalingAlignment().fit(t_fit, h_fit).score(t_eval, h_eval),
-        "orthogonal_r2": OrthogonalAlignment().fit(t_fit, h_fit).score(t_eval, h_eval),
-        "mcc_cca": cca.score(t_eval, h_eval),
-        "cca_components": cca.n_components_,
+    affine = _fit_or_mean(AffineAlignment(), t_fit, h.fit)
+    cca = _fit_or_mean(CCAAlignment(), t_fit, h.fit)
+    out = {
+        "affine_r2": _r2(affine, t_fit, t_eval, h.eval),
+        "mcc_weak": _aligned_mcc(affine, t_eval, h.eval),
+        "mcc_strong": _mcc(t_eval, h.eval_all, "pearson"),
+        "mcc_spearman": _mcc(t_eval, h.eval_all, "spearman"),
+        "permutation_r2": _r2(_fit_or_mean(PermutationScalingAlignment(), t_fit, h.fit), t_fit, t_eval, h.eval),
+        "orthogonal_r2": _r2(_fit_or_mean(OrthogonalAlignment(), t_fit, h.fit), t_fit, t_eval, h.eval),
+        "mcc_cca": cca.score(t_eval, h.eval) if cca is not None else 0.0,
+        "cca_components": cca.n_components_ if cca is not None else 0,
         "latent_dim_true": z_true.shape[1],
         "latent_dim_learned": z_hat.shape[1],
-        **_split_info(split, seed, n_fit, n_eval),
+        **_split_info(split, seed, fit_idx.size, eval_idx.size),
         "split_note": SPLIT_NOTE,
     }
+    if notes:
+        out["collapsed_columns"] = int(h.collapsed.size)
+        out["warnings"] = notes
+    return out
 
 
 def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
@@ -210,34 +279,45 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     (symmetric), the dimensions and the split keys. Swapping z_a and z_b gives the same symmetric scores.
     """
     split = check_split(split)
-    z_a = check_latents(z_a, "z_a")
-    z_b = check_latents(z_b, "z_b")
+    z_a = check_latents(z_a, "z_a", allow_constant=True)
+    z_b = check_latents(z_b, "z_b", allow_constant=True)
     check_same_rows(z_a, z_b, "z_a", "z_b")
-    (a_fit, b_fit, a_eval, b_eval), n_fit, n_eval = _split_pair(z_a, z_b, ("z_a", "z_b"), split, seed)
+    fit_idx, eval_idx = split_indices(z_a.shape[0], split, seed)
+    notes: list[str] = []
+    a = _learned_parts(z_a, "z_a", fit_idx, eval_idx, notes)
+    b = _learned_parts(z_b, "z_b", fit_idx, eval_idx, notes)
 
-    b_to_a = AffineAlignment().fit(a_fit, b_fit)  # predicts A from B
-    a_to_b = AffineAlignment().fit(b_fit, a_fit)
-    weak_ab = mcc_from_arrays(a_eval, b_to_a.transform(b_eval)).score
-    weak_ba = mcc_from_arrays(b_eval, a_to_b.transform(a_eval)).score
-    r2_ab = b_to_a.score(a_eval, b_eval)
-    r2_ba = a_to_b.score(b_eval, a_eval)
-    cca = CCAAlignment().fit(a_fit, b_fit)
-    return {
-        "mcc_strong": mcc_from_arrays(a_eval, b_eval, "pearson").score,
-        "mcc_spearman": mcc_from_arrays(a_eval, b_eval, "spearman").score,
+    # Each direction predicts the varying columns of one run from those of the other; a run whose columns all
+    # collapsed has nothing to predict (R^2 and MCC 0) and predicts nothing (the mean: R^2 about 0).
+    def direction(target: _Learned, source: _Learned) -> tuple[float, float]:
+        if not target.fit.shape[1]:
+            return 0.0, 0.0
+        fitted = _fit_or_mean(AffineAlignment(), target.fit, source.fit)
+        return _r2(fitted, target.fit, target.eval, source.eval), _aligned_mcc(fitted, target.eval, source.eval)
+
+    r2_ab, weak_ab = direction(a, b)  # predicts A from B
+    r2_ba, weak_ba = direction(b, a)
+    cca = _fit_or_mean(CCAAlignment(), a.fit, b.fit) if a.fit.shape[1] else None
+    out = {
+        "mcc_strong": _mcc(a.eval_all, b.eval_all, "pearson"),
+        "mcc_spearman": _mcc(a.eval_all, b.eval_all, "spearman"),
         "mcc_weak": (weak_ab + weak_ba) / 2,
         "mcc_weak_a_to_b": weak_ab,
         "mcc_weak_b_to_a": weak_ba,
         "affine_r2": (r2_ab + r2_ba) / 2,
         "affine_r2_a_to_b": r2_ab,
         "affine_r2_b_to_a": r2_ba,
-        "mcc_cca": cca.score(a_eval, b_eval),
-        "cca_components": cca.n_components_,
+        "mcc_cca": cca.score(a.eval, b.eval) if cca is not None else 0.0,
+        "cca_components": cca.n_components_ if cca is not None else 0,
         "latent_dim_a": z_a.shape[1],
         "latent_dim_b": z_b.shape[1],
-        **_split_info(split, seed, n_fit, n_eval),
+        **_split_info(split, seed, fit_idx.size, eval_idx.size),
         "split_note": SPLIT_NOTE,
     }
+    if notes:
+        out["collapsed_columns"] = int(a.collapsed.size + b.collapsed.size)
+        out["warnings"] = notes
+    return out
 
 
 def evaluate_latents(
@@ -276,7 +356,7 @@ def evaluate_latents(
             f"predicted labels were given but {source} has no true classes 'c' to compare them with; "
             "use a data file with 'c' (an .npz key) or drop --labels."
         )
-    z_hat = check_latents(z_hat, "z_hat (the learned latents)")
+    z_hat = check_latents(z_hat, "z_hat (the learned latents)", allow_constant=True)
     n_data = len(dataset.x)
     if z_hat.shape[0] != n_data:
         raise InvalidDataError(
@@ -287,7 +367,13 @@ def evaluate_latents(
     if z_true is not None:
         out.update(identifiability_report(z_true, z_hat, split=split, seed=seed))
         if facet_blocks is not None and len(facet_blocks) > 1:
-            out.update(facet_affine_r2(check_latents(z_true, "z_true"), z_hat, facet_blocks, split, seed))
+            fit_idx, eval_idx = split_indices(z_hat.shape[0], split, seed)
+            varying = np.setdiff1d(
+                np.arange(z_hat.shape[1]),
+                np.union1d(_constant_columns(z_hat[fit_idx]), _constant_columns(z_hat[eval_idx])),
+            )
+            z_used = z_hat[:, varying] if varying.size else np.zeros((z_hat.shape[0], 0))
+            out.update(facet_affine_r2(check_latents(z_true, "z_true"), z_used, facet_blocks, split, seed))
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape[0] != n_data:
