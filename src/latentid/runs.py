@@ -8,6 +8,7 @@ A run folder holds
     latents.npy       posterior means of the training data, (n_samples, latent_dim) float32
     train_log.jsonl   one line per epoch (pretraining and training, every restart)
     restart-<r>.pt    deep models: the last epoch's training checkpoint of restart r (1-based), for --resume
+    pretrain-<r>.pt   deep models with pretraining: the last pretraining epoch's checkpoint of restart r, for --resume
     pretrained-<r>.pt deep models with pretraining: restart r's warm-start weights (reusable as ``pretrained``)
 """
 

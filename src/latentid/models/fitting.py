@@ -67,6 +67,11 @@ def _checkpoint_path(directory: Path, restart: int) -> Path:
     return directory / f"restart-{restart}.pt"
 
 
+def _pretrain_path(directory: Path, restart: int) -> Path:
+    """The pretraining checkpoint of restart ``restart`` (1-based), written each pretraining epoch."""
+    return directory / f"pretrain-{restart}.pt"
+
+
 def _check_resume(state: dict, config: dict, fingerprint: str, path: Path) -> None:
     old = state.get("config", {})
     for key in sorted(set(old) | set(config)):
@@ -128,8 +133,10 @@ def warm_start(
     Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean)
     (``pretrain_objective='autoencoder'``) or a vanilla VAE's negative ELBO ('vae'); with a
     checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there (1-based), to be
-    reused only when passed back explicitly as ``pretrained=``. Returns the pretraining history; its
-    ``train_loss`` is the warm start's own objective (named in each record's ``objective``).
+    reused only when passed back explicitly as ``pretrained=``. ``train_kwargs`` go to the pretraining's
+    ``train`` (``checkpoint_path``/``resume_state``: the per-epoch ``pretrain-<restart>.pt`` and its
+    resume). Returns the pretraining history; its ``train_loss`` is the warm start's own objective (named
+    in each record's ``objective``).
     """
     history: list[dict] = []
     warmed = model.pretrained is not None or model.pretrain_epochs > 0
@@ -236,13 +243,16 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     directory = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
     fingerprint = data_fingerprint(X if U is None else np.hstack([X, U]))
     config = model._resume_config()
-    first = _checkpoint_path(directory, 1) if directory is not None else None
-    resuming = bool(model.resume) and first is not None and first.exists()
+    # Restart 1's training checkpoint, else its pretraining checkpoint (a fit stopped while pretraining).
+    first = None
+    if directory is not None:
+        first = next((p for p in (_checkpoint_path(directory, 1), _pretrain_path(directory, 1)) if p.exists()), None)
+    resuming = bool(model.resume) and first is not None
     if resuming:
         root_seed = int(load_checkpoint(first)["root_seed"])
     else:
         root_seed = int(numpy_rng(model.random_state).integers(0, 2**63 - 1))
-        if first is not None and first.exists():
+        if first is not None:
             logger.warning("%s holds checkpoints of an earlier run; resume=False, so they are overwritten", directory)
     split_seq, *restart_seqs = np.random.SeedSequence(root_seed).spawn(1 + model.n_restarts)
     n_train, _ = model._split_sizes(n)
@@ -277,8 +287,33 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
             _check_resume(state, config, fingerprint, path)
             pretrain_history = list(state.get("pretrain_history", []))
         else:
+            # Pretraining writes its own checkpoint each epoch, so that a fit stopped while pretraining
+            # continues from its last epoch rather than starting over.
+            pre_path = _pretrain_path(directory, r) if directory is not None else None
+            pre_state = load_checkpoint(pre_path) if resuming and pre_path is not None and pre_path.exists() else None
+            if pre_state is not None:
+                _check_resume(pre_state, config, fingerprint, pre_path)
+            pretrain_checkpoint = {
+                "checkpoint_path": pre_path,
+                "checkpoint_extra": {
+                    "config": config,
+                    "fingerprint": fingerprint,
+                    "root_seed": root_seed,
+                    "restart": r,
+                    "versions": versions(),
+                },
+                "resume_state": pre_state,
+            }
             pretrain_history = warm_start(
-                model, module, x_train, generator, gmm_seed, directory=directory, log_prefix=log_records, **common
+                model,
+                module,
+                x_train,
+                generator,
+                gmm_seed,
+                directory=directory,
+                log_prefix=log_records,
+                **pretrain_checkpoint,
+                **common,
             )
         train_config = TrainConfig(
             epochs=model.epochs,
