@@ -1,13 +1,16 @@
 """Checkpoints and saved models on disk: written atomically, read without pickle.
 
 A training checkpoint is one ``torch.save`` file of plain containers and tensors (model and
-optimiser state, generator state, history, config, versions), loaded with ``weights_only=True``.
+optimiser state, generator state, history, config, versions), loaded with ``weights_only=True``, followed
+by a trailer holding the SHA-256 of those bytes: a truncated or altered checkpoint is refused on load.
 A saved model is a folder: ``config.json`` (class, hyper-parameters, data dimensions, versions)
 and ``model.pt`` (a state dict only).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import platform
@@ -26,6 +29,8 @@ CHECKPOINT_FORMAT = "latentid-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.pt"
+CHECKSUM_MARK = b"\nlatentid-sha256:"  # a checkpoint ends with this mark and the hex digest of what precedes it
+CHECKSUM_TRAILER = len(CHECKSUM_MARK) + 64
 
 
 def versions() -> dict[str, str]:
@@ -56,24 +61,41 @@ def jsonable(value: Any) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """``torch.save`` ``payload`` to ``path`` through a temporary file and a rename."""
+    """``torch.save`` ``payload`` to ``path`` through a temporary file and a rename, with its SHA-256 after it."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **payload}, buffer)
+    body = buffer.getvalue()
     with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp)
+        tmp.write_bytes(body + CHECKSUM_MARK + hashlib.sha256(body).hexdigest().encode())
 
 
-def _load_tensors(path: Path, what: str) -> Any:
+def _load_tensors(source: Path | io.BytesIO, what: str, name: Path | None = None) -> Any:
+    """``torch.load`` without pickle; ``name`` is the file named in errors when ``source`` is its bytes."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # unreadable, truncated or pickled objects: one line, no traceback
         raise DataFileError(
-            f"{path}: not a readable latentid {what} ({type(exc).__name__}). Delete it or point to another file."
+            f"{name or source}: not a readable latentid {what} ({type(exc).__name__}). "
+            "Delete it or point to another file."
         ) from exc
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a training checkpoint written by ``save_checkpoint``."""
+    """Read a training checkpoint written by ``save_checkpoint``, its SHA-256 checked first."""
     path = Path(path)
-    payload = _load_tensors(path, "checkpoint")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(f"{path}: unreadable checkpoint ({exc.strerror or exc}).") from exc
+    body, mark, digest = data[:-CHECKSUM_TRAILER], data[-CHECKSUM_TRAILER:-64], data[-64:]
+    if mark != CHECKSUM_MARK:  # written before checkpoints carried a checksum: torch's own checks only
+        body = data
+    elif hashlib.sha256(body).hexdigest().encode() != digest:
+        raise DataFileError(
+            f"{path}: damaged checkpoint (truncated or altered: its SHA-256 does not match). "
+            "Delete it to start that restart afresh, or fit into another --out."
+        )
+    payload = _load_tensors(io.BytesIO(body), "checkpoint", path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DataFileError(f"{path}: not a latentid training checkpoint. Delete it or use another checkpoint_dir.")
     return payload

@@ -190,6 +190,12 @@ def fit_run(
         "seed": params.get("random_state"),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
+        from latentid.checkpoint import load_checkpoint
+
+        for pattern in ("restart-*.pt", "pretrain-*.pt"):
+            for checkpoint in sorted(out.glob(pattern)):
+                load_checkpoint(checkpoint)
     if earlier is not None:  # a resumed fit keeps the record of how it started
         started = {**earlier, "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]}
     write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))

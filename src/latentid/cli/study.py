@@ -41,6 +41,10 @@ def _existing_store(store: Path):
 
     if not store.is_file():
         raise DataFileError(f"{store}: no such results store. Give the --store file of 'latentid experiment run'.")
+    if store.stat().st_size == 0:  # SQLite would take an empty file for a new store and write into it
+        raise DataFileError(
+            f"{store}: an empty file, not a results store. Give the --store file of 'latentid experiment run'."
+        )
     return ResultStore(store)
 
 

@@ -185,7 +185,13 @@ class ResultStore:
         params: tuple = ()
         if study is not None:
             sql, params = sql + " WHERE study = ?", (study,)
-        found = [self._parse(record) for record in self.db.execute(sql + " ORDER BY rowid", params)]
+        try:
+            found = [self._parse(record) for record in self.db.execute(sql + " ORDER BY rowid", params)]
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a truncated or altered file
+            raise DataFileError(
+                f"{self.path}: damaged results store ({' '.join(str(exc).split())}). "
+                "Restore it from a copy, or rerun the study into a new --store."
+            ) from None
         _check_fields(clauses, found, where)
         return [row for row in found if all(clause(row) for clause in clauses)]
 
