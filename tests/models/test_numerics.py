@@ -1,0 +1,105 @@
+"""Numerics: short VaDE fits on random small settings never produce a non-finite loss, and awkward data (points
+far away, near-duplicate points, constant columns) gives a finite fit or one clear latentid error."""
+
+import math
+
+import numpy as np
+import pytest
+
+from latentid.errors import LatentIDError
+from latentid.models import VaDE
+
+N_SETTINGS = 50
+
+
+def random_setting(seed: int) -> tuple[np.ndarray, dict]:
+    """Small data of a random shape, scale and offset, and random small VaDE settings."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(12, 120))
+    n_features = int(rng.integers(2, 7))
+    latent_dim = int(rng.integers(1, min(3, n_features) + 1))
+    scale = 10.0 ** rng.uniform(-3, 3)
+    x = rng.standard_normal((n, n_features)) * scale + rng.uniform(-1e3, 1e3, size=n_features)
+    params = {
+        "latent_dim": latent_dim,
+        "n_components": int(rng.integers(1, 5)),
+        "covariance": str(rng.choice(["diag", "full"])),
+        "elbo": str(rng.choice(["mean_field", "vade", "marginal"])),
+        "hidden_dims": [int(rng.integers(max(latent_dim, 2), 9))],
+        "epochs": int(rng.integers(1, 3)),
+        "pretrain_epochs": int(rng.integers(0, 2)),
+        "pretrain_objective": str(rng.choice(["vae", "autoencoder"])),
+        "batch_size": int(rng.choice([8, 32, 256])),
+        "lr": float(10.0 ** rng.uniform(-4, -1.5)),
+        "iw_samples": int(rng.choice([1, 1, 3])),
+        "standardize": bool(rng.random() < 0.8),
+        "n_restarts": 1,
+        "n_init": 1,
+        "random_state": seed,
+        "device": "cpu",
+    }
+    return x.astype(np.float32), params
+
+
+def assert_finite_fit(model: VaDE, x: np.ndarray) -> None:
+    losses = [*model.elbo_history_, *(r["train_loss"] for r in model.pretrain_history_)]
+    assert losses and all(math.isfinite(v) for v in losses), losses
+    assert np.isfinite(model.transform(x)).all()
+    assert np.isfinite(model.weights_).all() and np.isfinite(model.covariances_).all()
+
+
+@pytest.mark.parametrize("seed", range(N_SETTINGS))
+def test_short_fits_on_random_settings_have_finite_losses(seed):
+    x, params = random_setting(seed)
+    model = VaDE(**params).fit(x)  # every setting is valid: a refusal (a diverged loss included) fails the test
+    assert_finite_fit(model, x)
+
+
+def test_the_finiteness_check_catches_a_non_finite_loss():
+    x, params = random_setting(0)
+    model = VaDE(**params).fit(x)
+    model.elbo_history_ = [*model.elbo_history_[:-1], float("nan")]
+    with pytest.raises(AssertionError):
+        assert_finite_fit(model, x)
+
+
+def _awkward(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((80, 4))
+    if kind == "far-away":
+        x[:3] *= 1e6  # three points a million standard deviations out
+    elif kind == "near-duplicates":
+        x = np.repeat(x[:1], 80, axis=0) + 1e-7 * rng.standard_normal((80, 4))
+    elif kind == "constant-column":
+        x[:, 2] = 3.0
+    elif kind == "all-constant":
+        x[:] = 1.5
+    elif kind == "huge-offset":
+        x += 1e7
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["far-away", "near-duplicates", "constant-column", "all-constant", "huge-offset"])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_awkward_data_gives_a_finite_fit_or_a_clear_error(kind, standardize):
+    x = _awkward(kind)
+    model = VaDE(
+        latent_dim=2,
+        n_components=2,
+        hidden_dims=[6],
+        epochs=2,
+        pretrain_epochs=1,
+        batch_size=32,
+        n_restarts=1,
+        n_init=1,
+        standardize=standardize,
+        random_state=0,
+        device="cpu",
+    )
+    try:
+        model.fit(x)
+    except LatentIDError as exc:
+        message = str(exc)
+        assert "\n" not in message and len(message) < 400, message
+        return
+    assert_finite_fit(model, x)
