@@ -158,7 +158,11 @@ def fit_run(
     earlier = read_run_info(out)
     if earlier is not None and not resume and not force:
         if earlier["status"] == RUNNING:
-            raise DataFileError(interrupted_message(out).replace(", or delete", ", choose another --out, or delete"))
+            raise DataFileError(
+                interrupted_message(out).replace(
+                    ", or delete the folder", ", add --force to replace it, or choose another --out"
+                )
+            )
         raise DataFileError(f"{out}: already holds a finished run. Add --force to replace it, or choose another --out.")
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
@@ -179,6 +183,7 @@ def fit_run(
         if validate is not None:
             validate()  # refuse bad settings before the old run is deleted
         remove_run_files(out)
+        earlier = None  # a new run: nothing of the old record is kept
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     started = {

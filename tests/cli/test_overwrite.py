@@ -77,7 +77,8 @@ def test_fit_refuses_a_finished_run_and_force_replaces_only_latentids_files(tmp_
     assert result.exit_code == 0, result.output
     names = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert names == {"run.json", "latents.npy", "notes.txt", "model/extra.txt", "model/config.json", "model/arrays.npz"}
-    assert json.loads((out / "run.json").read_text())["model"] == "pca"
+    info = json.loads((out / "run.json").read_text())
+    assert info["model"] == "pca" and "resumed" not in info and info["options"]["model"] == "pca"
 
 
 def test_fit_force_and_resume_contradict(tmp_path, data_file):
@@ -99,3 +100,17 @@ def test_demo_refuses_a_folder_holding_a_demo_and_runs_with_force(tmp_path, monk
     assert calls == [out]
     # A folder without a demo in it (here: empty) needs no --force.
     assert run("demo", "--out", tmp_path / "empty", "--quiet").exit_code == 0
+
+
+def test_fit_refuses_an_interrupted_run_and_force_replaces_it(tmp_path, data_file):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"status": "running", "model": "vade"}))
+    (out / "restart-1.pt").write_bytes(b"old checkpoint")
+    (out / "pretrain-2.pt").write_bytes(b"old pretraining checkpoint")
+    result = run("fit", "--model", "pca", "--data", data_file, "--out", out)
+    assert_refused(result, out)
+    assert "--resume" in result.stderr and (out / "restart-1.pt").read_bytes() == b"old checkpoint"
+    assert run("fit", "--model", "pca", "--data", data_file, "--out", out, "--force").exit_code == 0
+    assert not (out / "restart-1.pt").exists() and not (out / "pretrain-2.pt").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
