@@ -302,7 +302,8 @@ def fit_seed(
         progress({**event, "event": "epoch", "model": name, "seed": seed})
 
     control = {"checkpoint_dir": str(folder), "resume": True} if checkpoints else {}
-    resumed = checkpoints and any(folder.glob("restart-*.pt"))  # an interrupted fit continues from its checkpoint
+    # an interrupted fit (training or pretraining) continues from its checkpoint
+    resumed = checkpoints and any([*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt")])
     model = make_model(name, **params, random_state=seed, callback=callback if progress else None, **control)
     start = time.perf_counter()
     model.fit(train.x)
@@ -335,7 +336,7 @@ def fit_seed(
     run_info = run_record(name, model, train, dict(params), seconds, seed=int(seed))
     write_text_atomic(folder / RUN_FILE, json.dumps(_normalised(run_info), indent=2) + "\n")
     write_text_atomic(folder / METRICS_FILE, json.dumps(record, indent=2) + "\n")
-    for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrained-*.pt")]:
+    for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt"), *folder.glob("pretrained-*.pt")]:
         leftover.unlink()  # the per-epoch checkpoints only served an interrupted fit
     return record
 
