@@ -44,3 +44,19 @@ def test_flag_names_leaves_paths_and_other_words_alone():
     message = "/runs/latent_dim.npz: 'c' missing; lower latent_dim. n_components_extra, latent_dim:components"
     expected = "/runs/latent_dim.npz: 'c' missing; lower --latent-dim. n_components_extra, latent_dim:components"
     assert flag_names(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "flag", "name"),
+    [
+        ("simulate", ["--latent-dim", "-1"], "--latent-dim", "latent_dim"),
+        ("simulate", ["--depth", "0"], "--depth:", "depth:"),
+        ("explain", ["--mean-scale", "inf"], "--mean-scale", "mean_scale"),
+        ("explain", ["--components", "0"], "--components", "components:"),
+    ],
+)
+def test_simulation_settings_name_the_flag(tmp_path, command, args, flag, name):
+    out = ["--out", str(tmp_path / "d.npz")] if command == "simulate" else []
+    result = runner.invoke(app, [command, *out, *args])
+    assert result.exit_code == 2, result.output
+    assert flag in result.stderr and f" {name}" not in result.stderr, result.stderr

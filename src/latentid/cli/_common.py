@@ -67,6 +67,8 @@ PARAM_FLAGS = {
     "test_samples": "--test-samples",
 }
 _PARAMETER_OF = re.compile(r"The '(\w+)' parameter of \w+ ")
+# The simulator's settings are its flags with dashes: "Invalid simulation setting: latent_dim: ..." -> "--latent-dim".
+_SETTING = re.compile(r"(Invalid simulation setting: |; )(?!spec:)([a-z][a-z_]*)(?=: )")
 _QUOTED = re.compile(r"'(\w+)'")
 _NOT_IN_A_NAME = r"[\w/.:\\-]"  # a parameter name inside a path or a longer word is left alone
 _BARE = re.compile(
@@ -79,12 +81,14 @@ _BARE = re.compile(
 def flag_names(message: str) -> str:
     """``message`` with the estimators' parameter names replaced by the command-line flags that set them:
     "The 'n_components' parameter of VaDE must be ..." -> "--components must be ...", "'lr'" -> "--lr",
-    and a bare snake_case name (``latent_dim``) -> its flag. Other words are left alone."""
+    a simulation setting's field -> its flag, and a bare snake_case name (``latent_dim``) -> its flag.
+    Other words are left alone."""
 
     def of(match: re.Match) -> str:
         name = match.group(1)
         return f"{PARAM_FLAGS[name]} " if name in PARAM_FLAGS else match.group(0)
 
+    message = _SETTING.sub(lambda m: f"{m.group(1)}--{m.group(2).replace('_', '-')}", message)
     message = _PARAMETER_OF.sub(of, message)
     message = _QUOTED.sub(lambda m: PARAM_FLAGS.get(m.group(1), m.group(0)), message)
     return _BARE.sub(lambda m: PARAM_FLAGS.get(m.group(1), "the number of features"), message)
