@@ -238,6 +238,51 @@ def test_transform_predict_and_evaluate_refuse_bad_data(pca_run, kind, seed):
         assert_refused(*invoke("evaluate", "--run", pca_run, "--data", data))
 
 
+EXPLAIN_BAD = {k: SIMULATE_BAD[k] for k in ("--latent-dim", "--components", "--depth", "--mean-scale", "--slope")}
+EXPLAIN_BAD["--obs-dim"] = NOT_A_NUMBER + NEGATIVE + ["0"]
+EVALUATE_BAD = {
+    "--split": NOT_A_NUMBER + NEGATIVE + ["0", "1", "1.5"],
+    "--seed": ["abc", "", "nan", "1.5"],
+}
+
+
+@EXAMPLES
+@given(option=bad_option(EXPLAIN_BAD))
+def test_explain_refuses_bad_values(option):
+    assert_refused(*invoke("explain", *option))
+
+
+@EXAMPLES
+@given(option=bad_option(EVALUATE_BAD), latents=st.sampled_from(["good", "nan", "inf", "short", "3-d", "empty"]))
+def test_evaluate_refuses_bad_values_and_bad_latents(data_file, option, latents):
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "z.npy"
+        z = rng.standard_normal((60, 2))
+        if latents == "nan":
+            z[3, 1] = np.nan
+        elif latents == "inf":
+            z[7, 0] = np.inf
+        elif latents == "short":
+            z = z[:30]
+        elif latents == "3-d":
+            z = z.reshape(60, 2, 1)
+        np.save(path, z)
+        if latents == "empty":
+            path.write_bytes(b"")
+        if latents == "good":  # the option alone is bad
+            assert_refused(*invoke("evaluate", "--data", data_file, "--latents", path, *option))
+        else:  # the latents alone are bad
+            assert_refused(*invoke("evaluate", "--data", data_file, "--latents", path, "--no-baselines"))
+
+
+@pytest.mark.parametrize("flag", ["--components", "--depth", "--latent-dim"])
+def test_integers_beyond_any_array_size_are_refused_by_flag(flag):
+    code, out, err = invoke("explain", flag, "99999999999999999999999")
+    assert_refused(code, out, err)
+    assert f"{flag} 99999999999999999999999 is too large" in err
+
+
 def test_count_of_bad_inputs_tried():
     print(f"bad inputs tried: {TRIED['count']}")
-    assert TRIED["count"] >= 5 * 25
+    assert TRIED["count"] >= 7 * 25

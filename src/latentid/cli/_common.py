@@ -31,6 +31,8 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code=code) from None
 
 
+MAX_INT = 2**62  # an integer option at or above this is refused before the command runs
+
 # The estimators' parameters and the flags that set them: an error raised by an estimator (or the training
 # loop) names the parameter; at the command line it names the flag.
 PARAM_FLAGS = {
@@ -103,6 +105,9 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            for name, value in kwargs.items():  # no array, tensor or loop can be this large: refused by flag
+                if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+                    fail(f"--{name.replace('_', '-')} {value} is too large (at most {MAX_INT - 1}).")
             try:
                 return fn(*args, **kwargs)
             except LatentIDError as exc:
@@ -112,6 +117,8 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
             except MemoryError:
                 fail("not enough memory for this request; ask for fewer samples or a smaller model.")
+            except OverflowError:  # a size beyond what numpy or torch can index
+                fail("a number is too large for this request; ask for fewer samples or a smaller model.")
 
         return wrapper  # type: ignore[return-value]
 

@@ -105,6 +105,8 @@ def explain(
             )
         verdict, source = explain_dataset(data), str(data)
     else:
+        if obs_dim < 1:  # fewer observed than latent dimensions is a setting to explain; none at all is not
+            raise InvalidParameterError(f"--obs-dim must be >= 1. Got {obs_dim} instead.")
         parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
         options = {
             "latent_dim": latent_dim,  # None: the spec's default, or the facets' sum
