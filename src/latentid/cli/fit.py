@@ -110,6 +110,29 @@ VADE_DEFAULTS = VaDE().get_params()
 MFCVAE_DEFAULTS = MFCVAE().get_params()
 
 
+# The options of the networks and the training loop: a linear floor refuses every one of them.
+TRAINING_OPTIONS = (
+    "decoder_width",
+    "decoder_depth",
+    "encoder_width",
+    "encoder_depth",
+    "likelihood",
+    "epochs",
+    "pretrain_epochs",
+    "pretrain_objective",
+    "batch_size",
+    "lr",
+    "inference",
+    "iw_samples",
+    "refine_steps",
+    "restarts",
+    "elbo",
+    "noise_scale",
+    "patience",
+    "standardize",
+    "device",
+    "threads",
+)
 # Every option of `fit` that shapes the run, as stored in run.json for --resume (not --out, --resume, --quiet).
 FIT_OPTIONS = (
     "data",
@@ -124,28 +147,9 @@ FIT_OPTIONS = (
     "aux",
     "kl_warmup_epochs",
     "progressive_epochs",
-    "decoder_width",
-    "decoder_depth",
-    "encoder_width",
-    "encoder_depth",
-    "likelihood",
-    "epochs",
-    "pretrain_epochs",
-    "pretrain_objective",
     "init_selection",
-    "batch_size",
-    "lr",
-    "inference",
-    "iw_samples",
-    "refine_steps",
-    "restarts",
-    "elbo",
-    "noise_scale",
-    "patience",
-    "standardize",
     "seed",
-    "device",
-    "threads",
+    *TRAINING_OPTIONS,
 )
 ENUM_OPTIONS: dict[str, type[Enum]] = {
     "split": Split,
@@ -442,29 +446,7 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
     context = f"--model {model.value}"
     if model not in DEEP:
         refuse_flags(
-            pick(
-                "decoder_width",
-                "decoder_depth",
-                "encoder_width",
-                "encoder_depth",
-                "likelihood",
-                "epochs",
-                "pretrain_epochs",
-                "pretrain_objective",
-                "batch_size",
-                "lr",
-                "inference",
-                "iw_samples",
-                "refine_steps",
-                "restarts",
-                "elbo",
-                "noise_scale",
-                "patience",
-                "standardize",
-                "device",
-                "threads",
-            )
-            | {"--resume": options["resume"] or None},
+            pick(*TRAINING_OPTIONS) | {"--resume": options["resume"] or None},
             context,
             "a linear floor is fitted in closed form by scikit-learn, with no networks or training loop",
         )
