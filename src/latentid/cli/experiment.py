@@ -33,7 +33,8 @@ from latentid.experiments.mnist import MNIST_VADE, run_mnist
 
 experiment_app = typer.Typer(
     name="experiment",
-    help="Studies: the same model fitted with several seeds, scored on held-out data and compared across seeds.",
+    help="Studies: a study file's grid run into a results store (run), or one model fitted with several seeds, "
+    "scored on held-out data and compared across seeds (consistency, mnist).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
