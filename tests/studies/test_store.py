@@ -233,7 +233,7 @@ def test_closed_store_refuses_use(tmp_path):
 WRITER = """
 from latentid.studies.store import ResultStore
 with ResultStore(path) as store:
-    ready.wait()  # both stores open: the writes overlap
+    ready.wait(60)  # both stores open: the writes overlap
     for i in range(n):
         store.record({"key": f"{prefix}{i}", "status": "finished", "metrics": {"affine_r2": i / n}, "seconds": 0.1})
 """
@@ -243,18 +243,56 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     path = str(tmp_path / "shared.db")
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(2)
+    # Daemons, killed in the finally: a worker left waiting must never hold pytest's exit.
     workers = [
-        context.Process(target=exec, args=(WRITER, {"path": path, "prefix": prefix, "n": 50, "ready": ready}))
+        context.Process(
+            target=exec, args=(WRITER, {"path": path, "prefix": prefix, "n": 50, "ready": ready}), daemon=True
+        )
         for prefix in ("a", "b")
     ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-    assert [worker.exitcode for worker in workers] == [0, 0]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        assert [worker.exitcode for worker in workers] == [0, 0]
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
     with ResultStore(path) as store:
         assert store.count() == 100
         assert store.finished_keys() == {f"{p}{i}" for p in "ab" for i in range(50)}
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+class _LockedAtFirst:
+    """A connection whose first ``PRAGMA journal_mode = WAL`` fails as a racing opener's does: SQLite
+    answers "database is locked" at once, without its busy handler, when two connections switch a new
+    file to WAL together."""
+
+    def __init__(self, db, failures):
+        self._db, self._failures = db, failures
+
+    def execute(self, sql, *args):
+        if sql.startswith("PRAGMA journal_mode =") and self._failures:
+            self._failures.pop()
+            raise sqlite3.OperationalError("database is locked")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_opening_retries_a_store_another_process_is_switching_to_wal(tmp_path, monkeypatch):
+    connect = sqlite3.connect
+    failures = [1, 1, 1]
+    monkeypatch.setattr(
+        "latentid.studies.store.sqlite3.connect", lambda *a, **k: _LockedAtFirst(connect(*a, **k), failures)
+    )
+    with ResultStore(tmp_path / "r.db") as store:
+        store.record(row("a"))
+        assert store.count() == 1
+    assert failures == []

@@ -32,6 +32,7 @@ import json
 import math
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._open()
+            self._open_retrying()
         except DataFileError:
             self.close()
             raise
@@ -99,9 +100,26 @@ class ResultStore:
             reason = "not an SQLite file" if "not a database" in str(exc) else " ".join(str(exc).split())
             raise DataFileError(f"{self.path}: cannot open the results store ({reason})") from None
 
+    def _open_retrying(self) -> None:
+        # Switching a new file to WAL, or reading its WAL index while another process creates it, can
+        # fail with "database is locked" at once, without SQLite's busy handler: retry for the timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.01
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
     def _open(self) -> None:
         db = self._db
-        db.execute("PRAGMA journal_mode = WAL")
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
         if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
         db.execute("BEGIN IMMEDIATE")  # another process may be creating it: decide under the write lock
