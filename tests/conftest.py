@@ -81,3 +81,19 @@ def fits(monkeypatch):
 
     monkeypatch.setattr(study, "make_model", spy)
     return calls
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_child_process_outlives_the_session():
+    """Python joins non-daemon multiprocessing children at exit: one left waiting by a failed test would hang
+    pytest after its summary (a CI run did). Kill any that remain, and say so."""
+    import multiprocessing
+    import warnings
+
+    yield
+    leftover = multiprocessing.active_children()
+    for child in leftover:
+        child.kill()
+        child.join(5)
+    if leftover:
+        warnings.warn(f"killed {len(leftover)} child process(es) a test left running: {leftover}", stacklevel=1)
