@@ -30,7 +30,7 @@ from latentid.data.synthetic import SyntheticSpec
 from latentid.explaining import describe_generator
 from latentid.metrics import identifiability_report
 from latentid.models import IVAE, PCA, VAE, FastICA, VaDE
-from latentid.theory import assess
+from latentid.theory import assess, axis_margin
 
 METHODS = ("oracle", "ivae", "vade", "vae", "pca", "fastica")
 
@@ -95,6 +95,11 @@ def main() -> None:
     for m in args.dims:
         verdict = assess(*describe_generator(setting(m, args.seeds[0]).build()))
         print(f"m={m}: explain says level {verdict.level} (identifiable up to {verdict.equivalence})", flush=True)
+        margins = []
+        for seed in args.seeds:  # how much likelihood pins the axes that strong MCC asks a fit to find
+            prior = setting(m, seed).build().prior
+            margins.append(f"{axis_margin(prior.weights, np.einsum('kii->ki', prior.covariances))[0]:.3f}")
+        print(f"m={m}: axis margin (nat per sample) by seed: {', '.join(margins)}", flush=True)
     jobs = [
         (m, s, meth, args.n_train, args.n_test, overrides)
         for m in args.dims
