@@ -135,3 +135,8 @@ def test_ivae_run_refuses_data_without_its_u(data_file, plain_file, tmp_path):
     np.savez(no_labels, x=np.load(out / "latents.npy").repeat(5, axis=1))  # 10 features, no 'c'
     assert_one_line_error(run("transform", "--run", out, "--data", no_labels, "--out", tmp_path / "z.npy"), "no labels")
     assert_one_line_error(run("evaluate", "--run", out, "--data", no_labels), "labels")
+    # Refinement needs an unconditional mixture prior: refused by flag, nothing written (it crashed before).
+    refined = tmp_path / "refined.npy"
+    assert_one_line_error(run("transform", "--run", out, "--data", data_file, "--out", refined, "--refine"), "--refine")
+    assert not refined.exists()
+    assert_one_line_error(run("evaluate", "--run", out, "--data", data_file, "--refine", "--no-baselines"), "iVAE")

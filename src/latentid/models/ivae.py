@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from latentid.data.io import validate_matrix
-from latentid.errors import InvalidDataError
+from latentid.errors import InvalidDataError, InvalidParameterError
 from latentid.models import params as P
-from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
+from latentid.models.base import COMMON_CONSTRAINTS, REFINE_SAMPLES, LatentModel
 from latentid.models.conditional_prior import ConditionalGaussianPrior
 from latentid.models.priors import Prior
 
@@ -153,6 +153,18 @@ class IVAE(LatentModel):
         elif matrix.shape[1] != self.aux_dim_:
             raise InvalidDataError(f"u has {matrix.shape[1]} columns, but {name} was fitted with {self.aux_dim_}.")
         return matrix
+
+    def transform(
+        self, X, refine: bool | None = None, n_samples: int = REFINE_SAMPLES, random_state=None, u=None
+    ) -> np.ndarray:
+        """The encoder's posterior means E_q[z | x, u] (n_samples, latent_dim). ``refine=True`` is refused:
+        the refined posterior of ``models.refined`` needs an unconditional mixture prior."""
+        if refine:
+            raise InvalidParameterError(
+                "refining the posterior (refine=True, --refine) is not available for iVAE: its prior p(z|u) "
+                "depends on u. Drop it to use the encoder's posterior means."
+            )
+        return super().transform(X, refine=False, n_samples=n_samples, random_state=random_state, u=u)
 
     def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
         if self.prior_dims is not None:
