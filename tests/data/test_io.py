@@ -249,3 +249,33 @@ def test_an_array_file_can_opt_out_of_ground_truth_names(tmp_path):
     data = read_dataset(_write(frame, tmp_path / "latents.csv", index=True), ground_truth=False)
     np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
     assert data.z is None
+
+
+def test_an_extra_column_is_named_in_the_note_about_x(tmp_path):
+    frame = pd.DataFrame(np.arange(40.0).reshape(8, 5), columns=["x0", "x1", "x2", "x3", "sample_id"])
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (8, 5)
+    assert data.notes == (
+        f"{tmp_path / 'd.csv'}: x is 5 column(s): x0..x3 and sample_id (use --x-columns to choose x yourself)",
+    )
+    # One numbered family and nothing else to say: no note.
+    frame.drop(columns="sample_id").to_csv(tmp_path / "clean.csv", index=False)
+    assert read_dataset(tmp_path / "clean.csv").notes == ()
+
+
+def test_the_note_says_what_x_is_beside_the_ground_truth(tmp_path):
+    frame = pd.DataFrame(np.arange(40.0).reshape(8, 5), columns=["x0", "x1", "x2", "z0", "c"])
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (note,) = read_dataset(tmp_path / "d.csv").notes
+    assert "x is 3 column(s): x0..x2; column(s) z0 read as the true latents z and c as labels" in note
+
+
+def test_a_data_file_given_as_one_array_is_refused(tmp_path):
+    frame = pd.DataFrame(np.arange(40.0).reshape(8, 5), columns=["x0", "x1", "x2", "z0", "z1"])
+    frame.to_csv(tmp_path / "d.csv")
+    with pytest.raises(InvalidDataError, match=r"d.csv: looks like a data file, not one array: .*\(z0, z1\)"):
+        read_dataset(tmp_path / "d.csv", ground_truth=False)
+    # Learned latents whose columns are named z0, z1 (and a pandas index) are one array.
+    frame[["z0", "z1"]].to_csv(tmp_path / "z.csv")
+    np.testing.assert_allclose(read_dataset(tmp_path / "z.csv", ground_truth=False).x, frame[["z0", "z1"]].to_numpy())

@@ -222,6 +222,8 @@ def _dataset_from_table(
             x_pos.append(pos)
     if chosen is not None:
         x_pos = chosen
+    if has_header and not ground_truth:
+        _refuse_a_data_set_as_one_array(names, x_pos, path)
     notes = []
     if chosen is not None:
         notes.append(f"x is column(s) {_name_list([names[p] for p in chosen])} (--x-columns)")
@@ -257,11 +259,55 @@ def _dataset_from_table(
         notes.append(f"{which}{' and ' + ', '.join(extra) if extra else ''} read as the row index and dropped")
     if ignored:
         notes.append(f"column(s) {_name_list([names[p] for p in ignored])} ignored")
+    if has_header and chosen is None and ground_truth:
+        x_names = [names[p] for p in x_pos]
+        family, others = _numbered_family(x_names)
+        if notes or others:
+            notes.insert(0, f"x is {_x_summary(x_names, family, others)}")
     note = ()
     if notes:
         hint = "" if chosen is not None else " (use --x-columns to choose x yourself)"
         note = (f"{path}: {'; '.join(notes)}{hint}",)
     return Dataset(x=x, **truth, source=str(path), notes=note)
+
+
+_NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<index>\d+)")
+
+
+def _numbered_family(names: list[str]) -> tuple[list[str], list[str]]:
+    """The names of the most common numbered family (``x0, x1, ...``: one prefix and an index) and the others."""
+    prefixes = Counter(m["prefix"] for m in map(_NUMBERED.fullmatch, names) if m)
+    if not prefixes:
+        return [], list(names)
+    prefix = prefixes.most_common(1)[0][0]
+    family = [n for n in names if (m := _NUMBERED.fullmatch(n)) and m["prefix"] == prefix]
+    return family, [n for n in names if n not in set(family)]
+
+
+def _x_summary(names: list[str], family: list[str], others: list[str]) -> str:
+    """``10 column(s): x0..x9 and sample_id``: the numbered family in short, every other name spelled out."""
+    parts = []
+    if len(family) > 2:
+        parts.append(f"{family[0]}..{family[-1]}")
+    elif family:
+        parts.append(", ".join(family))
+    if others:
+        parts.append(_name_list(others))
+    return f"{len(names)} column(s): {' and '.join(parts)}"
+
+
+def _refuse_a_data_set_as_one_array(names: list[str], x_pos: list[int], path: Path) -> None:
+    """A file meant to hold one array (learned latents, predicted labels) whose columns are partly named like
+    a data set's ground truth (z0, c, ...) and partly not is a data file given by mistake: scoring it would
+    score its true z against itself."""
+    truth = [names[p] for p in x_pos if GROUND_TRUTH_COLUMN.fullmatch(names[p])]
+    other = [names[p] for p in x_pos if not GROUND_TRUTH_COLUMN.fullmatch(names[p])]
+    if truth and other:
+        raise InvalidDataError(
+            f"{path}: looks like a data file, not one array: it has ground-truth columns ({_name_list(truth)}) "
+            f"beside others ({_name_list(other)}). Give the learned latents (or labels) alone, e.g. the .npy "
+            "that 'latentid transform' writes."
+        )
 
 
 def _read_csv_frame(path: Path):
