@@ -3,7 +3,8 @@
 A run folder holds
     run.json          what was fitted on what: status ("running" from the start, "finished" at the end),
                       the command line and its options, the data's absolute path and SHA-256, model,
-                      seed, device used, versions, wall time
+                      seed, device used, versions, wall time; after a --resume, ``options`` are the ones the
+                      fit went on with, ``resumed`` and ``resume_commands`` say when and how
     model/            the fitted estimator (``LatentModel.save``: config.json + model.pt)
     latents.npy       posterior means of the training data, (n_samples, latent_dim) float32
     train_log.jsonl   one line per epoch (pretraining and training, every restart)
@@ -201,8 +202,13 @@ def fit_run(
         for pattern in ("restart-*.pt", "pretrain-*.pt"):
             for checkpoint in sorted(out.glob(pattern)):
                 load_checkpoint(checkpoint)
-    if earlier is not None:  # a resumed fit keeps the record of how it started
-        started = {**earlier, "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]}
+    if earlier is not None:  # a resumed fit keeps the record of how it started, with the options it goes on with
+        started = {
+            **earlier,
+            "options": earlier.get("options") if options is None else options,
+            "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
+            "resume_commands": [*earlier.get("resume_commands", []), command],
+        }
     write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
     start = time.perf_counter()
     try:

@@ -117,6 +117,20 @@ def test_resume_takes_the_options_from_the_folder(monkeypatch, data_file, tmp_pa
     assert info["status"] == "finished" and len(info["resumed"]) == 1 and info["epochs_run"] == 4
 
 
+def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_path):
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
+    started = json.loads((out / "run.json").read_text())
+    assert run("fit", "--out", out, "--resume", "--epochs", 3, "--quiet").exit_code == 0
+    info = json.loads((out / "run.json").read_text())
+    # The options a further --resume would read are the ones the run went on with; how it began is kept.
+    assert info["options"]["epochs"] == 3 and started["options"]["epochs"] == 4
+    assert info["command"] == started["command"]
+    assert len(info["resume_commands"]) == 1  # (the command line is sys.argv: pytest's here)
+
+
 def test_resuming_a_finished_run_changes_nothing(finished):
     before = {p.name: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
     result = run("fit", "--out", finished, "--resume", "--quiet")
