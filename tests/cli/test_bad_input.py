@@ -104,9 +104,9 @@ def data_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pca_run(tmp_path_factory, data_file):
+def gmm_run(tmp_path_factory, data_file):
     out = tmp_path_factory.mktemp("bad-input-run") / "run"
-    assert invoke("fit", "--model", "pca", "--data", data_file, "--out", out)[0] == 0
+    assert invoke("fit", "--model", "gmm", "--data", data_file, "--out", out)[0] == 0
     return out
 
 
@@ -138,15 +138,15 @@ def test_fit_refuses_bad_values(data_file, option, model):
 
 @EXAMPLES
 @given(command=st.sampled_from(["simulate", "fit", "transform", "predict", "evaluate", "explain"]), flag=UNKNOWN)
-def test_unknown_options_are_refused(data_file, pca_run, command, flag):
+def test_unknown_options_are_refused(data_file, gmm_run, command, flag):
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "o.npy"
         base = {
             "simulate": ["--out", Path(folder) / "d.npz"],
             "fit": ["--data", data_file, "--out", Path(folder) / "run"],
-            "transform": ["--run", pca_run, "--data", data_file, "--out", out],
-            "predict": ["--run", pca_run, "--data", data_file, "--out", out],
-            "evaluate": ["--run", pca_run, "--data", data_file],
+            "transform": ["--run", gmm_run, "--data", data_file, "--out", out],
+            "predict": ["--run", gmm_run, "--data", data_file, "--out", out],
+            "evaluate": ["--run", gmm_run, "--data", data_file],
             "explain": [],
         }[command]
         assert_refused(*invoke(command, *base, flag, "1"), leftovers=[out, Path(folder) / "run"])
@@ -224,7 +224,7 @@ def test_fit_refuses_bad_data_files(kind, seed, model):
 
 @EXAMPLES
 @given(kind=st.sampled_from(["wrong-width", *BAD_DATA]), seed=st.integers(0, 2**16))
-def test_transform_predict_and_evaluate_refuse_bad_data(pca_run, kind, seed):
+def test_transform_predict_and_evaluate_refuse_bad_data(gmm_run, kind, seed):
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as folder:
         if kind == "wrong-width":
@@ -234,8 +234,8 @@ def test_transform_predict_and_evaluate_refuse_bad_data(pca_run, kind, seed):
             data = _write_bad_data(Path(folder), kind, rng)
         out = Path(folder) / "z.npy"
         for command in ("transform", "predict"):
-            assert_refused(*invoke(command, "--run", pca_run, "--data", data, "--out", out), leftovers=[out])
-        assert_refused(*invoke("evaluate", "--run", pca_run, "--data", data))
+            assert_refused(*invoke(command, "--run", gmm_run, "--data", data, "--out", out), leftovers=[out])
+        assert_refused(*invoke("evaluate", "--run", gmm_run, "--data", data))
 
 
 EXPLAIN_BAD = {k: SIMULATE_BAD[k] for k in ("--latent-dim", "--components", "--depth", "--mean-scale", "--slope")}

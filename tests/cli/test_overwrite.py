@@ -34,9 +34,9 @@ def data_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pca_run(tmp_path_factory, data_file):
-    out = tmp_path_factory.mktemp("runs") / "pca"
-    assert run("fit", "--model", "pca", "--data", data_file, "--out", out).exit_code == 0
+def gmm_run(tmp_path_factory, data_file):
+    out = tmp_path_factory.mktemp("runs") / "gmm"
+    assert run("fit", "--model", "gmm", "--data", data_file, "--out", out).exit_code == 0
     return out
 
 
@@ -51,12 +51,12 @@ def test_simulate_refuses_an_existing_file_and_replaces_it_with_force(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["transform", "predict"])
-def test_transform_and_predict_refuse_an_existing_npy_and_replace_it_with_force(tmp_path, pca_run, data_file, command):
+def test_transform_and_predict_refuse_an_existing_npy_and_replace_it_with_force(tmp_path, gmm_run, data_file, command):
     out = tmp_path / "z.npy"
     out.write_bytes(b"mine")
-    assert_refused(run(command, "--run", pca_run, "--data", data_file, "--out", out), out)
+    assert_refused(run(command, "--run", gmm_run, "--data", data_file, "--out", out), out)
     assert out.read_bytes() == b"mine"
-    assert run(command, "--run", pca_run, "--data", data_file, "--out", out, "--force").exit_code == 0
+    assert run(command, "--run", gmm_run, "--data", data_file, "--out", out, "--force").exit_code == 0
     assert np.load(out).shape[0] == 200
 
 

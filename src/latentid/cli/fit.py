@@ -18,7 +18,6 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Split,
     console,
-    err_console,
     friendly_errors,
     load_data,
     refuse_existing,
@@ -31,12 +30,14 @@ from latentid.errors import InvalidParameterError
 from latentid.models import MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import (
+    CLUSTERING_MODELS,
     LATENTS_FILE,
     LINEAR_MODELS,
     MODEL_DIR,
     aux_values,
     check_data_for_run,
     fit_run,
+    has_clusters,
     load_run,
     read_run_info,
     save_array,
@@ -593,9 +594,13 @@ def predict(
     """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
     _require_npy(out, force)
     loaded = load_run(run)
+    name = loaded.info.get("model")
+    if not has_clusters(name, loaded.model):
+        raise InvalidParameterError(
+            f"--run {run}: a {name} run has no clusters to predict (only {', '.join(CLUSTERING_MODELS)} with more "
+            "than one component assign samples to components). Use 'latentid transform' for its latents."
+        )
     dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
     save_array(out, labels)
     console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")
-    if loaded.info.get("model") in ("vae", "ivae", "pca", "fastica"):
-        err_console.print("note: this model has no clusters (one prior component), so every label is 0.")
