@@ -101,7 +101,10 @@ def test_resume_takes_the_options_from_the_folder(monkeypatch, data_file, tmp_pa
     with monkeypatch.context() as patch:
         _interrupt_after(patch, 2)
         stopped = run("fit", "--data", data_file, "--out", out, "--seed", 5, "--lr", 0.002, *FAST)
-    assert stopped.exit_code != 0
+    assert (
+        stopped.exit_code == 130
+        and stopped.stderr == f"interrupted: continue with 'latentid fit --out {out} --resume'\n"
+    )
     assert json.loads((out / "run.json").read_text())["status"] == "running"
 
     # an interrupted folder is reported as one, with the command that continues it
@@ -129,6 +132,18 @@ def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_p
     assert info["options"]["epochs"] == 3 and started["options"]["epochs"] == 4
     assert info["command"] == started["command"]
     assert len(info["resume_commands"]) == 1  # (the command line is sys.argv: pytest's here)
+
+
+def test_resume_where_there_is_nothing_to_resume(data_file, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(
+        run("fit", "--out", empty, "--resume", "--data", data_file), "nothing to resume", "no run.json"
+    )
+    assert list(empty.iterdir()) == []
+    missing = tmp_path / "missing"
+    assert_one_line_error(run("fit", "--out", missing, "--resume", "--data", data_file), "nothing to resume")
+    assert not missing.exists()
 
 
 def test_resuming_a_finished_run_changes_nothing(finished):

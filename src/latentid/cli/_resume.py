@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from latentid.errors import DataFileError, InvalidParameterError
-from latentid.runs import RUNNING, read_run_info
+from latentid.runs import CHECKPOINT_PATTERNS, RUNNING, read_run_info
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
 
@@ -39,10 +39,15 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
     """The options to resume the fit in ``out`` with: run.json's, updated by ``given``.
 
     Returns None when ``out`` holds a finished run (resuming it changes nothing), and ``given`` unchanged
-    when ``out`` has no run.json with options (a folder from an older latentid or the Python API).
+    when ``out`` has no run.json with options but has checkpoints (a folder from an older latentid or the
+    Python API). A folder with neither, or no folder, has nothing to resume: DataFileError.
     """
     info = read_run_info(out) if out.is_dir() else None
     if info is None:
+        checkpoints = out.is_dir() and any(any(out.glob(pattern)) for pattern in CHECKPOINT_PATTERNS)
+        if not checkpoints:
+            why = "no run.json or checkpoint in it" if out.is_dir() else "no such folder"
+            raise DataFileError(f"{out}: nothing to resume ({why}). Drop --resume to start afresh.")
         return given
     stored = info.get("options")
     if isinstance(stored, dict):

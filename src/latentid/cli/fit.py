@@ -18,6 +18,7 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Split,
     console,
+    err_console,
     friendly_errors,
     load_data,
     refuse_existing,
@@ -398,19 +399,25 @@ def fit(
         if model is ModelName.gmm:
             params["n_components"] = VADE_DEFAULTS["n_components"] if o["components"] is None else o["components"]
             params["covariance"] = (o["covariance"] or CovarianceType(VADE_DEFAULTS["covariance"])).value
-    with training_progress(not quiet and model in DEEP) as callback:
-        run = fit_run(
-            model.value,
-            dataset,
-            out,
-            resume=resume,
-            force=force,
-            callback=callback,
-            aux=None if o["aux"] is None else o["aux"].value,
-            command=["latentid", *sys.argv[1:]],
-            options=options,
-            **params,
-        )
+    try:
+        with training_progress(not quiet and model in DEEP) as callback:
+            run = fit_run(
+                model.value,
+                dataset,
+                out,
+                resume=resume,
+                force=force,
+                callback=callback,
+                aux=None if o["aux"] is None else o["aux"].value,
+                command=["latentid", *sys.argv[1:]],
+                options=options,
+                **params,
+            )
+    except KeyboardInterrupt:
+        resumable = model in DEEP and read_run_info(out) is not None
+        message = f"interrupted: continue with 'latentid fit --out {out} --resume'" if resumable else "interrupted"
+        err_console.print(escape(message), soft_wrap=True, highlight=False)
+        raise typer.Exit(130) from None
     written = (
         f"{MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json"
         if model in DEEP
