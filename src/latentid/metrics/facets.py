@@ -47,8 +47,12 @@ def facet_cluster_report(classes, labels, split: float, seed: int) -> dict:
 
     Each true facet j is paired with one predicted column (Hungarian matching of cluster accuracy on the
     fit split); returns ``facet{j}_cluster_acc``, ``facet{j}_nmi``, ``facet{j}_ari`` (held out),
-    ``facet{j}_matched_column`` and ``facet_cluster_acc_mean``. A true facet left without a column
-    (J_hat < J) scores accuracy 0.
+    ``facet{j}_matched_column`` and ``facet_cluster_acc_mean`` (the mean over the facets scored).
+
+    A true facet left without a column (J_hat < J) is not scored: its ``facet{j}_*`` keys are absent (as
+    the likelihood keys are absent where they do not apply), never a 0 that would read as measured, and
+    it is left out of the mean; ``facet_cluster_acc_mean`` is absent when no facet was scored. Every value
+    returned is a number.
     """
     classes = _as_columns(classes, "the true classes 'c'")
     labels = _as_columns(labels, "labels (the predicted clusters)")
@@ -63,13 +67,13 @@ def facet_cluster_report(classes, labels, split: float, seed: int) -> dict:
     rows, cols = linear_sum_assignment(-accuracy)
     out: dict = {}
     for j in range(classes.shape[1]):
-        if j not in rows:
-            out.update({f"facet{j}_cluster_acc": 0.0, f"facet{j}_nmi": 0.0, f"facet{j}_ari": 0.0})
-            out[f"facet{j}_matched_column"] = None
+        if j not in rows:  # no learned label column left for this facet: nothing to score
             continue
         k = int(cols[list(rows).index(j)])
         scores = cluster_report(classes[:, j], labels[:, k], split=split, seed=seed)
         out.update({f"facet{j}_{key}": scores[key] for key in ("cluster_acc", "nmi", "ari")})
         out[f"facet{j}_matched_column"] = k
-    out["facet_cluster_acc_mean"] = float(np.mean([out[f"facet{j}_cluster_acc"] for j in range(classes.shape[1])]))
+    scored = [out[f"facet{j}_cluster_acc"] for j in range(classes.shape[1]) if f"facet{j}_cluster_acc" in out]
+    if scored:
+        out["facet_cluster_acc_mean"] = float(np.mean(scored))
     return out

@@ -90,7 +90,10 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "amortisation_gap": ("iw_bound - elbo: what the encoder costs the fit", "all samples"),
     "affine_r2_block": ("R^2, best affine map all learned latents -> this true block", _FITTED),
     "matched_column": ("the predicted label column paired with this facet", "fit split"),
-    "facet_cluster_acc_mean": ("mean over facets of the facet cluster accuracy", _FITTED),
+    "facet_cluster_acc_mean": (
+        "mean facet cluster accuracy over the facets paired with a label column (the others are not scored)",
+        _FITTED,
+    ),
     "collapsed_columns": ("learned columns that are constant (scored as carrying no information)", "-"),
 }
 _FACET_KEY = re.compile(r"facet(\d+)_(.+)")

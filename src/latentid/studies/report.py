@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
+from latentid.studies.store import theory_level
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -135,7 +136,7 @@ def _parse_runs(rows: Sequence[Mapping]) -> list[_Run]:
             sorted(((k, _hashable(v)) for k, v in data.items() if k not in REPLICATE_OPTIONS), key=lambda kv: kv[0])
         )
         metrics = {k: _number(v) for k, v in (row.get("metrics") or {}).items()}
-        level = row.get("level")
+        level = theory_level(config, row.get("level"))  # "none" for the linear floors, as explain --run says
         runs.append(
             _Run(
                 row=row,
@@ -436,8 +437,8 @@ def _setting_tables(runs, settings, axes, models, metrics) -> list[str]:
     parts = ["<h2 id='settings'>Results by setting</h2>"]
     parts.append(
         f"<p class='note'>Mean \u00b1 {SPREAD} of each metric over the finished runs; (n=k) where only k of them "
-        "have the metric. The level is the identifiability hierarchy's (latentid explain) for the setting and "
-        "model.</p>"
+        "have the metric. The level is what latentid explain --run says for the model on the setting: a level of "
+        "the identifiability hierarchy, or outside the theory (the linear floors pca, fastica, gmm).</p>"
     )
     for i, setting in enumerate(settings, 1):
         title = _setting_text(setting, axes) if axes else "the only setting"

@@ -19,6 +19,7 @@ from latentid.explaining import describe_generator
 from latentid.metrics import evaluate_latents
 from latentid.runs import DEEP_MODELS, aux_values, has_clusters, make_model
 from latentid.studies.spec import RunConfig
+from latentid.studies.store import theory_level
 from latentid.theory import assess
 
 GAP_ROWS = 2000  # the likelihood gap's importance sampling is scored on at most this many rows
@@ -45,8 +46,32 @@ def _data(config: RunConfig) -> tuple[Dataset, Dataset, object | None, str | Non
     return train, test, None, None
 
 
-def _scores(config: RunConfig, model, fit_data: Dataset, data: Dataset, generator) -> tuple[dict, np.ndarray]:
-    """The requested metrics (name -> number or None) and the learned latents of the scored data."""
+FLAT_CLUSTER_KEYS = ("cluster_acc", "nmi", "ari")  # one-label keys: on facet data they are scored per facet
+
+
+def _facet_note(config: RunConfig, result: dict, n_facets: int) -> tuple[dict, str | None]:
+    """On facet data (c with one column per facet) the one-label keys cluster_acc/nmi/ari do not exist:
+    (the per-facet keys recorded in their place, the reason the requested ones are None)."""
+    asked = [name for name in config.metrics if name in FLAT_CLUSTER_KEYS]
+    if not asked or n_facets < 2 or "facet_cluster_acc_mean" not in result:
+        return {}, None
+    extra = {key: result[key] for j in range(n_facets) for name in asked if (key := f"facet{j}_{name}") in result}
+    if "cluster_acc" in asked:
+        extra["facet_cluster_acc_mean"] = result["facet_cluster_acc_mean"]
+    unscored = [str(j) for j in range(n_facets) if f"facet{j}_cluster_acc" not in result]
+    missing = f"; true facet {', '.join(unscored)}: no label column of the model left to score" if unscored else ""
+    note = (
+        f"{', '.join(asked)}: not defined on data with {n_facets} facets (c has one column per facet); "
+        f"recorded per facet as facet{{j}}_<metric> instead{missing}"
+    )
+    return extra, note
+
+
+def _scores(
+    config: RunConfig, model, fit_data: Dataset, data: Dataset, generator
+) -> tuple[dict, np.ndarray, str | None]:
+    """The requested metrics (name -> number or None), the learned latents of the scored data, and a note
+    on requested metrics the data cannot have (None: none)."""
     aux = config.options.get("aux")
     inputs = {} if aux is None else {"u": aux_values(data, aux)}
     z_hat = model.transform(data.x, **inputs)
@@ -64,7 +89,9 @@ def _scores(config: RunConfig, model, fit_data: Dataset, data: Dataset, generato
     for name in config.metrics:
         value = result.get(name)
         metrics[name] = float(value) if isinstance(value, (int, float, np.number)) and np.isfinite(value) else None
-    return metrics, z_hat
+    extra, note = _facet_note(config, result, np.shape(data.c)[1] if np.ndim(data.c) == 2 else 1)
+    metrics.update({k: float(v) for k, v in extra.items() if k not in metrics and np.isfinite(v)})
+    return metrics, z_hat, note
 
 
 def run_one(config_json: str, threads: int | None = None) -> dict:
@@ -100,12 +127,13 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         torch.set_num_threads(threads)
     tic = time.perf_counter()
     try:
-        fit_data, data, generator, row["level"] = _data(config)
+        fit_data, data, generator, setting_level = _data(config)
+        row["level"] = theory_level(config, setting_level)
         aux = config.options.get("aux")
         inputs = {} if aux is None else {"u": aux_values(fit_data, aux)}
         model = make_model(config.model, **config.estimator_options(), random_state=config.seed)
         model.fit(fit_data.x, **inputs)
-        row["metrics"], z_hat = _scores(config, model, fit_data, data, generator)
+        row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
         row["latents"] = np.asarray(z_hat, dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, and the study goes on
         row["status"] = "failed"

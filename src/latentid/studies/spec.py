@@ -32,7 +32,8 @@ Rules:
   parameters. A list is an axis, except for the list-valued parameters (hidden_dims, encoder_dims,
   prior_dims), whose axes are lists of lists; MFC-VAE's facets are written as in [data]. iVAE also takes
   ``aux = "c"`` (the default: u = the data's true labels). random_state comes from ``seeds``; device,
-  threads, checkpoints and callbacks belong to the runner, not to the file.
+  threads, checkpoints and callbacks belong to the runner, not to the file. ``patience = 0`` turns early
+  stopping off, as ``latentid fit --patience 0`` does (TOML has no None).
 - Defaults that follow the data: latent_dim, n_components (= the data's components) and facets (mfcvae);
   on MNIST / Fashion-MNIST the paper's setup (``latentid.experiments.mnist``) for vade and vae, and 10
   latents, 10 components and a Bernoulli likelihood for the other models.
@@ -270,9 +271,13 @@ class RunConfig(BaseModel):
             raise DataFileError(f"{source}: not a latentid run config ({where}: {first['msg']})") from None
 
     def estimator_options(self) -> dict[str, Any]:
-        """The estimator's keyword arguments (``options`` without run-level ones such as ivae's aux)."""
+        """The estimator's keyword arguments (``options`` without run-level ones such as ivae's aux);
+        ``patience = 0`` (as ``latentid fit --patience 0``: no early stopping) becomes None."""
         run_level = RUN_LEVEL_OPTIONS.get(self.model, {})
-        return {k: v for k, v in self.options.items() if k not in run_level}
+        options = {k: v for k, v in self.options.items() if k not in run_level}
+        if type(options.get("patience")) is int and options["patience"] == 0:
+            options["patience"] = None
+        return options
 
     def synthetic_spec(self) -> SyntheticSpec | None:
         """The SyntheticSpec of simulated data (seed = data_seed); None for a real data set."""
@@ -526,6 +531,8 @@ def _check_option(model: str, key: str, value: Any, constraints: list) -> Any:
     """The value, ints made floats where the parameter is a float; ValueError naming what is expected."""
     from latentid.models.params import Interval
 
+    if key == "patience" and type(value) is int and value == 0:
+        return 0  # as `latentid fit --patience 0`: never stop early (TOML has no None); None for the estimator
     if key in RUN_LEVEL_OPTIONS.get(model, {}):
         if value != RUN_LEVEL_OPTIONS[model][key]:
             raise ValueError(f"must be {RUN_LEVEL_OPTIONS[model][key]!r} (u = the data's labels), got {value!r}")

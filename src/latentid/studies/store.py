@@ -9,8 +9,12 @@ schema version. Table ``runs``:
     config TEXT            RunConfig as JSON
     status TEXT            'finished' | 'failed' | 'skipped'
     metrics TEXT           JSON object, metric name -> number or null
-    level TEXT             the data setting's identifiability level ("3", "2", "1", "vanilla", "none") or NULL
-    error TEXT             a failed run's one-line error, or a skipped run's reason
+    level TEXT             what the theory guarantees for this model on the data setting, as ``latentid explain
+                           --run`` says: the setting's identifiability level ("3", "2", "1", "vanilla") for
+                           a deep model, "none" (outside the theory) for the linear floors pca, fastica, gmm
+                           and for a Bernoulli likelihood; NULL when not assessed (real data)
+    error TEXT             a failed run's one-line error, a skipped run's reason, or a finished run's note on
+                           requested metrics the data cannot have (e.g. cluster_acc on facet data)
     seconds REAL           wall time of the run
     started, finished TEXT ISO times
     versions, artifacts    JSON objects (package -> version; name -> path)
@@ -33,7 +37,7 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,25 @@ COLUMNS = (
     "host",
 )
 JSON_COLUMNS = ("config", "metrics", "versions", "artifacts")
+# latentid.runs.LINEAR_MODELS (not imported: that loads torch): the linear floors outside the theory, whose
+# level is "none" whatever the setting (explaining.LINEAR_NOTES), as `latentid explain --run` says.
+OUTSIDE_THEORY_MODELS = ("pca", "fastica", "gmm")
+OUTSIDE_THEORY = "none"
+
+
+def theory_level(config: Any, level: Any) -> Any:
+    """The level to record for a run of ``config`` (a RunConfig or its dict) on a setting of ``level``:
+    "none" for the linear floors and a Bernoulli likelihood (outside the theory), else ``level``."""
+    if hasattr(config, "model_dump"):
+        config = config.model_dump()
+    if not isinstance(config, Mapping) or level is None:
+        return level
+    options = config.get("options") or {}
+    if config.get("model") in OUTSIDE_THEORY_MODELS or options.get("likelihood") == "bernoulli":
+        return OUTSIDE_THEORY
+    return level
+
+
 STATUSES = ("finished", "failed", "skipped")
 DONE = ("finished", "skipped")  # what a rerun skips
 _SCHEMA = """
@@ -210,7 +233,11 @@ class ResultStore:
                 f"{self.path}: damaged results store ({' '.join(str(exc).split())}). "
                 "Restore it from a copy, or rerun the study into a new --store."
             ) from None
+        if study is not None and not found and self.count():
+            studies = [r[0] for r in self.db.execute("SELECT DISTINCT study FROM runs ORDER BY study")]
+            raise InvalidParameterError(_no_such_value("study", study, studies, "studies in the store"))
         _check_fields(clauses, found, where)
+        _check_values(clauses, found, "" if study is None else f" of study {study!r}")
         return [row for row in found if all(clause(row) for clause in clauses)]
 
     def count(self) -> int:
@@ -224,6 +251,7 @@ class ResultStore:
                     row[column] = json.loads(row[column])
                 except json.JSONDecodeError:
                     raise DataFileError(f"{self.path}: run {row['key']}: '{column}' is not valid JSON") from None
+        row["level"] = theory_level(row["config"], row["level"])  # a store written before linear runs said "none"
         return row
 
 
@@ -262,6 +290,7 @@ def _row_values(row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise InvalidParameterError(f"record: 'status' must be one of {', '.join(STATUSES)}, got {row.get('status')!r}")
     values = {column: row.get(column) for column in COLUMNS}
+    values["level"] = theory_level(row.get("config"), values["level"])
     for column in JSON_COLUMNS:
         if values[column] is not None:
             values[column] = json.dumps(_plain(values[column], column), sort_keys=True, allow_nan=False)
@@ -392,6 +421,29 @@ def _check_fields(clauses: list[_Clause], rows: list[dict], where: str | None) -
             close = difflib.get_close_matches(clause.field, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise InvalidParameterError(f"bad filter {where!r}: unknown field '{clause.field}'{hint}")
+
+
+CATEGORICAL_FIELDS = ("model", "study")  # a value of these that no run has is a typo, not an empty result
+
+
+def _no_such_value(field: str, value: str, present: list, where: str) -> str:
+    names = [str(v) for v in dict.fromkeys(present) if v is not None and v is not _MISSING]
+    close = difflib.get_close_matches(value, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no run has {field} = {value!r} ({where}: {', '.join(names) or 'none'}){hint}"
+
+
+def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
+    """``model=foo`` or ``study=foo`` that no run has: InvalidParameterError naming the values there are.
+    A numeric filter that matches nothing stays an empty result."""
+    if not rows:
+        return
+    for clause in clauses:
+        if clause.field in CATEGORICAL_FIELDS and clause.op in ("=", "=="):
+            present = [_field(row, clause.field) for row in rows]
+            if not any(_equal(value, clause.text) for value in present):
+                where = f"{'models' if clause.field == 'model' else 'studies'} in the store{scope}"
+                raise InvalidParameterError(_no_such_value(clause.field, clause.text, present, where))
 
 
 # ---------------------------------------------------------------------- table out

@@ -1,0 +1,45 @@
+"""Per-facet clustering scores: a true facet left without a learned label column is not scored (its keys
+are absent, not a 0 that reads as measured), and the mean runs over the facets that were scored."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from latentid.metrics import evaluate_latents
+from latentid.metrics.facets import facet_cluster_report
+
+
+class _Data:
+    def __init__(self, x, z, c):
+        self.x, self.z, self.c, self.source = x, z, c, "facets.npz"
+
+
+def _classes(n: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.column_stack([rng.integers(0, 3, n), rng.integers(0, 2, n)])
+
+
+def test_a_facet_without_a_label_column_gets_no_score():
+    classes = _classes()
+    out = facet_cluster_report(classes, classes[:, 0], split=0.5, seed=0)  # one learned column, two facets
+    assert out["facet0_cluster_acc"] == 1.0 and out["facet0_matched_column"] == 0
+    assert not [key for key in out if key.startswith("facet1_")], out
+    assert out["facet_cluster_acc_mean"] == out["facet0_cluster_acc"]  # the unscored facet is not a 0 in it
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out.values()), out
+
+
+def test_every_facet_scored_when_there_are_enough_columns():
+    classes = _classes()
+    out = facet_cluster_report(classes, classes[:, ::-1], split=0.5, seed=0)
+    assert out["facet0_matched_column"] == 1 and out["facet1_matched_column"] == 0
+    assert out["facet_cluster_acc_mean"] == 1.0
+
+
+def test_evaluate_holds_numbers_only_on_facet_data_with_one_label_column():
+    classes = _classes()
+    z = np.random.default_rng(1).normal(size=(200, 3))
+    out = evaluate_latents(z, _Data(z, z, classes), labels=classes[:, 1], facet_blocks=[slice(0, 2), slice(2, 3)])
+    prose = {"source", "scored_on", "split_note", "cluster_scored_on"}
+    assert all(v is not None for k, v in out.items() if k not in prose), out
+    assert "facet0_cluster_acc" not in out and out["facet1_cluster_acc"] == 1.0
+    assert out["facet_cluster_acc_mean"] == 1.0

@@ -1,0 +1,115 @@
+"""Reported study problems: facet data's cluster keys, the level of the linear floors, patience = 0 and
+filters on a model or study that no run has."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.errors import InvalidParameterError
+from latentid.runs import LINEAR_MODELS, make_model
+from latentid.studies.report import _parse_runs, level_text
+from latentid.studies.run_one import run_one
+from latentid.studies.spec import load_study
+from latentid.studies.store import OUTSIDE_THEORY_MODELS, ResultStore
+
+FACETS = """
+name = "facets"
+seeds = 1
+[data]
+facets = "2:3,1:2"
+covariance = "diag"
+obs_dim = 8
+samples = 300
+[[models]]
+name = "gmm"
+"""
+PLAIN = """
+name = "plain"
+seeds = 1
+[data]
+latent_dim = 2
+obs_dim = 5
+components = 3
+samples = 200
+[[models]]
+name = "pca"
+[[models]]
+name = "vade"
+options = { epochs = 1, pretrain_epochs = 1, n_restarts = 1, patience = 0 }
+"""
+
+
+def _study(tmp_path, text):
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return load_study(path)
+
+
+def test_facet_data_records_per_facet_cluster_keys_and_why_cluster_acc_is_none(tmp_path):
+    (config,) = _study(tmp_path, FACETS).expand()
+    assert "cluster_acc" in config.metrics and "nmi" in config.metrics  # the default metrics
+    row = run_one(config.to_json(), threads=1)
+    assert row["status"] == "finished", row["error"]
+    metrics = row["metrics"]
+    assert metrics["cluster_acc"] is None and metrics["nmi"] is None
+    # gmm has one label column for two true facets: one facet is scored, the other has no key at all
+    scored = [j for j in (0, 1) if f"facet{j}_cluster_acc" in metrics]
+    assert len(scored) == 1 and f"facet{scored[0]}_nmi" in metrics
+    assert metrics["facet_cluster_acc_mean"] == metrics[f"facet{scored[0]}_cluster_acc"]
+    assert all(v is not None for k, v in metrics.items() if k.startswith("facet")), metrics
+    note = row["error"]
+    assert "cluster_acc, nmi" in note and "2 facets" in note and f"true facet {1 - scored[0]}" in note
+    assert row["level"] == "none"  # gmm: a linear floor, outside the theory
+
+
+def test_linear_floors_have_no_level_in_the_store_results_and_report(tmp_path):
+    assert set(OUTSIDE_THEORY_MODELS) == set(LINEAR_MODELS)
+    configs = {c.model: c for c in _study(tmp_path, PLAIN).expand()}
+    pca = run_one(configs["pca"].to_json(), threads=1)
+    assert pca["status"] == "finished" and pca["level"] == "none"
+    store_path = tmp_path / "res.db"
+    with ResultStore(store_path) as store:
+        store.record({**{k: v for k, v in pca.items() if k != "latents"}, "level": "2"})  # as before the fix
+        assert store.rows(where="model=pca")[0]["level"] == "none"
+    with sqlite3.connect(store_path) as db:
+        assert db.execute("SELECT level FROM runs").fetchone()[0] == "none"
+        db.execute("UPDATE runs SET level = '2'")  # a store written by an older latentid
+    listed = CliRunner().invoke(app, ["results", str(store_path), "--where", "model=pca", "--format", "json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["runs"][0]["level"] == "none"
+    (run,) = _parse_runs([{**pca, "level": "2"}])
+    assert level_text(run.level) == "outside the theory"
+
+
+def test_patience_0_in_a_study_means_no_early_stopping(tmp_path):
+    configs = {c.model: c for c in _study(tmp_path, PLAIN).expand()}
+    vade = configs["vade"]
+    assert vade.options["patience"] == 0  # kept as written, like the CLI flag
+    assert vade.estimator_options()["patience"] is None  # as `latentid fit --patience 0`
+    assert make_model("vade", **vade.estimator_options()).patience is None
+
+
+def test_a_model_or_study_that_no_run_has_is_named(tmp_path):
+    (config,) = _study(tmp_path, FACETS).expand()
+    row = {**run_one(config.to_json(), threads=1)}
+    row.pop("latents")
+    store_path = tmp_path / "res.db"
+    with ResultStore(store_path) as store:
+        store.record(row)
+        with pytest.raises(InvalidParameterError, match=r"no run has model = 'gmn' \(models in the store: gmm\); "):
+            store.rows(where="model=gmn")
+        with pytest.raises(InvalidParameterError, match=r"did you mean 'facets'\?"):
+            store.rows(study="facet")
+        assert store.rows(where="seconds>1e9") == []  # a numeric filter matching nothing: an empty result
+        assert store.rows(where="model!=foo") and store.rows(where="model=gmm")
+    for args in (["--where", "model=foo"], ["--study", "nope"], ["--where", "study=nope"]):
+        result = CliRunner().invoke(app, ["results", str(store_path), *args])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+        assert "no run has" in result.stderr
+    empty = CliRunner().invoke(app, ["results", str(store_path), "--where", "seconds>1e9"])
+    assert empty.exit_code == 0 and "0 run(s)" in empty.stdout
