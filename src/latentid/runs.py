@@ -3,7 +3,8 @@
 A run folder holds
     run.json          what was fitted on what: status ("running" from the start, "finished" at the end),
                       the command line and its options, the data's absolute path and SHA-256, model,
-                      seed, device used, versions, wall time; after a --resume, ``options`` are the ones the
+                      seed, device used, versions, wall time, what the fit warned of (``warnings``,
+                      e.g. FastICA not converging); after a --resume, ``options`` are the ones the
                       fit went on with, ``resumed`` and ``resume_commands`` say when and how
     model/            the fitted estimator (``LatentModel.save``: config.json + model.pt)
     latents.npy       posterior means of the training data, (n_samples, latent_dim) float32
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,7 +214,9 @@ def fit_run(
     write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
     start = time.perf_counter()
     try:
-        model.fit(data.x, **inputs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
+            model.fit(data.x, **inputs)
     except BaseException:
         # A fit refused before it trained leaves nothing behind; one that trained keeps its
         # checkpoint so that --resume can continue it.
@@ -221,10 +225,18 @@ def fit_run(
             out.rmdir()
         raise
     seconds = time.perf_counter() - start
+    fit_warnings = []  # what the fit warned of goes into run.json (the command prints each as a note)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            text = " ".join(str(w.message).split())
+            if text not in fit_warnings:
+                fit_warnings.append(text)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     model.save(out / MODEL_DIR)
     save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
     info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
-    info = {**started, **info}
+    info = {**started, **info, "warnings": fit_warnings}
     write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
     return Run(out, model, info)
 

@@ -252,3 +252,28 @@ def test_bad_parameters_and_sample_counts(blobs):
         GMMBaseline(2, 5).fit(x[:4])
     with pytest.raises(InvalidParameterError, match="no likelihood"):
         FastICA(2, random_state=0).fit(x).score(x)
+
+
+def test_fastica_that_stops_at_max_iter_says_so_once_and_run_json_records_it(tmp_path):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from latentid.data.io import Dataset
+    from latentid.runs import fit_run
+
+    x = np.random.default_rng(0).standard_normal((300, 6))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = FastICA(latent_dim=4, max_iter=1, random_state=0).fit(x)
+    ours = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert model.converged_ is False and len(ours) == 1  # sklearn's own warning is replaced by one line
+    assert (
+        str(ours[0].message)
+        == "FastICA did not converge within max_iter=1 iterations; its components may be unreliable."
+    )
+    assert FastICA(latent_dim=2, random_state=0).fit(x[:, :2] @ np.array([[1.0, 0.5], [0.0, 1.0]])).converged_
+
+    run = fit_run("fastica", Dataset(x=x.astype(np.float32)), tmp_path / "run", latent_dim=4, max_iter=1)
+    recorded = json.loads((tmp_path / "run" / "run.json").read_text())["warnings"]
+    assert recorded == run.info["warnings"] == [str(ours[0].message)]

@@ -427,6 +427,8 @@ def fit(
     console.print(
         f"Fitted {model.value} ({took}{run.info['fit_seconds']:.1f} s) -> [bold]{escape(str(out))}[/] ({written})"
     )
+    for warning in run.info.get("warnings", []):
+        err_console.print(f"note: {escape(warning)} (recorded in run.json)", soft_wrap=True, highlight=False)
 
 
 def plural(count: int, noun: str) -> str:

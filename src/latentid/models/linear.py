@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn import decomposition, mixture
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 
 from latentid import checkpoint as ckpt
 from latentid._atomic import atomic_path, write_text_atomic
@@ -111,9 +113,24 @@ class LinearModel(BaseEstimator):
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
         parts = self._make_parts(numpy_rng(self.random_state))
-        for est in parts.values():
-            est.fit(X)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            for est in parts.values():
+                est.fit(X)
         self._set_fitted(parts, X.shape[1])
+        self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:  # anything else is passed on as it came
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not self.converged_:
+            limit = getattr(self, "max_iter", None)
+            warnings.warn(
+                f"{type(self).__name__} did not converge"
+                + (f" within max_iter={limit} iterations" if limit else "")
+                + "; its components may be unreliable.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         bad = [key for key, value in self._arrays().items() if not np.all(np.isfinite(value))]
         if bad:
             raise InvalidDataError(
