@@ -70,6 +70,16 @@ def _root(
 from latentid.cli import data, demo, evaluate, experiment, explain, fit, simulate, study  # noqa: E402,F401
 
 
+def _subcommands(ctx) -> list[str]:
+    """The subcommand names of a click context ('fit', or 'experiment', 'run'), without the program's name,
+    so that an error points to the --help of the command whose flags were wrong."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return [name for name in names if name]
+
+
 def main() -> None:
     """Entry point of the ``latentid`` console script: usage errors and Ctrl-C get one line too."""
     from latentid.cli._common import err_console
@@ -84,7 +94,8 @@ def main() -> None:
             typer.echo(exc.format_message())
             sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        message = " ".join(message.split())
-        err_console.print(f"error: {message} (see 'latentid --help')", markup=False, highlight=False, soft_wrap=True)
+        message = " ".join(message.split()).replace("Value error, ", "")  # a parser's own ValueError, as is
+        where = " ".join(["latentid", *_subcommands(getattr(exc, "ctx", None))])
+        err_console.print(f"error: {message} (see '{where} --help')", markup=False, highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     sys.exit(code or 0)

@@ -72,6 +72,18 @@ _PARAMETER_OF = re.compile(r"The '(\w+)' parameter of \w+ ")
 # The simulator's settings are its flags with dashes: "Invalid simulation setting: latent_dim: ..." -> "--latent-dim".
 _SETTING = re.compile(r"(Invalid simulation setting: |; )(?!spec:)([a-z][a-z_]*)(?=: )")
 _QUOTED = re.compile(r"'(\w+)'")
+# name=value (likelihood='bernoulli', device='auto' or 'cpu') -> the flag as typed: --likelihood bernoulli.
+_ASSIGNED = re.compile(r"(?<![\w/.:\\-])(\w+)=('[^']*'(?: or '[^']*')*|-?[\w.+-]*\w)")
+# "must be an int >= 1 or None": a flag cannot be given None.
+_OR_NONE = re.compile(r"(--[\w-]+ must be [^.;]*?) or None\b")
+# Estimator parameters with no flag: the command sets them itself, so the user is told their meaning and
+# never to change them ("lower --components / validation_fraction" -> "lower --components").
+NO_FLAG = {"validation_fraction": "the validation share"}
+_NO_FLAG_ALTERNATIVE = re.compile(r"(?: / | or )(?:" + "|".join(NO_FLAG) + r")\b")
+# numpy's answer to a file that is neither .npy nor .npz (it falls back to unpickling, which latentid refuses).
+_NOT_NUMPY = re.compile(
+    r"could not read the (\.np[yz]) file \(\w+: This file contains pickled \(object\) data\..*\)\.?$"
+)
 _NOT_IN_A_NAME = r"[\w/.:\\-]"  # a parameter name inside a path or a longer word is left alone
 _BARE = re.compile(
     rf"(?<!{_NOT_IN_A_NAME})("
@@ -83,17 +95,38 @@ _BARE = re.compile(
 def flag_names(message: str) -> str:
     """``message`` with the estimators' parameter names replaced by the command-line flags that set them:
     "The 'n_components' parameter of VaDE must be ..." -> "--components must be ...", "'lr'" -> "--lr",
-    a simulation setting's field -> its flag, and a bare snake_case name (``latent_dim``) -> its flag.
+    a simulation setting's field -> its flag, a bare snake_case name (``latent_dim``) -> its flag,
+    ``likelihood='gaussian'`` -> ``--likelihood gaussian``, and "or None" after a flag's rule is dropped.
+    A parameter with no flag (``NO_FLAG``) is named by its meaning and not offered as a fix.
     Other words are left alone."""
 
     def of(match: re.Match) -> str:
         name = match.group(1)
         return f"{PARAM_FLAGS[name]} " if name in PARAM_FLAGS else match.group(0)
 
+    def assigned(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2).replace("'", "")
+        if name in NO_FLAG:
+            return f"{NO_FLAG[name]} {value}"
+        return f"{PARAM_FLAGS[name]} {value}" if name in PARAM_FLAGS else match.group(0)
+
     message = _SETTING.sub(lambda m: f"{m.group(1)}--{m.group(2).replace('_', '-')}", message)
+    message = _NO_FLAG_ALTERNATIVE.sub("", message)
+    message = _ASSIGNED.sub(assigned, message)
     message = _PARAMETER_OF.sub(of, message)
     message = _QUOTED.sub(lambda m: PARAM_FLAGS.get(m.group(1), m.group(0)), message)
-    return _BARE.sub(lambda m: PARAM_FLAGS.get(m.group(1), "the number of features"), message)
+    message = _BARE.sub(lambda m: PARAM_FLAGS.get(m.group(1), "the number of features"), message)
+    return _OR_NONE.sub(r"\1", message)
+
+
+def readable(message: str) -> str:
+    """``message`` with what only a programmer reads put in the user's words: numpy's "This file contains
+    pickled (object) data ... allow_pickle=" about a file that is not a NumPy file at all."""
+    return _NOT_NUMPY.sub(
+        r"is not a valid \1 file (numpy found no array in it: a text file, or another format renamed). "
+        r"Write it with numpy.save / numpy.savez, or give a .csv or .parquet file.",
+        message,
+    )
 
 
 def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
@@ -111,7 +144,7 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
             try:
                 return fn(*args, **kwargs)
             except LatentIDError as exc:
-                fail(flag_names(str(exc)) if name_flags else str(exc))
+                fail(readable(flag_names(str(exc)) if name_flags else str(exc)))
             except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
                 where = f"{exc.filename}: " if exc.filename else ""
                 fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")

@@ -29,6 +29,7 @@ from latentid.cli._common import (
     friendly_errors,
     load_data,
     print_json,
+    refuse_flags,
 )
 from latentid.data.io import read_dataset
 from latentid.data.provenance import data_provenance
@@ -37,8 +38,41 @@ from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blo
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
+from latentid.metrics._validation import MIN_SAMPLES
 from latentid.metrics.report import arrange_result, metric_description
 from latentid.runs import DEEP_MODELS, check_data_for_run, has_clusters, load_run, read_run_info
+
+
+def _share(value: str) -> float:
+    """--split's parser: a number; a word such as 'test' is pointed to --data-split."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a number: --split is the share of samples that fits the alignments (e.g. 0.5); "
+            "the train/test/all split of --data mnist|fashion-mnist is --data-split."
+        ) from None
+
+
+_share.__name__ = "float"  # --help shows the metavar FLOAT
+
+
+def _check_split(split: float, n_samples: int) -> None:
+    """Refuse a --split outside (0, 1), or one that leaves too few samples on either side, naming what works."""
+    if not 0.0 < split < 1.0:
+        raise InvalidParameterError(
+            f"--split must be strictly between 0 and 1 (the share of samples that fits the alignments); "
+            f"got {split}. Try 0.5."
+        )
+    n_fit = int(round(split * n_samples))
+    if min(n_fit, n_samples - n_fit) < MIN_SAMPLES:
+        low, high = MIN_SAMPLES / n_samples, 1 - MIN_SAMPLES / n_samples
+        works = f"between {low:.3g} and {high:.3g} (0.5 is usual)" if low < high else "none: add samples"
+        raise InvalidParameterError(
+            f"--split {split} leaves {n_fit} of {n_samples:,} samples to fit the alignments and "
+            f"{n_samples - n_fit} to score them; each side needs at least {MIN_SAMPLES}. A --split that works: {works}."
+        )
+
 
 BASELINES = ("oracle", "pca")
 ORACLE_SAMPLES = 128  # importance draws per row for the oracle baseline (its MAP search costs more than these)
@@ -73,7 +107,13 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
                 "--refine applies only to --run (it recomputes a fitted model's posterior means); "
                 "latents given by --latents are scored as they are. Drop --refine."
             )
-        return _read_array(latents, "--latents"), None, None
+        z_hat = _read_array(latents, "--latents")
+        if z_hat.ndim != 2:
+            hint = " (a 1-D file of predicted labels goes to --labels)" if z_hat.ndim == 1 else ""
+            raise InvalidParameterError(
+                f"{latents}: --latents needs a 2-D array of shape (n_samples, m_hat); got shape {z_hat.shape}{hint}."
+            )
+        return z_hat, None, None
     loaded = load_run(run)
     check_data_for_run(loaded, dataset)
     name = loaded.info.get("model")
@@ -260,7 +300,9 @@ def evaluate(
     labels: Path | None = typer.Option(
         None, "--labels", help="Predicted cluster labels, shape (n_samples,): adds clustering metrics (needs 'c')."
     ),
-    split: float = typer.Option(0.5, "--split", help="Share of samples that fits the alignments; the rest scores."),
+    split: float = typer.Option(
+        0.5, "--split", parser=_share, help="Share of samples that fits the alignments; the rest scores."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random fit/held-out split."),
     no_baselines: bool = typer.Option(
         False,
@@ -291,7 +333,14 @@ def evaluate(
     """
     if x_columns is None and run is not None and Path(data).suffix.lower() in (".csv", ".parquet"):
         x_columns = ((read_run_info(run) or {}).get("options") or {}).get("x_columns")
+    if not is_real_dataset_name(data):  # named here as evaluate's flags (the reader calls the split --split)
+        refuse_flags(
+            {"--data-split": data_split, "--data-dir": data_dir},
+            f"the file {data}",
+            "they choose the split and folder of --data mnist or --data fashion-mnist",
+        )
     dataset = load_data(data, data_split, data_dir, x_columns)
+    _check_split(split, len(dataset.x))
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     blocks = _facet_blocks(dataset)

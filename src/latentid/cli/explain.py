@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -9,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors, print_json
+from latentid.cli._common import console, friendly_errors, print_json, refuse_flags
 from latentid.cli.simulate import (
     FACETS_HELP,
     SPEC_DEFAULTS,
@@ -18,6 +19,7 @@ from latentid.cli.simulate import (
     Prior,
     Weights,
     facets_from_options,
+    refuse_mixture_options,
 )
 from latentid.data.real import is_real_dataset_name
 from latentid.errors import InvalidParameterError
@@ -65,25 +67,33 @@ def explain(
     ),
     run: Path | None = typer.Option(None, "--run", help="A run folder from 'latentid fit': the fitted model's level."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    # The setting's flags default to None, so that --data and --run can refuse them even when typed with
+    # their default value; None then means simulate's default, shown in --help.
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help=f"[default: {SPEC_DEFAULTS['latent_dim']}; with --facets the sum of theirs]"
     ),
-    obs_dim: int = typer.Option(10, "--obs-dim"),
-    prior: Prior = typer.Option(Prior.gmm, "--prior"),
+    obs_dim: int | None = typer.Option(None, "--obs-dim", help=f"[default: {SPEC_DEFAULTS['obs_dim']}]"),
+    prior: Prior | None = typer.Option(None, "--prior", help=f"[default: {SPEC_DEFAULTS['prior']}]"),
     components: int | None = typer.Option(
         None, "--components", help=f"[default: {SPEC_DEFAULTS['components']}; refused with --facets]"
     ),
-    covariance: Covariance = typer.Option(Covariance.full, "--covariance"),
-    weights: Weights = typer.Option(Weights.uniform, "--weights"),
-    mean_scale: float = typer.Option(2.0, "--mean-scale"),
-    activation: str = typer.Option(
-        Activation.leaky_relu.value, "--activation", help="leaky-relu, relu, tanh, sigmoid or linear."
+    covariance: Covariance | None = typer.Option(
+        None, "--covariance", help=f"[default: {SPEC_DEFAULTS['covariance']}]"
     ),
-    output_activation: str = typer.Option("linear", "--output-activation", help="Activation of f's last layer."),
-    slope: float = typer.Option(0.2, "--slope"),
-    depth: int = typer.Option(6, "--depth"),
-    hidden_width: int | None = typer.Option(None, "--hidden-width"),
-    seed: int = typer.Option(0, "--seed"),
+    weights: Weights | None = typer.Option(None, "--weights", help=f"[default: {SPEC_DEFAULTS['weights']}]"),
+    mean_scale: float | None = typer.Option(None, "--mean-scale", help=f"[default: {SPEC_DEFAULTS['mean_scale']}]"),
+    activation: str | None = typer.Option(
+        None,
+        "--activation",
+        help=f"leaky-relu, relu, tanh, sigmoid or linear [default: {Activation.leaky_relu.value}].",
+    ),
+    output_activation: str | None = typer.Option(
+        None, "--output-activation", help="Activation of f's last layer [default: linear]."
+    ),
+    slope: float | None = typer.Option(None, "--slope", help=f"[default: {SPEC_DEFAULTS['slope']}]"),
+    depth: int | None = typer.Option(None, "--depth", help=f"[default: {SPEC_DEFAULTS['depth']}]"),
+    hidden_width: int | None = typer.Option(None, "--hidden-width", help="[default: --obs-dim]"),
+    seed: int | None = typer.Option(None, "--seed", help=f"[default: {SPEC_DEFAULTS['seed']}]"),
     facets: str | None = typer.Option(None, "--facets", help=FACETS_HELP),
 ) -> None:
     """Which identifiability guarantee a setting (flags), a dataset or a fitted run has, assumption by assumption.
@@ -95,6 +105,29 @@ def explain(
     """
     if data is not None and run is not None:
         raise InvalidParameterError("give --data or --run, not both.")
+    setting = {
+        "latent_dim": latent_dim,
+        "obs_dim": obs_dim,
+        "prior": prior,
+        "components": components,
+        "covariance": covariance,
+        "weights": weights,
+        "mean_scale": mean_scale,
+        "activation": activation,
+        "output_activation": output_activation,
+        "slope": slope,
+        "depth": depth,
+        "hidden_width": hidden_width,
+        "seed": seed,
+        "facets": facets,
+    }
+    if data is not None or run is not None:
+        refuse_flags(
+            {f"--{name.replace('_', '-')}": value for name, value in setting.items()},
+            "--data" if data is not None else "--run",
+            "the setting flags describe a setting to judge, and "
+            + ("--data judges the file's own generator" if data is not None else "--run judges the fitted model"),
+        )
     if run is not None:
         verdict, source = explain_model(load_run(run).model), f"fitted model in {run}"
     elif data is not None:
@@ -105,27 +138,29 @@ def explain(
             )
         verdict, source = explain_dataset(data), str(data)
     else:
-        if obs_dim < 1:  # fewer observed than latent dimensions is a setting to explain; none at all is not
-            raise InvalidParameterError(f"--obs-dim must be >= 1. Got {obs_dim} instead.")
         parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
+        refuse_mixture_options(
+            prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale
+        )
+        given = {k: (v.value if isinstance(v, Enum) else v) for k, v in setting.items() if v is not None}
         options = {
-            "latent_dim": latent_dim,  # None: the spec's default, or the facets' sum
-            "obs_dim": obs_dim,
-            "prior": prior.value,
-            "covariance": covariance.value,
-            "weights": weights.value,
-            "mean_scale": mean_scale,
-            "slope": slope,
-            "depth": depth,
-            "hidden_width": hidden_width,
-            "seed": seed,
+            name: given.get(name, SPEC_DEFAULTS[name])
+            for name in ("obs_dim", "prior", "covariance", "weights", "mean_scale", "slope", "depth", "seed")
         }
+        options["hidden_width"] = hidden_width
+        options["latent_dim"] = latent_dim  # None: the spec's default, or the facets' sum
+        if options["obs_dim"] < 1:  # fewer observed than latent dimensions is a setting to explain; none is not
+            raise InvalidParameterError(f"--obs-dim must be >= 1. Got {obs_dim} instead.")
         if parsed is not None:  # the joint number of components follows from the facets
             options["facets"] = parsed
         else:
             options["components"] = SPEC_DEFAULTS["components"] if components is None else components
             options["latent_dim"] = SPEC_DEFAULTS["latent_dim"] if latent_dim is None else latent_dim
-        verdict = explain_spec(options, activation=activation, output_activation=output_activation)
+        verdict = explain_spec(
+            options,
+            activation=Activation.leaky_relu.value if activation is None else activation,
+            output_activation="linear" if output_activation is None else output_activation,
+        )
         source = "setting given by flags"
     if as_json:
         print_json({"source": source, **verdict.to_dict()})

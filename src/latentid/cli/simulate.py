@@ -86,6 +86,17 @@ def facets_from_options(
     return parsed
 
 
+def refuse_mixture_options(prior: Prior | None, **mixture) -> None:
+    """With --prior standard-normal, refuse the Gaussian mixture's options that were given (not None):
+    components, covariance, weights, mean_scale."""
+    if prior is Prior.standard_normal:
+        refuse_flags(
+            {f"--{name.replace('_', '-')}": value for name, value in mixture.items()},
+            "--prior standard-normal",
+            "the mixture options shape a Gaussian mixture, and this prior is one N(0, I) component",
+        )
+
+
 def describe_facets(spec: SyntheticSpec) -> str:
     """'2 facets (dim:components) 2:3, 2:4 -> 12 joint components' for summaries."""
     listed = ", ".join(f"{m}:{k}" for m, k in spec.facets or ())
@@ -136,12 +147,7 @@ def simulate(
     """Draw x = f(z) + noise, z from a Gaussian mixture (or N(0, I), or a product of per-facet mixtures),
     f a leaky-ReLU MLP."""
     parsed_facets = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
-    if prior is Prior.standard_normal:
-        refuse_flags(
-            {"--components": components, "--covariance": covariance, "--weights": weights, "--mean-scale": mean_scale},
-            "--prior standard-normal",
-            "the mixture options shape a Gaussian mixture, and this prior is one N(0, I) component",
-        )
+    refuse_mixture_options(prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale)
     if samples < MIN_SAMPLES:  # every reader refuses fewer (validate_matrix): refuse before writing
         raise InvalidParameterError(
             f"--samples must be >= {MIN_SAMPLES}: the file would hold too few samples to read back. Got {samples}."

@@ -41,6 +41,22 @@ MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing l
 MAX_JOINT_COMPONENTS = 10_000  # prod K_j of a faceted prior: the joint mixture is held component by component
 
 
+_BOUND_WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _problem(error: dict) -> str:
+    """One validation problem as "field: what is wrong (got value)"; a rule about the whole setting
+    (a model validator, no field) without the field part."""
+    field = ".".join(map(str, error["loc"]))
+    context = error.get("ctx") or {}
+    bound = next((f"{_BOUND_WORDS[key]} {context[key]}" for key in _BOUND_WORDS if key in context), None)
+    if bound is not None and "input" in error:
+        text = f"must be {bound} (got {error['input']})"
+    else:
+        text = error["msg"].removeprefix("Value error, ")
+    return f"{field}: {text}" if field else text
+
+
 class SyntheticSpec(BaseModel):
     """A simulation setting. Defaults are the informative setting of the BRIEF (m=2, n=10, K=4)."""
 
@@ -129,10 +145,7 @@ class SyntheticSpec(BaseModel):
         try:
             return cls(**kwargs)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
-            )
+            problems = "; ".join(_problem(e) for e in exc.errors())
             raise InvalidParameterError(f"Invalid simulation setting: {problems}.") from None
 
     def build(self) -> SyntheticGenerator:
