@@ -109,6 +109,13 @@ def test_a_text_file_named_npz_is_not_a_valid_npz(tmp_path):
     one_line_error(result, "is not a valid .npz file", unwanted=("pickle", "allow_pickle"))
 
 
+def test_a_text_file_named_npy_given_to_latents_is_not_a_valid_npy(tmp_path, data_file):
+    path = tmp_path / "garbage.npy"
+    path.write_text("hello\n")
+    result = run("evaluate", "--data", data_file, "--latents", path)
+    one_line_error(result, "is not a valid .npy file given to --latents", unwanted=("pickle", "allow_pickle"))
+
+
 # ------------------------------------------------------------------ simulate
 
 

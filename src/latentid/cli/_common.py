@@ -82,7 +82,8 @@ NO_FLAG = {"validation_fraction": "the validation share"}
 _NO_FLAG_ALTERNATIVE = re.compile(r"(?: / | or )(?:" + "|".join(NO_FLAG) + r")\b")
 # numpy's answer to a file that is neither .npy nor .npz (it falls back to unpickling, which latentid refuses).
 _NOT_NUMPY = re.compile(
-    r"could not read the (\.np[yz]) file \(\w+: This file contains pickled \(object\) data\..*\)\.?$"
+    r"could not read the (\.np[yz]) file( given to --[\w-]+)? "
+    r"\(\w+: This file contains pickled \(object\) data\..*\)\.?$"
 )
 _NOT_IN_A_NAME = r"[\w/.:\\-]"  # a parameter name inside a path or a longer word is left alone
 _BARE = re.compile(
@@ -123,7 +124,7 @@ def readable(message: str) -> str:
     """``message`` with what only a programmer reads put in the user's words: numpy's "This file contains
     pickled (object) data ... allow_pickle=" about a file that is not a NumPy file at all."""
     return _NOT_NUMPY.sub(
-        r"is not a valid \1 file (numpy found no array in it: a text file, or another format renamed). "
+        r"is not a valid \1 file\2 (numpy found no array in it: a text file, or another format renamed). "
         r"Write it with numpy.save / numpy.savez, or give a .csv or .parquet file.",
         message,
     )
