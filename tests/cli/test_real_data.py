@@ -72,7 +72,7 @@ def test_split_and_data_dir_are_refused_with_a_file(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((10, 3), dtype=np.float32))
     for flags in (("--split", "test"), ("--data-dir", tmp_path)):
         result = run("fit", "--data", tmp_path / "x.npy", "--out", tmp_path / "r", "--model", "pca", *flags)
-        assert result.exit_code == 2 and "only apply to --data mnist or --data fashion-mnist" in result.output
+        assert result.exit_code == 2 and "only to --data mnist or --data fashion-mnist" in result.output
     result = run("fit", "--data", "mnist", "--split", "validation", "--out", tmp_path / "r", "--model", "pca")
     assert result.exit_code == 2
 

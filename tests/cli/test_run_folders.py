@@ -146,6 +146,11 @@ def test_resume_where_there_is_nothing_to_resume(data_file, tmp_path):
     assert not missing.exists()
 
 
+def test_a_refused_fit_with_progress_on_prints_only_its_error(data_file, tmp_path):
+    result = run("fit", "--data", data_file, "--out", tmp_path / "r", "--lr", -1)  # progress bars not --quiet
+    assert result.exit_code == 2 and result.stderr.startswith("error: --lr") and result.stderr.count("\n") == 1
+
+
 def test_resuming_a_finished_run_changes_nothing(finished):
     before = {p.name: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
     result = run("fit", "--out", finished, "--resume", "--quiet")

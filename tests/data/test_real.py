@@ -131,7 +131,7 @@ def test_open_data_routes_names_and_refuses_split_for_files(shared_data, tmp_pat
     path = tmp_path / "x.npy"
     np.save(path, np.zeros((5, 3)))
     assert open_data(path).x.shape == (5, 3)
-    with pytest.raises(InvalidParameterError, match="--split only apply to --data mnist"):
+    with pytest.raises(InvalidParameterError, match="--split applies only to --data mnist"):
         open_data(path, split="test")
     with pytest.raises(InvalidParameterError, match="--split must be one of"):
         open_data("mnist", split="validation", data_dir=shared_data)

@@ -28,20 +28,28 @@ def training_progress(enabled: bool = True) -> Iterator[Callable[[dict], None] |
     if not enabled:
         yield None
         return
-    with Progress(*progress_columns(), console=err_console, transient=False) as progress:
-        tasks: dict[str, int] = {}
+    # Started at the first event, not before: rich prints an empty line when it stops a display that never
+    # drew (stderr not a terminal), which put a blank line before a refusal's one-line error.
+    progress = Progress(*progress_columns(), console=err_console, transient=False)
+    tasks: dict[str, int] = {}
 
-        def callback(event: dict) -> None:
-            label = str(event.get("stage", "train"))
-            if "restart" in event:  # numbered from 1, as in train_log.jsonl and restart-<r>.pt
-                label += f" (restart {event['restart']} of {event.get('n_restarts', 1)})"
-            epoch = event.get("epoch", 0)
-            # A stage seen before that starts again (the next model of a demo, a new fit) gets a fresh bar.
-            if label not in tasks or epoch <= progress.tasks[tasks[label]].completed:
-                tasks[label] = progress.add_task(label, total=event.get("n_epochs"), metrics="")
-            parts = [f"loss {event['loss']:.4g}"] if event.get("loss") is not None else []
-            if event.get("val_elbo") is not None:
-                parts.append(f"val ELBO {event['val_elbo']:.4g}")
-            progress.update(tasks[label], completed=epoch, metrics="  ".join(parts))
+    def callback(event: dict) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        label = str(event.get("stage", "train"))
+        if "restart" in event:  # numbered from 1, as in train_log.jsonl and restart-<r>.pt
+            label += f" (restart {event['restart']} of {event.get('n_restarts', 1)})"
+        epoch = event.get("epoch", 0)
+        # A stage seen before that starts again (the next model of a demo, a new fit) gets a fresh bar.
+        if label not in tasks or epoch <= progress.tasks[tasks[label]].completed:
+            tasks[label] = progress.add_task(label, total=event.get("n_epochs"), metrics="")
+        parts = [f"loss {event['loss']:.4g}"] if event.get("loss") is not None else []
+        if event.get("val_elbo") is not None:
+            parts.append(f"val ELBO {event['val_elbo']:.4g}")
+        progress.update(tasks[label], completed=epoch, metrics="  ".join(parts))
 
+    try:
         yield callback
+    finally:
+        if progress.live.is_started:
+            progress.stop()

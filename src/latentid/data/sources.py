@@ -29,7 +29,7 @@ def open_data(
     given = [flag for flag, value in (("--split", split), ("--data-dir", data_dir)) if value is not None]
     if given:
         raise InvalidParameterError(
-            f"{' and '.join(given)} only apply to --data mnist or --data fashion-mnist, not to the file {data}. "
-            "Drop them."
+            f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to --data mnist or --data "
+            f"fashion-mnist, not to the file {data}. Drop {'it' if len(given) == 1 else 'them'}."
         )
     return read_dataset(data, x_columns)
