@@ -35,7 +35,8 @@ def demo(
         False, "--force", help="Replace the demo already in --out (its data, runs, results.json and report.html)."
     ),
 ) -> None:
-    """Simulate the informative setting, fit VaDE, a vanilla VAE and PCA, score each against the oracle."""
+    """Simulate the informative setting, fit VaDE, a vanilla VAE, iVAE (given the true labels), PCA and FastICA,
+    and score each against the oracle."""
     if out.exists() and not out.is_dir():
         raise InvalidParameterError(f"--out '{out}' is a file; name a folder.")
     existing = sorted(p.name for p in out.glob("*") if p.name in DEMO_OUTPUTS) if out.is_dir() else []

@@ -9,6 +9,7 @@ rows and split: the oracle (E[z | x] under the file's generator) and PCA.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Split,
     console,
+    err_console,
     friendly_errors,
     load_data,
     print_json,
@@ -131,6 +133,13 @@ def _facet_blocks(dataset) -> list[slice] | None:
         return None
     spec = SyntheticSpec.model_validate_json(str(dataset.extras["spec_json"]))
     return facet_blocks(spec) if spec.facets else None
+
+
+def _working(what: str):
+    """A spinner on stderr naming the slow step, on a terminal only (nothing in logs or pipes)."""
+    if not err_console.is_terminal:
+        return contextlib.nullcontext()
+    return err_console.status(f"evaluate: computing {what}")
 
 
 def _gaps(loaded, dataset, seed: int) -> dict:
@@ -347,12 +356,14 @@ def evaluate(
     with warnings.catch_warnings():  # a collapsed latent's warning goes into notes, once, not as a Python warning
         warnings.simplefilter("ignore", UserWarning)
         result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
-    result.update(_gaps(loaded, dataset, seed))
+    with _working("likelihood and amortisation gaps (true log p(x), 256-draw bound)"):
+        result.update(_gaps(loaded, dataset, seed))
     arranged = arrange_result(result)
     if no_baselines:
         baselines, notes = {}, ["baselines skipped (--no-baselines)"]
     else:
-        baselines, notes = _baselines(dataset, split, seed, blocks)
+        with _working("the oracle and PCA baselines (a few ms per row)"):
+            baselines, notes = _baselines(dataset, split, seed, blocks)
         if not baselines and dataset.z is not None and "spec_json" not in dataset.extras:
             notes.append(
                 "no oracle or PCA baseline: the data does not record its generator (files written by "
