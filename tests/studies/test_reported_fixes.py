@@ -113,3 +113,17 @@ def test_a_model_or_study_that_no_run_has_is_named(tmp_path):
         assert "no run has" in result.stderr
     empty = CliRunner().invoke(app, ["results", str(store_path), "--where", "seconds>1e9"])
     assert empty.exit_code == 0 and "0 run(s)" in empty.stdout
+
+
+def test_results_and_report_read_the_default_store_when_none_is_named(tmp_path, monkeypatch):
+    (config,) = _study(tmp_path, FACETS).expand()
+    row = run_one(config.to_json(), threads=1)
+    row.pop("latents")
+    with ResultStore(tmp_path / "results.db") as store:  # what 'experiment run' writes without --store
+        store.record(row)
+    monkeypatch.chdir(tmp_path)
+    listed = CliRunner().invoke(app, ["results", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert [r["key"] for r in json.loads(listed.stdout)["runs"]] == [row["key"]]
+    assert CliRunner().invoke(app, ["report", "--out", "rep"]).exit_code == 0
+    assert (tmp_path / "rep" / "index.html").exists()

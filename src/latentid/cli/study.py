@@ -126,7 +126,9 @@ def run_command(
 @app.command("results")
 @friendly_errors(name_flags=False)
 def results_command(
-    store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
+    store: Path = typer.Argument(
+        DEFAULT_STORE, help="A results store written by 'latentid experiment run' (its default --store)."
+    ),
     where: str | None = typer.Option(
         None, "--where", help="Filter, e.g. 'model=vade,data.depth>=3,status=failed' (comma = and)."
     ),
@@ -174,7 +176,9 @@ def _cell(value) -> str:
 @app.command("report")
 @friendly_errors(name_flags=False)
 def report_command(
-    store: Path = typer.Argument(..., help="A results store written by 'latentid experiment run'."),
+    store: Path = typer.Argument(
+        DEFAULT_STORE, help="A results store written by 'latentid experiment run' (its default --store)."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder for index.html and its PNG/SVG figures."),
     study: str | None = typer.Option(None, "--study", help="Only the runs of this study."),
     force: bool = typer.Option(False, "--force", help="Replace a report already in --out."),
