@@ -215,7 +215,8 @@ def test_headerless_csv_is_all_x_without_a_note(tmp_path):
     ("x_columns", "match"),
     [
         ("x0,nope", r"--x-columns: no column 'nope' in .*d\.csv \(its columns: x0, x1, x2"),
-        ("0-99", "no column '0-99'"),
+        ("0-99", r"position 99 is past the last column of .*d\.csv \(positions 0-"),
+        ("3-1", "the range '3-1' runs backwards; write it 1-3"),
         ("x0,0", "x0 more than once"),
         (" ", "--x-columns is empty"),
     ],

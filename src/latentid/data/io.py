@@ -152,8 +152,17 @@ def _parse_x_columns(spec: str, names: list[str], has_header: bool, path: Path) 
             positions.append(names.index(entry))
             continue
         span = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", entry)
-        if span and int(span[2] or span[1]) < len(names) and int(span[1]) <= int(span[2] or span[1]):
-            positions.extend(range(int(span[1]), int(span[2] or span[1]) + 1))
+        if span:
+            first, last = int(span[1]), int(span[2] or span[1])
+            if first > last:
+                raise InvalidParameterError(
+                    f"--x-columns: the range '{entry}' runs backwards; write it {last}-{first}."
+                )
+            if last >= len(names):
+                raise InvalidParameterError(
+                    f"--x-columns: position {last} is past the last column of {path} (positions 0-{len(names) - 1})."
+                )
+            positions.extend(range(first, last + 1))
             continue
         raise InvalidParameterError(f"--x-columns: no column '{entry}' in {path} ({_file_columns(names, has_header)}).")
     repeated = sorted({names[p] for p, count in Counter(positions).items() if count > 1})
