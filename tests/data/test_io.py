@@ -51,7 +51,7 @@ def test_csv_without_header(tmp_path):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN or infinite"),
+        (np.array([[1.0, 2.0], [3.0, np.nan]]), r"first at row 1, column 1 \(counted from 0\)"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), "NaN or infinite"),
         (np.ones(4), "2-D"),
         (np.ones((1, 3)), "at least 2 samples"),

@@ -86,8 +86,8 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
         bad = np.argwhere(~np.isfinite(arr))[0]
         n_bad = int((~np.isfinite(arr)).sum())
         raise InvalidDataError(
-            f"{name} contains {n_bad} NaN or infinite value(s), first at row {bad[0]}, column {bad[1]}. "
-            "Remove or impute them first."
+            f"{name} contains {n_bad} NaN or infinite value(s), first at row {bad[0]}, column {bad[1]} "
+            "(counted from 0). Remove or impute them first."
         )
     return arr
 
