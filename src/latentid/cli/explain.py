@@ -21,6 +21,7 @@ from latentid.cli.simulate import (
     facets_from_options,
     refuse_mixture_options,
 )
+from latentid.data.mixing import ACTIVATIONS
 from latentid.data.real import is_real_dataset_name
 from latentid.errors import InvalidParameterError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
@@ -85,7 +86,7 @@ def explain(
     activation: str | None = typer.Option(
         None,
         "--activation",
-        help=f"leaky-relu, relu, tanh, sigmoid or linear [default: {Activation.leaky_relu.value}].",
+        help=f"One of {', '.join(ACTIVATIONS)} [default: {Activation.leaky_relu.value}].",
     ),
     output_activation: str | None = typer.Option(
         None, "--output-activation", help="Activation of f's last layer [default: linear]."
