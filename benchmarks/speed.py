@@ -20,6 +20,7 @@ Usage::
     python benchmarks/speed.py                 # all torch threads (2 here)
     python benchmarks/speed.py --device cuda   # the same on a GPU
     python benchmarks/speed.py --skip-report --skip-simulator --repeats 10   # the training figures only
+    python benchmarks/speed.py --compile --skip-epoch --skip-report --skip-simulator   # an inductor-compiled loss
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def time_steps(params: dict, n_features: int, args, device: torch.device, binary
     if binary:
         x = (x > 0.5).float()
     model, module = build(params, n_features, device)
-    vade = median_seconds(
-        step_fn(module, lambda b, g: model._loss(module, b, g), x, gen), args.repeats, args.warmup, device
-    )
+    loss = lambda b, g: model._loss(module, b, g)  # noqa: E731
+    if args.compile:  # inductor-compiled loss (forward and backward); the first call compiles, in the warm-up
+        loss = torch.compile(loss)
+    vade = median_seconds(step_fn(module, loss, x, gen), args.repeats, args.warmup, device)
     _, ae_module = build(params, n_features, device)
     plain = median_seconds(step_fn(ae_module, _autoencoder_loss(ae_module), x, gen), args.repeats, args.warmup, device)
     flops = 3 * forward_flops(module) * BATCH
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
     parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the VaDE loss (autoencoder stays eager)")
     parser.add_argument("--skip-epoch", action="store_true", help="skip the full 70,000-row epoch")
     parser.add_argument("--skip-report", action="store_true", help="skip identifiability_report on 1e6 x 50")
     parser.add_argument("--skip-simulator", action="store_true", help="skip the simulator on 1e6 samples")
