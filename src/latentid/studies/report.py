@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
-from latentid.studies.store import theory_level
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -136,7 +135,7 @@ def _parse_runs(rows: Sequence[Mapping]) -> list[_Run]:
             sorted(((k, _hashable(v)) for k, v in data.items() if k not in REPLICATE_OPTIONS), key=lambda kv: kv[0])
         )
         metrics = {k: _number(v) for k, v in (row.get("metrics") or {}).items()}
-        level = theory_level(config, row.get("level"))  # "none" for the linear floors, as explain --run says
+        level = row.get("level")  # as the store reads it: "none" for the linear floors (store.theory_level)
         runs.append(
             _Run(
                 row=row,

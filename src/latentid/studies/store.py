@@ -251,7 +251,8 @@ class ResultStore:
                     row[column] = json.loads(row[column])
                 except json.JSONDecodeError:
                     raise DataFileError(f"{self.path}: run {row['key']}: '{column}' is not valid JSON") from None
-        row["level"] = theory_level(row["config"], row["level"])  # a store written before linear runs said "none"
+        # run_one records "none" for the linear floors; a store written before it did gets it on reading
+        row["level"] = theory_level(row["config"], row["level"])
         return row
 
 
@@ -290,7 +291,6 @@ def _row_values(row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise InvalidParameterError(f"record: 'status' must be one of {', '.join(STATUSES)}, got {row.get('status')!r}")
     values = {column: row.get(column) for column in COLUMNS}
-    values["level"] = theory_level(row.get("config"), values["level"])
     for column in JSON_COLUMNS:
         if values[column] is not None:
             values[column] = json.dumps(_plain(values[column], column), sort_keys=True, allow_nan=False)
