@@ -67,3 +67,11 @@ def test_no_axis_check_where_level3_does_not_apply():
     rng = np.random.default_rng(3)
     too_few = level3(rng.uniform(0.1, 0.5, size=(3, 2)))  # 3 < 2m + 1 components
     assert too_few.level == "2" and all(c.name != AXIS_CHECK for c in too_few.checks)
+    rotated = np.array([[0.3, 0.1], [0.1, 0.2]])  # full (non-diagonal) covariances: level 3 is not claimed
+    full = assess(
+        PriorDescription(
+            weights=np.full(6, 1 / 6), means=rng.standard_normal((6, 2)), covariances=np.stack([rotated] * 6)
+        ),
+        DecoderDescription(widths=[2, 10, 10], activation="leaky_relu"),
+    )
+    assert full.level == "2" and all(c.name != AXIS_CHECK for c in full.checks)

@@ -290,7 +290,8 @@ def _numbered_family(names: list[str]) -> tuple[list[str], list[str]]:
         return [], list(names)
     prefix = prefixes.most_common(1)[0][0]
     family = [n for n in names if (m := _NUMBERED.fullmatch(n)) and m["prefix"] == prefix]
-    return family, [n for n in names if n not in set(family)]
+    members = set(family)
+    return family, [n for n in names if n not in members]
 
 
 def _x_summary(names: list[str], family: list[str], others: list[str]) -> str:
