@@ -11,7 +11,9 @@ latentid is read against it. How it is computed, per observation x:
    proposal (5 degrees of freedom, scale = inverse Gauss-Newton Hessian), whose heavy tails
    cover the neighbouring affine pieces of f. Weights are handled in log space.
 
-The same draws, with every density normalised, estimate the true log-likelihood
+The same draws give p(c | x) = E[p(c | z) | x], the posterior over the prior's components: its argmax is
+the Bayes classifier, the clustering ceiling no model of x alone beats on average. The same draws, with
+every density normalised, also estimate the true log-likelihood
 log p(x) = log E_r[p(x|z) p(z) / r(z)] (``true_log_likelihood``), with its Monte Carlo standard
 error by the delta method. It is the ceiling every fitted model's bound is read against.
 
@@ -46,13 +48,15 @@ MEMORY_BUDGET = 1e7  # float64 entries per chunk of importance samples (about 16
 class OracleResult:
     """mean : (n, m) posterior means; map : (n, m) MAP points; ess : (n,) effective sample sizes;
     log_likelihood, log_likelihood_se : (n,) importance estimates of log p(x) and their Monte Carlo
-    standard errors (NaN when the noise is 0)."""
+    standard errors (NaN when the noise is 0); component_probs : (n, K) p(c = k | x) under the true model
+    (at the MAP when the noise is 0)."""
 
     mean: np.ndarray
     map: np.ndarray
     ess: np.ndarray
     log_likelihood: np.ndarray
     log_likelihood_se: np.ndarray
+    component_probs: np.ndarray
 
 
 def _prior_grad_and_precision(prior: GaussianMixture, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +138,8 @@ def _student_t_log_density(delta: np.ndarray, hess: np.ndarray, chol_h: np.ndarr
 
 
 def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, rng):
-    """Posterior means (n, m), ESS (n,), log p(x) (n,) and its standard error (n,) from one set of draws."""
+    """Posterior means (n, m), ESS (n,), log p(x) (n,), its standard error (n,) and p(c | x) (n, K) from one
+    set of draws."""
     n, m = z_map.shape
     n_obs = x.shape[1]
     # Proposal scale C with C C^T = H^{-1}: C = L^{-T} where H = L L^T.
@@ -149,14 +154,18 @@ def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, rng):
     flat = z.reshape(-1, m)
     resid = np.repeat(x, n_samples, axis=0) - mixing(flat)
     log_lik = -0.5 * np.sum(resid**2, axis=1) / noise**2 - n_obs * (np.log(noise) + 0.5 * np.log(2 * np.pi))
-    log_joint = (log_lik + prior.log_prob(flat)).reshape(n, n_samples)  # log p(x, z), normalised
+    log_components = prior.component_log_prob(flat)  # (n S, K): log p(z, c)
+    log_prior = logsumexp(log_components, axis=1)
+    log_joint = (log_lik + log_prior).reshape(n, n_samples)  # log p(x, z), normalised
     log_w = log_joint - log_q
     log_evidence = logsumexp(log_w, axis=1) - np.log(n_samples)  # log of the mean weight
     w = np.exp(log_w - log_evidence[:, None])  # weights relative to their mean, (n, S)
     # Delta method: sd(log p_hat) ~ sd(w / mean w) / sqrt(S).
     se = np.sqrt(np.var(w, axis=1) / n_samples)
     w_norm = w / n_samples  # self-normalised: rows sum to 1
-    return np.einsum("ns,nsm->nm", w_norm, z), 1.0 / np.sum(w_norm**2, axis=1), log_evidence, se
+    responsibilities = np.exp(log_components - log_prior[:, None]).reshape(n, n_samples, -1)  # p(c | z_s)
+    component_probs = np.einsum("ns,nsk->nk", w_norm, responsibilities)
+    return np.einsum("ns,nsm->nm", w_norm, z), 1.0 / np.sum(w_norm**2, axis=1), log_evidence, se, component_probs
 
 
 def oracle_posterior(
@@ -177,7 +186,7 @@ def oracle_posterior(
     rng = numpy_rng(random_state)
     max_width = max(mixing.widths)
     chunk = max(1, int(MEMORY_BUDGET // (n_samples * max_width)))
-    means, maps, esses, lls, ses = [], [], [], [], []
+    means, maps, esses, lls, ses, probs = [], [], [], [], [], []
     for start in range(0, len(x), chunk):
         xc = x[start : start + chunk]
         z_map, hess = map_estimate(prior, mixing, noise, xc, np.random.default_rng(START_SEED))
@@ -186,12 +195,14 @@ def oracle_posterior(
             esses.append(np.full(len(xc), float(n_samples)))
             lls.append(np.full(len(xc), np.nan))
             ses.append(np.full(len(xc), np.nan))
+            probs.append(prior.responsibilities(z_map))
         else:
-            mean, ess, ll, se = _importance_chunk(prior, mixing, noise, xc, z_map, hess, n_samples, rng)
+            mean, ess, ll, se, prob = _importance_chunk(prior, mixing, noise, xc, z_map, hess, n_samples, rng)
             means.append(mean)
             esses.append(ess)
             lls.append(ll)
             ses.append(se)
+            probs.append(prob)
         maps.append(z_map)
         logger.debug("oracle: %d / %d rows", min(start + chunk, len(x)), len(x))
     return OracleResult(
@@ -200,6 +211,7 @@ def oracle_posterior(
         ess=np.concatenate(esses),
         log_likelihood=np.concatenate(lls),
         log_likelihood_se=np.concatenate(ses),
+        component_probs=np.concatenate(probs),
     )
 
 

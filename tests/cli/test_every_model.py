@@ -103,6 +103,10 @@ def test_mfcvae_reports_each_facet(facet_file, tmp_path):
     assert labels[:, 0].max() < 3 and labels[:, 1].max() < 2
     for key in ("facet0_affine_r2", "facet1_affine_r2", "facet0_cluster_acc", "facet1_cluster_acc"):
         assert key in scores, key
+    # The oracle's column holds the facet clustering ceiling: the Bayes classifier, per facet.
+    oracle = json.loads(run("evaluate", "--run", out, "--data", facet_file, "--json").stdout)["baselines"]["oracle"]
+    assert {"facet0_cluster_acc", "facet1_cluster_acc", "facet_cluster_acc_mean"} <= set(oracle)
+    assert oracle["facet_cluster_acc_mean"] > 0.7
     assert verdict["level"] in (1, 2) and any("Facets" in note for note in verdict["notes"])
 
 

@@ -120,6 +120,31 @@ def test_labels_follow_the_facet_marginals_and_blocks_are_independent():
     np.testing.assert_allclose(corr, 0.0, atol=0.03)
 
 
+def test_bayes_labels_take_each_facets_marginal_not_the_joint_argmax():
+    gen = _spec(seed=0).build()  # facets (2, 3) and (1, 2): joint component 2 c_1 + c_2 (C order)
+    probs = np.zeros((2, 6))
+    # Row 0: the joint argmax is (0, 0), but facet 0's marginal favours c_1 = 2 (0.42 against 0.30 and 0.28).
+    probs[0, [0, 1, 2, 3, 4, 5]] = [0.30, 0.0, 0.14, 0.14, 0.21, 0.21]
+    probs[1, 3] = 1.0  # a sure row: (1, 1)
+    np.testing.assert_array_equal(gen.bayes_labels(probs), [[2, 0], [1, 1]])
+    plain = SyntheticSpec.create(components=4, depth=2, seed=0).build()
+    np.testing.assert_array_equal(plain.bayes_labels(np.eye(4)[[2, 0, 3]]), [2, 0, 3])
+    with pytest.raises(InvalidParameterError, match=r"shape \(n, 6\)"):
+        gen.bayes_labels(np.ones((3, 4)))
+
+
+def test_bayes_labels_of_low_noise_data_follow_the_true_components_where_they_are_separated():
+    gen = SyntheticSpec.create(facets=FACETS, depth=2, noise=0.01, mean_scale=4.0, seed=3).build()
+    data = gen.sample(300, random_state=1)
+    labels = gen.bayes_labels(gen.posterior(data.x, n_samples=64).component_probs)
+    assert labels.shape == (300, 2)
+    # The same classifier from the true z (no inference needed): the two agree almost everywhere.
+    from_z = gen.bayes_labels(gen.prior.responsibilities(data.z))
+    assert (labels == from_z).mean() > 0.97
+    # In this draw facet 0's three components lie far apart; facet 1's two overlap (means 3.59 and 3.44).
+    assert (labels[:, 0] == data.c[:, 0]).mean() > 0.95
+
+
 def test_round_trip_through_npz(tmp_path):
     generator = _spec().build()
     data = generator.sample(300)

@@ -4,7 +4,7 @@ Thin: reads the files, calls :func:`latentid.metrics.evaluate_latents` (the one 
 and prints a table or JSON. The latents come from ``--latents`` or from a run folder
 (``--run RUN_DIR``: a trained model's posterior means, and its predicted components as labels).
 On a file written by ``latentid simulate`` the same function also scores two baselines on the same
-rows and split: the oracle (E[z | x] under the file's generator) and PCA.
+rows and split: the oracle (E[z | x] under the file's generator, and its Bayes classifier's clusters) and PCA.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ def _gaps(loaded, dataset, seed: int) -> dict:
 
 
 def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str]]:
-    """The oracle's and PCA's identifiability scores on the same rows, split and seed, with notes.
+    """The oracle's and PCA's scores on the same rows, split and seed, with notes: identifiability, and for the
+    oracle also clustering (the Bayes classifier argmax p(c | x)) where the file has true classes.
 
     Only for a file that carries its generator (written by 'latentid simulate') and its true z; else ({}, []).
     A baseline that cannot be computed is left out with a note saying why.
@@ -169,18 +170,21 @@ def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str
     m = int(dataset.z.shape[1])
     n = len(dataset.x)
 
-    def oracle():
-        return generator.posterior_mean(dataset.x, n_samples=ORACLE_SAMPLES, random_state=seed)
+    def oracle():  # E[z | x], and the Bayes classifier's labels where the file has true classes
+        posterior = generator.posterior(dataset.x, n_samples=ORACLE_SAMPLES, random_state=seed)
+        labels = None if dataset.c is None else generator.bayes_labels(posterior.component_probs)
+        return posterior.mean, labels
 
     def pca():
         from latentid.models import PCA
 
-        return PCA(m, random_state=seed).fit(dataset.x).transform(dataset.x)
+        return PCA(m, random_state=seed).fit(dataset.x).transform(dataset.x), None
 
     out, notes = {}, []
-    for name, latents in (("oracle", oracle), ("pca", pca)):
+    for name, latents_and_labels in (("oracle", oracle), ("pca", pca)):
         try:
-            result = evaluate_latents(latents(), dataset, split=split, seed=seed, facet_blocks=blocks)
+            latents, labels = latents_and_labels()
+            result = evaluate_latents(latents, dataset, labels=labels, split=split, seed=seed, facet_blocks=blocks)
         except LatentIDError as exc:
             notes.append(f"{name} baseline left out: {exc}")
             continue
@@ -194,6 +198,12 @@ def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str
         notes.append(
             f"oracle: E[z | x] under the data file's own generator ({how}; on all {n:,} rows, a few ms per row, "
             "--no-baselines skips it): the ceiling no encoder beats on average"
+            + (
+                "; its clusters are the Bayes classifier's, argmax p(c | x) under the generator (per facet: of the "
+                "facet's marginal), the clustering ceiling"
+                if dataset.c is not None
+                else ""
+            )
         )
     if "pca" in out:
         notes.append(f"pca: PCA with latent_dim {m} (the true m) fitted on x of all {n:,} rows: the linear floor")

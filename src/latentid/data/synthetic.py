@@ -278,17 +278,35 @@ class SyntheticGenerator:
             x = x + self.noise * rng.standard_normal(x.shape)
         return Dataset(x=x.astype(np.float32), z=z.astype(np.float32), c=c, source="<simulated>")
 
-    def posterior_mean(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0) -> np.ndarray:
-        """The oracle E[z | x] under this generator: x (n, obs_dim) -> (n, latent_dim) float32.
-
-        See ``latentid.oracle`` for how it is computed.
-        """
+    def posterior(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
+        """The oracle's posterior under this generator for x (n, obs_dim): a ``latentid.oracle.OracleResult``
+        (E[z | x], the MAP, p(c | x) over the prior's components, log p(x)). See ``latentid.oracle``."""
         from latentid.oracle import oracle_posterior
 
-        result = oracle_posterior(
-            self.prior, self.mixing, self.noise, x, n_samples=n_samples, random_state=random_state
-        )
-        return result.mean
+        return oracle_posterior(self.prior, self.mixing, self.noise, x, n_samples=n_samples, random_state=random_state)
+
+    def posterior_mean(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0) -> np.ndarray:
+        """The oracle E[z | x] under this generator: x (n, obs_dim) -> (n, latent_dim) float32."""
+        return self.posterior(x, n_samples=n_samples, random_state=random_state).mean
+
+    def bayes_labels(self, component_probs: np.ndarray) -> np.ndarray:
+        """The Bayes classifier's labels from p(c | x) (n, K) (``posterior(x).component_probs``): the most
+        probable component (n,), or with facets the most probable component of each facet, from the facet's
+        marginal posterior (n, J), laid out as the simulator's c."""
+        probs = np.asarray(component_probs, dtype=np.float64)
+        if probs.ndim != 2 or probs.shape[1] != self.prior.n_components:
+            raise InvalidParameterError(
+                f"component_probs must have shape (n, {self.prior.n_components}); got {probs.shape}."
+            )
+        if self.spec.facets is None:
+            return probs.argmax(axis=1).astype(np.int64)
+        shape = tuple(k for _, k in self.spec.facets)  # joint components in C order (``product_mixture``)
+        joint = probs.reshape(-1, *shape)
+        columns = []
+        for j in range(len(shape)):
+            others = tuple(axis + 1 for axis in range(len(shape)) if axis != j)
+            columns.append(joint.sum(axis=others).argmax(axis=1))
+        return np.stack(columns, axis=1).astype(np.int64)
 
     def log_likelihood(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
         """The true log p(x) of x (n, obs_dim): a ``latentid.oracle.TrueLogLikelihood`` (per sample, with se)."""
