@@ -37,18 +37,18 @@ from latentid.theory import assess, axis_margin
 METHODS = ("oracle", "ivae", "vade", "vae", "pca", "fastica")
 
 
-def setting(m: int, seed: int) -> SyntheticSpec:
-    """A level-3 setting of latent dim m: diag covariances, K = 2m + 2, n = 5m observed, depth 3, noise 0.01."""
-    return SyntheticSpec(
-        latent_dim=m, obs_dim=5 * m, components=2 * m + 2, covariance="diag", depth=3, noise=0.01, seed=seed
-    )
+def setting(m: int, seed: int, components: int | None = None) -> SyntheticSpec:
+    """A level-3 setting of latent dim m: diag covariances, K = ``components`` (default 2m + 2), n = 5m observed,
+    depth 3, noise 0.01."""
+    k = 2 * m + 2 if components is None else components
+    return SyntheticSpec(latent_dim=m, obs_dim=5 * m, components=k, covariance="diag", depth=3, noise=0.01, seed=seed)
 
 
-def generator(m: int, seed: int, variance_power: float = 1.0):
+def generator(m: int, seed: int, variance_power: float = 1.0, components: int | None = None):
     """The setting's generator; ``variance_power`` p != 1 spreads each component's variances around their
     geometric mean (log v -> mean + p (log v - mean)), which raises the axis margin (``theory.axis_margin``)
     and leaves means, scale and mixing as drawn: does a likelihood that pins the axes harder help the fits?"""
-    gen = setting(m, seed).build()
+    gen = setting(m, seed, components).build()
     if variance_power == 1.0:
         return gen
     log_var = np.log(np.einsum("kii->ki", gen.prior.covariances))
@@ -67,7 +67,7 @@ def fit_and_encode(method: str, train, test, gen, m: int, seed: int, overrides: 
         model = IVAE(latent_dim=m, **deep).fit(train.x, u=train.c)
         return model.transform(test.x, u=test.c)
     if method == "vade":
-        model = VaDE(latent_dim=m, n_components=2 * m + 2, covariance="diag", **deep).fit(train.x)
+        model = VaDE(latent_dim=m, n_components=gen.prior.n_components, covariance="diag", **deep).fit(train.x)
     elif method == "vae":
         model = VAE(latent_dim=m, **deep).fit(train.x)
     elif method == "pca":
@@ -77,10 +77,10 @@ def fit_and_encode(method: str, train, test, gen, m: int, seed: int, overrides: 
     return model.transform(test.x)
 
 
-def run_one(job: tuple[int, int, str, int, int, dict, float]) -> dict:
-    m, seed, method, n_train, n_test, overrides, variance_power = job
+def run_one(job: tuple[int, int, str, int, int, dict, float, int | None]) -> dict:
+    m, seed, method, n_train, n_test, overrides, variance_power, components = job
     torch.set_num_threads(1)
-    gen = generator(m, seed, variance_power)
+    gen = generator(m, seed, variance_power, components)
     train = gen.sample(n_train, random_state=1000 + seed)
     test = gen.sample(n_test, random_state=2000 + seed)
     start = time.perf_counter()
@@ -107,18 +107,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes (1 torch thread each)")
     parser.add_argument("--set", action="append", default=[], help="deep-model override key=value (JSON value)")
     parser.add_argument("--variance-power", type=float, default=1.0, help="spread component variances (generator)")
+    parser.add_argument("--components", type=int, default=None, help="mixture components K (default 2m + 2)")
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     for m in args.dims:
-        verdict = assess(*describe_generator(setting(m, args.seeds[0]).build()))
+        verdict = assess(*describe_generator(setting(m, args.seeds[0], args.components).build()))
         print(f"m={m}: explain says level {verdict.level} (identifiable up to {verdict.equivalence})", flush=True)
         margins = []
         for seed in args.seeds:  # how much likelihood pins the axes that strong MCC asks a fit to find
-            prior = generator(m, seed, args.variance_power).prior
+            prior = generator(m, seed, args.variance_power, args.components).prior
             margins.append(f"{axis_margin(prior.weights, np.einsum('kii->ki', prior.covariances))[0]:.3f}")
         print(f"m={m}: axis margin (nat per sample) by seed: {', '.join(margins)}", flush=True)
     jobs = [
-        (m, s, meth, args.n_train, args.n_test, overrides, args.variance_power)
+        (m, s, meth, args.n_train, args.n_test, overrides, args.variance_power, args.components)
         for m in args.dims
         for s in args.seeds
         for meth in args.methods
@@ -145,6 +146,7 @@ def main() -> None:
                 "benchmark": "ivae_comparison",
                 "n_train": args.n_train,
                 "variance_power": args.variance_power,
+                "components": args.components,
                 **summary,
                 "rows": rows,
             }

@@ -101,13 +101,17 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def fit_and_encode(method: str, spec: SyntheticSpec, gen, train, test, seed: int, quick: bool):
-    """(posterior means of the test sample, fitted model or None, seconds)."""
+def fit_and_encode(
+    method: str, spec: SyntheticSpec, gen, train, test, seed: int, quick: bool, overrides: dict | None = None
+):
+    """(posterior means of the test sample, fitted model or None, seconds); ``overrides`` are hyper-parameters
+    of this (deep) method, from ``--set``."""
     from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, VaDE
 
     deep = {"random_state": seed, "device": "cpu", "threads": 1}
     if quick:
         deep.update(QUICK_DEEP)
+    deep.update(overrides or {})
     start = time.perf_counter()
     model = None
     if method == "oracle":
@@ -142,7 +146,7 @@ def joint_labels(spec: SyntheticSpec, c: np.ndarray) -> np.ndarray:
 
 def run_task(task: tuple) -> list[dict]:
     """Every method on one (setting, seed): one row per method."""
-    name, seed, methods, n_train, n_test, gap_rows, quick = task
+    name, seed, methods, n_train, n_test, gap_rows, quick, overrides = task
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
@@ -158,7 +162,7 @@ def run_task(task: tuple) -> list[dict]:
     for method in methods:
         row = {"setting": name, "seed": seed, "method": method}
         try:
-            z_hat, model, seconds = fit_and_encode(method, spec, gen, train, test, seed, quick)
+            z_hat, model, seconds = fit_and_encode(method, spec, gen, train, test, seed, quick, overrides.get(method))
             rep = identifiability_report(test.z, z_hat, split=0.5, seed=seed)
             row.update(
                 affine_r2=float(rep["affine_r2"]),
@@ -262,7 +266,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-train", type=int, help=f"default {N_TRAIN} (--quick: {QUICK_N_TRAIN})")
     parser.add_argument("--n-test", type=int, help=f"default {N_TEST} (--quick: {QUICK_N_TEST})")
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes over (setting, seed), 1 thread each")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="a deep method's hyper-parameter (JSON)"
+    )
     args = parser.parse_args(argv)
+    overrides: dict[str, dict] = {}
+    for item in args.set:
+        target, _, value = item.partition("=")
+        method, _, key = target.partition(".")
+        if method not in METHODS or not key or not value:
+            parser.error(f"--set {item}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(METHODS)}")
+        overrides.setdefault(method, {})[key] = json.loads(value)
 
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the spawned workers
     quick = args.quick
@@ -273,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     gap_rows = QUICK_GAP_ROWS if quick else GAP_ROWS
     methods = list(args.methods)
     tasks = [
-        (name, seed, methods_for(name, methods), n_train, n_test, gap_rows, quick)
+        (name, seed, methods_for(name, methods), n_train, n_test, gap_rows, quick, overrides)
         for name in settings
         for seed in seeds
     ]
@@ -297,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Quality suite{' (--quick)' if quick else ''}: {n_train} training / {n_test} test samples, seeds {seeds}.")
     deep = f"deep models with {QUICK_DEEP}" if quick and QUICK_DEEP else "every estimator with its defaults"
     print(f"{deep[0].upper()}{deep[1:]}; likelihood gap on up to {gap_rows} test rows.")
+    if overrides:
+        print(f"Overrides (--set): {json.dumps(overrides)}.")
     for name in settings:
         print(f"- {name}: {SETTINGS[name][1]}")
     print()
@@ -306,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "benchmark": "quality",
         "quick": quick,
+        "overrides": overrides,
         "n_train": n_train,
         "n_test": n_test,
         "seeds": seeds,

@@ -95,6 +95,25 @@ def test_ivae_uses_the_labels_as_u_everywhere(data_file, tmp_path):
     assert np.abs(shifted - z).max() > 1e-3
 
 
+def test_ivae_takes_the_length_of_its_warm_start_and_refuses_the_mixture_flags(data_file, tmp_path):
+    base = ("fit", "--data", data_file, "--model", "ivae", "--aux", "c", *DEEP_FAST)
+    defaulted, warm = tmp_path / "defaulted", tmp_path / "warm"
+    assert run(*base, "--out", defaulted).exit_code == 0
+    assert run(*base, "--out", warm, "--pretrain-epochs", 5).exit_code == 0
+    from latentid.runs import load_run
+
+    params = [load_run(out).model.get_params() for out in (defaulted, warm)]
+    assert [(p["pretrain_epochs"], p["pretrain_objective"]) for p in params] == [(0, "pca"), (5, "pca")]
+    for out, epochs in ((defaulted, 0), (warm, 5)):
+        log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+        pretraining = [record for record in log if record.get("stage") == "pretrain"]
+        assert len(pretraining) == epochs and all("PCA" in record["objective"] for record in pretraining)
+    for flags in (("--pretrain-objective", "vae"), ("--covariance", "diag"), ("--components", 3)):
+        result = run(*base, "--out", tmp_path / "refused", *flags)
+        assert_one_line_error(result, flags[0], "--model ivae", "PCA start")
+        assert not (tmp_path / "refused").exists()
+
+
 def test_mfcvae_reports_each_facet(facet_file, tmp_path):
     out = tmp_path / "mfc"
     args = ("--model", "mfcvae", "--facets", "2:3,1:2", "--pretrain-epochs", "1", "--restarts", "1", *DEEP_FAST)

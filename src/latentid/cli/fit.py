@@ -28,7 +28,7 @@ from latentid.cli._progress import training_progress
 from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.errors import InvalidParameterError
-from latentid.models import MFCVAE, VaDE
+from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import (
     CLUSTERING_MODELS,
@@ -110,6 +110,7 @@ class Device(str, Enum):
 # to the estimator's own default, shown in --help.
 VADE_DEFAULTS = VaDE().get_params()
 MFCVAE_DEFAULTS = MFCVAE().get_params()
+IVAE_DEFAULTS = IVAE().get_params()
 
 
 # The options of the networks and the training loop: a linear floor refuses every one of them.
@@ -278,7 +279,8 @@ def fit(
     pretrain_epochs: int | None = typer.Option(
         None,
         "--pretrain-epochs",
-        help=f"Pretraining epochs (vade, mfcvae) [default: {VADE_DEFAULTS['pretrain_epochs']}].",
+        help=f"Pretraining epochs (vade, mfcvae) [default: {VADE_DEFAULTS['pretrain_epochs']}]; ivae: epochs of "
+        f"a PCA warm start [default: {IVAE_DEFAULTS['pretrain_epochs']}, a random start].",
     ),
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
@@ -460,7 +462,13 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
             context,
             "a linear floor is fitted in closed form by scikit-learn, with no networks or training loop",
         )
-    if model is not ModelName.gmm:
+    if model is ModelName.ivae:  # its only warm start is the PCA start: --pretrain-epochs N > 0 asks for it
+        refuse_flags(
+            pick("components", "covariance", "pretrain_objective"),
+            context,
+            "its prior is p(z | u), not a mixture, and its one warm start is the PCA start (--pretrain-epochs N)",
+        )
+    elif model is not ModelName.gmm:
         if model not in MIXTURE_WARM_START:
             refuse_flags(
                 pick("components", "covariance", "pretrain_epochs", "pretrain_objective"),
@@ -536,6 +544,8 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
         params["facets"] = facets
     else:
         params["latent_dim"] = latent_dim
+    if model is ModelName.ivae and o["pretrain_epochs"] is not None:
+        params["pretrain_epochs"] = o["pretrain_epochs"]
     if model in MIXTURE_WARM_START:
         defaults = VADE_DEFAULTS if model is ModelName.vade else MFCVAE_DEFAULTS
         names = {

@@ -100,8 +100,9 @@ class LatentModel(BaseEstimator):
     def _epoch_start(self, epoch: int, n_epochs: int) -> None:
         """Called before each training epoch (0-based ``epoch``); default: nothing."""
 
-    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
-        """Initialise the prior from encoder means z (n, latent_dim); default: leave it as built."""
+    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int, aux: np.ndarray | None = None) -> None:
+        """Initialise the prior from encoder means z (n, latent_dim) of the training rows, whose u (n, aux_dim)
+        is ``aux`` for a model with an observed u (else None); default: leave it as built."""
 
     def _loss(self, module: LatentModule, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Per-sample training loss of a standardised batch x (b, n_features) -> (b,), in nats.

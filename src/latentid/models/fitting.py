@@ -38,6 +38,7 @@ PRETRAIN_OBJECTIVES = {
     "autoencoder": "autoencoder reconstruction error (warm start, standardised data)",
     "vae": "vanilla VAE negative ELBO (warm start, standardised data)",
     "refined": "vanilla VAE negative refined bound (warm start, standardised data)",
+    "pca": "squared error of the encoder to whitened PCA latents and of x decoded from them (warm start)",
 }
 
 
@@ -131,7 +132,8 @@ def warm_start(
     """Pretraining (or explicit ``pretrained`` weights), then the model's prior init.
 
     Pretraining minimises the likelihood's reconstruction error of decoder(encoder mean)
-    (``pretrain_objective='autoencoder'``) or a vanilla VAE's negative ELBO ('vae'); with a
+    (``pretrain_objective='autoencoder'``), a vanilla VAE's negative ELBO ('vae'), or the regression of
+    the encoder onto the whitened PCA latents of x and of x onto them by the decoder ('pca'); with a
     checkpoint_dir the pretrained weights are written to ``pretrained-<restart>.pt`` there (1-based), to be
     reused only when passed back explicitly as ``pretrained=``. ``train_kwargs`` go to the pretraining's
     ``train`` (``checkpoint_path``/``resume_state``: the per-epoch ``pretrain-<restart>.pt`` and its
@@ -153,6 +155,8 @@ def warm_start(
             # The unfitted mixture prior is N(0, I) (equal components at 0, unit covariances) and is not
             # trained here, so the model's own refined objective is a vanilla VAE's, without its encoder bias.
             loss = lambda xb, gen: model._loss(module, xb, gen)  # noqa: E731
+        elif objective == "pca":
+            loss = _pca_regression_loss(module, x_train)
         else:
             loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
         config = TrainConfig(
@@ -171,12 +175,15 @@ def warm_start(
             with atomic_path(Path(directory) / f"pretrained-{restart}.pt") as tmp:
                 torch.save(state, tmp)
     z = encoder_means(module, x_train)
-    if warmed:
+    # The PCA start leaves the noise at its initial (large) scale: measured on the iVAE comparison's data
+    # (m = 2, seeds 0-4), fits then ended higher (strong MCC 0.833 against 0.800) than with the residuals'.
+    if warmed and getattr(model, "pretrain_objective", "autoencoder") != "pca":
         with torch.no_grad():
             head = slice(0, EVAL_BATCH)  # a noise-scale estimate needs no more rows than this
             x_obs, _ = module.observed_and_prior(x_train[head])
             module.likelihood.init_from_residuals(x_obs, module.decoder(z[head]))
-    model._init_prior(module, z.cpu().double().numpy(), seed)
+    aux = x_train[:, x_train.shape[1] - module.n_aux :].cpu().double().numpy() if module.n_aux else None
+    model._init_prior(module, z.cpu().double().numpy(), seed, aux=aux)
     return history
 
 
@@ -186,6 +193,27 @@ def _autoencoder_loss(module: LatentModule):
     def loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
         x_obs, _ = module.observed_and_prior(xb)
         return module.likelihood.reconstruction_loss(x_obs, module.decoder(module.encoder(xb)[0]))
+
+    return loss
+
+
+def _pca_regression_loss(module: LatentModule, x_train: torch.Tensor):
+    """A linear warm start, per sample: the encoder mean regressed onto the whitened PCA scores t(x) of the
+    training rows, and x onto decoder(t(x)), so that training begins from latents that are an affine map of
+    x, on PCA's axes (README: where that helps iVAE and where it hurts)."""
+    with torch.no_grad():
+        x_obs, _ = module.observed_and_prior(x_train)
+        centre = x_obs.mean(0)
+        _, sing, vh = torch.linalg.svd(x_obs - centre, full_matrices=False)
+        m = module.decoder[0].in_features
+        sd = (sing[:m] / math.sqrt(max(x_obs.shape[0] - 1, 1))).clamp_min(1e-6)
+        projection = vh[:m].T / sd  # (n_features, m): x -> unit-variance scores
+
+    def loss(xb: torch.Tensor, _gen: torch.Generator) -> torch.Tensor:
+        x_b, _ = module.observed_and_prior(xb)
+        target = (x_b - centre) @ projection
+        encoder_error = 0.5 * (module.encoder(xb)[0] - target).pow(2).sum(-1)
+        return encoder_error + module.likelihood.reconstruction_loss(x_b, module.decoder(target))
 
     return loss
 

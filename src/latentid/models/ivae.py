@@ -33,8 +33,13 @@ class IVAE(LatentModel):
     latent_dim : int, dimension m of z.
     prior_dims : list of int or None, hidden widths of the network u -> (mu, log lambda). None: linear
         for labels (a lookup table), two layers of width max(16, 2 m) for a continuous u.
-    Every other parameter is VaDE's (see ``VaDE``); inference is 'amortized' only, and there is no mixture
-    warm start (``pretrain_epochs`` > 0 pretrains encoder and decoder as a vanilla VAE).
+    pretrain_epochs : int, epochs of a warm start; 0 (default): a random start.
+    pretrain_objective : 'pca' (default) regresses the encoder onto the whitened PCA latents of x and x onto
+        them by the decoder, then sets the prior table of labels to each label's mean and variance of those
+        latents: training starts from an affine map of x on PCA's axes. 'autoencoder' pretrains by
+        reconstruction. Not the default: the PCA start lifted strong MCC where PCA's axes lie near the true
+        ones and lowered it where they do not (README, the iVAE comparison).
+    Every other parameter is VaDE's (see ``VaDE``); inference is 'amortized' only.
 
     Fitted attributes: as VaDE's, plus ``aux_categories_`` (the labels seen at fit, None for a continuous
     u) and ``aux_dim_`` (columns of u as the model reads it). ``fit``, ``transform``, ``score`` ... take u.
@@ -44,6 +49,7 @@ class IVAE(LatentModel):
         **COMMON_CONSTRAINTS,
         "inference": [P.Options(("amortized",))],
         "prior_dims": [P.IntSequence(1), P.NONE],
+        "pretrain_objective": [P.Options(("pca", "autoencoder"))],
     }
     _FITTED_SCALARS = (*LatentModel._FITTED_SCALARS, "aux_categories_", "aux_dim_")
 
@@ -67,6 +73,7 @@ class IVAE(LatentModel):
         lr: float = 1e-3,
         lr_schedule: str = "cosine",
         pretrain_epochs: int = 0,
+        pretrain_objective: str = "pca",
         n_restarts: int = 1,
         patience: int | None = 30,
         tol: float = 0.0,
@@ -97,6 +104,7 @@ class IVAE(LatentModel):
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.pretrain_epochs = pretrain_epochs
+        self.pretrain_objective = pretrain_objective
         self.n_restarts = n_restarts
         self.patience = patience
         self.tol = tol
@@ -174,6 +182,28 @@ class IVAE(LatentModel):
         else:
             hidden = (max(16, 2 * self.latent_dim),) * CONTINUOUS_PRIOR_DEPTH
         return ConditionalGaussianPrior(n_aux, self.latent_dim, hidden, self.activation, float(self.slope), generator)
+
+    @torch.no_grad()
+    def _init_prior(self, module, z: np.ndarray, seed: int, aux: np.ndarray | None = None) -> None:
+        """After a warm start, with labels as u and a lookup-table prior: each label's row of the table becomes
+        the mean and log variance of the encoder means z (n, latent_dim) of its training rows (aux
+        (n, n_labels), one-hot); a label with fewer than two rows keeps its drawn row. Otherwise (a random
+        start, a continuous u, a prior network) the prior stays as built: set from a random encoder's means,
+        the table lowered strong MCC on the comparison's data (0.662 against 0.753 over 5 seeds)."""
+        warmed = self.pretrain_epochs > 0 or self.pretrained is not None
+        table = module.prior.net[0]
+        if not warmed or aux is None or getattr(self, "aux_categories_", None) is None or len(module.prior.net) != 1:
+            return
+        labels = aux.argmax(axis=1)
+        weight = table.weight.detach().cpu().double().numpy().copy()  # (2 m, n_labels): [mean; log variance]
+        m = self.latent_dim
+        for k in range(aux.shape[1]):
+            rows = z[labels == k]
+            if len(rows) >= 2:
+                weight[:m, k] = rows.mean(axis=0)
+                weight[m:, k] = np.log(np.maximum(rows.var(axis=0), 1e-6))
+        table.weight.copy_(torch.as_tensor(weight, dtype=table.weight.dtype))
+        table.bias.zero_()
 
     @torch.no_grad()
     def prior_parameters(self, u) -> tuple[np.ndarray, np.ndarray]:

@@ -147,7 +147,7 @@ class MFCVAE(LatentModel):
         self._train_epoch = None  # a fresh module starts a fresh schedule
         return ProductPrior([(int(m), int(k)) for m, k in self.facets], self.covariance)
 
-    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
+    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int, aux: np.ndarray | None = None) -> None:
         """One GaussianMixture per facet on its block of the encoder means z (n, latent_dim), seeded."""
         seeds = np.random.SeedSequence(seed).generate_state(len(self.facets))
         module.prior.set_parameters(

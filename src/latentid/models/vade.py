@@ -149,7 +149,7 @@ class VaDE(LatentModel):
     def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
         return MixturePrior(self.latent_dim, self.n_components, self.covariance)
 
-    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int) -> None:
+    def _init_prior(self, module: LatentModule, z: np.ndarray, seed: int, aux: np.ndarray | None = None) -> None:
         """GaussianMixtures on the encoder means z (n, latent_dim) from n_init seeds, one kept by init_selection."""
         module.prior.set_parameters(
             *fit_gmm(z, self.n_components, self.covariance, self.n_init, seed, self.init_selection)
