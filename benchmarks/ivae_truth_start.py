@@ -38,7 +38,6 @@ from latentid.metrics import identifiability_report
 from latentid.models import IVAE
 from latentid.models.likelihoods import SCALE_FLOOR
 from latentid.models.priors import VAR_FLOOR
-from latentid.oracle import oracle_posterior
 
 FITS = ("truth, encoder only", "truth, then all", "random start")
 
@@ -82,7 +81,7 @@ class TruthStartIVAE(IVAE):
 
 def true_conditional_log_likelihood(gen, x: np.ndarray, c: np.ndarray) -> float:
     """Mean log p(x | u = c) per sample under the truth: log p(x, c) - log p(c), from the oracle's draws."""
-    post = oracle_posterior(gen.prior, gen.mixing, gen.noise, x, n_samples=256, random_state=0)
+    post = gen.posterior(x, n_samples=256, random_state=0)
     rows = np.arange(len(c))
     log_pc_x = np.log(np.clip(post.component_probs[rows, c], 1e-300, None))
     return float(np.mean(post.log_likelihood + log_pc_x - np.log(gen.prior.weights[c])))
