@@ -354,3 +354,19 @@ def test_early_stop_event_has_no_time_left_and_checkpoint_records_the_schedule(t
     _scripted_train([3.0, 2.0, 1.0], TrainConfig(6, 20, patience=2), callback=events.append, checkpoint_path=path)
     assert [e["epoch"] for e in events] == [1, 2, 3] and events[-1]["eta"] == 0 and events[-2]["eta"] > 0
     assert load_checkpoint(path)["schedule"] == {"name": "cosine", "epoch": 3, "n_epochs": 6}
+
+
+def test_divergence_in_the_first_epoch_names_no_checkpoint(tmp_path):
+    module, x, gen = _tiny_problem()
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(TrainingDivergedError, match="diverged at epoch 1 of 10") as info:
+        train(
+            module,
+            lambda batch, _gen: module(batch).squeeze(-1) * math.nan,
+            [{"params": list(module.parameters()), "lr": 0.1}],
+            x,
+            TrainConfig(10, 20),
+            gen,
+            checkpoint_path=path,
+        )
+    assert not path.exists() and "checkpoint" not in str(info.value)

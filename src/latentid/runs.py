@@ -1,7 +1,8 @@
 """Run folders: what ``latentid fit`` writes and every later command reads.
 
 A run folder holds
-    run.json          what was fitted on what: status ("running" from the start, "finished" at the end),
+    run.json          what was fitted on what: status ("running" from the start, "finished" at the end,
+                      "failed" with the ``error`` when training diverged: resuming would only repeat it),
                       the command line and its options, the data's absolute path and SHA-256, model,
                       seed, device used, versions, wall time, what the fit warned of (``warnings``,
                       e.g. FastICA not converging); after a --resume, ``options`` are the ones the
@@ -17,6 +18,7 @@ A run folder holds
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from latentid._atomic import atomic_path, write_text_atomic
 from latentid.checkpoint import versions
 from latentid.data.io import Dataset
 from latentid.data.provenance import data_provenance
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, TrainingDivergedError
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
 from latentid.models.base import LatentModel
 from latentid.models.loading import load_model
@@ -42,7 +44,8 @@ AUX_SOURCES = ("c", "u")  # where iVAE's auxiliary variable comes from: the data
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
 LATENTS_FILE = "latents.npy"
-RUNNING, FINISHED = "running", "finished"  # run.json's status
+REPLACED_DIR = ".replaced-run"  # a run that --force replaces waits here until the new fit has finished
+RUNNING, FINISHED, FAILED = "running", "finished", "failed"  # run.json's status
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,15 @@ def interrupted_message(path: Path) -> str:
     )
 
 
+def failed_message(path: str | Path, info: dict) -> str:
+    """One line for a run folder whose fit diverged: what went wrong, and how to fit again."""
+    error = " ".join(str(info.get("error") or "no reason recorded").split()).rstrip(".")
+    return (
+        f"{path}: holds no model: its fit failed ({error}). "
+        "Fit again with other settings and --force to replace it, or choose another --out."
+    )
+
+
 def fit_run(
     model_name: str,
     data: Dataset,
@@ -159,6 +171,8 @@ def fit_run(
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
     earlier = read_run_info(out)
+    if earlier is not None and earlier["status"] == FAILED and not force:
+        raise DataFileError(failed_message(out, earlier))
     if earlier is not None and not resume and not force:
         if earlier["status"] == RUNNING:
             raise DataFileError(
@@ -184,8 +198,7 @@ def fit_run(
     if force and not resume and out.is_dir():
         validate = getattr(model, "_validate_params", None)
         if validate is not None:
-            validate()  # refuse bad settings before the old run is deleted
-        remove_run_files(out)
+            validate()  # refuse bad settings before the old run is set aside
         earlier = None  # a new run: nothing of the old record is kept
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -211,20 +224,31 @@ def fit_run(
             "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
             "resume_commands": [*earlier.get("resume_commands", []), command],
         }
+    replaced = set_aside_run_files(out) if force and not resume and not created else None
     write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
             model.fit(data.x, **inputs)
-    except BaseException:
+    except BaseException as exc:
         # A fit refused before it trained leaves nothing behind; one that trained keeps its
-        # checkpoint so that --resume can continue it.
-        if created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
+        # checkpoint so that --resume can continue it, unless it diverged: resuming from the last good
+        # checkpoint would diverge again, so run.json says it failed, and why.
+        # A replacing fit (--force) that fails puts the run it replaced back; one interrupted goes on as the
+        # folder's run (resumable), as the user asked.
+        if replaced is not None and isinstance(exc, Exception):
+            restore_run_files(out, replaced)
+        elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
             (out / RUN_FILE).unlink(missing_ok=True)
             out.rmdir()
+        elif isinstance(exc, TrainingDivergedError) and out.is_dir():
+            failed = {**started, "status": FAILED, "error": str(exc), "failed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))
         raise
     seconds = time.perf_counter() - start
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
     fit_warnings = []  # what the fit warned of goes into run.json (the command prints each as a note)
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -246,22 +270,50 @@ CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
 MODEL_FILES = ("config.json", "model.pt", "arrays.npz")
 
 
-def remove_run_files(out: Path) -> None:
-    """Delete the files of the run in ``out`` that latentid writes, and nothing else: run.json, latents.npy,
-    train_log.jsonl, the checkpoints, and model/'s config.json, model.pt and arrays.npz (model/ itself only when that
-    leaves it empty)."""
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for pattern in CHECKPOINT_PATTERNS:
-        for file in out.glob(pattern):
-            if file.is_file():
-                file.unlink()
+def run_files(out: Path) -> list[Path]:
+    """The files of the run in ``out`` that latentid writes, and nothing else: run.json, latents.npy,
+    train_log.jsonl, the checkpoints, and model/'s config.json, model.pt and arrays.npz."""
+    files = [out / name for name in RUN_FILES]
+    files += [file for pattern in CHECKPOINT_PATTERNS for file in sorted(out.glob(pattern))]
+    files += [out / MODEL_DIR / name for name in MODEL_FILES]
+    return [file for file in files if file.is_file()]
+
+
+def _prune_model_dir(out: Path) -> None:
     model_dir = out / MODEL_DIR
-    if model_dir.is_dir():
-        for name in MODEL_FILES:
-            (model_dir / name).unlink(missing_ok=True)
-        if not any(model_dir.iterdir()):
-            model_dir.rmdir()
+    if model_dir.is_dir() and not any(model_dir.iterdir()):
+        model_dir.rmdir()
+
+
+def remove_run_files(out: Path) -> None:
+    """Delete ``run_files(out)`` (model/ itself only when that leaves it empty)."""
+    for file in run_files(out):
+        file.unlink()
+    _prune_model_dir(out)
+
+
+def set_aside_run_files(out: Path) -> Path:
+    """Move ``run_files(out)`` into a hidden folder of ``out`` (returned), so that a replacing fit that fails
+    can put them back (``restore_run_files``)."""
+    aside = out / REPLACED_DIR
+    if aside.exists():  # left by a replacing fit that was killed: the run it held was replaced since
+        shutil.rmtree(aside)
+    for file in run_files(out):
+        target = aside / file.relative_to(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file.replace(target)
+    _prune_model_dir(out)
+    return aside
+
+
+def restore_run_files(out: Path, aside: Path) -> None:
+    """Delete the failed fit's files in ``out`` and move back those ``set_aside_run_files`` kept in ``aside``."""
+    remove_run_files(out)
+    for file in sorted(p for p in aside.rglob("*") if p.is_file()):
+        target = out / file.relative_to(aside)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file.replace(target)
+    shutil.rmtree(aside)
 
 
 def run_record(
@@ -303,6 +355,8 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     )
     if interrupted:
         raise DataFileError(interrupted_message(path))
+    if info is not None and info["status"] == FAILED:
+        raise DataFileError(failed_message(path, info))
     if info is None or not (path / MODEL_DIR).is_dir():
         raise DataFileError(
             f"{path}: not a latentid run folder (no {RUN_FILE} and {MODEL_DIR}/). "

@@ -193,7 +193,8 @@ def train(
         with torch.no_grad():
             val = float(score_fn(x_val)) if use_val else None
         if not math.isfinite(loss) or (val is not None and not math.isfinite(val)):
-            where = f" The last good checkpoint is kept in {checkpoint_path}." if checkpoint_path else ""
+            kept = checkpoint_path is not None and Path(checkpoint_path).is_file()  # none before the first epoch ends
+            where = f" The last good checkpoint is kept in {checkpoint_path}." if kept else ""
             bad = loss if not math.isfinite(loss) else val
             lr = optimizer.param_groups[0]["initial_lr"]
             raise TrainingDivergedError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from latentid.errors import DataFileError, InvalidParameterError
-from latentid.runs import CHECKPOINT_PATTERNS, RUNNING, read_run_info
+from latentid.runs import CHECKPOINT_PATTERNS, FAILED, RUNNING, failed_message, read_run_info
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
 
@@ -40,7 +40,8 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
 
     Returns None when ``out`` holds a finished run (resuming it changes nothing), and ``given`` unchanged
     when ``out`` has no run.json with options but has checkpoints (a folder from an older latentid or the
-    Python API). A folder with neither, or no folder, has nothing to resume: DataFileError.
+    Python API). A folder with neither, or no folder, has nothing to resume, and a fit that failed (diverged)
+    would only fail again: DataFileError.
     """
     info = read_run_info(out) if out.is_dir() else None
     if info is None:
@@ -49,6 +50,8 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
             why = "no run.json or checkpoint in it" if out.is_dir() else "no such folder"
             raise DataFileError(f"{out}: nothing to resume ({why}). Drop --resume to start afresh.")
         return given
+    if info["status"] == FAILED:
+        raise DataFileError(failed_message(out, info))
     stored = info.get("options")
     if isinstance(stored, dict):
         state = "interrupted fit" if info["status"] == RUNNING else "finished run"

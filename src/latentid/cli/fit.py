@@ -357,8 +357,9 @@ def fit(
     force: bool = typer.Option(
         False,
         "--force",
-        help="Replace the run (finished or interrupted) already in --out: its run.json, model/, latents, log and "
-        "checkpoints are deleted first; other files in the folder are kept.",
+        help="Replace the run (finished, interrupted or failed) already in --out: its run.json, model/, latents, "
+        "log and checkpoints are set aside, deleted once the new fit has finished, and put back if it fails; other "
+        "files in the folder are kept.",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
