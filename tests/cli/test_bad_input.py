@@ -286,3 +286,13 @@ def test_integers_beyond_any_array_size_are_refused_by_flag(flag):
 def test_count_of_bad_inputs_tried():
     print(f"bad inputs tried: {TRIED['count']}")
     assert TRIED["count"] >= 7 * 25
+
+
+@pytest.mark.parametrize("model", ["pca", "fastica", "gmm", "vae"])
+def test_fit_refuses_data_whose_rows_are_all_the_same(tmp_path, model):
+    data = tmp_path / "d.npy"
+    np.save(data, np.tile([[1.0, 2.0, 3.0, 4.0]], (40, 1)))
+    out = tmp_path / "run"
+    short = SHORT.get(model, [])
+    code, stdout, stderr = invoke("fit", "--model", model, "--data", data, "--out", out, "--quiet", *short)
+    assert_refused(code, stdout, stderr, leftovers=[out])

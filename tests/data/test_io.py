@@ -280,3 +280,13 @@ def test_a_data_file_given_as_one_array_is_refused(tmp_path):
     # Learned latents whose columns are named z0, z1 (and a pandas index) are one array.
     frame[["z0", "z1"]].to_csv(tmp_path / "z.csv")
     np.testing.assert_allclose(read_dataset(tmp_path / "z.csv", ground_truth=False).x, frame[["z0", "z1"]].to_numpy())
+
+
+def test_values_beyond_float32_are_named_as_such_not_as_nan():
+    x = np.ones((4, 3))
+    x[2, 1] = 1e39  # finite in float64, inf once cast
+    expected = r"beyond the range of float32 \(e\.g\. 1e\+39 at row 2, column 1"
+    with pytest.raises(InvalidDataError, match=expected) as info:
+        validate_matrix(x)
+    assert "NaN" not in str(info.value) and "\n" not in str(info.value)
+    assert validate_matrix(x, dtype=np.float64)[2, 1] == 1e39  # the float64 readers keep it

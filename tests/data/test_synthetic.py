@@ -127,3 +127,9 @@ def test_written_file_has_ordinary_permissions(tmp_path):
     os.umask(umask)
     assert (tmp_path / "d.npz").stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
+
+
+def test_a_simulation_that_overflows_float32_is_refused_in_one_line():
+    gen = SyntheticSpec.create(noise=1e300, seed=0).build()
+    with pytest.raises(InvalidParameterError, match=r"^The simulated x does not fit in float32.*Lower the noise"):
+        gen.sample(10)

@@ -277,3 +277,42 @@ def test_fastica_that_stops_at_max_iter_says_so_once_and_run_json_records_it(tmp
     run = fit_run("fastica", Dataset(x=x.astype(np.float32)), tmp_path / "run", latent_dim=4, max_iter=1)
     recorded = json.loads((tmp_path / "run" / "run.json").read_text())["warnings"]
     assert recorded == run.info["warnings"] == [str(ours[0].message)]
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e-4, 1e6, 1e8])
+def test_gmm_baseline_is_the_same_fit_in_any_units(blobs, fitted, scale):
+    """reg_covar follows the data's scale: the same clusters, and log p(x) shifted by the Jacobian only."""
+    x = blobs[0]
+    model = GMMBaseline(2, 3, n_init=2, random_state=0).fit(x * scale)
+    reference = fitted["GMMBaseline"]
+    assert np.array_equal(model.predict(x * scale), reference.predict(x))
+    assert model.score(x * scale) + x.shape[1] * np.log(scale) == pytest.approx(reference.score(x), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_identical_rows_are_refused_in_one_line(name):
+    for rows in (np.ones((50, 4)), np.tile([[1e6, -3.0, 0.5, 2.0]], (50, 1))):
+        with pytest.raises(InvalidDataError, match="every row of X is the same") as info:
+            BUILDERS[name]().fit(rows)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fewer_directions_than_latent_dim_are_refused(name):
+    """Rows on a line: the second latent coordinate would be rounding noise divided by ~0."""
+    rng = np.random.default_rng(2)
+    line = rng.normal(size=(60, 1)) @ rng.normal(size=(1, 4)) + 1.0
+    with pytest.raises(InvalidDataError, match=r"spans only 1 dimension\(s\), fewer than latent_dim=2"):
+        BUILDERS[name]().fit(line)
+    one = BUILDERS[name]().set_params(latent_dim=1).fit(line)  # what the message says to do works
+    assert one.transform(line).shape == (60, 1)
+
+
+def test_a_degenerate_fit_in_scikit_learn_is_one_line_invalid_data_error(monkeypatch, blobs):
+    def fail(self, X, y=None):
+        raise ValueError("Fitting the mixture model failed because some components have ill-defined covariance.\nmore")
+
+    monkeypatch.setattr(GMMBaseline()._make_parts(np.random.default_rng(0))["gmm_"].__class__, "fit", fail)
+    with pytest.raises(InvalidDataError, match=r"^GMMBaseline could not be fitted on X \(Fitting the mixture") as info:
+        GMMBaseline(2, 3).fit(blobs[0])
+    assert "\n" not in str(info.value)

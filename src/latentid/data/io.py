@@ -65,6 +65,9 @@ class Dataset:
     notes: tuple[str, ...] = ()
 
 
+IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their root mean square are the same
+
+
 def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.float32) -> np.ndarray:
     """Check a user array and return it as C-contiguous ``dtype`` of shape (n_samples, n_features)."""
     arr = np.asarray(values)
@@ -81,15 +84,29 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
         raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {arr.shape[0]}.")
     if arr.shape[1] < 1:
         raise InvalidDataError(f"{name} has no features (shape {arr.shape}).")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        n_bad = int((~np.isfinite(arr)).sum())
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
         raise InvalidDataError(
-            f"{name} contains {n_bad} NaN or infinite value(s), first at row {bad[0]}, column {bad[1]} "
+            f"{name} contains {int((~finite).sum())} NaN or infinite value(s), first at row {bad[0]}, column {bad[1]} "
             "(counted from 0). Remove or impute them first."
         )
-    return arr
+    with np.errstate(over="ignore"):  # named below, in one line, rather than warned of
+        cast = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(cast).all():
+        bad = np.argwhere(~np.isfinite(cast))[0]
+        raise InvalidDataError(
+            f"{name} holds values beyond the range of {np.dtype(dtype).name} (e.g. {arr[tuple(bad)]:.3g} at row "
+            f"{bad[0]}, column {bad[1]}; the limit is {np.finfo(dtype).max:.3g}). Rescale the data first."
+        )
+    return cast
+
+
+def refuse_identical_rows(X: np.ndarray, name: str) -> None:
+    """A one-line InvalidDataError if every row of X (n_samples, n_features) is the same: nothing to fit."""
+    spread = float(np.var(X, axis=0, dtype=np.float64).sum())  # two-pass: 0 for identical rows, whatever their offset
+    if spread <= (IDENTICAL_ROWS_TOL**2) * float(np.mean(np.square(X, dtype=np.float64))) * X.shape[1]:
+        raise InvalidDataError(f"{name}: every row of X is the same; there is nothing to fit. Pass varied samples.")
 
 
 def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:

@@ -276,6 +276,13 @@ class SyntheticGenerator:
         x = self.mixing(z)
         if self.noise > 0:
             x = x + self.noise * rng.standard_normal(x.shape)
+        limit = float(np.finfo(np.float32).max)
+        for name, values in (("x", x), ("z", z)):
+            if not np.all(np.abs(values) < limit):  # also catches inf and NaN from an overflow in float64
+                raise InvalidParameterError(
+                    f"The simulated {name} does not fit in float32 (|{name}| up to {np.nanmax(np.abs(values)):.3g}, "
+                    f"the limit is {limit:.3g}). Lower the noise or the mean scale."
+                )
         return Dataset(x=x.astype(np.float32), z=z.astype(np.float32), c=c, source="<simulated>")
 
     def posterior(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):

@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator
 from latentid import checkpoint as ckpt
 from latentid._random import numpy_rng
 from latentid.checkpoint import jsonable
-from latentid.data.io import validate_matrix
+from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
@@ -212,6 +212,7 @@ class LatentModel(BaseEstimator):
         self._validate_params()
         X = validate_matrix(X, "X")
         self._check_fit_data(X)
+        refuse_identical_rows(X, type(self).__name__)
         U = self._aux_matrix(u, X.shape[0], fitting=True)
         device = self._resolve_device()
         with torch_threads(self.threads):

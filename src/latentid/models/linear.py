@@ -34,7 +34,7 @@ from latentid import checkpoint as ckpt
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid._random import numpy_rng
 from latentid.checkpoint import jsonable
-from latentid.data.io import validate_matrix
+from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES
@@ -42,6 +42,8 @@ from latentid.models.base import REFINE_SAMPLES
 ARRAYS_NAME = "arrays.npz"
 SEED_CONSTRAINT = [P.SEED, P.NONE]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+RANK_TOL = 1e-10  # a principal variance below this fraction of the largest is rounding noise (float64 data)
+GMM_REG_COVAR = 1e-6  # scikit-learn's default reg_covar, here in units of the data's mean variance
 
 
 def _draw_seed(rng: np.random.Generator) -> int:
@@ -72,6 +74,9 @@ class LinearModel(BaseEstimator):
 
     def _min_samples(self) -> int:
         return max(2, self.latent_dim)
+
+    def _fit_to_scale(self, parts: dict[str, BaseEstimator], X: np.ndarray) -> None:
+        """Set what in ``parts`` depends on the units of X (n_samples, n_features) before they are fitted."""
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -106,6 +111,7 @@ class LinearModel(BaseEstimator):
                 f"n_components={getattr(self, 'n_components', 1)}); X has {n}. "
                 "Pass more samples or lower latent_dim / n_components."
             )
+        refuse_identical_rows(X, name)
 
     def fit(self, X, u=None) -> LinearModel:
         """Fit on X (n_samples, n_features); ``u`` is ignored (one signature with the deep models). Returns self."""
@@ -113,11 +119,20 @@ class LinearModel(BaseEstimator):
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
         parts = self._make_parts(numpy_rng(self.random_state))
+        self._fit_to_scale(parts, X)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             for est in parts.values():
-                est.fit(X)
+                try:
+                    est.fit(X)
+                except (ValueError, np.linalg.LinAlgError) as exc:  # scikit-learn's word for degenerate data
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise InvalidDataError(
+                        f"{type(self).__name__} could not be fitted on X ({reason.rstrip('.')}): X may have constant "
+                        "or duplicate columns or rows. Drop them, or lower latent_dim / n_components."
+                    ) from exc
         self._set_fitted(parts, X.shape[1])
+        self._check_rank()
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         for w in caught:  # anything else is passed on as it came
             if not issubclass(w.category, ConvergenceWarning):
@@ -138,6 +153,24 @@ class LinearModel(BaseEstimator):
                 "Drop them or lower latent_dim."
             )
         return self
+
+    def _principal_variances(self) -> np.ndarray | None:
+        """Variances (up to one common factor) along the fitted principal axes, largest first; None: no axes."""
+        pca = getattr(self, "pca_", None)
+        return None if pca is None else np.asarray(pca.explained_variance_, dtype=np.float64)
+
+    def _check_rank(self) -> None:
+        """Refuse principal axes with (next to) no variance: scores along them are rounding noise divided by a
+        near-zero singular value."""
+        variances = self._principal_variances()
+        if variances is None or variances.size == 0:
+            return
+        rank = int(np.sum(variances > RANK_TOL * variances.max()))
+        if rank < self.latent_dim:
+            raise InvalidDataError(
+                f"{type(self).__name__}: X (centred) spans only {rank} dimension(s), fewer than latent_dim="
+                f"{self.latent_dim}. Lower latent_dim to {max(rank, 1)}, or pass more varied samples."
+            )
 
     def fit_transform(self, X, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``; shape (n_samples, latent_dim)."""
@@ -435,6 +468,10 @@ class FastICA(LinearModel):
         )
         return {"ica_": ica}
 
+    def _principal_variances(self) -> np.ndarray:
+        # whitening_ (latent_dim, n_features) holds each principal axis divided by its singular value
+        return 1.0 / np.maximum(np.sum(np.square(self.ica_.whitening_), axis=1), np.finfo(np.float64).tiny)
+
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.ica_.transform(X)
 
@@ -500,6 +537,13 @@ class GMMBaseline(LinearModel):
             random_state=_draw_seed(rng),
         )
         return {"pca_": pca, "gmm_": gmm}
+
+    def _fit_to_scale(self, parts: dict[str, BaseEstimator], X: np.ndarray) -> None:
+        # scikit-learn adds reg_covar to every variance in the data's units: 1e-6 swamps data of scale 1e-4
+        # (one cluster) and is nothing to data of scale 1e8 (a singular covariance). Relative to the data's
+        # mean variance, the fit is the same in any units.
+        scale = float(np.mean(np.var(X, axis=0)))
+        parts["gmm_"].reg_covar = GMM_REG_COVAR * scale if scale > 0 else GMM_REG_COVAR
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.pca_.transform(X)
