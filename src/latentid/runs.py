@@ -366,10 +366,21 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
 
 
 def check_data_for_run(run: Run, data: Dataset) -> Dataset:
-    """``data`` unchanged if it has the run's number of features, else a one-line error."""
+    """``data`` unchanged if it has the run's features, else a one-line error: another number of columns, or,
+    where both the fit's table and this one have a header, columns named or ordered differently (a model reads
+    columns by position, so a reordered table would give wrong latents without a word)."""
     expected = run.model.n_features_in_
     if data.x.shape[1] != expected:
         raise DataFileError(
             f"{data.source}: has {data.x.shape[1]} features but the run in {run.path} was fitted on {expected}."
+        )
+    fitted = (run.info.get("data") or {}).get("x_columns")
+    if isinstance(fitted, list) and data.x_names is not None and list(data.x_names) != fitted:
+        at = next(i for i, (a, b) in enumerate(zip(data.x_names, fitted, strict=True)) if a != b)
+        how = "in another order" if sorted(data.x_names) == sorted(fitted) else "differently"
+        raise DataFileError(
+            f"{data.source}: x's columns are named {how} than at fit (column {at} is '{data.x_names[at]}' here, "
+            f"'{fitted[at]}' in the data the run in {run.path} was fitted on). Reorder or rename them to match, "
+            "or choose them with --x-columns."
         )
     return data

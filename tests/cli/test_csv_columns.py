@@ -99,3 +99,29 @@ def test_x_columns_of_the_run_are_reused_and_a_latents_csv_is_one_array(csv_file
     assert json.loads(from_csv.stdout)["metrics"]["affine_r2"] == pytest.approx(
         json.loads(scored.stdout)["metrics"]["affine_r2"], abs=1e-5
     )
+
+
+def test_a_table_whose_x_columns_are_reordered_or_renamed_is_refused_by_name(csv_file, tmp_path):
+    """A model reads columns by position: the same table with its x columns reversed would give other latents."""
+    out = tmp_path / "run"
+    assert run("fit", "--model", "pca", "--data", csv_file, "--out", out).exit_code == 0
+    assert json.loads((out / "run.json").read_text())["data"]["x_columns"] == [f"x{i}" for i in range(5)]
+    frame = pd.read_csv(csv_file, index_col=0)
+    reordered, renamed = tmp_path / "reordered.csv", tmp_path / "renamed.csv"
+    frame[[f"x{i}" for i in reversed(range(5))]].to_csv(reordered, index=False)
+    frame[[f"x{i}" for i in range(5)]].set_axis([f"f{i}" for i in range(5)], axis=1).to_csv(renamed, index=False)
+    for data, how in ((reordered, "in another order"), (renamed, "differently")):
+        for command in ("transform", "evaluate"):
+            extra = ["--out", tmp_path / f"{command}.npy"] if command == "transform" else []
+            result = run(command, "--run", out, "--data", data, *extra)
+            assert result.exit_code == 2, result.output
+            assert f"x's columns are named {how} than at fit (column 0 is" in result.stderr, result.stderr
+            assert result.stderr.count("\n") == 1
+    # Choosing the columns by name puts them back in the fit's order; an array without names is read as given.
+    chosen = ",".join(f"x{i}" for i in range(5))
+    z = tmp_path / "z.npy"
+    assert run("transform", "--run", out, "--data", reordered, "--x-columns", chosen, "--out", z).exit_code == 0
+    np.testing.assert_allclose(np.load(z), np.load(out / "latents.npy"), atol=1e-5)
+    array = tmp_path / "x.npy"
+    np.save(array, frame[[f"x{i}" for i in range(5)]].to_numpy(np.float32))
+    assert run("transform", "--run", out, "--data", array, "--out", tmp_path / "za.npy").exit_code == 0

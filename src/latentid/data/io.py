@@ -52,6 +52,7 @@ class Dataset:
         one column per facet (c_j) for a multi-facet (MFC-VAE) simulation
     u : ndarray of shape (n_samples, aux_dim), float32 auxiliary variable, or None
     extras : the remaining arrays of an .npz file (e.g. a simulator's generator parameters)
+    x_names : the names of x's columns, in order, for a table read with a header (CSV, Parquet); else None
     notes : one line per file saying what the reader decided for the user (columns read as z/c/u
         rather than x, a row index dropped, columns ignored); the command line prints it as ``note:``
     """
@@ -63,6 +64,7 @@ class Dataset:
     source: str = "<array>"
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    x_names: tuple[str, ...] | None = None
 
 
 IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their root mean square are the same
@@ -294,7 +296,8 @@ def _dataset_from_table(
     if notes:
         hint = "" if chosen is not None else " (use --x-columns to choose x yourself)"
         note = (f"{path}: {'; '.join(notes)}{hint}",)
-    return Dataset(x=x, **truth, source=str(path), notes=note)
+    x_names = tuple(names[p] for p in x_pos) if has_header else None
+    return Dataset(x=x, **truth, source=str(path), notes=note, x_names=x_names)
 
 
 _NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<index>\d+)")

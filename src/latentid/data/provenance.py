@@ -30,7 +30,8 @@ def array_sha256(x: np.ndarray) -> str:
 
 
 def data_provenance(dataset: Dataset) -> dict:
-    """``{"source", "path", "sha256", "sha256_of", "n_samples", "n_features"}`` of a data set.
+    """``{"source", "path", "sha256", "sha256_of", "n_samples", "n_features", "x_columns"}`` of a data set
+    (``x_columns``: x's column names for a table with a header, else None).
 
     A file: its absolute path and the SHA-256 of its bytes (``sha256_of`` "file"). A published data set
     (MNIST, Fashion-MNIST, whose files are checked against pins on every read): ``path`` None and the
@@ -45,4 +46,5 @@ def data_provenance(dataset: Dataset) -> dict:
         "sha256_of": "file" if is_file else "x",
         "n_samples": int(dataset.x.shape[0]),
         "n_features": int(dataset.x.shape[1]),
+        "x_columns": None if dataset.x_names is None else list(dataset.x_names),
     }
