@@ -7,6 +7,8 @@ how to fix it, on one line; the command line prints them and exits with code 2.
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 
 class LatentIDError(Exception):
     """Base class of latentid's own, user-facing errors."""
@@ -24,8 +26,9 @@ class DataFileError(LatentIDError, OSError):
     """A data or run file is missing, unreadable or of an unknown format."""
 
 
-class NotFittedError(LatentIDError, AttributeError):
-    """A method that needs a fitted estimator was called before ``fit``."""
+class NotFittedError(LatentIDError, SklearnNotFittedError):
+    """A method that needs a fitted estimator was called before ``fit``; scikit-learn's NotFittedError (a
+    ValueError and AttributeError) as well, so code written for scikit-learn estimators catches it."""
 
 
 class TrainingDivergedError(LatentIDError, RuntimeError):

@@ -131,6 +131,17 @@ def test_not_fitted_raises(gmm_data):
         _ = VaDE().means_
 
 
+def test_not_fitted_is_caught_as_scikit_learns_not_fitted_error(gmm_data):
+    """Code written for scikit-learn estimators catches sklearn.exceptions.NotFittedError."""
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    from latentid.models import PCA
+
+    for model in (VaDE(), PCA()):
+        with pytest.raises(SklearnNotFittedError):
+            model.transform(gmm_data[0])
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
