@@ -18,9 +18,11 @@ A run folder holds
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +138,46 @@ def interrupted_message(path: Path) -> str:
     )
 
 
+def running_message(path: Path) -> str:
+    return (
+        f"{path}: another latentid fit is writing into this folder now. Wait for it to finish (or stop it), "
+        "or choose another --out."
+    )
+
+
+def fit_in_progress(path: Path) -> bool:
+    """Whether a fit holds the lock of the run folder ``path`` (``fit_lock``) at this moment."""
+    if not Path(path).is_dir():
+        return False
+    try:
+        with fit_lock(Path(path)):
+            return False
+    except DataFileError:
+        return True
+
+
+@contextmanager
+def fit_lock(out: Path):
+    """Hold an exclusive lock on the run folder ``out`` while a fit writes into it: a second ``fit`` (a
+    ``--resume`` or ``--force`` started while the first still runs) is refused in one line instead of writing
+    the same checkpoints. An advisory flock on the folder itself, released by the OS when the process ends,
+    so a killed fit leaves no stale lock; where the OS has no flock, fits are not locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    handle = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataFileError(running_message(out)) from None
+        yield
+    finally:
+        os.close(handle)
+
+
 def failed_message(path: str | Path, info: dict) -> str:
     """One line for a run folder whose fit diverged: what went wrong, and how to fit again."""
     error = " ".join(str(info.get("error") or "no reason recorded").split()).rstrip(".")
@@ -170,6 +212,8 @@ def fit_run(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
+    if fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
+        raise DataFileError(running_message(out))
     earlier = read_run_info(out)
     if earlier is not None and earlier["status"] == FAILED and not force:
         raise DataFileError(failed_message(out, earlier))
@@ -202,67 +246,68 @@ def fit_run(
         earlier = None  # a new run: nothing of the old record is kept
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    started = {
-        "status": RUNNING,
-        "model": model_name,
-        "command": command,
-        "options": options,
-        "data": data_provenance(data),
-        "seed": params.get("random_state"),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
-        from latentid.checkpoint import load_checkpoint
-
-        for pattern in ("restart-*.pt", "pretrain-*.pt"):
-            for checkpoint in sorted(out.glob(pattern)):
-                load_checkpoint(checkpoint)
-    if earlier is not None:  # a resumed fit keeps the record of how it started, with the options it goes on with
+    with fit_lock(out):  # one fit at a time writes into a run folder
         started = {
-            **earlier,
-            "options": earlier.get("options") if options is None else options,
-            "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
-            "resume_commands": [*earlier.get("resume_commands", []), command],
+            "status": RUNNING,
+            "model": model_name,
+            "command": command,
+            "options": options,
+            "data": data_provenance(data),
+            "seed": params.get("random_state"),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-    replaced = set_aside_run_files(out) if force and not resume and not created else None
-    write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
-            model.fit(data.x, **inputs)
-    except BaseException as exc:
-        # A fit refused before it trained leaves nothing behind; one that trained keeps its
-        # checkpoint so that --resume can continue it, unless it diverged: resuming from the last good
-        # checkpoint would diverge again, so run.json says it failed, and why.
-        # A replacing fit (--force) that fails puts the run it replaced back; one interrupted goes on as the
-        # folder's run (resumable), as the user asked.
-        if replaced is not None and isinstance(exc, Exception):
-            restore_run_files(out, replaced)
-        elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
-            (out / RUN_FILE).unlink(missing_ok=True)
-            out.rmdir()
-        elif isinstance(exc, TrainingDivergedError) and out.is_dir():
-            failed = {**started, "status": FAILED, "error": str(exc), "failed": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))
-        raise
-    seconds = time.perf_counter() - start
-    if replaced is not None:
-        shutil.rmtree(replaced, ignore_errors=True)
-    fit_warnings = []  # what the fit warned of goes into run.json (the command prints each as a note)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            text = " ".join(str(w.message).split())
-            if text not in fit_warnings:
-                fit_warnings.append(text)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    model.save(out / MODEL_DIR)
-    save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
-    info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
-    info = {**started, **info, "warnings": fit_warnings}
-    write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
-    return Run(out, model, info)
+        if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
+            from latentid.checkpoint import load_checkpoint
+
+            for pattern in ("restart-*.pt", "pretrain-*.pt"):
+                for checkpoint in sorted(out.glob(pattern)):
+                    load_checkpoint(checkpoint)
+        if earlier is not None:  # a resumed fit keeps the record of how it started, with the options it goes on with
+            started = {
+                **earlier,
+                "options": earlier.get("options") if options is None else options,
+                "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
+                "resume_commands": [*earlier.get("resume_commands", []), command],
+            }
+        replaced = set_aside_run_files(out) if force and not resume and not created else None
+        write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
+                model.fit(data.x, **inputs)
+        except BaseException as exc:
+            # A fit refused before it trained leaves nothing behind; one that trained keeps its
+            # checkpoint so that --resume can continue it, unless it diverged: resuming from the last good
+            # checkpoint would diverge again, so run.json says it failed, and why.
+            # A replacing fit (--force) that fails puts the run it replaced back; one interrupted goes on as the
+            # folder's run (resumable), as the user asked.
+            if replaced is not None and isinstance(exc, Exception):
+                restore_run_files(out, replaced)
+            elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
+                (out / RUN_FILE).unlink(missing_ok=True)
+                out.rmdir()
+            elif isinstance(exc, TrainingDivergedError) and out.is_dir():
+                failed = {**started, "status": FAILED, "error": str(exc), "failed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))
+            raise
+        seconds = time.perf_counter() - start
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+        fit_warnings = []  # what the fit warned of goes into run.json (the command prints each as a note)
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                text = " ".join(str(w.message).split())
+                if text not in fit_warnings:
+                    fit_warnings.append(text)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        model.save(out / MODEL_DIR)
+        save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
+        info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
+        info = {**started, **info, "warnings": fit_warnings}
+        write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
+        return Run(out, model, info)
 
 
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
@@ -354,7 +399,7 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
         info is None and path.is_dir() and any(path.glob("restart-*.pt"))
     )
     if interrupted:
-        raise DataFileError(interrupted_message(path))
+        raise DataFileError(running_message(path) if fit_in_progress(path) else interrupted_message(path))
     if info is not None and info["status"] == FAILED:
         raise DataFileError(failed_message(path, info))
     if info is None or not (path / MODEL_DIR).is_dir():

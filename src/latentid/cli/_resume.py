@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from latentid.errors import DataFileError, InvalidParameterError
-from latentid.runs import CHECKPOINT_PATTERNS, FAILED, RUNNING, failed_message, read_run_info
+from latentid.runs import (
+    CHECKPOINT_PATTERNS,
+    FAILED,
+    RUNNING,
+    failed_message,
+    fit_in_progress,
+    read_run_info,
+    running_message,
+)
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
 
@@ -43,6 +51,8 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
     Python API). A folder with neither, or no folder, has nothing to resume, and a fit that failed (diverged)
     would only fail again: DataFileError.
     """
+    if fit_in_progress(out):
+        raise DataFileError(running_message(out))
     info = read_run_info(out) if out.is_dir() else None
     if info is None:
         checkpoints = out.is_dir() and any(any(out.glob(pattern)) for pattern in CHECKPOINT_PATTERNS)
