@@ -1,0 +1,45 @@
+"""The console script: `latentid` points at latentid._console, which loads the command line inside a handler, so
+a Ctrl-C during the first seconds' imports ends in one line and exit code 130, not a traceback."""
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from latentid import _console
+
+
+def test_the_console_script_is_the_guarded_entry_point():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["latentid"] == "latentid._console:main"
+
+
+def test_importing_latentid_loads_neither_torch_nor_the_command_line():
+    """What runs before the handler is in place: only the package's own small __init__."""
+    code = "import sys, latentid; print(sorted(m for m in ('torch', 'sklearn', 'latentid.cli') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(monkeypatch, capsys):
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "latentid.cli", Interrupted("latentid.cli"))
+    with pytest.raises(SystemExit) as exit_info:
+        _console.main()
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted.\n"
+
+
+def test_the_lazy_package_names_still_import():
+    import latentid
+    from latentid import SyntheticSpec, read_dataset  # noqa: F401
+
+    assert latentid.SyntheticSpec is SyntheticSpec and latentid.__version__
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = latentid.nope
