@@ -252,3 +252,17 @@ def test_resume_needs_a_checkpoint_dir(gmm_data):
 def test_without_validation_the_last_weights_are_kept(gmm_data):
     model = VAE(validation_fraction=0.0, patience=1, **FAST).fit(gmm_data[0])
     assert model.val_elbo_history_ == [None] * 3 and model.best_epoch_ == 3 and model.n_iter_ == 3
+
+
+def test_too_few_samples_names_only_what_the_model_has():
+    """A VAE has no components to lower; VaDE names its n_components, MFC-VAE its facets."""
+    from latentid.models import MFCVAE
+
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    only_validation = r"^VAE needs at least 2 training samples; .* lower validation_fraction\.$"
+    with pytest.raises(InvalidDataError, match=only_validation):
+        VAE().fit(x)
+    with pytest.raises(InvalidDataError, match=r"\(n_components=4\).*lower n_components / validation_fraction"):
+        VaDE().fit(x)
+    with pytest.raises(InvalidDataError, match=r"\(facets=\[\(1, 2\), \(1, 3\)\]\).*lower a facet's components"):
+        MFCVAE(facets=[(1, 2), (1, 3)]).fit(x)

@@ -79,6 +79,9 @@ PATH_PARAMS = ("checkpoint_dir", "pretrained")
 RUN_CONTROL = ("epochs", "checkpoint_dir", "resume", "callback", "threads", "device", "pretrained")
 
 
+MIN_SAMPLES_SET_BY = (("n_components", "n_components"), ("facets", "a facet's components"))
+
+
 class LatentModel(BaseEstimator):
     """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
 
@@ -162,10 +165,15 @@ class LatentModel(BaseEstimator):
         n_train, _ = self._split_sizes(n)
         need = self._min_train_samples()
         if n_train < need:
+            params = self.get_params(deep=False)  # what sets the need: a mixture's components, a facet's, or none
+            why, lower = next(
+                ((f" ({key}={params[key]})", f"{what} / ") for key, what in MIN_SAMPLES_SET_BY if key in params),
+                ("", ""),
+            )
             raise InvalidDataError(
-                f"{name} needs at least {need} training samples (n_components={getattr(self, 'n_components', 1)}); "
-                f"X has {n} samples, {n_train} after holding out validation_fraction={self.validation_fraction}. "
-                "Pass more samples or lower n_components / validation_fraction."
+                f"{name} needs at least {need} training samples{why}; X has {n} samples, {n_train} after holding "
+                f"out validation_fraction={self.validation_fraction}. Pass more samples or lower "
+                f"{lower}validation_fraction."
             )
         self._check_range(X)
         if self.resume and self.checkpoint_dir is None:
