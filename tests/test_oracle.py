@@ -246,3 +246,11 @@ def test_true_log_likelihood_refuses_zero_noise():
         r"has no density in R\^n\. Simulate with --noise > 0\.$",
     ):
         true_log_likelihood(gen.prior, gen.mixing, 0.0, gen.sample(5).x)
+
+
+def test_the_oracle_refuses_non_finite_x_in_one_line():
+    gen = SyntheticSpec.create(seed=0).build()
+    x = gen.sample(5).x.astype(np.float64)
+    x[2, 3] = np.nan
+    with pytest.raises(InvalidDataError, match=r"^x contains 1 NaN or infinite value\(s\), first at row 2, column 3"):
+        gen.posterior_mean(x)

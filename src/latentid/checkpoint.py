@@ -119,9 +119,13 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
     directory = Path(directory)
     config_path = directory / CONFIG_NAME
     if not directory.is_dir() or not config_path.is_file():
-        raise DataFileError(
-            f"{directory}: not a saved latentid model (no {CONFIG_NAME}). Pass the folder given to save()."
+        inner = directory / "model" / CONFIG_NAME  # a run folder of `latentid fit` keeps its model in model/
+        hint = (
+            f"Pass {directory / 'model'}, the model folder of this run."
+            if inner.is_file()
+            else "Pass the folder given to save()."
         )
+        raise DataFileError(f"{directory}: not a saved latentid model (no {CONFIG_NAME}). {hint}")
     try:
         config = json.loads(config_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from latentid._random import SeedLike, numpy_rng
+from latentid.data.io import validate_matrix
 from latentid.data.mixing import MixingMLP
 from latentid.data.mixture import GaussianMixture
 from latentid.errors import InvalidDataError, InvalidParameterError
@@ -178,8 +179,8 @@ def oracle_posterior(
     random_state: SeedLike = 0,
 ) -> OracleResult:
     """E[z | x] under the true model for x of shape (n, n_obs); see the module docstring."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != mixing.widths[-1]:
+    x = validate_matrix(x, "x", min_samples=1, dtype=np.float64)  # numeric, 2-D, finite: NaN in, NaN out otherwise
+    if x.shape[1] != mixing.widths[-1]:
         raise InvalidDataError(f"x must have shape (n, {mixing.widths[-1]}) to match the generator; got {x.shape}.")
     if n_samples < 1:
         raise InvalidParameterError(f"n_samples must be >= 1. Got {n_samples} instead.")

@@ -132,3 +132,13 @@ def test_bad_facets_are_one_line_exit_2(tmp_path, command, args, names):
     assert all(name in result.stderr for name in names), result.stderr
     assert "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_simulate_refuses_a_slope_for_an_activation_without_one(tmp_path):
+    """A ReLU or tanh f ignores --slope, so a run that records one would misdescribe its data."""
+    out = tmp_path / "d.npz"
+    result = CliRunner().invoke(app, ["simulate", "--activation", "relu", "--slope", "0.3", "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert "--slope does not apply to --activation relu" in result.stderr
+    result = CliRunner().invoke(app, ["simulate", "--slope", "0.3", "--samples", "20", "--out", str(out)])
+    assert result.exit_code == 0, result.output

@@ -290,3 +290,12 @@ def test_values_beyond_float32_are_named_as_such_not_as_nan():
         validate_matrix(x)
     assert "NaN" not in str(info.value) and "\n" not in str(info.value)
     assert validate_matrix(x, dtype=np.float64)[2, 1] == 1e39  # the float64 readers keep it
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_with_a_header_and_no_rows_says_so(tmp_path, suffix):
+    path = tmp_path / f"d{suffix}"
+    frame = pd.DataFrame({"x0": pd.Series(dtype=float), "x1": pd.Series(dtype=float)})
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    with pytest.raises(InvalidDataError, match=r"has a header \(x0, x1\) but no data rows\.$"):
+        read_dataset(path)

@@ -266,3 +266,11 @@ def test_too_few_samples_names_only_what_the_model_has():
         VaDE().fit(x)
     with pytest.raises(InvalidDataError, match=r"\(facets=\[\(1, 2\), \(1, 3\)\]\).*lower a facet's components"):
         MFCVAE(facets=[(1, 2), (1, 3)]).fit(x)
+
+
+def test_loading_a_run_folder_points_at_its_model_folder(tmp_path, gmm_data):
+    run_folder = tmp_path / "run"
+    VAE(latent_dim=2, epochs=1, batch_size=64, random_state=0).fit(gmm_data[0][:200]).save(run_folder / "model")
+    with pytest.raises(DataFileError, match=r"no config\.json\)\. Pass .*run/model, the model folder of this run\.$"):
+        load_model(run_folder)
+    assert load_model(run_folder / "model").latent_dim == 2

@@ -317,7 +317,10 @@ def evaluate(
         False, "--refine", help="With --run only: importance-sampled posterior means (refused with --latents)."
     ),
     labels: Path | None = typer.Option(
-        None, "--labels", help="Predicted cluster labels, shape (n_samples,): adds clustering metrics (needs 'c')."
+        None,
+        "--labels",
+        help="Predicted cluster labels, shape (n_samples,), or (n_samples, n_facets) one column per facet as "
+        "MFC-VAE predicts them: adds clustering metrics (needs 'c').",
     ),
     split: float = typer.Option(
         0.5, "--split", parser=_share, help="Share of samples that fits the alignments; the rest scores."

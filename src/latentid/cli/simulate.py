@@ -136,7 +136,9 @@ def simulate(
         help=f"Standard deviation of the component means (gmm only) [default: {SPEC_DEFAULTS['mean_scale']}].",
     ),
     activation: Activation = typer.Option(Activation.leaky_relu, "--activation", help="Hidden activation of f."),
-    slope: float = typer.Option(0.2, "--slope", help="Negative slope of the leaky ReLU."),
+    slope: float | None = typer.Option(
+        None, "--slope", help=f"Negative slope of the leaky ReLU (leaky-relu only) [default: {SPEC_DEFAULTS['slope']}]."
+    ),
     depth: int = typer.Option(6, "--depth", help="Number of affine layers of f (1 = linear)."),
     hidden_width: int | None = typer.Option(None, "--hidden-width", help="Hidden width, between m and n [default: n]."),
     noise: float = typer.Option(0.01, "--noise", help="Standard deviation of the Gaussian noise (0 allowed)."),
@@ -148,6 +150,8 @@ def simulate(
     f a leaky-ReLU MLP."""
     parsed_facets = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
     refuse_mixture_options(prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale)
+    if activation is not Activation.leaky_relu:
+        refuse_flags({"--slope": slope}, f"--activation {activation.value}", "only a leaky ReLU has a negative slope")
     if samples < MIN_SAMPLES:  # every reader refuses fewer (validate_matrix): refuse before writing
         raise InvalidParameterError(
             f"--samples must be >= {MIN_SAMPLES}: the file would hold too few samples to read back. Got {samples}."

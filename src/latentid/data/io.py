@@ -231,6 +231,8 @@ def _dataset_from_table(
     import pandas as pd
 
     names = [str(col) for col in frame.columns]
+    if len(frame) == 0:
+        raise InvalidDataError(f"{path}: has a header ({_name_list(names, 5)}) but no data rows.")
     chosen = None if x_columns is None else _parse_x_columns(x_columns, names, has_header, path)
     taken = set(chosen or ())
     x_pos, index_pos, ignored = [], [], []
