@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,5 +174,7 @@ def test_demo_command_on_a_tiny_setting(tmp_path):
     result = run(*args, "--pretrain-epochs", 1, "--quiet")
     assert result.exit_code == 0, result.output
     assert "vanilla VAE" in result.stdout and (tmp_path / "report.html").exists()
+    # stdout is not a terminal here (80 columns): the table widens rather than folding numbers into '0.…'
+    assert "…" not in result.stdout and len(re.findall(r"\b[01]\.\d{3}\b", result.stdout)) >= 10, result.stdout
     bad = run("demo", "--out", tmp_path / "x", "--train-samples", 1, "--quiet")
     assert bad.exit_code == 2 and bad.stderr.startswith("error:")

@@ -21,6 +21,14 @@ from latentid.errors import InvalidParameterError, LatentIDError
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
+
+def print_unfolded(table, header: list[str], cells: list[list[str]]) -> None:
+    """Print a rich ``table`` (columns ``header``, rows ``cells``) as wide as its cells need: where stdout is
+    narrow or not a terminal (80 columns) rich would fold the numbers into '0.…'."""
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
+    Console(width=max(console.width, sum(widths) + 3 * len(widths) + 1)).print(table)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors
+from latentid.cli._common import console, err_console, friendly_errors, print_unfolded
 from latentid.cli._progress import training_progress
 from latentid.demo import SCORE_KEYS, DemoConfig, run_demo
 from latentid.errors import InvalidParameterError
@@ -63,13 +63,17 @@ def demo(
         title="Identifiability on held-out test data (higher is better)",
         caption="acc: 1:1 cluster accuracy; gap: true log p(x) - the fit's best bound, nats/sample; fit s: seconds",
     )
-    table.add_column("method", no_wrap=True)
-    for header in ("affine R2", "MCC weak", "MCC strong", "perm. R2", "orth. R2", "acc", "gap", "fit s"):
-        table.add_column(header, justify="right")
+    header = ["method", "affine R2", "MCC weak", "MCC strong", "perm. R2", "orth. R2", "acc", "gap", "fit s"]
+    for name in header:
+        table.add_column(name, no_wrap=True, justify="left" if name == "method" else "right")
+    cells = []
     for row in rows:
         keys = (*SCORE_KEYS, "cluster_acc", "likelihood_gap")
-        cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "" for k in keys]
         fit_s = row.get("fit_seconds") or 0.0
-        table.add_row(row["method"], *cells, f"{fit_s:.0f}" if fit_s else "")
-    console.print(table)
+        cells.append(
+            [row["method"], *(f"{row[k]:.3f}" if isinstance(row.get(k), float) else "" for k in keys)]
+            + [f"{fit_s:.0f}" if fit_s else ""]
+        )
+        table.add_row(*cells[-1])
+    print_unfolded(table, header, cells)
     console.print(f"Report: [bold]{escape(str(out / 'report.html'))}[/]  Results: {escape(str(out / 'results.json'))}")

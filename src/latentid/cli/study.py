@@ -10,13 +10,12 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors, print_json
+from latentid.cli._common import console, err_console, friendly_errors, print_json, print_unfolded
 from latentid.cli.experiment import experiment_app
 from latentid.errors import DataFileError, InvalidParameterError
 
@@ -160,9 +159,7 @@ def results_command(
         table.add_column(name, no_wrap=True)
     for values in cells:
         table.add_row(*values)
-    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
-    wide = Console(width=max(console.width, sum(widths) + 3 * len(widths) + 1))  # wide rather than folded
-    wide.print(table)
+    print_unfolded(table, header, cells)
 
 
 def _cell(value) -> str:
