@@ -19,7 +19,7 @@ from latentid.models import PCA
 runner = CliRunner()
 IDENTIFIABILITY = ("affine_r2", "mcc_weak", "mcc_strong", "mcc_spearman", "permutation_r2", "orthogonal_r2", "mcc_cca")
 GAP_KEYS = ("true_log_likelihood", "true_log_likelihood_se", "elbo", "iw_bound", "likelihood_gap", "amortisation_gap")
-EVALUATE_KEYS = ["scored", "data", "split", "settings", "metrics", "scored_on", "baselines", "notes"]
+EVALUATE_KEYS = ["scored", "data", "split", "settings", "metrics", "scored_on", "baselines", "latent_activity", "notes"]
 EXPLAIN_KEYS = ["source", "level", "level_name", "in_theory", "equivalence", "checks", "notes"]
 FAST = ("--epochs", 2, "--batch-size", 64, "--quiet", "--device", "cpu")
 
@@ -197,3 +197,26 @@ def test_explain_json_gives_each_checks_figures_as_numbers(folder):
     assert checks["widths never shrink"]["widths"] == list(generator.mixing.widths)
     assert checks["noise leaves every direction recoverable"]["noise"] == pytest.approx(0.01)
     assert checks["data dimension >= latent dimension"] == {"obs_dim": 10, "latent_dim": 2}
+
+
+def test_latent_activity_is_each_dimensions_signal_to_noise_and_names_the_collapsed_ones(folder):
+    from latentid.cli.evaluate import _activity_note
+    from latentid.metrics.activity import latent_signal_to_noise
+    from latentid.models import load_model
+
+    data = folder / "sim.npz"
+    out = _json("evaluate", "--run", folder / "vae", "--data", data, "--no-baselines")
+    model, x = load_model(folder / "vae" / "model"), read_dataset(data).x
+    expected = latent_signal_to_noise(model.transform(x), model.posterior_sd(x))
+    np.testing.assert_allclose(out["latent_activity"]["signal_to_noise"], expected, rtol=1e-6)
+    assert out["latent_activity"]["inactive"] == [j for j, v in enumerate(expected) if v < 1]
+    assert (model.posterior_sd(x) > 0).all() and model.posterior_sd(x).shape == (300, 2)
+    pca = _json("evaluate", "--latents", folder / "vae" / "latents.npy", "--data", data, "--no-baselines")
+    assert pca["latent_activity"] is None  # no encoder to ask
+    note = _activity_note({"signal_to_noise": [12.7, 0.12, 40.1, 0.09], "inactive": [1, 3]})
+    assert note == [
+        "inactive latent dimension(s) 1 (0.12), 3 (0.09): their posterior means vary over the data less than the "
+        "encoder's own posterior sd (signal-to-noise in brackets, below 1), so they carry almost no information "
+        "about x and the fit uses 2 of its 4 dimensions"
+    ]
+    assert _activity_note({"signal_to_noise": [3.0, 2.0], "inactive": []}) == []

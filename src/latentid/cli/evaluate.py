@@ -41,6 +41,7 @@ from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
 from latentid.metrics._validation import MIN_SAMPLES
+from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
 from latentid.metrics.report import arrange_result, metric_description
 from latentid.runs import DEEP_MODELS, check_data_for_run, has_clusters, load_run, read_run_info
 
@@ -227,6 +228,32 @@ def _data_record(data: str, data_split: Split | None, dataset) -> dict:
     }
 
 
+def _latent_activity(loaded, dataset, refine: bool) -> dict | None:
+    """Per learned dimension of a deep model's run, the encoder means' spread over the rows against its
+    posterior sd (``metrics.activity``), and the dimensions that carry almost no information."""
+    if loaded is None or loaded.info.get("model") not in DEEP_MODELS:
+        return None
+    inputs = loaded.inputs(dataset)
+    snr = latent_signal_to_noise(
+        loaded.model.transform(dataset.x, refine=False, **inputs), loaded.model.posterior_sd(dataset.x, **inputs)
+    )
+    return {"signal_to_noise": [float(v) for v in snr], "inactive": inactive_dimensions(snr)}
+
+
+def _activity_note(activity: dict | None) -> list[str]:
+    """A note naming the collapsed dimensions, when there are any."""
+    if not activity or not activity["inactive"]:
+        return []
+    snr, inactive = activity["signal_to_noise"], activity["inactive"]
+    m, used = len(snr), len(snr) - len(inactive)
+    listed = ", ".join(f"{j} ({snr[j]:.2f})" for j in inactive)
+    return [
+        f"inactive latent dimension(s) {listed}: their posterior means vary over the data less than the encoder's "
+        f"own posterior sd (signal-to-noise in brackets, below 1), so they carry almost no information about x "
+        f"and the fit uses {used} of its {m} dimensions"
+    ]
+
+
 def _fit_data_note(loaded, data: dict) -> list[str]:
     """A note when the run was fitted on other data than the data scored (as run.json records it)."""
     fitted = loaded.info.get("data") if loaded is not None else None
@@ -351,7 +378,9 @@ def evaluate(
     sha256_of ("file" or "x"); n_samples; n_features};
     split {share, seed, n_fit, n_eval}; settings {latent_dim_true, latent_dim_learned, cca_components, ...};
     metrics {name: number}; scored_on {name: where it was scored: held-out, fit split or all samples};
-    baselines {oracle: {name: number}, pca: {name: number}} ({} when none); notes [sentences].
+    baselines {oracle: {name: number}, pca: {name: number}} ({} when none); latent_activity {signal_to_noise
+    (per learned dimension: its posterior means' sd over the rows / the encoder's posterior sd), inactive (the
+    dimensions below 1)} for a deep model's run, else null; notes [sentences].
     """
     if x_columns is None and run is not None and Path(data).suffix.lower() in (".csv", ".parquet"):
         x_columns = ((read_run_info(run) or {}).get("options") or {}).get("x_columns")
@@ -384,6 +413,8 @@ def evaluate(
             )
     data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
+    activity = _latent_activity(loaded, dataset, refine)
+    notes += _activity_note(activity)
     report = {
         "scored": _scored_record(run, latents, labels, loaded, refine),
         "data": data_record,
@@ -392,6 +423,7 @@ def evaluate(
         "metrics": arranged["metrics"],
         "scored_on": arranged["scored_on"],
         "baselines": baselines,
+        "latent_activity": activity,
         "notes": arranged["notes"] + notes,
     }
     if json_output:

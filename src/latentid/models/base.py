@@ -292,6 +292,12 @@ class LatentModel(BaseEstimator):
             out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x)
         return out.cpu().numpy().astype(np.float32)
 
+    def posterior_sd(self, X, u=None) -> np.ndarray:
+        """The encoder's posterior standard deviations sd_q[z|x] of X (n_samples, n_features) -> ndarray
+        (n_samples, latent_dim), float32, in the units of ``transform``'s means. ``u``: see ``fit``."""
+        x = self._prepare(X, u)
+        return self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().numpy().astype(np.float32)
+
     def predict_proba(self, X, u=None) -> np.ndarray:
         """p(c | z) at the encoder's posterior mean z = E_q[z|x]; ndarray (n_samples, n_components)."""
         x = self._prepare(X, u)

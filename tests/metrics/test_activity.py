@@ -1,0 +1,19 @@
+"""Signal-to-noise of learned latent dimensions: the means' spread over rows against the posterior sd."""
+
+import numpy as np
+import pytest
+
+from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
+
+
+def test_signal_to_noise_is_the_means_spread_over_the_rms_posterior_sd():
+    rng = np.random.default_rng(0)
+    means = np.column_stack([rng.normal(0, 2.0, 5000), rng.normal(0, 0.01, 5000), np.full(5000, 3.0)])
+    sds = np.column_stack([np.full(5000, 0.5), rng.uniform(0.05, 0.15, 5000), np.zeros(5000)])
+    snr = latent_signal_to_noise(means, sds)
+    assert snr[0] == pytest.approx(4.0, rel=0.03)
+    assert snr[1] == pytest.approx(means[:, 1].std() / np.sqrt(np.mean(sds[:, 1] ** 2)), rel=1e-9)  # rms of the sds
+    assert snr[2] == np.inf  # a deterministic encoder: no posterior noise at all
+    assert inactive_dimensions(snr) == [1]
+    # Free of the latent's scale, which a learned prior sets.
+    np.testing.assert_allclose(latent_signal_to_noise(means * 1e3, sds * 1e3)[:2], snr[:2])
