@@ -3,11 +3,9 @@ line, and what the first is writing is left alone."""
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from latentid.cli import app
-from latentid.data.synthetic import SyntheticSpec, save_simulation
 from latentid.runs import fit_in_progress, fit_lock
 
 runner = CliRunner()
@@ -18,15 +16,7 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "d.npz"
-    gen = SyntheticSpec.create(depth=2, obs_dim=4, seed=6).build()
-    save_simulation(path, gen, gen.sample(120))
-    return path
-
-
-def test_a_fit_into_a_folder_another_fit_is_writing_is_refused(tmp_path, data_file):
+def test_a_fit_into_a_folder_another_fit_is_writing_is_refused(tmp_path, small_simulation):
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text(json.dumps({"status": "running", "model": "vae", "options": {}}))
@@ -36,15 +26,15 @@ def test_a_fit_into_a_folder_another_fit_is_writing_is_refused(tmp_path, data_fi
         assert fit_in_progress(out)
         for result in (
             run("fit", "--out", out, "--resume", "--quiet"),
-            run("fit", "--data", data_file, "--out", out, *TINY_VAE, "--force"),
-            run("fit", "--data", data_file, "--out", out, *TINY_VAE),
-            run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy"),
+            run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force"),
+            run("fit", "--data", small_simulation, "--out", out, *TINY_VAE),
+            run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy"),
         ):
             assert result.exit_code == 2, result.output
             assert "another latentid fit is writing into this folder now" in result.stderr, result.stderr
             assert result.stderr.count("\n") == 1
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not fit_in_progress(out)  # released with the fit; the folder is an interrupted fit again
-    result = run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy")
+    result = run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy")
     assert result.exit_code == 2 and "holds an interrupted fit" in result.stderr
-    assert run("fit", "--data", data_file, "--out", out, *TINY_VAE, "--force").exit_code == 0
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force").exit_code == 0

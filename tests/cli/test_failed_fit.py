@@ -3,11 +3,9 @@ failed (not resumable), and a run that --force was replacing put back untouched.
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from latentid.cli import app
-from latentid.data.synthetic import SyntheticSpec, save_simulation
 
 runner = CliRunner()
 TINY_VAE = ["--model", "vae", "--epochs", "2", "--batch-size", "64", "--threads", "1", "--quiet"]
@@ -29,49 +27,43 @@ def assert_one_line_error(result, *needles):
         assert needle in result.stderr, result.stderr
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "d.npz"
-    gen = SyntheticSpec.create(depth=2, obs_dim=4, seed=5).build()
-    save_simulation(path, gen, gen.sample(150))
-    return path
-
-
-def test_a_fit_diverging_in_a_new_folder_leaves_nothing_and_names_no_checkpoint(tmp_path, data_file):
+def test_a_fit_diverging_in_a_new_folder_leaves_nothing_and_names_no_checkpoint(tmp_path, small_simulation):
     out = tmp_path / "run"
-    result = run("fit", "--data", data_file, "--out", out, *TINY_VAE, *DIVERGES)
+    result = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES)
     assert_one_line_error(result, "diverged at epoch 1", "--noise-scale")
     assert "checkpoint" not in result.stderr and not out.exists()
 
 
-def test_a_failed_fit_is_recorded_and_refused_by_name_until_force_replaces_it(tmp_path, data_file):
+def test_a_failed_fit_is_recorded_and_refused_by_name_until_force_replaces_it(tmp_path, small_simulation):
     out = tmp_path / "run"
     out.mkdir()
-    assert_one_line_error(run("fit", "--data", data_file, "--out", out, *TINY_VAE, *DIVERGES), "diverged")
+    assert_one_line_error(run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES), "diverged")
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "failed" and "diverged at epoch 1" in info["error"]
     # Fitting again, resuming, and reading the folder all name the failure; none offers --resume.
     for result in (
-        run("fit", "--data", data_file, "--out", out, *TINY_VAE),
+        run("fit", "--data", small_simulation, "--out", out, *TINY_VAE),
         run("fit", "--out", out, "--resume", "--quiet"),
-        run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy"),
+        run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy"),
     ):
         assert_one_line_error(result, str(out), "its fit failed", "diverged", "--force")
         assert "--resume" not in result.stderr
-    result = run("fit", "--data", data_file, "--out", out, *TINY_VAE, "--force")
+    result = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force")
     assert result.exit_code == 0, result.output
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
-def test_a_replacing_fit_that_fails_puts_the_replaced_run_back(tmp_path, data_file):
+def test_a_replacing_fit_that_fails_puts_the_replaced_run_back(tmp_path, small_simulation):
     out = tmp_path / "run"
-    assert run("fit", "--data", data_file, "--out", out, *TINY_VAE).exit_code == 0
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE).exit_code == 0
     (out / "notes.txt").write_text("mine")
     before = files_of(out)
-    assert_one_line_error(run("fit", "--data", data_file, "--out", out, *TINY_VAE, *DIVERGES, "--force"), "diverged")
+    assert_one_line_error(
+        run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES, "--force"), "diverged"
+    )
     assert files_of(out) == before  # the finished run, byte for byte, and nothing set aside left over
-    assert run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy").exit_code == 0
-    result = run("fit", "--data", data_file, "--out", out, *TINY_VAE, "--epochs", "3", "--force")
+    assert run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy").exit_code == 0
+    result = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--epochs", "3", "--force")
     assert result.exit_code == 0, result.output
     assert json.loads((out / "run.json").read_text())["params"]["epochs"] == 3
     assert not (out / ".replaced-run").exists() and (out / "notes.txt").read_text() == "mine"
