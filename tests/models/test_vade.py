@@ -109,3 +109,27 @@ def test_vae_pretraining_decreases_its_loss_and_differs_from_autoencoder_pretrai
     assert not np.allclose(vae_warm.transform(x), ae_warm.transform(x))
     with pytest.raises(InvalidParameterError, match="pretrain_objective"):
         VaDE(pretrain_objective="pca", **common).fit(x)
+
+
+def test_kl_annealing_weights_rise_over_the_first_half_and_resume_where_they_were():
+    from latentid.models.fitting import _kl_annealing
+
+    weight, hook = _kl_annealing(n_train=100, batch_size=10, epochs=4)  # 10 batches an epoch, ramp of 20
+    hook(0, 4)
+    first_two_epochs = [weight() for _ in range(20)]
+    np.testing.assert_allclose(first_two_epochs, np.arange(1, 21) / 20)
+    assert [weight() for _ in range(10)] == [1.0] * 10
+    hook(1, 4)  # a warm start resumed at epoch 2 (0-based 1) goes on with that epoch's weights
+    np.testing.assert_allclose([weight() for _ in range(10)], np.arange(11, 21) / 20)
+
+
+def test_annealed_vae_warm_start_differs_from_the_plain_vae_one(gmm_data):
+    x = gmm_data[0]
+    common = dict(epochs=1, pretrain_epochs=6, n_init=1, lr=3e-3, batch_size=64, random_state=0)
+    annealed = VaDE(pretrain_objective="annealed_vae", **common).fit(x)
+    plain = VaDE(pretrain_objective="vae", **common).fit(x)
+    records = annealed.pretrain_history_
+    assert len(records) == 6 and "KL term weighted 0 -> 1" in records[0]["objective"]
+    # KL weight near 0 at first: the first epoch's loss is far below the plain VAE's full ELBO
+    assert records[0]["train_loss"] < plain.pretrain_history_[0]["train_loss"]
+    assert not np.allclose(annealed.transform(x), plain.transform(x))

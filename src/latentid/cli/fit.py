@@ -86,6 +86,7 @@ class InitSelection(str, Enum):
 class PretrainObjective(str, Enum):
     autoencoder = "autoencoder"
     vae = "vae"
+    annealed_vae = "annealed_vae"
 
 
 class Inference(str, Enum):
@@ -285,7 +286,8 @@ def fit(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help=f"Warm start (vade, mfcvae): autoencoder or vanilla VAE [default: {VADE_DEFAULTS['pretrain_objective']}].",
+        help="Warm start (vade, mfcvae): autoencoder, vanilla VAE, or annealed_vae (a VAE whose KL term is weighted "
+        f"up from 0 over the first half) [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
     init_selection: InitSelection | None = typer.Option(
         None,

@@ -37,8 +37,10 @@ class VaDE(LatentModel):
     epochs, batch_size, lr : optimisation (Adam, cosine decay to lr / 20 when lr_schedule='cosine').
     prior_lr : float or None, learning rate of the prior's parameters (None: lr).
     pretrain_epochs : int, pretraining epochs before the mixture initialisation.
-    pretrain_objective : 'autoencoder' (reconstruction of the encoder mean, as in Jiang et al.) or 'vae'
-        (a vanilla VAE's ELBO on the same networks, which keeps the latent space regular).
+    pretrain_objective : 'autoencoder' (reconstruction of the encoder mean, as in Jiang et al.), 'vae'
+        (a vanilla VAE's ELBO on the same networks, which keeps the latent space regular) or 'annealed_vae'
+        (that ELBO with its KL term weighted up from 0 over the first half of pretraining, which keeps more
+        latent dimensions active).
     n_init : int, GaussianMixture restarts of the initialisation.
     init_selection : 'likelihood' (the restart of highest likelihood) or 'consensus' (the restart whose
         clustering agrees most with the others'; see ``models.mixture_init``).
@@ -70,7 +72,7 @@ class VaDE(LatentModel):
         "prior_lr": [P.Interval(float, 0.0, None, "neither"), P.NONE],
         "n_init": [P.Interval(int, 1)],
         "init_selection": [P.Options(SELECTIONS)],
-        "pretrain_objective": [P.Options(("vae", "autoencoder"))],
+        "pretrain_objective": [P.Options(("vae", "autoencoder", "annealed_vae"))],
     }
 
     def __init__(
