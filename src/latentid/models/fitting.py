@@ -151,7 +151,7 @@ def warm_start(
         params = [*module.encoder.parameters(), *module.decoder.parameters()]
         if objective in ("vae", "annealed_vae"):
             params += list(module.likelihood.parameters())
-        refined_vae = objective == "vae" and model.inference == "refined"
+        refined_vae = objective in ("vae", "annealed_vae") and model.inference == "refined"
         if refined_vae:
             # The unfitted mixture prior is N(0, I) (equal components at 0, unit covariances) and is not
             # trained here, so the model's own refined objective is a vanilla VAE's, without its encoder bias.
