@@ -201,7 +201,10 @@ def consistency_command(
         None, "--pretrain-epochs", help="vade, mfcvae: pretraining epochs [default: 100]."
     ),
     pretrain_objective: PretrainObjective | None = typer.Option(
-        None, "--pretrain-objective", help="vade, mfcvae: warm start, autoencoder or vae [default: vae]."
+        None,
+        "--pretrain-objective",
+        help="vade, mfcvae: warm start, autoencoder, vae or annealed_vae [default: annealed_vae for vade, vae for "
+        "mfcvae].",
     ),
     restarts: int | None = typer.Option(
         None, "--restarts", help="Whole fits per seed, best held-out ELBO kept [default: 3 vade/mfcvae, 1 vae]."
@@ -302,7 +305,7 @@ def mnist_command(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help=f"vade: warm start, autoencoder or vanilla VAE [default: {MNIST_VADE['pretrain_objective']}].",
+        help=f"vade: warm start, autoencoder, vae or annealed_vae [default: {MNIST_VADE['pretrain_objective']}].",
     ),
     init_selection: InitSelection | None = typer.Option(
         None,
