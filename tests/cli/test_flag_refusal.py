@@ -89,7 +89,7 @@ def test_fit_vade_takes_them_and_defaults_them(data_file, tmp_path):
     defaulted = tmp_path / "defaulted"
     assert run("fit", "--data", data_file, "--out", defaulted, "--pretrain-epochs", 1, *FAST).exit_code == 0
     params = json.loads((defaulted / "run.json").read_text())["params"]
-    assert (params["n_components"], params["covariance"], params["pretrain_objective"]) == (4, "full", "annealed_vae")
+    assert (params["n_components"], params["covariance"], params["pretrain_objective"]) == (4, "full", "vae")
 
 
 @pytest.mark.parametrize(("flag", "value"), MIXTURE_ONLY)

@@ -203,8 +203,7 @@ def consistency_command(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help="vade, mfcvae: warm start, autoencoder, vae or annealed_vae [default: annealed_vae for vade, vae for "
-        "mfcvae].",
+        help="vade, mfcvae: warm start, autoencoder, vae or annealed_vae [default: vae].",
     ),
     restarts: int | None = typer.Option(
         None, "--restarts", help="Whole fits per seed, best held-out ELBO kept [default: 3 vade/mfcvae, 1 vae]."
