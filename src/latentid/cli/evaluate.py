@@ -228,15 +228,16 @@ def _data_record(data: str, data_split: Split | None, dataset) -> dict:
     }
 
 
-def _latent_activity(loaded, dataset, refine: bool) -> dict | None:
+def _latent_activity(loaded, dataset, z_hat: np.ndarray, refine: bool) -> dict | None:
     """Per learned dimension of a deep model's run, the encoder means' spread over the rows against its
-    posterior sd (``metrics.activity``), and the dimensions that carry almost no information."""
+    posterior sd (``metrics.activity``), and the dimensions that carry almost no information. ``z_hat`` are
+    the latents scored: the encoder means themselves unless the posterior was refined."""
     if loaded is None or loaded.info.get("model") not in DEEP_MODELS:
         return None
     inputs = loaded.inputs(dataset)
-    snr = latent_signal_to_noise(
-        loaded.model.transform(dataset.x, refine=False, **inputs), loaded.model.posterior_sd(dataset.x, **inputs)
-    )
+    refined = refine or getattr(loaded.model, "inference", "amortized") == "refined"
+    means = loaded.model.transform(dataset.x, refine=False, **inputs) if refined else z_hat
+    snr = latent_signal_to_noise(means, loaded.model.posterior_sd(dataset.x, **inputs))
     return {"signal_to_noise": [float(v) for v in snr], "inactive": inactive_dimensions(snr)}
 
 
@@ -413,7 +414,7 @@ def evaluate(
             )
     data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
-    activity = _latent_activity(loaded, dataset, refine)
+    activity = _latent_activity(loaded, dataset, z_hat, refine)
     notes += _activity_note(activity)
     report = {
         "scored": _scored_record(run, latents, labels, loaded, refine),

@@ -95,7 +95,7 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
         )
     with np.errstate(over="ignore"):  # named below, in one line, rather than warned of
         cast = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(cast).all():
+    if cast.dtype != arr.dtype and not np.isfinite(cast).all():  # only a narrowing cast can overflow
         bad = np.argwhere(~np.isfinite(cast))[0]
         raise InvalidDataError(
             f"{name} holds values beyond the range of {np.dtype(dtype).name} (e.g. {arr[tuple(bad)]:.3g} at row "
