@@ -156,3 +156,11 @@ def test_restarts_default_to_the_models_own(fit, data_file, tmp_path):
     out = tmp_path / "vae"
     assert run("fit", "--model", "vae", "--data", data_file, "--out", out, *FAST[:2], *FAST[4:]).exit_code == 0
     assert load_run(out).model.n_restarts == 1
+
+
+def test_alternate_warm_start_reaches_the_model_and_each_restarts_log(fit):
+    out = fit("--pretrain-objective", "alternate", "--restarts", 2)
+    assert load_run(out).model.pretrain_objective == "alternate"
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    objectives = {r["restart"]: r["objective"] for r in records if r["stage"] == "pretrain"}
+    assert "KL term weighted" not in objectives[1] and "KL term weighted" in objectives[2]

@@ -8,7 +8,7 @@ import torch
 
 from latentid.errors import InvalidParameterError
 from latentid.models import VAE, VaDE
-from latentid.models.fitting import warm_start
+from latentid.models.fitting import PRETRAIN_OBJECTIVES, restart_objective, warm_start
 
 FAST = {"epochs": 3, "batch_size": 64, "random_state": 0}
 
@@ -133,3 +133,20 @@ def test_annealed_vae_warm_start_differs_from_the_plain_vae_one(gmm_data):
     # KL weight near 0 at first: the first epoch's loss is far below the plain VAE's full ELBO
     assert records[0]["train_loss"] < plain.pretrain_history_[0]["train_loss"]
     assert not np.allclose(annealed.transform(x), plain.transform(x))
+
+
+def test_alternate_warm_start_gives_odd_restarts_the_vae_start_and_even_ones_the_annealed_one(gmm_data, tmp_path):
+    import json
+
+    x = gmm_data[0]
+    common = dict(epochs=1, pretrain_epochs=2, n_init=1, lr=3e-3, batch_size=64, random_state=0)
+    VaDE(pretrain_objective="alternate", n_restarts=3, checkpoint_dir=tmp_path, **common).fit(x)
+    records = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    objectives = {r["restart"]: r["objective"] for r in records if r["stage"] == "pretrain"}
+    plain, annealed = (PRETRAIN_OBJECTIVES[name] for name in ("vae", "annealed_vae"))
+    assert objectives == {1: plain, 2: annealed, 3: plain}
+    assert [restart_objective(o, r) for o, r in [("alternate", 4), ("vae", 2), ("annealed_vae", 1)]] == [
+        "annealed_vae",
+        "vae",
+        "annealed_vae",
+    ]

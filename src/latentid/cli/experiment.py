@@ -203,7 +203,7 @@ def consistency_command(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help="vade, mfcvae: warm start, autoencoder, vae or annealed_vae [default: vae].",
+        help="vade, mfcvae: warm start, autoencoder, vae, annealed_vae or alternate [default: vae].",
     ),
     restarts: int | None = typer.Option(
         None, "--restarts", help="Whole fits per seed, best held-out ELBO kept [default: 3 vade/mfcvae, 1 vae]."
@@ -304,7 +304,8 @@ def mnist_command(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help=f"vade: warm start, autoencoder, vae or annealed_vae [default: {MNIST_VADE['pretrain_objective']}].",
+        help="vade: warm start, autoencoder, vae, annealed_vae or alternate "
+        f"[default: {MNIST_VADE['pretrain_objective']}].",
     ),
     init_selection: InitSelection | None = typer.Option(
         None,

@@ -87,6 +87,7 @@ class PretrainObjective(str, Enum):
     autoencoder = "autoencoder"
     vae = "vae"
     annealed_vae = "annealed_vae"
+    alternate = "alternate"
 
 
 class Inference(str, Enum):
@@ -286,8 +287,9 @@ def fit(
     pretrain_objective: PretrainObjective | None = typer.Option(
         None,
         "--pretrain-objective",
-        help="Warm start (vade, mfcvae): autoencoder, vanilla VAE, or annealed_vae (a VAE whose KL term is weighted "
-        f"up from 0 over the first half) [default: {VADE_DEFAULTS['pretrain_objective']}].",
+        help="Warm start (vade, mfcvae): autoencoder, vanilla VAE, annealed_vae (a VAE whose KL term is weighted "
+        "up from 0 over the first half), or alternate (vae for odd restarts, annealed_vae for even ones; the "
+        f"held-out ELBO picks) [default: {VADE_DEFAULTS['pretrain_objective']}].",
     ),
     init_selection: InitSelection | None = typer.Option(
         None,

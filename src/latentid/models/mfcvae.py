@@ -50,7 +50,7 @@ class MFCVAE(LatentModel):
         "covariance": [P.Options(("diag", "full"))],
         "prior_lr": [P.Interval(float, 0.0, None, "neither"), P.NONE],
         "n_init": [P.Interval(int, 1)],
-        "pretrain_objective": [P.Options(("vae", "autoencoder", "annealed_vae"))],
+        "pretrain_objective": [P.Options(("vae", "autoencoder", "annealed_vae", "alternate"))],
         "progressive_epochs": [P.Interval(int, 0)],
         "kl_warmup_epochs": [P.Interval(int, 0)],
     }
