@@ -168,6 +168,16 @@ def test_labels_that_are_not_integers_are_refused_with_the_way_out(tmp_path):
         read_dataset(_write(frame, tmp_path / "d.csv"))
 
 
+def test_a_short_row_or_fractional_label_is_named_by_its_row(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x0,x1,c\n1,2,3\n4,5\n6,7,8\n")  # row 1 lacks its label
+    with pytest.raises(InvalidDataError, match=r"'c' must hold integer labels, but its value at row 1 .* is empty"):
+        read_dataset(path)
+    path.write_text("x0,x1,c\n1,2,3\n4,5,1.5\n6,7,8\n")
+    with pytest.raises(InvalidDataError, match=r"value at row 1 \(counted from 0\) is 1\.5\. Fill in or remove"):
+        read_dataset(path)
+
+
 def test_no_x_left_is_one_line_naming_the_file(tmp_path):
     path = _write(_frame()[["z0", "z1", "c"]], tmp_path / "d.csv")
     with pytest.raises(InvalidDataError, match=r"d\.csv: no column is left for x.*--x-columns") as info:

@@ -117,8 +117,17 @@ def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:
     if arr.ndim not in (1, 2) or len(arr) != n or (arr.ndim == 2 and arr.shape[1] < 1):
         raise InvalidDataError(f"{source}: '{name}' must have shape ({n},) or ({n}, n_facets); got {arr.shape}.")
     if not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+        if not np.issubdtype(arr.dtype, np.number):
             raise InvalidDataError(f"{source}: '{name}' must hold integer labels; got dtype {arr.dtype}.")
+        bad = ~np.isfinite(arr) | (np.nan_to_num(arr) != np.round(np.nan_to_num(arr)))
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            value = arr[row] if arr.ndim == 1 else arr[row][bad[row]][0]
+            what = "is empty or not a number" if np.isnan(value) else f"is {float(value):g}"
+            raise InvalidDataError(
+                f"{source}: '{name}' must hold integer labels, but its value at row {row} (counted from 0) {what}. "
+                "Fill in or remove that row."
+            )
     return arr.astype(np.int64)
 
 
