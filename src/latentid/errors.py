@@ -22,6 +22,10 @@ class InvalidDataError(LatentIDError, ValueError):
     """Input data is malformed: wrong shape, non-finite values, too few samples."""
 
 
+class InvalidDataTypeError(InvalidDataError, TypeError):
+    """Data of a type that cannot be read as numbers (e.g. an object array holding a dict)."""
+
+
 class DataFileError(LatentIDError, OSError):
     """A data or run file is missing, unreadable or of an unknown format."""
 

@@ -571,7 +571,11 @@ def test_check_latents_names_itself_and_returns_float64():
     out = check_latents(np.arange(8).reshape(4, 2), "zz")
     assert out.dtype == np.float64
     _raises(
-        InvalidDataError, r"^zz needs at least 4 samples; got 3\.$", check_latents, np.arange(6.0).reshape(3, 2), "zz"
+        InvalidDataError,
+        r"^zz needs at least 4 samples; got 3 samples\.$",
+        check_latents,
+        np.arange(6.0).reshape(3, 2),
+        "zz",
     )
 
 

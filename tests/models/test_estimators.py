@@ -171,7 +171,7 @@ def test_bad_data(gmm_data, fitted):
     bad[3, 2] = np.nan
     with pytest.raises(InvalidDataError, match="NaN"):
         VaDE(**FAST).fit(bad)
-    with pytest.raises(InvalidDataError, match="X has 9 features, but VaDE was fitted with 10"):
+    with pytest.raises(InvalidDataError, match="X has 9 features, but VaDE is expecting 10 features as input"):
         fitted["VaDE"].transform(x[:, :9])
     with pytest.raises(InvalidDataError, match="needs X in \\[0, 1\\]"):
         VAE(likelihood="bernoulli", **FAST).fit(x)

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidDataError, InvalidDataTypeError, InvalidParameterError
 
 SUPPORTED_SUFFIXES = (".npz", ".npy", ".csv", ".parquet")
 TABLE_SUFFIXES = (".csv", ".parquet")  # the formats with named columns, where --x-columns applies
@@ -72,20 +73,29 @@ IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their 
 
 def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.float32) -> np.ndarray:
     """Check a user array and return it as C-contiguous ``dtype`` of shape (n_samples, n_features)."""
+    if scipy.sparse.issparse(values):
+        raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
     arr = np.asarray(values)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object:  # e.g. a pandas frame of mixed columns: numbers in it are read as numbers
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            error = InvalidDataTypeError if isinstance(exc, TypeError) else InvalidDataError
+            raise error(f"{name} must be numeric; {exc}. Convert or drop non-numeric columns.") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InvalidDataError(f"{name} must be numeric; got dtype {arr.dtype}. Convert or drop non-numeric columns.")
     if np.iscomplexobj(arr):
-        raise InvalidDataError(f"{name} must be real-valued; got complex dtype {arr.dtype}.")
+        raise InvalidDataError(f"{name} is {arr.dtype}: Complex data not supported. Pass real values (e.g. x.real).")
     if arr.ndim != 2:
         raise InvalidDataError(
-            f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. "
-            "Reshape it, e.g. x.reshape(len(x), -1)."
+            f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. Reshape your data: "
+            "x.reshape(-1, 1) for one feature, x.reshape(1, -1) for one sample."
         )
     if arr.shape[0] < min_samples:
-        raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {arr.shape[0]}.")
+        got = f"{arr.shape[0]} sample" + ("" if arr.shape[0] == 1 else "s")
+        raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {got}.")
     if arr.shape[1] < 1:
-        raise InvalidDataError(f"{name} has no features (shape {arr.shape}).")
+        raise InvalidDataError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)[0]

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import TransformerTags
 
 from latentid import checkpoint as ckpt
 from latentid._random import numpy_rng
@@ -91,6 +92,14 @@ class LatentModel(BaseEstimator):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         LatentModel._registry[cls.__name__] = cls
+
+    def __sklearn_tags__(self):
+        # A transformer whose outputs are float32 whatever X's dtype, and whose score_samples is a Monte Carlo
+        # estimate (one row's value depends on the draws the rows before it used), hence non-deterministic.
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
+        tags.non_deterministic = True
+        return tags
 
     # ------------------------------------------------------------------ hooks
     def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
@@ -210,9 +219,10 @@ class LatentModel(BaseEstimator):
         return {"class": type(self).__name__, **params}
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, u=None) -> LatentModel:
+    def fit(self, X, y=None, u=None) -> LatentModel:
         """Fit the model to X (n_samples, n_features); ``u`` is the auxiliary variable of a model that
-        reads one (iVAE: labels (n_samples,) or a matrix (n_samples, aux_dim)), ignored by the others.
+        reads one (iVAE: labels (n_samples,) or a matrix (n_samples, aux_dim)), ignored by the others;
+        ``y`` is ignored (scikit-learn's pipelines pass it).
 
         Returns self. Raises InvalidParameterError / InvalidDataError on bad input,
         TrainingDivergedError if the loss stops being finite.
@@ -227,13 +237,13 @@ class LatentModel(BaseEstimator):
             fit_restarts(self, X, device, U)
         return self
 
-    def fit_transform(self, X, u=None) -> np.ndarray:
+    def fit_transform(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``, the posterior means; shape (n_samples, latent_dim)."""
-        return self.fit(X, u).transform(X, u=u)
+        return self.fit(X, u=u).transform(X, u=u)
 
-    def fit_predict(self, X, u=None) -> np.ndarray:
+    def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
-        return self.fit(X, u).predict(X)
+        return self.fit(X, u=u).predict(X, u=u)
 
     # ------------------------------------------------------------------ fitted API
     def _check_fitted(self) -> None:
@@ -249,8 +259,8 @@ class LatentModel(BaseEstimator):
         X = validate_matrix(X, "X", min_samples=1)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}. "
-                "Pass data with the same columns as at fit."
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input (those it was fitted with). Pass data with the same columns as at fit."
             )
         self._check_range(X)
         module = self.module_

@@ -22,6 +22,7 @@ import json
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ import numpy as np
 from sklearn import decomposition, mixture
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import TransformerTags
+from sklearn.utils.metaestimators import available_if
 
 from latentid import checkpoint as ckpt
 from latentid._atomic import atomic_path, write_text_atomic
@@ -56,6 +59,17 @@ def _restore(value: np.ndarray) -> Any:
     return value.item() if value.ndim == 0 else value
 
 
+def _has_likelihood(model: LinearModel) -> bool:
+    """``score``/``score_samples`` exist only where the model has a likelihood (not FastICA), so that code
+    written for scikit-learn, which asks ``hasattr(model, "score")``, does not call one that cannot answer."""
+    if model._score_samples is None:
+        raise AttributeError(
+            f"{type(model).__name__} has no likelihood, so score/score_samples are undefined. "
+            "Use PCA or GMMBaseline for a likelihood."
+        )
+    return True
+
+
 class LinearModel(BaseEstimator):
     """Base of the linear baselines (not used directly).
 
@@ -66,6 +80,11 @@ class LinearModel(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[P.Constraint]]] = {}
     _parts: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])  # transform returns float32
+        return tags
 
     # ------------------------------------------------------------------ hooks
     def _make_parts(self, rng: np.random.Generator) -> dict[str, BaseEstimator]:
@@ -85,11 +104,7 @@ class LinearModel(BaseEstimator):
         """One component: every sample belongs to it; shape (n_samples, 1)."""
         return np.ones((X.shape[0], 1))
 
-    def _score_samples(self, X: np.ndarray) -> np.ndarray:
-        raise InvalidParameterError(
-            f"{type(self).__name__} has no likelihood, so score/score_samples are undefined. "
-            "Use PCA or GMMBaseline for a likelihood."
-        )
+    _score_samples: Callable[[np.ndarray], np.ndarray] | None = None  # log p(x) (n_samples,); None: no likelihood
 
     def _latent_prior(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights (K,), means (K, m), covariances (K, m, m)); default: one N(0, I) component."""
@@ -113,8 +128,9 @@ class LinearModel(BaseEstimator):
             )
         refuse_identical_rows(X, name)
 
-    def fit(self, X, u=None) -> LinearModel:
-        """Fit on X (n_samples, n_features); ``u`` is ignored (one signature with the deep models). Returns self."""
+    def fit(self, X, y=None, u=None) -> LinearModel:
+        """Fit on X (n_samples, n_features); ``y`` and ``u`` are ignored (one signature with scikit-learn and the
+        deep models). Returns self."""
         self._validate_params()
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
@@ -172,13 +188,13 @@ class LinearModel(BaseEstimator):
                 f"{self.latent_dim}. Lower latent_dim to {max(rank, 1)}, or pass more varied samples."
             )
 
-    def fit_transform(self, X, u=None) -> np.ndarray:
+    def fit_transform(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``; shape (n_samples, latent_dim)."""
-        return self.fit(X, u).transform(X)
+        return self.fit(X).transform(X)
 
-    def fit_predict(self, X, u=None) -> np.ndarray:
+    def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
-        return self.fit(X, u).predict(X)
+        return self.fit(X).predict(X)
 
     def _set_fitted(self, parts: dict[str, BaseEstimator], n_features: int) -> None:
         for attr, est in parts.items():
@@ -199,8 +215,8 @@ class LinearModel(BaseEstimator):
         X = validate_matrix(X, "X", min_samples=1, dtype=np.float64)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}. "
-                "Pass data with the same columns as at fit."
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input (those it was fitted with). Pass data with the same columns as at fit."
             )
         return X
 
@@ -226,10 +242,12 @@ class LinearModel(BaseEstimator):
         """The most probable component; ndarray (n_samples,) int64 (all 0 without a mixture, like the VAE)."""
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
+    @available_if(_has_likelihood)
     def score_samples(self, X, random_state=None) -> np.ndarray:
         """Per-sample log-likelihood log p(x) in the data's units; ndarray (n_samples,). ``random_state`` unused."""
         return self._score_samples(self._prepare(X))
 
+    @available_if(_has_likelihood)
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample of X (higher is better)."""
         return float(np.mean(self.score_samples(X)))

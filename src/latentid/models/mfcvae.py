@@ -179,10 +179,10 @@ class MFCVAE(LatentModel):
                 return -elbo(module, x, generator, self.elbo, kl_weight=kl_weight, decoder_gate=gate_t)
         return super()._loss(module, x, generator)
 
-    def fit(self, X, u=None) -> MFCVAE:
-        """Fit to X (n_samples, n_features); ``u`` is ignored. Returns self."""
+    def fit(self, X, y=None, u=None) -> MFCVAE:
+        """Fit to X (n_samples, n_features); ``y`` and ``u`` are ignored. Returns self."""
         try:
-            return super().fit(X, u)
+            return super().fit(X, u=u)
         finally:
             self._train_epoch = None
 

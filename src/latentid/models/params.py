@@ -161,7 +161,7 @@ def check_latent_dim(owner: str, latent_dim: int, n_features: int) -> None:
     """Refuse a latent dimension above the data's number of features (no injective map exists)."""
     if latent_dim > n_features:
         raise InvalidParameterError(
-            f"The 'latent_dim' parameter of {owner} must be <= n_features ({n_features}). "
+            f"The 'latent_dim' parameter of {owner} must be <= n_features = {n_features}, the data's columns. "
             f"Got {latent_dim} instead. Lower latent_dim or pass data with more features."
         )
 
