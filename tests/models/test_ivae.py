@@ -298,3 +298,9 @@ def test_a_continuous_u_keeps_its_prior_network(with_matrix):
     model._init_prior(model.module_, np.zeros((10, 2)), seed=0, aux=np.ones((10, 3)))
     for old, new in zip(before, model.module_.prior.parameters(), strict=True):
         assert torch.equal(old, new.detach())
+
+
+def test_u_passed_positionally_is_named_as_the_mistake_it_is(gmm_data):
+    x, _, c = gmm_data
+    with pytest.raises(InvalidDataError, match=r"second positional argument.*fit\(X, u=labels\)"):
+        IVAE(latent_dim=2, epochs=1, random_state=0).fit(x, c)

@@ -118,6 +118,15 @@ class IVAE(LatentModel):
         self.callback = callback
         self.random_state = random_state
 
+    def fit(self, X, y=None, u=None) -> IVAE:
+        """Fit to X (n_samples, n_features) given u by name (``fit(X, u=labels)``); ``y`` is ignored. Returns self."""
+        if u is None and y is not None:
+            raise InvalidDataError(
+                f"{type(self).__name__}.fit got a second positional argument, which is scikit-learn's y (ignored), "
+                "and no u. Pass the auxiliary variable by name: fit(X, u=labels)."
+            )
+        return super().fit(X, u=u)
+
     def _aux_matrix(self, u, n_rows: int, fitting: bool) -> np.ndarray:
         """Labels (n,) -> one-hot (n, n_categories); a matrix (n, d) -> itself, float32. Checked against X."""
         name = type(self).__name__
