@@ -198,8 +198,8 @@ def warm_start(
 def restart_objective(objective: str, restart: int) -> str:
     """The warm start restart ``restart`` (1-based) runs: ``objective`` itself, except that 'alternate' means
     'vae' for odd restarts and 'annealed_vae' for even ones, so that the held-out bound, which picks the best
-    restart, also picks between the two (README, the quality section: that choice was at least as good as
-    either warm start alone on every setting measured)."""
+    restart, also picks between the two (README, the quality section: measured, it did not pick the better one
+    reliably, so it is an option)."""
     if objective != "alternate":
         return objective
     return "vae" if restart % 2 == 1 else "annealed_vae"
