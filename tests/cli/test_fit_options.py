@@ -164,3 +164,14 @@ def test_alternate_warm_start_reaches_the_model_and_each_restarts_log(fit):
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     objectives = {r["restart"]: r["objective"] for r in records if r["stage"] == "pretrain"}
     assert "KL term weighted" not in objectives[1] and "KL term weighted" in objectives[2]
+
+
+def test_more_threads_than_cores_is_noted_and_fits(data_file, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    result = run("fit", "--data", data_file, "--out", tmp_path / "r", "--threads", 2, "--restarts", 1, *FAST)
+    assert result.exit_code == 0, result.output
+    assert "note: --threads 2 is more than the 1 CPU core(s) this process may use" in result.output
+    quiet = run("fit", "--data", data_file, "--out", tmp_path / "r1", "--threads", 1, "--restarts", 1, *FAST)
+    assert quiet.exit_code == 0 and "--threads" not in quiet.output
