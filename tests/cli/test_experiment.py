@@ -205,3 +205,14 @@ def test_consistency_on_a_csv_leaves_its_truth_and_index_out_of_x(tmp_path, fits
     chosen = run("experiment", "consistency", *args, "--x-columns", "x0,x1,x2", "--out", tmp_path / "b")
     assert chosen.exit_code == 0, chosen.output
     assert fits[-1]["x"].shape[1] == 3
+
+
+def test_more_threads_than_cores_is_noted_by_the_studies_too(tmp_path, data_file, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    base = ["experiment", "consistency", "--data", data_file, "--model", "vae", "--epochs", 1, "--seeds", 2, "--quiet"]
+    result = run(*base, "--threads", 2, "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert "note: --threads 2 is more than the 1 CPU core(s) this process may use" in result.stderr
+    assert "note: --threads" not in run(*base, "--threads", 1, "--out", tmp_path / "s1").stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from enum import Enum
@@ -218,6 +219,18 @@ def print_notes(dataset) -> None:
     """What the reader recognised in a data file (``Dataset.notes``), as ``note:`` lines on stderr, once each."""
     for note in dict.fromkeys(dataset.notes):
         err_console.print(f"note: {escape(' '.join(note.split()))}", soft_wrap=True, highlight=False)
+
+
+def note_oversubscription(threads: int | None) -> None:
+    """A ``note:`` line on stderr when --threads asks for more threads than the cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if threads is not None and cores and threads > cores:
+        err_console.print(
+            f"note: --threads {threads} is more than the {cores} CPU core(s) this process may use; the extra threads "
+            "make training slower, not faster.",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:

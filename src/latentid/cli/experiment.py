@@ -16,7 +16,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import X_COLUMNS_HELP, console, err_console, friendly_errors, print_notes, refuse_flags
+from latentid.cli._common import (
+    X_COLUMNS_HELP,
+    console,
+    err_console,
+    friendly_errors,
+    note_oversubscription,
+    print_notes,
+    refuse_flags,
+)
 from latentid.cli._progress import progress_columns
 from latentid.cli.fit import CovarianceType, Device, InitSelection, Likelihood, PretrainObjective, network_dims
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
@@ -239,6 +247,7 @@ def consistency_command(
         ("--threads", threads, 1),
     ):
         _check_positive(flag, value, low)
+    note_oversubscription(threads)
     context = f"--model {name}"
     if name == "vae":
         refuse_flags(
@@ -346,6 +355,7 @@ def mnist_command(
         ("--threads", threads, 1),
     ):
         _check_positive(flag, value, low)
+    note_oversubscription(threads)
     with study_progress(not quiet) as progress:
         results = run_mnist(
             out,

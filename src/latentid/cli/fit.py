@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -22,6 +21,7 @@ from latentid.cli._common import (
     err_console,
     friendly_errors,
     load_data,
+    note_oversubscription,
     refuse_existing,
     refuse_flags,
 )
@@ -169,18 +169,6 @@ ENUM_OPTIONS: dict[str, type[Enum]] = {
     "elbo": ElboEstimator,
     "device": Device,
 }
-
-
-def _note_oversubscription(threads: int | None) -> None:
-    """A ``note:`` line on stderr when --threads asks for more threads than the cores this process may use."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if threads is not None and cores and threads > cores:
-        err_console.print(
-            f"note: --threads {threads} is more than the {cores} CPU core(s) this process may use; the extra threads "
-            "make training slower, not faster.",
-            soft_wrap=True,
-            highlight=False,
-        )
 
 
 def _check_size(flag: str, value: int | None, low: int) -> None:
@@ -553,7 +541,7 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
     }
     params = {name: getattr(v, "value", v) for name, v in given.items() if v is not None}
     params.update(random_state=o["seed"], threads=o["threads"])
-    _note_oversubscription(o["threads"])
+    note_oversubscription(o["threads"])
     if o["patience"] is not None:
         params["patience"] = o["patience"] or None  # 0: no early stopping
     latent_dim = (
