@@ -6,7 +6,11 @@ done, in completion order; rows come back to the driver, which alone writes the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -17,11 +21,46 @@ from latentid.studies.run_one import run_one
 EXECUTORS = ("local", "ray")
 
 
-def _one_thread_worker() -> None:
-    """Initialiser of pool workers: one torch thread each, so that N workers use N cores."""
+PARENT_POLL_SECONDS = 1.0  # how often a pool worker checks that the driver that started it is alive
+
+
+def _exit_when_orphaned(driver_pid: int) -> None:
+    """Poll the parent process id; once it is no longer ``driver_pid`` (the driver died, even by SIGKILL,
+    and the worker was re-parented), end this worker at once: no one is left to collect its run."""
+    while os.getppid() == driver_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _pool_worker(driver_pid: int) -> None:
+    """Initialiser of pool workers: one torch thread each, so that N workers use N cores, and a daemon thread
+    that ends the worker when its driver is gone (a killed driver would otherwise leave idle workers behind
+    for ever). SIGINT stays ignored, as inherited (``_workers_ignore_sigint``): the driver handles Ctrl-C."""
+    threading.Thread(target=_exit_when_orphaned, args=(driver_pid,), daemon=True).start()
     import torch
 
     torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT in this process while the pool spawns its workers, which inherit that disposition: a
+    Ctrl-C in the terminal reaches the whole process group, and workers still importing would each print a
+    KeyboardInterrupt traceback. The driver stops them itself (``_stop_workers``). A no-op off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers: an interrupted study does not wait for the fits they are running."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 class LocalExecutor:
@@ -39,13 +78,19 @@ class LocalExecutor:
             for config in configs:
                 yield run_one(config)
             return
-        pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"), initializer=_one_thread_worker)
+        pool = ProcessPoolExecutor(
+            self.jobs, mp_context=get_context("spawn"), initializer=_pool_worker, initargs=(os.getpid(),)
+        )
         try:
-            pending = {pool.submit(run_one, config, 1) for config in configs}
+            with _workers_ignore_sigint():  # workers are spawned as runs are submitted
+                pending = {pool.submit(run_one, config, 1) for config in configs}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+        except BaseException:  # Ctrl-C, or the caller stopped reading: the running fits are abandoned
+            _stop_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
