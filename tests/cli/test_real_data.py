@@ -96,3 +96,108 @@ def test_data_list_and_download(shared_data, tmp_path, monkeypatch):
     )
     result = run("data", "list", "--data-dir", tmp_path / "dl")
     assert result.exit_code == 0 and result.output.count("not found") == 1  # mnist found there, fashion-mnist not
+
+
+def _mnist_copy(shared_data, root):
+    (root / "mnist").mkdir(parents=True)
+    for source in (shared_data / "mnist").iterdir():
+        (root / "mnist" / source.name).write_bytes(source.read_bytes())
+    return root / "mnist"
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _damage(path):
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF  # inside the deflate stream: zlib.error, which is no OSError
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("spoil", [_truncate, _damage])
+def test_data_download_repairs_a_corrupt_file_without_force(shared_data, tmp_path, monkeypatch, spoil):
+    """A truncated or damaged .gz is fetched again like a mismatching one; commands that read it refuse it."""
+    monkeypatch.setenv("LATENTID_DATA", str(shared_data))
+    folder = _mnist_copy(shared_data, tmp_path / "dd")
+    spoiled = folder / "train-images-idx3-ubyte.gz"
+    spoil(spoiled)
+    result = run("fit", "--data", "mnist", "--data-dir", tmp_path / "dd", "--out", tmp_path / "run", "--model", "pca")
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.startswith(f"error: {spoiled}: could not be read (")
+    assert "the file is corrupt, replace it" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+    asked = []
+
+    def fetch(url):  # the network, replaced: serves the shared file, recording what was asked for
+        asked.append(url)
+        return (shared_data / "mnist" / url.rsplit("/", 1)[-1]).read_bytes()
+
+    monkeypatch.setattr(real, "_fetch", fetch)
+    result = run("data", "download", "mnist", "--dir", tmp_path / "dd")
+    assert result.exit_code == 0, result.output
+    assert "fetching train-images-idx3-ubyte.gz" in result.output
+    assert len(asked) == 1 and asked[0].endswith("/train-images-idx3-ubyte.gz")  # the three good files kept
+    assert spoiled.read_bytes() == (shared_data / "mnist" / spoiled.name).read_bytes()
+    assert not list(folder.glob(".latentid-*"))  # written atomically: no temporary file left
+    assert real.load_real("mnist", "test", tmp_path / "dd").x.shape == (10_000, 784)
+
+
+@pytest.fixture(scope="module")
+def mnist_shaped_run(tmp_path_factory):
+    """A 2-component GMM run fitted on 784 random features, for transform / predict / evaluate with --data mnist."""
+    folder = tmp_path_factory.mktemp("mnist-shaped")
+    np.save(folder / "x.npy", np.random.default_rng(0).random((40, 784)).astype(np.float32))
+    result = run("fit", "--data", folder / "x.npy", "--out", folder / "run", "--model", "gmm", "--components", "2")
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+DATA_DIR_COMMANDS = {
+    "fit": ("fit", "--data", "mnist", "--model", "pca", "--out", "{out}"),
+    "transform": ("transform", "--run", "{run}", "--data", "mnist", "--out", "{out}"),
+    "predict": ("predict", "--run", "{run}", "--data", "mnist", "--out", "{out}"),
+    "evaluate": ("evaluate", "--run", "{run}", "--data", "mnist", "--json"),
+    "experiment consistency": (
+        "experiment", "consistency", "--data", "mnist", "--model", "vae", "--epochs", "1", "--decoder-width", "8",
+        "--decoder-depth", "1", "--encoder-depth", "0", "--threads", "1", "--seeds", "2", "--quiet", "--out", "{out}",
+    ),
+    "experiment mnist": (
+        "experiment", "mnist", "--n-train", "500", "--n-test", "200", "--epochs", "2", "--pretrain-epochs", "1",
+        "--threads", "1", "--seeds", "2", "--quiet", "--out", "{out}",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("held", [None, 0, 3], ids=["no-such-folder", "empty", "3-of-4-files"])
+@pytest.mark.parametrize("command", list(DATA_DIR_COMMANDS))
+def test_an_explicit_data_dir_without_the_files_is_refused(
+    shared_data, tmp_path, monkeypatch, mnist_shaped_run, command, held
+):
+    """Every command taking --data-dir looks only there: never in $LATENTID_DATA, which holds the files."""
+    monkeypatch.setenv("LATENTID_DATA", str(shared_data))
+    monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
+    given = tmp_path / "given"
+    if held is not None:
+        (given / "mnist").mkdir(parents=True)
+        for name in sorted(p.name for p in (shared_data / "mnist").iterdir())[:held]:
+            (given / "mnist" / name).write_bytes((shared_data / "mnist" / name).read_bytes())
+    out = tmp_path / ("out.npy" if command in ("transform", "predict") else "out")
+    args = [a.format(out=out, run=mnist_shaped_run) for a in DATA_DIR_COMMANDS[command]]
+    result = run(*args, "--data-dir", given)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith(f"error: --data-dir {given}: MNIST not found there")
+    assert f"'latentid data download mnist --dir {given}'" in result.output
+    assert ("no such folder" in result.output) == (held is None)
+    if held == 3:  # sorted names: t10k-*, t10k-*, train-images; train-labels is the one missing
+        assert "lacks train-labels-idx1-ubyte," in result.output
+    assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_data_list_looks_only_in_an_explicit_data_dir(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTID_DATA", str(shared_data))
+    result = run("data", "list", "--data-dir", tmp_path / "given")
+    assert result.exit_code == 0 and result.output.count("not found") == 2, result.output
+    assert str(shared_data) not in result.output and "--dir" in result.output

@@ -61,7 +61,7 @@ def test_a_corrupted_copy_is_refused_naming_the_file(shared_data, tmp_path):
     labels.write_bytes(bytes(raw))
     with pytest.raises(DataFileError, match=r"t10k-labels-idx1-ubyte: SHA-256 .* does not match") as err:
         load_real("mnist", "test", tmp_path)
-    assert "\n" not in str(err.value) and "download mnist --force" in str(err.value)
+    assert "\n" not in str(err.value) and f"download mnist --dir {tmp_path}" in str(err.value)
     load_real("mnist", "train", tmp_path)  # the untouched split still loads
 
 
@@ -77,24 +77,106 @@ def test_missing_files_say_where_they_were_looked_for(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTID_DATA", str(tmp_path / "env"))
     monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
     with pytest.raises(DataFileError) as err:
-        load_real("fashion-mnist", "train", tmp_path / "given")
+        load_real("fashion-mnist", "train")
     message = str(err.value)
-    for where in ("given", "env", "cache"):
+    for where in ("env", "cache"):
         assert str(tmp_path / where / "fashion-mnist") in message
-    assert message.index("given") < message.index("env") < message.index("cache")
+    assert message.index("env") < message.index("cache")
     assert "latentid data download fashion-mnist" in message
 
 
-def test_search_order_data_dir_then_env_then_cache(shared_data, tmp_path, monkeypatch):
+def test_search_order_env_then_cache(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
     monkeypatch.setenv("LATENTID_DATA", str(shared_data))
     assert locate("mnist") == shared_data / "mnist"
     _copy(shared_data, tmp_path / "mine")
     assert locate("mnist", tmp_path / "mine") == tmp_path / "mine" / "mnist"
-    assert locate("mnist", tmp_path / "empty") == shared_data / "mnist"  # an empty --data-dir falls through
     monkeypatch.delenv("LATENTID_DATA")
     _copy(shared_data, tmp_path / "cache")
     assert locate("mnist") == tmp_path / "cache" / "mnist"
+
+
+@pytest.mark.parametrize("held", [(), ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")])
+def test_an_explicit_data_dir_is_the_only_place_looked_in(shared_data, tmp_path, monkeypatch, held):
+    """A --data-dir that lacks the files (missing, or holding some of the four) is an error naming it and
+    the missing files, even where $LATENTID_DATA and the cache hold them: it never falls through."""
+    _copy(shared_data, tmp_path / "cache")
+    monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")
+    monkeypatch.setenv("LATENTID_DATA", str(shared_data))
+    given = tmp_path / "given"
+    for file_name in held:
+        (given / "mnist").mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / "mnist" / f"{file_name}.gz", given / "mnist")
+    with pytest.raises(DataFileError) as err:
+        load_real("mnist", "test", given)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"--data-dir {given}: MNIST not found there")
+    assert str(shared_data) not in message and str(tmp_path / "cache") not in message
+    missing = [f for f in real.IDX_FILES.values() if f not in held]
+    if held:
+        assert all(f in message for f in missing) and not any(f in message for f in held)
+    else:
+        assert "no such folder" in message
+    assert f"'latentid data download mnist --dir {given}'" in message
+    assert real.search_roots(given) == [given]
+
+
+def test_a_data_dir_holding_the_files_itself_says_to_name_its_parent(shared_data, tmp_path):
+    folder = _copy(shared_data, tmp_path)  # tmp_path/mnist/<files>
+    with pytest.raises(DataFileError) as err:
+        locate("mnist", folder)
+    assert str(err.value).startswith(f"--data-dir {folder} holds the MNIST files itself")
+    assert str(err.value).endswith(f"use --data-dir {tmp_path}.")
+    assert locate("mnist", tmp_path) == folder
+
+
+def _fake_fetch(shared_data, monkeypatch):
+    """Replace the network: serve the shared files by name, recording each URL asked for."""
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        name = "fashion-mnist" if "fashion" in url else "mnist"
+        return (shared_data / name / url.rsplit("/", 1)[-1]).read_bytes()
+
+    monkeypatch.setattr(real, "_fetch", fetch)
+    return asked
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _damage(path):
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF  # inside the deflate stream: zlib.error, which is no OSError
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("spoil", [_truncate, _damage])
+def test_download_fetches_a_corrupt_file_again_without_force(shared_data, tmp_path, monkeypatch, spoil):
+    folder = _copy(shared_data, tmp_path)
+    spoil(folder / "t10k-labels-idx1-ubyte.gz")
+    asked = _fake_fetch(shared_data, monkeypatch)
+    fetched = []
+    assert download("mnist", tmp_path, progress=fetched.append) == folder
+    assert fetched == ["t10k-labels-idx1-ubyte"]  # only the corrupt file, the three good ones kept
+    assert len(asked) == 1 and asked[0].endswith("/t10k-labels-idx1-ubyte.gz")
+    assert (folder / "t10k-labels-idx1-ubyte.gz").read_bytes() == (
+        shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    ).read_bytes()
+    assert load_real("mnist", "test", tmp_path).x.shape == (10_000, 784)
+
+
+@pytest.mark.parametrize("spoil", [_truncate, _damage])
+def test_reading_a_corrupt_gzip_is_one_line_saying_replace_it(shared_data, tmp_path, spoil):
+    folder = _copy(shared_data, tmp_path)
+    spoil(folder / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(DataFileError) as err:
+        load_real("mnist", "test", tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and "t10k-labels-idx1-ubyte.gz: could not be read" in message
+    assert "the file is corrupt, replace it" in message and f"download mnist --dir {tmp_path}" in message
 
 
 def test_download_checks_pins_and_keeps_good_files(shared_data, tmp_path):

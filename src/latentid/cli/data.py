@@ -11,7 +11,7 @@ from rich.table import Table
 
 from latentid.cli import app
 from latentid.cli._common import DATA_DIR_HELP, console, err_console, friendly_errors
-from latentid.data.real import REAL_DATASETS, download, locate, search_roots
+from latentid.data.real import REAL_DATASETS, download, download_command, locate, search_roots
 from latentid.errors import DataFileError
 
 data_app = typer.Typer(help="The published data sets (MNIST, Fashion-MNIST): where they are, and a download.")
@@ -26,7 +26,9 @@ class DatasetName(str, Enum):
 @data_app.command("list")
 @friendly_errors
 def list_datasets(data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
-    """Each published data set and the folder it is read from (or where it was looked for)."""
+    """Each published data set and the folder it is read from (or where it was looked for).
+
+    With --data-dir only that folder is looked in."""
     table = Table(title="latentid data")
     table.add_column("name", no_wrap=True)
     table.add_column("found in")
@@ -37,7 +39,7 @@ def list_datasets(data_dir: Path | None = typer.Option(None, "--data-dir", help=
             where = "[yellow]not found[/] (looked in " + escape(
                 ", ".join(str(r / name) for r in search_roots(data_dir))
             )
-            where += f"); 'latentid data download {name}' fetches it"
+            where += f"); '{escape(download_command(name, data_dir))}' fetches it"
         table.add_row(f"{name} ({spec.title})", where)
     console.print(table)
 

@@ -1,9 +1,10 @@
 """MNIST and Fashion-MNIST from their published IDX files, read with numpy and checked against pins.
 
-Where the files are looked for, in order: an explicit ``data_dir``, the ``LATENTID_DATA``
-environment variable, then the per-user cache folder (``user_cache_folder()``). Each root holds one
-folder per data set (``<root>/mnist/train-images-idx3-ubyte.gz``, gzipped or not). Nothing is
-downloaded unless ``download`` is called explicitly.
+Where the files are looked for: an explicit ``data_dir`` (``--data-dir``) is the only place looked in;
+without one, the ``LATENTID_DATA`` environment variable, then the per-user cache folder
+(``user_cache_folder()``). Each root holds one folder per data set
+(``<root>/mnist/train-images-idx3-ubyte.gz``, gzipped or not). Nothing is downloaded unless
+``download`` is called explicitly.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shlex
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,10 +88,11 @@ def user_cache_folder() -> Path:
 
 
 def search_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The roots looked in, in order: ``data_dir``, $LATENTID_DATA, the user cache folder."""
-    roots = []
+    """The roots looked in: only ``data_dir`` when one is given (a folder the user named is used, and
+    only it); otherwise $LATENTID_DATA, then the user cache folder."""
     if data_dir is not None:
-        roots.append(Path(data_dir).expanduser())
+        return [Path(data_dir).expanduser()]
+    roots = []
     if os.environ.get(ENV_VAR):
         roots.append(Path(os.environ[ENV_VAR]).expanduser())
     roots.append(user_cache_folder())
@@ -109,10 +113,43 @@ def _file_in(folder: Path, file_name: str) -> Path | None:
     return None
 
 
+def _quoted(path: str | os.PathLike) -> str:
+    """``path`` as typed in a shell, in double quotes where it needs quoting (messages quote commands in '')."""
+    text = str(path)
+    return text if shlex.quote(text) == text else '"' + text.replace('"', '\\"') + '"'
+
+
+def download_command(name: str, root: str | os.PathLike | None = None) -> str:
+    """The command line that fetches data set ``name`` into ``<root>/<name>/`` (default root: the cache)."""
+    return f"latentid data download {name}" + ("" if root is None else f" --dir {_quoted(root)}")
+
+
 def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The first ``<root>/<name>`` folder holding all four files; a one-line error listing where it looked."""
+    """The first ``<root>/<name>`` folder holding all four files; a one-line error listing where it looked.
+
+    An explicit ``data_dir`` is the only root looked in: where it lacks a file, the error names the
+    folder and the missing files, and never falls back to $LATENTID_DATA or the cache.
+    """
     spec = _spec(name)
-    roots = search_roots(data_dir)
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        folder = root / spec.name
+        missing = [f for f in spec.files.values() if _file_in(folder, f) is None]
+        if not missing:
+            return folder
+        if root.is_dir() and all(_file_in(root, f) is not None for f in spec.files.values()):
+            parent = f"use --data-dir {_quoted(root.parent)}" if root.name == spec.name else f"move them into {folder}"
+            raise DataFileError(
+                f"--data-dir {root} holds the {spec.title} files itself, but --data-dir names the folder that "
+                f"holds '{spec.name}/': {parent}."
+            )
+        problem = "no such folder" if not root.is_dir() else f"{folder} lacks {', '.join(missing)}, gzipped or not"
+        raise DataFileError(
+            f"--data-dir {root}: {spec.title} not found there ({problem}); only this folder is looked in. "
+            f"Run '{download_command(spec.name, root)}', copy the four IDX files into {folder}, "
+            "or drop --data-dir to use $LATENTID_DATA or the user cache folder."
+        )
+    roots = search_roots()
     for root in roots:
         folder = root / spec.name
         if all(_file_in(folder, f) is not None for f in spec.files.values()):
@@ -125,14 +162,25 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     )
 
 
-def _raw_bytes(path: Path) -> bytes:
+def _raw_bytes(path: Path, fix: str = "") -> bytes:
+    """The uncompressed bytes of ``path``; a one-line DataFileError when it cannot be read or decompressed
+    (truncated, damaged: ``zlib.error`` is no OSError), ending with the hint ``fix``."""
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataFileError(f"{path}: could not be read ({exc}); the file is corrupt, replace it.") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFileError(f"{path}: could not be read ({exc}); the file is corrupt, replace it{fix}.") from exc
+
+
+def _matches_pin(path: Path, pin: str) -> bool:
+    """True when ``path`` reads and its uncompressed bytes have the SHA-256 ``pin``; a file that cannot be
+    read or decompressed (truncated, damaged) does not match."""
+    try:
+        return hashlib.sha256(_raw_bytes(path)).hexdigest() == pin
+    except DataFileError:
+        return False
 
 
 def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -149,13 +197,14 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
 
 def _read_checked(folder: Path, spec: RealDataset, file_name: str) -> np.ndarray:
     path = _file_in(folder, file_name)
-    raw = _raw_bytes(path)
+    fetch = download_command(spec.name, folder.parent)  # fetches the files of this folder that do not match again
+    raw = _raw_bytes(path, f" (or run '{fetch}')")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256[file_name]:
         raise DataFileError(
             f"{path}: SHA-256 {digest[:12]}... does not match the published {spec.title} file "
             f"({spec.sha256[file_name][:12]}...); the copy is corrupt or different. Replace it with the original "
-            f"or run 'latentid data download {spec.name} --force'."
+            f"or run '{fetch}'."
         )
     return parse_idx(raw, str(path))
 
@@ -180,6 +229,12 @@ def load_real(name: str, split: str = "train", data_dir: str | os.PathLike | Non
     return Dataset(x=np.concatenate(xs), c=np.concatenate(cs), source=f"{spec.name}:{split} ({folder})")
 
 
+def _fetch(url: str) -> bytes:
+    """The bytes at ``url`` (the one place that touches the network; tests replace it)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
+
+
 def download(
     name: str,
     dest: str | os.PathLike | None = None,
@@ -190,8 +245,9 @@ def download(
 ) -> Path:
     """Fetch a data set's four files into ``<dest>/<name>/`` (default: the user cache), checking the pins.
 
-    Files already present with the right pin are kept unless ``force``. Each file is written
-    atomically, and only after its pin matches. ``progress(file_name)`` is called before each fetch.
+    Files already present with the right pin are kept unless ``force``; any other file (different bytes,
+    or one that cannot be read: truncated, damaged) is fetched again. Each file is written atomically,
+    and only after its pin matches. ``progress(file_name)`` is called before each fetch.
     Returns the data set's folder.
     """
     spec = _spec(name)
@@ -199,7 +255,7 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     for file_name, pin in spec.sha256.items():
         present = _file_in(folder, file_name)
-        if present is not None and not force and hashlib.sha256(_raw_bytes(present)).hexdigest() == pin:
+        if present is not None and not force and _matches_pin(present, pin):
             continue
         if progress is not None:
             progress(file_name)
@@ -207,8 +263,7 @@ def download(
         for base in mirrors or spec.mirrors:
             url = f"{base.rstrip('/')}/{file_name}.gz"
             try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    fetched = response.read()
+                fetched = _fetch(url)
                 digest = hashlib.sha256(gzip.decompress(fetched)).hexdigest()
             except Exception as exc:  # any network or format failure: try the next mirror
                 errors.append(f"{url}: {exc}")
