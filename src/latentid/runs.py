@@ -131,6 +131,9 @@ def read_run_info(path: str | Path) -> dict | None:
     return info
 
 
+STUDY_FILE = "study.json"  # the settings file of a consistency study's folder (``experiments.consistency``)
+
+
 def interrupted_message(path: Path) -> str:
     return (
         f"{path}: holds an interrupted fit (run.json says 'running'; no finished model yet). "
@@ -142,6 +145,24 @@ def running_message(path: Path) -> str:
     return (
         f"{path}: another latentid fit is writing into this folder now. Wait for it to finish (or stop it), "
         "or choose another --out."
+    )
+
+
+def is_study_seed(path: Path) -> bool:
+    """Whether ``path`` is a seed folder of ``latentid experiment consistency`` / ``mnist``: <out>/<model>/seed-<n>
+    with the study's settings in <out>."""
+    return Path(path).name.startswith("seed-") and (Path(path).parent.parent / STUDY_FILE).is_file()
+
+
+def study_seed_message(path: Path) -> str:
+    """For a study seed folder with checkpoints and no run.json yet: being fitted now, or interrupted;
+    ``fit --resume`` cannot continue it, the study's own command can."""
+    study = path.parent.parent
+    if fit_in_progress(study):
+        return f"{path}: a latentid study is fitting this seed now; wait for it to finish."
+    return (
+        f"{path}: holds an interrupted fit of a study seed (checkpoints, no finished model). Run the same "
+        f"'latentid experiment ...' command again (--out {study}) to continue it, or delete the folder."
     )
 
 
@@ -395,10 +416,10 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     holds an interrupted fit (with the command that continues it)."""
     path = Path(path)
     info = read_run_info(path)
-    interrupted = (info is not None and info["status"] == RUNNING) or (
-        info is None and path.is_dir() and any(path.glob("restart-*.pt"))
-    )
-    if interrupted:
+    checkpoints = info is None and path.is_dir() and any(path.glob("restart-*.pt"))
+    if checkpoints and is_study_seed(path):
+        raise DataFileError(study_seed_message(path))
+    if checkpoints or (info is not None and info["status"] == RUNNING):
         raise DataFileError(running_message(path) if fit_in_progress(path) else interrupted_message(path))
     if info is not None and info["status"] == FAILED:
         raise DataFileError(failed_message(path, info))

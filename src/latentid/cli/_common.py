@@ -162,6 +162,9 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 fail("not enough memory for this request; ask for fewer samples or a smaller model.")
             except OverflowError:  # a size beyond what numpy or torch can index
                 fail("a number is too large for this request; ask for fewer samples or a smaller model.")
+            except KeyboardInterrupt:  # Typer itself would end with exit code 130 and not a word
+                err_console.print("interrupted.", highlight=False)
+                raise typer.Exit(130) from None
 
         return wrapper  # type: ignore[return-value]
 
@@ -231,6 +234,17 @@ def note_oversubscription(threads: int | None) -> None:
             soft_wrap=True,
             highlight=False,
         )
+
+
+def study_interrupted(out: Path):
+    """Ctrl-C in a consistency study: say that the finished seeds are kept and how to continue; exit code 130."""
+    err_console.print(
+        f"interrupted: the finished seeds are kept in {escape(str(out))}; run the same command again to continue "
+        "(a seed stopped mid-fit resumes from its checkpoint).",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(130)
 
 
 def refuse_flags(given: dict[str, Any], context: str, why: str) -> None:

@@ -18,8 +18,10 @@ from latentid.runs import (
     RUNNING,
     failed_message,
     fit_in_progress,
+    is_study_seed,
     read_run_info,
     running_message,
+    study_seed_message,
 )
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
@@ -59,6 +61,8 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
         if not checkpoints:
             why = "no run.json or checkpoint in it" if out.is_dir() else "no such folder"
             raise DataFileError(f"{out}: nothing to resume ({why}). Drop --resume to start afresh.")
+        if is_study_seed(out):
+            raise DataFileError(study_seed_message(out))
         return given
     if info["status"] == FAILED:
         raise DataFileError(failed_message(out, info))

@@ -24,6 +24,7 @@ from latentid.cli._common import (
     note_oversubscription,
     print_notes,
     refuse_flags,
+    study_interrupted,
 )
 from latentid.cli._progress import progress_columns
 from latentid.cli.fit import CovarianceType, Device, InitSelection, Likelihood, PretrainObjective, network_dims
@@ -290,10 +291,13 @@ def consistency_command(
         params["latent_dim"] = m
     dims = network_dims(m, train.x.shape[1], (decoder_width, decoder_depth), (encoder_width, encoder_depth))
     params.update({key: value for key, value in dims.items() if value is not None})
-    with study_progress(not quiet) as progress:
-        results = run_study(
-            train, test, {name: params}, seeds, out, data_settings=data_settings, force=force, progress=progress
-        )
+    try:
+        with study_progress(not quiet) as progress:
+            results = run_study(
+                train, test, {name: params}, seeds, out, data_settings=data_settings, force=force, progress=progress
+            )
+    except KeyboardInterrupt:
+        study_interrupted(out)
     print_results(results, out)
 
 
@@ -356,25 +360,28 @@ def mnist_command(
     ):
         _check_positive(flag, value, low)
     note_oversubscription(threads)
-    with study_progress(not quiet) as progress:
-        results = run_mnist(
-            out,
-            dataset=dataset,
-            seeds=seeds,
-            models=models,
-            n_train=n_train,
-            n_test=n_test,
-            data_dir=data_dir,
-            force=force,
-            progress=progress,
-            epochs=epochs,
-            pretrain_epochs=pretrain_epochs,
-            pretrain_objective=None if pretrain_objective is None else pretrain_objective.value,
-            init_selection=None if init_selection is None else init_selection.value,
-            latent_dim=latent_dim,
-            n_components=components,
-            likelihood=None if likelihood is None else likelihood.value,
-            threads=threads,
-            device=None if device is None else device.value,
-        )
+    try:
+        with study_progress(not quiet) as progress:
+            results = run_mnist(
+                out,
+                dataset=dataset,
+                seeds=seeds,
+                models=models,
+                n_train=n_train,
+                n_test=n_test,
+                data_dir=data_dir,
+                force=force,
+                progress=progress,
+                epochs=epochs,
+                pretrain_epochs=pretrain_epochs,
+                pretrain_objective=None if pretrain_objective is None else pretrain_objective.value,
+                init_selection=None if init_selection is None else init_selection.value,
+                latent_dim=latent_dim,
+                n_components=components,
+                likelihood=None if likelihood is None else likelihood.value,
+                threads=threads,
+                device=None if device is None else device.value,
+            )
+    except KeyboardInterrupt:
+        study_interrupted(out)
     print_results(results, out)

@@ -623,8 +623,9 @@ def predict(
     name = loaded.info.get("model")
     if not has_clusters(name, loaded.model):
         raise InvalidParameterError(
-            f"--run {run}: a {name} run has no clusters to predict (only {', '.join(CLUSTERING_MODELS)} with more "
-            "than one component assign samples to components). Use 'latentid transform' for its latents."
+            f"--run {run}: the model of this run ({name}) has no clusters to predict (only "
+            f"{', '.join(CLUSTERING_MODELS)} with more than one component assign samples to components). "
+            "Use 'latentid transform' for its latents."
         )
     dataset = data_for_run(loaded, data, split, data_dir, x_columns)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))

@@ -33,6 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,14 +49,14 @@ from latentid.data.sources import open_data
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
 from latentid.metrics import cluster_report, consistency
 from latentid.models.fitting import data_fingerprint
-from latentid.runs import RUN_FILE, make_model, run_record, save_array
+from latentid.runs import RUN_FILE, STUDY_FILE, fit_lock, make_model, run_record, save_array
 
 STUDY_MODELS = ("vade", "vae", "mfcvae")
 CLUSTERING_MODELS = ("vade", "mfcvae")  # the models whose prior has clusters (predict gives labels)
 MIN_SEEDS = 2
 MIN_ROWS = 20  # each split: the cross-seed MCC fits its alignments on half the test rows and scores the other half
 SPLIT_SEED = 0  # the seed of the file's held-out split and of any subsample: the same rows for every seed
-SETTINGS_FILE = "study.json"
+SETTINGS_FILE = STUDY_FILE
 RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
@@ -444,6 +445,8 @@ def _check_inputs(train: Dataset, test: Dataset, models: Mapping[str, Mapping[st
         model._validate_params()
         model._check_fit_data(train.x)
         model._check_range(test.x)
+        if hasattr(model, "_resolve_device"):  # a --device torch cannot use (cuda without CUDA)
+            model._resolve_device()
 
 
 def run_study(
@@ -466,17 +469,58 @@ def run_study(
     identifies the data in the folder's settings. ``progress`` receives dicts: ``{"event": "seed", "status":
     "start" | "skipped" | "done", "model", "seed", "index", "n_seeds"}`` (``record`` with "done" and
     "skipped") and each training epoch's event (see ``latentid.training.train``) with ``"event": "epoch"``,
-    ``model`` and ``seed``. Nothing is printed.
+    ``model`` and ``seed``. Nothing is printed. The folder is locked while the study writes into it: a second
+    study started on it meanwhile is refused in one line.
     """
-    from latentid.experiments.consistency_plots import write_figures
-
     _check_inputs(train, test, models, seeds)
     out = Path(out)
     resolved = {name: model_settings(name, params) for name, params in models.items()}
     settings = _normalised({"study": study, "data": dict(data_settings), "models": resolved})
+    if out.exists() and not out.is_dir():
+        raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        try:  # two studies fitting the same seeds into one folder would race on its files
+            held.enter_context(fit_lock(out))
+        except DataFileError:
+            raise DataFileError(
+                f"{out}: another latentid study is writing into this folder now. Wait for it to finish (or stop "
+                "it), or choose another --out."
+            ) from None
+        return _run_claimed(
+            train,
+            test,
+            models,
+            seed_list=list(range(int(seeds))),
+            out=out,
+            settings=settings,
+            resolved=resolved,
+            study=study,
+            force=force,
+            progress=progress,
+            checkpoints=checkpoints,
+        )
+
+
+def _run_claimed(
+    train: Dataset,
+    test: Dataset,
+    models: Mapping[str, Mapping[str, Any]],
+    *,
+    seed_list: list[int],
+    out: Path,
+    settings: dict,
+    resolved: dict,
+    study: str,
+    force: bool,
+    progress: Progress | None,
+    checkpoints: bool,
+) -> dict:
+    """``run_study`` once it holds the lock of ``out``: claim the folder, fit what is missing, write the results."""
+    from latentid.experiments.consistency_plots import write_figures
+
     claim_folder(out, settings, force)
     emit = progress or (lambda event: None)
-    seed_list = list(range(int(seeds)))
     per_model: dict[str, dict] = {}
     first_latents: dict[str, np.ndarray] = {}  # seed 0's test latents per model, for the 2-D figure
     first_labels: dict[str, np.ndarray] = {}  # and its clusters, the colours when the data have no labels
