@@ -196,8 +196,8 @@ DATA_HELP = (
 )
 SPLIT_HELP = "With --data mnist|fashion-mnist: the train (60,000), test (10,000) or all split [default: train]."
 DATA_DIR_HELP = (
-    "With --data mnist|fashion-mnist: the folder holding mnist/ and fashion-mnist/ [default: $LATENTID_DATA, "
-    "then the user cache folder]."
+    "With --data mnist|fashion-mnist: the folder holding mnist/ and fashion-mnist/, the only one looked in when "
+    "given [default: $LATENTID_DATA, then the user cache folder]."
 )
 
 X_COLUMNS_HELP = (

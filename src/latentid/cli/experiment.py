@@ -17,6 +17,7 @@ from rich.table import Table
 
 from latentid.cli import app
 from latentid.cli._common import (
+    DATA_DIR_HELP,
     X_COLUMNS_HELP,
     console,
     err_console,
@@ -55,10 +56,10 @@ DATA_HELP = (
     "A data file (.npz/.npy/.csv/.parquet; a seeded --test-fraction of its rows is held out), or mnist / "
     "fashion-mnist (trained on the published train split, scored on the test split)."
 )
-DATA_DIR_HELP = (
-    "With --data mnist|fashion-mnist: the folder holding mnist/ and fashion-mnist/ [default: $LATENTID_DATA]."
+MNIST_DIR_HELP = (
+    "The folder holding mnist/ and fashion-mnist/, the only one looked in when given [default: $LATENTID_DATA, "
+    "then the user cache folder]."
 )
-MNIST_DIR_HELP = "The folder holding mnist/ and fashion-mnist/ [default: $LATENTID_DATA, then the user cache folder]."
 DEVICE_HELP = "auto takes a GPU when torch sees one [default: auto]."
 OUT_HELP = (
     "Study folder: results.json, the figures and one folder per model and seed. Rerunning the same command "
