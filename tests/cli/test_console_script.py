@@ -43,3 +43,22 @@ def test_the_lazy_package_names_still_import():
     assert latentid.SyntheticSpec is SyntheticSpec and latentid.__version__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = latentid.nope
+
+
+def test_a_warning_is_one_line_without_its_source(monkeypatch, capsys, tmp_path):
+    import warnings
+
+    from latentid import cli
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # put back after the test
+
+    def warn(*args, **kwargs):
+        warnings.warn("the fit did not converge\n   within 3 iterations", UserWarning, stacklevel=1)
+
+    monkeypatch.setattr("latentid.cli.simulate.save_simulation", warn)
+    monkeypatch.setattr(sys, "argv", ["latentid", "simulate", "--samples", "50", "--out", str(tmp_path / "d.npz")])
+    with pytest.raises(SystemExit):
+        cli.main()
+    err = capsys.readouterr().err
+    assert "warning: the fit did not converge within 3 iterations\n" in err
+    assert "UserWarning" not in err and "warnings.warn" not in err

@@ -82,8 +82,10 @@ def _subcommands(ctx) -> list[str]:
 
 def main() -> None:
     """Entry point of the ``latentid`` console script: usage errors and Ctrl-C get one line too."""
+    from latentid._warnings import show_warnings_on_one_line
     from latentid.cli._common import err_console
 
+    show_warnings_on_one_line()
     try:
         code = app(standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
+from latentid._warnings import show_warnings_on_one_line
 from latentid.errors import InvalidParameterError
 from latentid.studies.run_one import run_one
 
@@ -37,6 +38,7 @@ def _pool_worker(driver_pid: int) -> None:
     that ends the worker when its driver is gone (a killed driver would otherwise leave idle workers behind
     for ever). SIGINT stays ignored, as inherited (``_workers_ignore_sigint``): the driver handles Ctrl-C."""
     threading.Thread(target=_exit_when_orphaned, args=(driver_pid,), daemon=True).start()
+    show_warnings_on_one_line()  # as the driver shows its own
     import torch
 
     torch.set_num_threads(1)
