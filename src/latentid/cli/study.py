@@ -47,6 +47,23 @@ def _existing_store(store: Path):
     return ResultStore(store)
 
 
+def _plural(count: int, noun: str, verb: str | None = None) -> str:
+    """'1 run', '2 runs'; with ``verb`` ("was"): '1 was', '2 were'."""
+    if verb is not None:
+        return f"{count} {verb if count == 1 else 'were'}"
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _check_folder(path: Path, flag: str) -> None:
+    """A folder to write into later: refused now if it, or the first part of it that exists, is a file."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "" if part == path else f" ({part} is a file)"
+                raise DataFileError(f"{path}: not a folder{where}; give {flag} a folder, or remove the file.")
+            return
+
+
 def _row_line(row: dict) -> str:
     """One line for a finished run: its label, then its headline metrics or its error."""
     if row["status"] == "failed":
@@ -87,8 +104,11 @@ def run_command(
     from latentid.studies.sweep import run_sweep
 
     study = load_study(study_file)
+    if address is None:  # a cluster's machines may hold more than this one
+        study.check_memory()
     if artifacts is None:
         artifacts = store.parent / f"{store.stem}-artifacts"
+    _check_folder(artifacts, "--artifacts")
     runner = make_executor(executor.value, jobs, address)
     columns = (
         TextColumn("{task.description}"),
@@ -98,15 +118,25 @@ def run_command(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
+    seen = {}  # the sweep's summary, once it has started
     try:
         with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
             task = progress.add_task(f"study {study.name}", total=None, failed="")
 
             def started(summary) -> None:
+                seen["summary"] = summary
                 progress.update(task, total=summary.total, completed=summary.already_done)
                 if summary.already_done:
                     progress.console.print(
-                        f"{summary.already_done} of {summary.total} runs already in {escape(str(store))}: skipped."
+                        f"{summary.already_done} of {_plural(summary.total, 'run')} already in "
+                        f"{escape(str(store))}: skipped."
+                    )
+                if summary.refitted:
+                    progress.console.print(
+                        f"{_plural(summary.refitted, 'run')} in {escape(str(store))} lack "
+                        f"{escape(', '.join(summary.missing_metrics))}, which this study asks for: fitted again "
+                        "(their rows are replaced, their other metrics recomputed).",
+                        highlight=False,
                     )
 
             def finished(row: dict, summary) -> None:
@@ -114,11 +144,28 @@ def run_command(
                 progress.console.print(_row_line(row), highlight=False)
 
             summary = run_sweep(study, results, runner, artifacts=artifacts, on_start=started, on_row=finished)
+    except KeyboardInterrupt:
+        err_console.print(_interrupted(study.name, store, seen.get("summary")), soft_wrap=True, highlight=False)
+        raise typer.Exit(130) from None
     finally:
         runner.close()
+    refitted = f" ({summary.refitted} fitted again for metrics they lacked)" if summary.refitted else ""
     console.print(
         f"Study {escape(study.name)}: {summary.finished} finished, {summary.failed} failed, {summary.skipped} skipped "
-        f"this time; {summary.already_done} were already done -> [bold]{escape(str(store))}[/]"
+        f"this time{refitted}; {_plural(summary.already_done, '', 'was')} already done "
+        f"-> [bold]{escape(str(store))}[/]"
+    )
+
+
+def _interrupted(name: str, store: Path, summary) -> str:
+    """The line of a study stopped by Ctrl-C: how much of it the store holds, and how to continue."""
+    again = "run the same command again to continue (finished runs are kept, not rerun)"
+    if summary is None:
+        return escape(f"interrupted before study {name!r} started a run; {again}.")
+    done = summary.already_done + summary.finished + summary.skipped
+    failed = f", {summary.failed} failed (retried then)" if summary.failed else ""
+    return escape(
+        f"interrupted: {done} of {_plural(summary.total, 'run')} of study {name!r} are in {store}{failed}; {again}."
     )
 
 
@@ -194,5 +241,5 @@ def report_command(
         raise InvalidParameterError(
             f"{store}: holds no runs" + (f" of study '{study}'" if study else "") + "; nothing to report."
         )
-    page = write_study_report(rows, out)
+    page = write_study_report(rows, out, title=None if study is None else f"Study report: {study}")
     console.print(f"Wrote the report of {len(rows)} run(s) -> [bold]{escape(str(page))}[/]")

@@ -371,9 +371,15 @@ def _duration(seconds: float) -> str:
     return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.2f} h"
 
 
+def _studies(runs: Sequence[_Run]) -> list[str]:
+    """Every study that asked for one of the runs (a store's row lists them in ``studies``)."""
+    names = {str(name) for run in runs for name in run.row.get("studies") or [run.row.get("study")] if name is not None}
+    return sorted(names)
+
+
 def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, object], settings, models) -> str:
     counts = Counter(run.status for run in runs)
-    studies = sorted({str(run.row.get("study")) for run in runs if run.row.get("study") is not None})
+    studies = _studies(runs)
     seconds = [float(s) for s in (run.row.get("seconds") for run in runs) if _number(s) is not None]
     facts: list[tuple[str, object]] = [
         ("studies", ", ".join(studies) or "\u2014"),
@@ -515,7 +521,7 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
     by an earlier report that this one does not draw are removed."""
     out_dir = Path(out_dir)
     runs = _parse_runs(rows)
-    studies = sorted({str(run.row.get("study")) for run in runs if run.row.get("study") is not None})
+    studies = _studies(runs)
     title = title or ("Study report: " + ", ".join(studies) if studies else "Study report")
     axes, fixed = _axes(runs)
     settings = sorted({run.setting for run in runs}, key=lambda s: [_order_key(dict(s).get(a)) for a in axes])

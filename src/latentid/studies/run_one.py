@@ -24,6 +24,7 @@ from latentid.theory import assess
 
 GAP_ROWS = 2000  # the likelihood gap's importance sampling is scored on at most this many rows
 EVAL_SPLIT, EVAL_SEED = 0.5, 0  # the alignment split of every score, as `latentid evaluate` defaults
+MEMORY_ERROR = "not enough memory for this run; ask for fewer samples or a smaller model"
 
 
 def _now() -> str:
@@ -139,6 +140,8 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         row["status"] = "failed"
         if isinstance(exc, LatentIDError):
             row["error"] = " ".join(str(exc).split())
+        elif isinstance(exc, MemoryError):  # a setting too large for this machine, as `latentid simulate` says
+            row["error"] = f"{MEMORY_ERROR} ({' '.join(str(exc).split()) or 'MemoryError'})"
         else:  # a bug, not a bad setting: keep where it happened
             where = traceback.extract_tb(exc.__traceback__)[-1]
             row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())} ({where.filename}:{where.lineno})"

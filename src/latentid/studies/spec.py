@@ -45,6 +45,8 @@ Rules:
 - ``RunConfig.key`` hashes data, model, options and seed only (not the study's name, description or
   metrics), so two studies that declare the same run share its result in a store.
 - Identical runs declared twice (e.g. K = 1 with two covariances) are expanded once.
+- ``Study.check_memory()``: a simulated setting whose data alone (x and z as float64 while drawn) exceed
+  this machine's memory is refused before anything runs, as ``latentid simulate`` refuses it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -389,6 +392,23 @@ class Study(BaseModel):
                     values.append(source[name])
         return found
 
+    def check_memory(self, limit: int | None = None) -> None:
+        """InvalidParameterError naming the file and the point when a simulated setting's data cannot fit in
+        ``limit`` bytes (None: this machine's memory; no check where the system does not tell it)."""
+        limit = machine_memory() if limit is None else limit
+        if not limit:
+            return
+        for i, table in enumerate(self.data):
+            for data in self._data_points(i, table):
+                need = data_bytes(data)
+                if need > limit:
+                    text = (
+                        f"{data['samples']:,} samples of {data['obs_dim']}-D x and {data['latent_dim']}-D z need at "
+                        f"least {need / 2**30:,.1f} GiB, more than this machine's {limit / 2**30:,.1f} GiB: not enough "
+                        "memory for this request; ask for fewer samples"
+                    )
+                    raise self._fail(f"{self._data_where(i)}.samples", text)
+
     # ------------------------------------------------------------------ data
     def _data_where(self, i: int) -> str:
         return f"data[{i}]" if isinstance(self._raw.get("data"), list) else "data"
@@ -442,6 +462,23 @@ class Study(BaseModel):
 
 
 # ---------------------------------------------------------------------- resolution
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes; None where the system does not tell it."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def data_bytes(data: dict) -> int:
+    """A lower bound on the memory a resolved data setting takes while simulated: x and z as float64
+    (``SyntheticGenerator.sample``); 0 for a real data set (its size is bounded by the published split)."""
+    if data["dataset"] != "synthetic":
+        return 0
+    return int(data["samples"]) * (int(data["obs_dim"]) + int(data["latent_dim"])) * 8
+
+
 def _spec_kwargs(data: dict) -> dict:
     """SyntheticSpec keyword arguments of a resolved data dict."""
     kwargs = {k: data[k] for k in SyntheticSpec.model_fields if k in data and k != "seed"}

@@ -2,9 +2,9 @@
 
 The file is in WAL mode with a 30 s busy timeout, so several processes (one per worker) can record at
 once: a writer waits for the other's transaction instead of failing. ``PRAGMA user_version`` holds the
-schema version. Table ``runs``:
+schema version (2; a version-1 store is migrated when opened). Table ``runs``:
 
-    key TEXT PRIMARY KEY   RunConfig.key (data, model, options and seed; not the study's name)
+    key TEXT PRIMARY KEY   RunConfig.key (data, model, options and seed; not the study's name or metrics)
     study, label TEXT      the study that ran it and RunConfig.label()
     config TEXT            RunConfig as JSON
     status TEXT            'finished' | 'failed' | 'skipped'
@@ -19,6 +19,10 @@ schema version. Table ``runs``:
     started, finished TEXT ISO times
     versions, artifacts    JSON objects (package -> version; name -> path)
     host TEXT              the machine that ran it
+
+Table ``run_studies`` (key, study): every study that asked for a run, the one that ran it and those that
+found it already done (``add_study``), so that a run shared by several studies is found by each study's
+name (``rows(study=...)``, ``study=`` filters). A parsed row's ``studies`` lists them, sorted.
 
 A rerun skips finished and skipped runs (``finished_keys``) and retries failed ones; a failed row never
 replaces a finished or skipped one. ``rows(where=...)`` filters with a small language evaluated in
@@ -43,7 +47,7 @@ from typing import Any
 
 from latentid.errors import DataFileError, InvalidParameterError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the run_studies table
 BUSY_TIMEOUT_S = 30.0
 COLUMNS = (
     "key",
@@ -101,6 +105,13 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT
 )
 """
+_STUDIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_studies (
+    key TEXT NOT NULL,
+    study TEXT NOT NULL,
+    PRIMARY KEY (key, study)
+) WITHOUT ROWID
+"""
 _CHUNK = 500  # keys per IN (...) query, below SQLite's limit on bound parameters
 
 
@@ -154,9 +165,13 @@ class ResultStore:
                     f"({SCHEMA_VERSION}); upgrade latentid"
                 )
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if version == 0 and tables - {"runs"}:
+            if version == 0 and tables - {"runs", "run_studies"}:
                 raise DataFileError(f"{self.path}: an SQLite file but not a latentid results store (no 'runs' table)")
             db.execute(_SCHEMA)
+            db.execute(_STUDIES_SCHEMA)  # version 1 -> 2: every run belongs to the study that ran it
+            db.execute(
+                "INSERT OR IGNORE INTO run_studies (key, study) SELECT key, study FROM runs WHERE study IS NOT NULL"
+            )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -185,14 +200,19 @@ class ResultStore:
     def record(self, row: dict) -> bool:
         """Insert or replace one run in one transaction; False (nothing written) when a failed row would
         replace a finished or skipped one. ``row`` holds COLUMNS; ``config`` may be a RunConfig, which
-        also fills key, study and label. JSON columns take Python objects (NaN and inf become null)."""
+        also fills key, study and label. JSON columns take Python objects (NaN and inf become null).
+        The row's study is added to the run's studies either way."""
         values = _row_values(row)
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
+            if values["study"] is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO run_studies (key, study) VALUES (?, ?)", (values["key"], values["study"])
+                )
             old = db.execute("SELECT status FROM runs WHERE key = ?", (values["key"],)).fetchone()
             if values["status"] == "failed" and old is not None and old[0] in DONE:
-                db.execute("ROLLBACK")
+                db.execute("COMMIT")  # the study membership only
                 return False
             marks = ", ".join("?" for _ in COLUMNS)
             db.execute(
@@ -204,6 +224,19 @@ class ResultStore:
                 db.execute("ROLLBACK")
             raise
         return True
+
+    def add_study(self, keys: Iterable[str], study: str) -> None:
+        """Record that ``study`` asked for the runs ``keys`` (found already done: another study ran them)."""
+        keys = list(keys)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR IGNORE INTO run_studies (key, study) VALUES (?, ?)", [(k, study) for k in keys])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ reading
     def finished_keys(self, keys: Iterable[str] | None = None) -> set[str]:
@@ -218,24 +251,51 @@ class ResultStore:
             found.update(r[0] for r in self.db.execute(f"{query} AND key IN ({marks})", chunk))
         return found
 
+    def stored(self, keys: Iterable[str]) -> dict[str, dict]:
+        """The runs among ``keys`` that the store holds: key -> {"status", "metrics" (the names recorded),
+        "asked" (the metrics its config asked for)}, to tell which runs a study still needs."""
+        keys, found = list(keys), {}
+        try:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                query = f"SELECT key, status, metrics, config FROM runs WHERE key IN ({marks})"
+                for key, status, metrics, config in self.db.execute(query, chunk):
+                    metrics, config = self._json(key, "metrics", metrics), self._json(key, "config", config)
+                    asked = config.get("metrics") if isinstance(config, dict) else None
+                    found[key] = {
+                        "status": status,
+                        "metrics": set(metrics) if isinstance(metrics, dict) else set(),
+                        "asked": [m for m in asked if isinstance(m, str)] if isinstance(asked, list) else [],
+                    }
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._damaged(exc) from None
+        return found
+
     def rows(self, where: str | None = None, study: str | None = None) -> list[dict]:
         """Every run (in recording order) as a dict of COLUMNS, JSON columns parsed; ``study`` keeps one
         study's, ``where`` filters (the module's docstring). InvalidParameterError for a bad filter."""
         clauses = parse_where(where)
         sql = f"SELECT {', '.join(COLUMNS)} FROM runs"
         params: tuple = ()
-        if study is not None:
-            sql, params = sql + " WHERE study = ?", (study,)
+        if study is not None:  # the study that ran it, or another that asked for it
+            sql = sql + " WHERE study = ? OR key IN (SELECT key FROM run_studies WHERE study = ?)"
+            params = (study, study)
         try:
             found = [self._parse(record) for record in self.db.execute(sql + " ORDER BY rowid", params)]
+            members: dict[str, list[str]] = {}
+            for key, name in self.db.execute("SELECT key, study FROM run_studies ORDER BY key, study"):
+                members.setdefault(key, []).append(name)
+            if study is not None and not found and self.count():
+                studies = sorted(
+                    {r[0] for r in self.db.execute("SELECT study FROM runs UNION SELECT study FROM run_studies")}
+                    - {None}
+                )
+                raise InvalidParameterError(_no_such_value("study", study, studies, "studies in the store"))
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a truncated or altered file
-            raise DataFileError(
-                f"{self.path}: damaged results store ({' '.join(str(exc).split())}). "
-                "Restore it from a copy, or rerun the study into a new --store."
-            ) from None
-        if study is not None and not found and self.count():
-            studies = [r[0] for r in self.db.execute("SELECT DISTINCT study FROM runs ORDER BY study")]
-            raise InvalidParameterError(_no_such_value("study", study, studies, "studies in the store"))
+            raise self._damaged(exc) from None
+        for row in found:
+            row["studies"] = sorted({*members.get(row["key"], []), row["study"]} - {None})
         _check_fields(clauses, found, where)
         _check_values(clauses, found, "" if study is None else f" of study {study!r}")
         return [row for row in found if all(clause(row) for clause in clauses)]
@@ -243,14 +303,24 @@ class ResultStore:
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
+    def _damaged(self, exc: Exception) -> DataFileError:
+        return DataFileError(
+            f"{self.path}: damaged results store ({' '.join(str(exc).split())}). "
+            "Restore it from a copy, or rerun the study into a new --store."
+        )
+
+    def _json(self, key: str, column: str, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise DataFileError(f"{self.path}: run {key}: '{column}' is not valid JSON") from None
+
     def _parse(self, record: tuple) -> dict:
         row = dict(zip(COLUMNS, record, strict=True))
         for column in JSON_COLUMNS:
-            if row[column] is not None:
-                try:
-                    row[column] = json.loads(row[column])
-                except json.JSONDecodeError:
-                    raise DataFileError(f"{self.path}: run {row['key']}: '{column}' is not valid JSON") from None
+            row[column] = self._json(row["key"], column, row[column])
         # run_one records "none" for the linear floors; a store written before it did gets it on reading
         row["level"] = theory_level(row["config"], row["level"])
         return row
@@ -325,6 +395,11 @@ def _field(row: dict, name: str) -> Any:
     return metrics.get(name, _MISSING)
 
 
+def _studies(row: dict) -> list:
+    """Every study that asked for the run (``rows`` fills ``studies``; a bare row has its ``study``)."""
+    return row.get("studies") or [row.get("study")]
+
+
 def _number(text: str) -> float | None:
     try:
         number = float(text)
@@ -372,6 +447,9 @@ class _Clause:
             raise InvalidParameterError(f"bad filter {source!r}: '{field}{op}' needs a number, got {text!r}")
 
     def __call__(self, row: dict) -> bool:
+        if self.field == "study" and self.op in ("=", "==", "!="):  # any study that asked for the run
+            found = any(_equal(value, self.text) for value in _studies(row))
+            return found if self.op != "!=" else not found
         value = _field(row, self.field)
         if self.op in ("=", "=="):
             return _equal(value, self.text)
@@ -440,7 +518,10 @@ def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
         return
     for clause in clauses:
         if clause.field in CATEGORICAL_FIELDS and clause.op in ("=", "=="):
-            present = [_field(row, clause.field) for row in rows]
+            if clause.field == "study":
+                present = [name for row in rows for name in _studies(row)]
+            else:
+                present = [_field(row, clause.field) for row in rows]
             if not any(_equal(value, clause.text) for value in present):
                 where = f"{'models' if clause.field == 'model' else 'studies'} in the store{scope}"
                 raise InvalidParameterError(_no_such_value(clause.field, clause.text, present, where))

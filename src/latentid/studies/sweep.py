@@ -3,12 +3,18 @@
 The driver alone writes: each row goes into the store the moment it comes back, so a study killed at any
 point loses at most the runs in flight, and a rerun executes only what is missing (finished and skipped
 runs are kept; failed ones are tried again).
+
+A run's key does not include the metrics, so a study may find a run that another study (or an earlier
+version of its file) finished without some metric it asks for. Such a run is not done: it is fitted again
+and scored on both studies' metrics, and its row replaced (a failure never replaces it). The learned latents
+alone cannot give every metric (cluster scores need the model's labels, the gaps the model itself), and the
+fitted model is not kept. Every run the study asks for is recorded as the study's (``ResultStore.add_study``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentid.runs import save_array
@@ -19,10 +25,13 @@ LATENTS_FILE = "latents.npy"
 
 @dataclass
 class SweepSummary:
-    """What one sweep did: runs in the grid, already in the store, and this time finished/failed/skipped."""
+    """What one sweep did: runs in the grid, already in the store, and this time finished/failed/skipped.
+    ``refitted``: of the runs executed, those the store held without some of ``missing_metrics``."""
 
     total: int
     already_done: int
+    refitted: int = 0
+    missing_metrics: list[str] = field(default_factory=list)
     finished: int = 0
     failed: int = 0
     skipped: int = 0
@@ -32,13 +41,44 @@ class SweepSummary:
         return self.finished + self.failed + self.skipped
 
 
-def pending_runs(study: Study, store) -> tuple[list[RunConfig], int]:
-    """(the runs to execute, in grid order and each key once; the number of grid runs the store holds)."""
+@dataclass
+class Plan:
+    """What a sweep must do: ``todo`` the runs to execute (grid order, each key once), ``done`` the keys
+    of the grid's runs the store holds as they are needed, ``refit`` the keys of finished runs to fit again
+    because they lack ``missing`` (metric names this study asks for)."""
+
+    todo: list[RunConfig]
+    done: list[str]
+    refit: list[str]
+    missing: list[str]
+
+
+def pending_runs(study: Study, store) -> Plan:
+    """The runs of ``study`` that ``store`` does not hold yet, or holds failed, or finished without some
+    metric the study asks for. A run executed again also asks for the metrics its stored config asked for,
+    so its new row keeps every metric the old one had."""
     unique: dict[str, RunConfig] = {}
     for config in study.expand():
         unique.setdefault(config.key, config)
-    done = store.finished_keys(list(unique))
-    return [c for key, c in unique.items() if key not in done], len(done)
+    stored = store.stored(list(unique))
+    todo, done, refit, missing = [], [], [], {}
+    for key, config in unique.items():
+        old = stored.get(key)
+        if old is not None and old["status"] == "skipped":
+            done.append(key)
+            continue
+        lacking = [name for name in config.metrics if old is not None and name not in old["metrics"]]
+        if old is not None and old["status"] == "finished" and not lacking:
+            done.append(key)
+            continue
+        if old is not None:
+            extra = [name for name in old["asked"] if name not in config.metrics]
+            config = config.model_copy(update={"metrics": [*config.metrics, *extra]}) if extra else config
+        if old is not None and old["status"] == "finished":
+            refit.append(key)
+            missing.update(dict.fromkeys(lacking))
+        todo.append(config)
+    return Plan(todo, done, refit, list(missing))
 
 
 def run_sweep(
@@ -56,11 +96,17 @@ def run_sweep(
     float32; their paths are recorded in the row. ``on_start(summary)`` is called once before the first
     run, ``on_row(row, summary)`` after each recorded row.
     """
-    todo, already = pending_runs(study, store)
-    summary = SweepSummary(total=len(todo) + already, already_done=already)
+    plan = pending_runs(study, store)
+    store.add_study(plan.done, study.name)
+    summary = SweepSummary(
+        total=len(plan.todo) + len(plan.done),
+        already_done=len(plan.done),
+        refitted=len(plan.refit),
+        missing_metrics=plan.missing,
+    )
     if on_start is not None:
         on_start(summary)
-    for row in executor.map(config.to_json() for config in todo):
+    for row in executor.map(config.to_json() for config in plan.todo):
         latents = row.pop("latents", None)
         if artifacts is not None and latents is not None:
             path = Path(artifacts) / row["key"] / LATENTS_FILE

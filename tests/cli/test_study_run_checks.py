@@ -1,0 +1,114 @@
+"""`latentid experiment run`: sizes and paths checked before anything runs, a Ctrl-C that says how to
+continue, a run that runs out of memory recorded in words, and counts in the singular."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.errors import InvalidParameterError
+from latentid.studies import executors
+from latentid.studies.run_one import run_one
+from latentid.studies.spec import load_study
+
+runner = CliRunner()
+
+STUDY = """
+name = "s"
+seeds = {seeds}
+metrics = ["affine_r2"]
+[data]
+latent_dim = 2
+obs_dim = 6
+components = 3
+samples = {samples}
+[[models]]
+name = "pca"
+"""
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def study(tmp_path, seeds=1, samples=200):
+    path = tmp_path / "s.toml"
+    path.write_text(STUDY.format(seeds=seeds, samples=samples))
+    return path
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_samples_beyond_this_machines_memory_are_refused_before_anything_runs(tmp_path):
+    store = tmp_path / "r.db"
+    result = run("experiment", "run", study(tmp_path, samples=10**11), "--store", store)
+    one_line_error(result, "s.toml: data.samples", "100,000,000,000 samples", "not enough memory", "fewer samples")
+    assert not store.exists()
+
+
+def test_check_memory_names_the_data_table(tmp_path):
+    path = tmp_path / "two.toml"
+    text = STUDY.format(seeds=1, samples=100).replace("[data]", "[[data]]")
+    path.write_text(text.replace("[[models]]", "[[data]]\nobs_dim = 6\nsamples = 1000\n[[models]]"))
+    loaded = load_study(path)
+    loaded.check_memory(limit=1000 * 8 * 8)  # 1,000 samples of 2 + 6 float64 values fit
+    with pytest.raises(InvalidParameterError, match=r"two.toml: data\[1\].samples: 1,000 samples .* not enough memory"):
+        loaded.check_memory(limit=100 * 8 * 8)
+
+
+def test_a_run_out_of_memory_is_recorded_in_words(tmp_path, monkeypatch):
+    def too_large(*args, **kwargs):
+        raise MemoryError("Unable to allocate 745. GiB for an array with shape (100000000000, 1)")
+
+    monkeypatch.setattr("latentid.studies.run_one.make_model", too_large)
+    (config,) = load_study(study(tmp_path)).expand()
+    row = run_one(config.to_json())
+    assert row["status"] == "failed"
+    assert row["error"].startswith("not enough memory for this run; ask for fewer samples or a smaller model")
+    assert "745. GiB" in row["error"] and "run_one.py" not in row["error"]
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_artifacts_that_is_a_file_is_refused_before_the_first_fit(tmp_path, where):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    artifacts = afile if where == "file" else afile / "sub"
+    store = tmp_path / "r.db"
+    result = run("experiment", "run", study(tmp_path), "--store", store, "--artifacts", artifacts)
+    one_line_error(result, str(artifacts), "not a folder", "--artifacts")
+    assert not store.exists() and afile.read_text() == "mine"
+
+
+def test_one_run_is_counted_in_the_singular(tmp_path):
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path), "--store", store, "--quiet").exit_code == 0
+    again = run("experiment", "run", study(tmp_path), "--store", store, "--quiet")
+    assert again.exit_code == 0, again.output
+    assert "1 was already done" in again.stdout and "1 of 1 run already in" in again.stderr
+
+
+def test_ctrl_c_says_what_is_stored_and_how_to_continue(tmp_path, monkeypatch):
+    class Interrupted(executors.LocalExecutor):
+        def map(self, configs):  # the first run finishes, then Ctrl-C
+            for i, config in enumerate(configs):
+                if i == 1:
+                    raise KeyboardInterrupt
+                yield run_one(config)
+
+    monkeypatch.setattr(executors, "make_executor", lambda *args: Interrupted())
+    store = tmp_path / "r.db"
+    result = run("experiment", "run", study(tmp_path, seeds=3), "--store", store, "--quiet")
+    assert result.exit_code == 130, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: 1 of 3 runs of study 's' are in") and str(store) in last
+    assert "run the same command again to continue" in last and "Traceback" not in result.output
+    monkeypatch.undo()
+    resumed = run("experiment", "run", study(tmp_path, seeds=3), "--store", store, "--quiet")
+    assert resumed.exit_code == 0 and "2 finished" in resumed.stdout and "1 was already done" in resumed.stdout

@@ -1,0 +1,129 @@
+"""A study that asks for metrics its runs were stored without: those runs are fitted again, scored on both
+studies' metrics, and every study that asked for a run finds it by its name (results, report, filters).
+A store written before the run_studies table is migrated when opened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.studies.store import ResultStore
+
+runner = CliRunner()
+
+STUDY = """
+name = "{name}"
+seeds = 2
+metrics = {metrics}
+[data]
+latent_dim = 2
+obs_dim = 5
+components = 3
+samples = 200
+[[models]]
+name = "pca"
+"""
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def study(tmp_path, name, metrics):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(STUDY.format(name=name, metrics=json.dumps(metrics)))
+    return path
+
+
+def stored(store) -> dict:
+    with sqlite3.connect(store) as db:
+        return {key: (study, json.loads(m)) for key, study, m in db.execute("SELECT key, study, metrics FROM runs")}
+
+
+def test_new_metrics_are_computed_and_every_study_finds_its_runs(tmp_path):
+    store = tmp_path / "r.db"
+    first = run("experiment", "run", study(tmp_path, "s", ["affine_r2"]), "--store", store, "--quiet")
+    assert first.exit_code == 0, first.output
+    assert {tuple(m) for _, m in stored(store).values()} == {("affine_r2",)}
+
+    second = run("experiment", "run", study(tmp_path, "s2", ["affine_r2", "mcc_strong"]), "--store", store, "--quiet")
+    assert second.exit_code == 0, second.output
+    assert "2 runs in" in second.stderr and "lack mcc_strong" in second.stderr and "fitted again" in second.stderr
+    assert "2 fitted again for metrics they lacked" in second.stdout
+    rows = stored(store)
+    assert len(rows) == 2 and all(m["mcc_strong"] is not None and "affine_r2" in m for _, m in rows.values())
+
+    for name in ("s", "s2"):  # the study that ran a run and the one that found it done both find it
+        listed = run("results", store, "--study", name, "--format", "json")
+        assert listed.exit_code == 0, listed.output
+        runs = json.loads(listed.stdout)["runs"]
+        assert sorted(r["key"] for r in runs) == sorted(rows) and all(r["studies"] == ["s", "s2"] for r in runs)
+        assert run("results", store, "--where", f"study={name}", "--format", "csv").stdout.count("\n") == 3
+        report = run("report", store, "--study", name, "--out", tmp_path / f"report-{name}")
+        assert report.exit_code == 0, report.output
+        page = (tmp_path / f"report-{name}" / "index.html").read_text()
+        assert f"Study report: {name}" in page and "s, s2" in page  # the title, and the summary's studies
+
+    again = run("experiment", "run", study(tmp_path, "s", ["affine_r2"]), "--store", store, "--quiet")
+    assert again.exit_code == 0 and "2 were already done" in again.stdout and "fitted again" not in again.stderr
+    assert stored(store) == rows  # nothing recomputed: s asks for nothing the runs lack
+
+    # A third study's metric is added to those the rows had: nothing the store held is lost.
+    third = run("experiment", "run", study(tmp_path, "s3", ["nmi"]), "--store", store, "--quiet")
+    assert third.exit_code == 0, third.output
+    assert all(set(m) >= {"affine_r2", "mcc_strong", "nmi"} for _, m in stored(store).values())
+
+
+def test_a_run_another_study_finished_is_recorded_as_this_studys_too(tmp_path):
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path, "s", ["affine_r2"]), "--store", store, "--quiet").exit_code == 0
+    same = run("experiment", "run", study(tmp_path, "same", ["affine_r2"]), "--store", store, "--quiet")
+    assert same.exit_code == 0 and "2 were already done" in same.stdout
+    listed = run("results", store, "--study", "same", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)["runs"]) == 2
+    missing = run("results", store, "--study", "nope")
+    assert missing.exit_code == 2 and "studies in the store: s, same" in missing.stderr
+
+
+def test_a_failed_refit_keeps_the_finished_row(tmp_path):
+    store = tmp_path / "r.db"
+    with ResultStore(store) as opened:
+        config = {"model": "pca", "seed": 0, "data": {}, "options": {}, "metrics": ["affine_r2"]}
+        opened.record({"key": "k", "study": "s", "config": config, "status": "finished", "metrics": {"affine_r2": 1}})
+        assert opened.record({"key": "k", "study": "s2", "config": config, "status": "failed"}) is False
+        (row,) = opened.rows(study="s2")
+        assert row["status"] == "finished" and row["metrics"] == {"affine_r2": 1} and row["studies"] == ["s", "s2"]
+
+
+V1_SCHEMA = """
+CREATE TABLE runs (key TEXT PRIMARY KEY, study TEXT, label TEXT, config TEXT,
+    status TEXT NOT NULL CHECK (status IN ('finished', 'failed', 'skipped')), metrics TEXT, level TEXT,
+    error TEXT, seconds REAL, started TEXT, finished TEXT, versions TEXT, artifacts TEXT, host TEXT)
+"""
+
+
+def test_a_version_1_store_is_migrated_and_its_runs_keep_their_study(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(V1_SCHEMA)
+    config = json.dumps({"model": "pca", "seed": 0, "data": {}, "options": {}, "metrics": ["affine_r2"]})
+    db.execute(
+        "INSERT INTO runs (key, study, config, status, metrics) VALUES ('k', 'old', ?, 'finished', '{}')", (config,)
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with ResultStore(path) as opened:
+        (row,) = opened.rows(study="old")
+        assert row["key"] == "k" and row["studies"] == ["old"]
+        opened.add_study(["k"], "new")
+        assert [r["key"] for r in opened.rows(study="new")] == ["k"]
+        assert [r["key"] for r in opened.rows(where="study=new")] == ["k"]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sorted(db.execute("SELECT key, study FROM run_studies")) == [("k", "new"), ("k", "old")]
+    db.close()
