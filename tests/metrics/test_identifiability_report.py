@@ -223,3 +223,17 @@ def test_a_column_collapsed_on_the_fit_split_counts_zero_in_mcc_even_where_it_va
     with pytest.warns(UserWarning, match="collapsed"):
         out = identifiability_report(z, z_hat)
     assert out["mcc_strong"] == pytest.approx(0.5, abs=1e-9) and out["mcc_spearman"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_true_dimensions_the_model_lacks_count_zero_in_the_matching_scores():
+    """A 1-D fit of 3-D z matched its one column perfectly and used to score strong MCC and mcc_cca 1.0, above
+    a complete fit: the true coordinates left without a partner now count 0, as a collapsed column does."""
+    z = np.random.default_rng(0).normal(size=(800, 3))
+    one = identifiability_report(z, z[:, :1])
+    for key in ("mcc_strong", "mcc_spearman", "mcc_cca"):
+        assert one[key] == pytest.approx(1 / 3, abs=1e-6), key
+    two = identifiability_report(z, z[:, [2, 0]] * [3.0, -1.0])
+    assert two["mcc_strong"] == pytest.approx(2 / 3, abs=1e-6)
+    assert identifiability_report(z, z[:, ::-1])["mcc_strong"] == pytest.approx(1.0)
+    extra = identifiability_report(z, np.c_[z, np.random.default_rng(1).normal(size=(800, 1))])
+    assert extra["mcc_strong"] == pytest.approx(1.0)  # a learned column too many is not penalised here

@@ -58,11 +58,11 @@ _NOT_FITTED = "held-out; nothing fitted"
 METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "affine_r2": ("R^2, best affine map learned -> true (levels 1-2)", _FITTED),
     "mcc_weak": ("Pearson MCC after the affine map (weak)", _FITTED),
-    "mcc_strong": ("Pearson MCC, 1:1 matching only (strong)", _NOT_FITTED),
-    "mcc_spearman": ("Spearman MCC, 1:1 matching only", _NOT_FITTED),
+    "mcc_strong": ("Pearson MCC, 1:1 matching only (strong); a true dim left unmatched counts 0", _NOT_FITTED),
+    "mcc_spearman": ("Spearman MCC, 1:1 matching only; a true dim left unmatched counts 0", _NOT_FITTED),
     "permutation_r2": ("R^2, permutation + scale + shift (level 3)", _FITTED),
     "orthogonal_r2": ("R^2, orthogonal + global scale + shift (vanilla VAE)", _FITTED),
-    "mcc_cca": ("mean correlation of the k CCA pairs", _FITTED),
+    "mcc_cca": ("CCA correlations of the k pairs, summed over the m true dims", _FITTED),
     "cca_components": ("k, the number of CCA pairs", "-"),
     "affine_r2_a_to_b": ("R^2, affine map predicting run A from run B", _FITTED),
     "affine_r2_b_to_a": ("R^2, affine map predicting run B from run A", _FITTED),
@@ -192,7 +192,15 @@ def _true_parts(arr: np.ndarray, name: str, fit_idx, eval_idx) -> tuple[np.ndarr
 
 
 def _mcc(target: np.ndarray, learned: np.ndarray, method: str = "pearson") -> float:
+    """The mean of the matched correlations of (n, m) and (n, m_hat), over min(m, m_hat) pairs."""
     return mcc_from_arrays(target, learned, method).score if learned.shape[1] else 0.0
+
+
+def _mcc_over_true(target: np.ndarray, learned: np.ndarray, method: str = "pearson") -> float:
+    """``_mcc`` averaged over the m true coordinates: with fewer learned columns than true ones, the true
+    coordinates left without a partner count 0 (as a collapsed column does), so that a model with too few
+    dimensions cannot score above a complete one."""
+    return _mcc(target, learned, method) * min(learned.shape[1], target.shape[1]) / target.shape[1]
 
 
 def _fit_or_mean(alignment, t_fit: np.ndarray, h_fit: np.ndarray):
@@ -248,11 +256,12 @@ def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> 
     out = {
         "affine_r2": _r2(affine, t_fit, t_eval, h.eval),
         "mcc_weak": _aligned_mcc(affine, t_eval, h.eval),
-        "mcc_strong": _mcc(t_eval, h.eval_all, "pearson"),
-        "mcc_spearman": _mcc(t_eval, h.eval_all, "spearman"),
+        "mcc_strong": _mcc_over_true(t_eval, h.eval_all, "pearson"),
+        "mcc_spearman": _mcc_over_true(t_eval, h.eval_all, "spearman"),
         "permutation_r2": _r2(_fit_or_mean(PermutationScalingAlignment(), t_fit, h.fit), t_fit, t_eval, h.eval),
         "orthogonal_r2": _r2(_fit_or_mean(OrthogonalAlignment(), t_fit, h.fit), t_fit, t_eval, h.eval),
-        "mcc_cca": cca.score(t_eval, h.eval) if cca is not None else 0.0,
+        # k = min(m, m_hat) pairs; the m - k true directions no pair reaches count 0, as in mcc_strong
+        "mcc_cca": cca.score(t_eval, h.eval) * cca.n_components_ / z_true.shape[1] if cca is not None else 0.0,
         "cca_components": cca.n_components_ if cca is not None else 0,
         "latent_dim_true": z_true.shape[1],
         "latent_dim_learned": z_hat.shape[1],
