@@ -53,6 +53,28 @@ def test_iw_bound_refuses_a_bad_number_of_draws(fitted):
         model.iw_bound_samples(x, n_samples=0)
 
 
+@pytest.mark.parametrize("n_samples", [0, -1, 1.5, 10**8])
+def test_refined_transform_and_the_iw_bound_refuse_a_bad_number_of_draws_in_one_line(fitted, n_samples):
+    """Zero, negative, fractional and memory-exhausting draw counts used to end in a ZeroDivisionError, a torch
+    RuntimeError, a TypeError or the allocator's error."""
+    model, x = fitted
+    for call in (lambda: model.transform(x[:2], refine=True, n_samples=n_samples),
+                 lambda: model.iw_bound_samples(x[:2], n_samples=n_samples)):  # fmt: skip
+        with pytest.raises(ValueError, match=r"n_samples must be an int in \[1, 1,000,000\]"):
+            call()
+
+
+def test_refine_must_be_a_bool_or_none(fitted):
+    model, x = fitted
+    with pytest.raises(ValueError, match="refine must be True, False or None"):
+        model.transform(x[:2], refine="yes")
+
+
+def test_many_draws_are_scored_in_bounded_memory(fitted):
+    model, x = fitted
+    assert np.all(np.isfinite(model.iw_bound_samples(x[:3], n_samples=200_000, random_state=0)))
+
+
 def _grid_log_density(module, xs, half_width=8.0, n_grid=401):
     """log p(x) = log int p(x|z) p(z) dz of the fitted model (m = 2, model space) on a grid; xs (n, d) -> (n,)."""
     centre = module.prior.component_means().detach().mean(0)

@@ -83,6 +83,15 @@ RUN_CONTROL = ("epochs", "checkpoint_dir", "resume", "callback", "threads", "dev
 MIN_SAMPLES_SET_BY = (("n_components", "n_components"), ("facets", "a facet's components"))
 
 
+MAX_DRAWS = 1_000_000  # importance draws per row: beyond this the Monte Carlo error no longer matters
+
+
+def _check_draws(n_samples) -> None:
+    """``n_samples`` of a Monte Carlo estimate: an int in [1, MAX_DRAWS], else a one-line error."""
+    if not P.Interval(int, 1).accepts(n_samples) or n_samples > MAX_DRAWS:
+        raise InvalidParameterError(f"n_samples must be an int in [1, {MAX_DRAWS:,}]. Got {n_samples!r} instead.")
+
+
 class LatentModel(BaseEstimator):
     """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
 
@@ -292,6 +301,10 @@ class LatentModel(BaseEstimator):
         ``random_state`` (default: the estimator's). ``None`` (default): refine when the model was trained
         with ``inference='refined'`` (its encoder only proposes), else not. ``u``: see ``fit``.
         """
+        if refine is not None and not isinstance(refine, (bool, np.bool_)):
+            raise InvalidParameterError(f"refine must be True, False or None. Got {refine!r} instead.")
+        if refine:
+            _check_draws(n_samples)
         x = self._prepare(X, u)
         if refine is None:
             refine = getattr(self, "inference", "amortized") == "refined"
@@ -299,8 +312,16 @@ class LatentModel(BaseEstimator):
             out = self._batched(lambda b: self.module_.encoder(b)[0], x)
         else:
             gen = self._generator(random_state)
-            out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x)
+            batch = self._draw_batch(n_samples)
+            out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x, batch)
         return out.cpu().numpy().astype(np.float32)
+
+    def _draw_batch(self, n_samples: int) -> int:
+        """Rows per batch when each row takes ``n_samples`` draws: about 2**22 draws' worth of memory at once."""
+        return max(
+            1,
+            min(EVAL_BATCH, 2**22 // (int(n_samples) * max(self.n_features_in_, self.module_.decoder[0].in_features))),
+        )
 
     def posterior_sd(self, X, u=None) -> np.ndarray:
         """The encoder's posterior standard deviations sd_q[z|x] of X (n_samples, n_features) -> ndarray
@@ -337,11 +358,10 @@ class LatentModel(BaseEstimator):
         Tighter than ``score_samples`` (the ELBO) and non-decreasing in ``n_samples`` in expectation;
         the gap to the true log p(x) is what the encoder's amortisation costs. Shape (n_samples,).
         """
-        if not P.Interval(int, 1).accepts(n_samples):
-            raise InvalidParameterError(f"n_samples must be an int >= 1. Got {n_samples!r} instead.")
+        _check_draws(n_samples)
         x = self._prepare(X, u)
         gen = self._generator(random_state)
-        out = self._batched(lambda b: iw_bound(self.module_, b, gen, n_samples), x)
+        out = self._batched(lambda b: iw_bound(self.module_, b, gen, n_samples), x, self._draw_batch(n_samples))
         return (out - self.n_features_in_ * torch.log(self.module_.x_scale)).cpu().double().numpy()
 
     def score(self, X, y=None, u=None) -> float:
