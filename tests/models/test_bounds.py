@@ -70,11 +70,6 @@ def test_refine_must_be_a_bool_or_none(fitted):
         model.transform(x[:2], refine="yes")
 
 
-def test_many_draws_are_scored_in_bounded_memory(fitted):
-    model, x = fitted
-    assert np.all(np.isfinite(model.iw_bound_samples(x[:3], n_samples=200_000, random_state=0)))
-
-
 def _grid_log_density(module, xs, half_width=8.0, n_grid=401):
     """log p(x) = log int p(x|z) p(z) dz of the fitted model (m = 2, model space) on a grid; xs (n, d) -> (n,)."""
     centre = module.prior.component_means().detach().mean(0)
