@@ -141,3 +141,11 @@ def test_constant_column_error_names_the_column():
     z_hat[:, 2] = 4.0
     with pytest.raises(InvalidDataError, match=r"z_hat has constant column\(s\) 2"):
         mcc(_good(), z_hat)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_mcc_of_latents_at_extreme_scales_is_that_of_the_latents(scale):
+    """Summing squares of 1e300 overflowed and of 1e-300 underflowed: the columns looked constant, MCC 0."""
+    z = np.random.default_rng(0).normal(size=(100, 2))
+    assert mcc(z * scale, z).score == pytest.approx(1.0)
+    assert mcc(z * scale, z, method="spearman").score == pytest.approx(1.0)

@@ -55,6 +55,10 @@ class MCCResult:
 def _standardize(a: np.ndarray) -> np.ndarray:
     """Centre each column of ``a`` (n, d) and scale it to unit Euclidean norm; zero-variance columns become 0."""
     out = a - a.mean(axis=0)
+    # Divide by each column's largest magnitude first: squares of values near 1e300 overflow, near 1e-300
+    # underflow, and either would make a varying column look constant.
+    peak = np.abs(out).max(axis=0, initial=0.0)
+    out /= np.where(peak > 0, peak, 1.0)
     norm = np.sqrt(np.einsum("ij,ij->j", out, out))
     # A column constant on a subset (possible after splitting) gets correlation 0 rather than NaN.
     norm[norm == 0] = np.inf
