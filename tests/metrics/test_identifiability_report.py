@@ -123,7 +123,7 @@ def test_seed_must_be_a_non_negative_int(seed):
 
 def test_a_split_too_extreme_for_the_sample_size_is_refused():
     z = np.random.default_rng(8).standard_normal((10, 2))
-    with pytest.raises(InvalidParameterError, match="at least 2"):
+    with pytest.raises(InvalidParameterError, match="at least 4"):
         identifiability_report(z, z, split=0.1)
 
 
@@ -237,3 +237,12 @@ def test_true_dimensions_the_model_lacks_count_zero_in_the_matching_scores():
     assert identifiability_report(z, z[:, ::-1])["mcc_strong"] == pytest.approx(1.0)
     extra = identifiability_report(z, np.c_[z, np.random.default_rng(1).normal(size=(800, 1))])
     assert extra["mcc_strong"] == pytest.approx(1.0)  # a learned column too many is not penalised here
+
+
+@pytest.mark.parametrize("score", [identifiability_report, consistency])
+def test_too_few_samples_for_the_split_says_so(score):
+    """6 rows leave 3 per part, below the 4 each alignment needs: this used to read 'needs at least 4 samples;
+    got 3 samples' of 6 given."""
+    z = np.random.default_rng(0).normal(size=(6, 2))
+    with pytest.raises(InvalidParameterError, match="3 fit and 3 held-out samples of 6; both parts need at least 4"):
+        score(z, z)

@@ -75,18 +75,18 @@ def check_labels(values, name: str, *, min_samples: int = MIN_SAMPLES) -> np.nda
     return arr
 
 
-def split_indices(n_samples: int, split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(n_samples: int, split: float, seed: int, min_part: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of ``range(n_samples)`` into (fit, held_out) index arrays.
 
-    The fit part holds round(split * n_samples) samples; both parts must hold at least 2.
+    The fit part holds round(split * n_samples) samples; both parts must hold at least ``min_part``.
     The same (n_samples, split, seed) always gives the same split.
     """
     split = check_split(split)
     n_fit = int(round(split * n_samples))
-    if n_fit < 2 or n_samples - n_fit < 2:
+    if n_fit < min_part or n_samples - n_fit < min_part:
         raise InvalidParameterError(
             f"split={split} leaves {n_fit} fit and {n_samples - n_fit} held-out samples of {n_samples}; "
-            "both parts need at least 2. Use a split nearer 0.5 or more samples."
+            f"both parts need at least {min_part}. Use a split nearer 0.5 or more samples."
         )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         # an int, not a Generator, so that the split can be recorded next to the scores and redone

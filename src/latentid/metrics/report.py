@@ -18,6 +18,7 @@ from sklearn.metrics import r2_score
 
 from latentid.errors import InvalidDataError
 from latentid.metrics._validation import (
+    MIN_SAMPLES,
     check_labels,
     check_latents,
     check_not_constant,
@@ -246,7 +247,7 @@ def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> 
     z_true = check_latents(z_true, "z_true")
     z_hat = check_latents(z_hat, "z_hat", allow_constant=True)
     check_same_rows(z_true, z_hat, "z_true", "z_hat")
-    fit_idx, eval_idx = split_indices(z_true.shape[0], split, seed)
+    fit_idx, eval_idx = split_indices(z_true.shape[0], split, seed, MIN_SAMPLES)  # alignments fit on each part
     t_fit, t_eval = _true_parts(z_true, "z_true", fit_idx, eval_idx)
     notes: list[str] = []
     h = _learned_parts(z_hat, "z_hat", fit_idx, eval_idx, notes)
@@ -294,7 +295,7 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     z_a = check_latents(z_a, "z_a", allow_constant=True)
     z_b = check_latents(z_b, "z_b", allow_constant=True)
     check_same_rows(z_a, z_b, "z_a", "z_b")
-    fit_idx, eval_idx = split_indices(z_a.shape[0], split, seed)
+    fit_idx, eval_idx = split_indices(z_a.shape[0], split, seed, MIN_SAMPLES)
     notes: list[str] = []
     a = _learned_parts(z_a, "z_a", fit_idx, eval_idx, notes)
     b = _learned_parts(z_b, "z_b", fit_idx, eval_idx, notes)
