@@ -274,3 +274,16 @@ def test_loading_a_run_folder_points_at_its_model_folder(tmp_path, gmm_data):
     with pytest.raises(DataFileError, match=r"no config\.json\)\. Pass .*run/model, the model folder of this run\.$"):
         load_model(run_folder)
     assert load_model(run_folder / "model").latent_dim == 2
+
+
+def test_a_u_given_to_a_model_of_x_alone_is_refused_not_ignored(gmm_data):
+    """VaDE, VAE and PCA used to accept u= at fit and transform and silently fit x alone."""
+    from latentid.models import PCA
+
+    x, _, c = gmm_data
+    for model in (VaDE(2, 4, epochs=1, pretrain_epochs=1, n_restarts=1), VAE(2, epochs=1), PCA(latent_dim=2)):
+        with pytest.raises(InvalidParameterError, match="reads x alone and takes no auxiliary variable u"):
+            model.fit(x, u=c)
+    fitted = VAE(2, epochs=1).fit(x)
+    with pytest.raises(InvalidParameterError, match="drop u="):
+        fitted.transform(x, u=c)

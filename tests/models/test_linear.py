@@ -235,7 +235,8 @@ def test_bad_inputs(blobs, fitted, name):
         _ = BUILDERS[name]().means_
     with pytest.raises(NotFittedError):
         BUILDERS[name]().save("unused")
-    assert BUILDERS[name]().fit(x, u=np.ones((600, 1))) is not None  # u is accepted and ignored
+    with pytest.raises(InvalidParameterError, match="takes no auxiliary variable u"):  # not silently ignored
+        BUILDERS[name]().fit(x, u=np.ones((600, 1)))
 
 
 def test_bad_parameters_and_sample_counts(blobs):

@@ -83,6 +83,14 @@ RUN_CONTROL = ("epochs", "checkpoint_dir", "resume", "callback", "threads", "dev
 MIN_SAMPLES_SET_BY = (("n_components", "n_components"), ("facets", "a facet's components"))
 
 
+def refuse_aux(model, u) -> None:
+    """A one-line error when ``u`` is given to a model that reads x alone."""
+    if u is not None:
+        raise InvalidParameterError(
+            f"{type(model).__name__} reads x alone and takes no auxiliary variable u; drop u= (only IVAE uses u)."
+        )
+
+
 MAX_DRAWS = 1_000_000  # importance draws per row: beyond this the Monte Carlo error no longer matters
 
 
@@ -115,7 +123,9 @@ class LatentModel(BaseEstimator):
         raise NotImplementedError
 
     def _aux_matrix(self, u, n_rows: int, fitting: bool) -> np.ndarray | None:
-        """u as the float32 matrix (n_rows, n_aux) the model reads beside x; None: the model has no u."""
+        """u as the float32 matrix (n_rows, n_aux) the model reads beside x; None: the model has no u (and a u
+        given to it is refused: silently ignored, it would let a user believe the fit used it)."""
+        refuse_aux(self, u)
         return None
 
     def _epoch_start(self, epoch: int, n_epochs: int) -> None:

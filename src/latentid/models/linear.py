@@ -40,7 +40,7 @@ from latentid.checkpoint import jsonable
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
-from latentid.models.base import REFINE_SAMPLES
+from latentid.models.base import REFINE_SAMPLES, refuse_aux
 
 ARRAYS_NAME = "arrays.npz"
 SEED_CONSTRAINT = [P.SEED, P.NONE]
@@ -129,8 +129,9 @@ class LinearModel(BaseEstimator):
         refuse_identical_rows(X, name)
 
     def fit(self, X, y=None, u=None) -> LinearModel:
-        """Fit on X (n_samples, n_features); ``y`` and ``u`` are ignored (one signature with scikit-learn and the
+        """Fit on X (n_samples, n_features); ``y`` is ignored and ``u`` refused (one signature with scikit-learn and the
         deep models). Returns self."""
+        refuse_aux(self, u)
         self._validate_params()
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
