@@ -142,3 +142,11 @@ def test_simulate_refuses_a_slope_for_an_activation_without_one(tmp_path):
     assert "--slope does not apply to --activation relu" in result.stderr
     result = CliRunner().invoke(app, ["simulate", "--slope", "0.3", "--samples", "20", "--out", str(out)])
     assert result.exit_code == 0, result.output
+
+
+def test_explain_refuses_a_slope_for_an_activation_without_one_as_simulate_does():
+    """`explain --activation relu --slope 0.3` used to judge the setting (level 1) that simulate refuses."""
+    refused = run("explain", "--activation", "relu", "--slope", "0.3")
+    assert refused.exit_code == 2 and "--slope does not apply to --activation relu" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert run("explain", "--activation", "leaky_relu", "--slope", "0.3").exit_code == 0

@@ -21,7 +21,7 @@ from latentid.cli.simulate import (
     facets_from_options,
     refuse_mixture_options,
 )
-from latentid.data.mixing import ACTIVATIONS
+from latentid.data.mixing import ACTIVATIONS, normalise_activation
 from latentid.data.real import is_real_dataset_name
 from latentid.errors import InvalidParameterError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
@@ -140,6 +140,8 @@ def explain(
         verdict, source = explain_dataset(data), str(data)
     else:
         parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
+        if activation is not None and normalise_activation(activation) != "leaky-relu":  # as simulate refuses it
+            refuse_flags({"--slope": slope}, f"--activation {activation}", "only a leaky ReLU has a negative slope")
         refuse_mixture_options(
             prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale
         )
