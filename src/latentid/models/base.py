@@ -32,6 +32,7 @@ from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
+from latentid.models.feature_names import check_names, remember_names, restore_names, saved_names
 from latentid.models.fitting import fit_restarts, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
@@ -247,10 +248,12 @@ class LatentModel(BaseEstimator):
         TrainingDivergedError if the loss stops being finite.
         """
         self._validate_params()
+        frame = X
         X = validate_matrix(X, "X")
         self._check_fit_data(X)
         refuse_identical_rows(X, type(self).__name__)
         U = self._aux_matrix(u, X.shape[0], fitting=True)
+        remember_names(self, frame)
         device = self._resolve_device()
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
@@ -275,6 +278,7 @@ class LatentModel(BaseEstimator):
         """Validated, standardised X as a tensor on the model's device; (n, n_features), with the
         model's encoding of u appended, (n, n_features + n_aux), for a model that reads u."""
         self._check_fitted()
+        check_names(self, X)
         X = validate_matrix(X, "X", min_samples=1)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
@@ -437,6 +441,7 @@ class LatentModel(BaseEstimator):
             "class": type(self).__name__,
             "params": params,
             "n_features_in": self.n_features_in_,
+            "feature_names_in": saved_names(self),
             "n_aux": self.module_.n_aux,
             "latent_dim": self.latent_dim,
             "fitted": {k: jsonable(getattr(self, k, None)) for k in self._FITTED_SCALARS},
@@ -481,6 +486,7 @@ class LatentModel(BaseEstimator):
         except RuntimeError as exc:
             raise DataFileError(f"{path}: model.pt does not match config.json ({str(exc).splitlines()[0]}).") from exc
         model._set_fitted(module.to(dev), n_features)
+        restore_names(model, config.get("feature_names_in"))
         return model
 
     def _set_fitted(self, module: LatentModule, n_features: int) -> None:

@@ -41,6 +41,7 @@ from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, refuse_aux
+from latentid.models.feature_names import check_names, remember_names, restore_names, saved_names
 
 ARRAYS_NAME = "arrays.npz"
 SEED_CONSTRAINT = [P.SEED, P.NONE]
@@ -133,8 +134,10 @@ class LinearModel(BaseEstimator):
         deep models). Returns self."""
         refuse_aux(self, u)
         self._validate_params()
+        frame = X
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
+        remember_names(self, frame)
         parts = self._make_parts(numpy_rng(self.random_state))
         self._fit_to_scale(parts, X)
         with warnings.catch_warnings(record=True) as caught:
@@ -213,6 +216,7 @@ class LinearModel(BaseEstimator):
     def _prepare(self, X) -> np.ndarray:
         """Validated float64 X (n_samples, n_features) with the fitted number of columns."""
         self._check_fitted()
+        check_names(self, X)
         X = validate_matrix(X, "X", min_samples=1, dtype=np.float64)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
@@ -295,6 +299,7 @@ class LinearModel(BaseEstimator):
             "class": type(self).__name__,
             "params": {k: jsonable(v) for k, v in self.get_params(deep=False).items()},
             "n_features_in": self.n_features_in_,
+            "feature_names_in": saved_names(self),
             "latent_dim": self.latent_dim,
             "fitted": {"n_iter_": self.n_iter_},
             "arrays": ARRAYS_NAME,
@@ -343,6 +348,7 @@ class LinearModel(BaseEstimator):
         if isinstance(fitted, dict) and isinstance(fitted.get("n_iter_"), int):
             model.n_iter_ = fitted["n_iter_"]
         model._check_loaded(path, n_features)
+        restore_names(model, config.get("feature_names_in"))
         return model
 
     def _check_loaded(self, path: Path, n_features: int) -> None:

@@ -1,0 +1,98 @@
+"""The column names of a DataFrame X: kept at fit as ``feature_names_in_``, checked wherever X is read again.
+
+The models compute on arrays, so without this check a frame whose columns are in another order at
+transform than at fit would silently give other latents. The rules are scikit-learn's: names are kept
+only when every column name is a string; the same names in another order, or other names, are refused;
+names on one side only are a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from latentid.errors import InvalidDataError
+
+ATTRIBUTE = "feature_names_in_"
+SHOWN = 5  # names listed in an error before '...'
+
+
+def column_names(X) -> np.ndarray | None:
+    """The column names of X (a pandas DataFrame, or anything with ``columns``) as an object array
+    (n_features,), when every name is a string; None for arrays and for frames with other names."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(name, str) for name in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def remember_names(estimator, X) -> None:
+    """At fit: set ``estimator.feature_names_in_`` from X's column names, or remove an earlier fit's."""
+    names = column_names(X)
+    if names is not None:
+        setattr(estimator, ATTRIBUTE, names)
+    elif hasattr(estimator, ATTRIBUTE):
+        delattr(estimator, ATTRIBUTE)
+
+
+def _listing(names) -> str:
+    shown = ", ".join(repr(str(n)) for n in list(names)[:SHOWN])
+    return shown + (", ..." if len(names) > SHOWN else "")
+
+
+def check_names(estimator, X) -> None:
+    """Before X is read by a fitted estimator: refuse columns named otherwise, or ordered otherwise, than at
+    fit (one line naming them); warn when only one of fit and X had names."""
+    fitted = getattr(estimator, ATTRIBUTE, None)
+    given = column_names(X)
+    name = type(estimator).__name__
+    if fitted is None and given is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {name} was fitted without feature names.", UserWarning, stacklevel=3)
+        return
+    if given is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names; its columns are taken "
+            "in the fitted order.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    fitted_list, given_list = [str(n) for n in fitted], [str(n) for n in given]
+    if fitted_list == given_list:
+        return
+    missing = [n for n in fitted_list if n not in given_list]
+    unexpected = [n for n in given_list if n not in fitted_list]
+    if not missing and not unexpected and len(fitted_list) == len(given_list):
+        raise InvalidDataError(
+            f"X has the columns {name} was fitted with, in another order. Select them in the fitted order: "
+            f"X[model.feature_names_in_] ({_listing(fitted_list)})."
+        )
+    parts = []
+    if missing:
+        parts.append(f"lacks {_listing(missing)}")
+    if unexpected:
+        parts.append(f"has {_listing(unexpected)}, not seen at fit")
+    if not parts:  # the same set with a name repeated
+        parts.append(f"names its columns {_listing(given_list)}")
+    raise InvalidDataError(
+        f"X's columns differ from those {name} was fitted with: it {' and '.join(parts)}. "
+        "Pass the fitted columns: X[model.feature_names_in_]."
+    )
+
+
+def saved_names(estimator) -> list[str] | None:
+    """``feature_names_in_`` as a JSON list for a saved model's config (None when fitted without names)."""
+    names = getattr(estimator, ATTRIBUTE, None)
+    return None if names is None else [str(n) for n in names]
+
+
+def restore_names(estimator, saved) -> None:
+    """Set ``feature_names_in_`` from a saved config's list (nothing for None or an older config)."""
+    if isinstance(saved, list) and saved and all(isinstance(n, str) for n in saved):
+        setattr(estimator, ATTRIBUTE, np.asarray(saved, dtype=object))
