@@ -133,3 +133,16 @@ def test_a_simulation_that_overflows_float32_is_refused_in_one_line():
     gen = SyntheticSpec.create(noise=1e300, seed=0).build()
     with pytest.raises(InvalidParameterError, match=r"^The simulated x does not fit in float32.*Lower the noise"):
         gen.sample(10)
+
+
+def test_noise_below_float32_rounding_of_x_is_warned_about():
+    # x is stored as float32: at noise 1e-9 the rounding (~1e-7 here) is the larger error, and the true
+    # model's likelihood would score it; at the default 0.01 (and at 1e-4) nothing is said.
+    with pytest.warns(UserWarning, match=r"noise scale 1e-09 is below the float32 rounding of x .* unreliable"):
+        SyntheticSpec(noise=1e-9).build().sample(200, random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SyntheticSpec(noise=1e-4).build().sample(200, random_state=0)
+        SyntheticSpec().build().sample(200, random_state=0)

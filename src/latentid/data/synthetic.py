@@ -23,6 +23,7 @@ generator holds it as such, so everything that reads ``generator.prior`` works u
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -248,6 +249,25 @@ def _draw_mixing(spec: SyntheticSpec, prior: GaussianMixture, rng: np.random.Gen
     return MixingMLP(tuple(weights), tuple(biases), spec.activation, spec.slope)
 
 
+ROUNDING_SHARE = 0.1  # float32 rounding error of x, as a share of the noise sd, above which likelihoods mislead
+
+
+def _warn_if_noise_below_rounding(x: np.ndarray, x32: np.ndarray, noise: float) -> None:
+    """Warn when storing x (n, obs_dim) as float32 adds an error comparable to the noise: the true model's
+    density, so ``true_log_likelihood``, the oracle and every likelihood gap, would then score the rounding."""
+    if noise <= 0 or x.size == 0:
+        return
+    rounding = float(np.sqrt(np.mean((x32.astype(np.float64) - x) ** 2)))
+    if rounding > ROUNDING_SHARE * noise:
+        warnings.warn(
+            f"the noise scale {noise:.3g} is below the float32 rounding of x it is stored in (rms error "
+            f"{rounding:.2g}): the true log-likelihood, the oracle and likelihood gaps on these data are unreliable. "
+            f"Use noise >= {rounding / ROUNDING_SHARE:.2g}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class SyntheticGenerator:
     """A concrete generator: true prior, true mixing f and noise scale."""
@@ -283,7 +303,9 @@ class SyntheticGenerator:
                     f"The simulated {name} does not fit in float32 (|{name}| up to {np.nanmax(np.abs(values)):.3g}, "
                     f"the limit is {limit:.3g}). Lower the noise or the mean scale."
                 )
-        return Dataset(x=x.astype(np.float32), z=z.astype(np.float32), c=c, source="<simulated>")
+        x32 = x.astype(np.float32)
+        _warn_if_noise_below_rounding(x, x32, self.noise)
+        return Dataset(x=x32, z=z.astype(np.float32), c=c, source="<simulated>")
 
     def posterior(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
         """The oracle's posterior under this generator for x (n, obs_dim): a ``latentid.oracle.OracleResult``
