@@ -102,6 +102,14 @@ def test_check_labels_accepts_integer_valued_floats_and_refuses_the_rest():
     out = check_labels(np.array([0, 1, 2, 1], dtype=np.complex128), "labels")
     assert out.dtype == np.int64 and out.tolist() == [0, 1, 2, 1]
     assert check_labels(np.array(["a", "b", "a", "c"]), "labels").tolist() == ["a", "b", "a", "c"]
+    # 1+1j is not label 1: the imaginary part is refused, not dropped (which merged two clusters).
+    _raises(
+        InvalidDataError,
+        r"^labels must hold integer labels; got complex values with an imaginary part\.$",
+        check_labels,
+        np.array([0, 1 + 1j, 1, 2]),
+        "labels",
+    )
     for bad in ([0.0, 1.5, 2.0, 1.0], [0.0, np.nan, 2.0, 1.0], [0.0, np.inf, 2.0, 1.0]):
         _raises(
             InvalidDataError,

@@ -326,3 +326,10 @@ def test_fit_with_schedules_runs_them(gmm_data):
 def test_bad_facets_are_refused(facets, gmm_data):
     with pytest.raises(InvalidParameterError, match="'facets' parameter of MFCVAE"):
         MFCVAE(facets=facets, **TINY).fit(gmm_data[0])
+
+
+def test_facets_wider_than_the_data_are_refused_in_their_own_terms(gmm_data):
+    # 7 + 4 latent dims on 10 features: the message names the facets, not a latent_dim parameter MFCVAE lacks.
+    with pytest.raises(InvalidParameterError, match=r"^The facets of MFCVAE have 11 latent dimensions in all") as err:
+        MFCVAE(facets=[(7, 2), (4, 2)], **TINY).fit(gmm_data[0])
+    assert "latent_dim" not in str(err.value)

@@ -66,6 +66,8 @@ def check_labels(values, name: str, *, min_samples: int = MIN_SAMPLES) -> np.nda
         raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {arr.shape[0]}.")
     if arr.dtype == object:
         raise InvalidDataError(f"{name} must hold integer or string labels; got dtype object. Convert it first.")
+    if np.issubdtype(arr.dtype, np.complexfloating) and np.any(arr.imag != 0):
+        raise InvalidDataError(f"{name} must hold integer labels; got complex values with an imaginary part.")
     if np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.complexfloating):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise InvalidDataError(

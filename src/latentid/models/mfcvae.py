@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from latentid.errors import InvalidParameterError
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
 from latentid.models.elbo import elbo
@@ -141,6 +142,15 @@ class MFCVAE(LatentModel):
 
     def _min_train_samples(self) -> int:
         return max(2, *(int(k) for _, k in self.facets))
+
+    def _check_fit_data(self, X: np.ndarray) -> None:
+        if self.latent_dim > X.shape[1]:  # said in the facets' terms: MFCVAE has no latent_dim parameter
+            raise InvalidParameterError(
+                f"The facets of MFCVAE have {self.latent_dim} latent dimensions in all (facets={self.facets!r}), "
+                f"more than n_features = {X.shape[1]}, the data's columns. "
+                "Use smaller facets or data with more features."
+            )
+        super()._check_fit_data(X)
 
     # ------------------------------------------------------------------ hooks
     def _make_prior(self, n_aux: int, generator: torch.Generator) -> Prior:
