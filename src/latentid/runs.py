@@ -36,6 +36,7 @@ from latentid.data.provenance import data_provenance
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, TrainingDivergedError
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
 from latentid.models.base import LatentModel
+from latentid.models.feature_names import set_names
 from latentid.models.loading import load_model
 
 DEEP_MODELS: dict[str, type[LatentModel]] = {"vade": VaDE, "vae": VAE, "mfcvae": MFCVAE, "ivae": IVAE}
@@ -323,7 +324,11 @@ def fit_run(
                     fit_warnings.append(text)
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # The table's column names go into the saved model, so that a DataFrame given to it in Python is checked
+        # by name; the command line reads arrays and checks names itself (check_data_for_run), so not here.
+        set_names(model, data.x_names)
         model.save(out / MODEL_DIR)
+        set_names(model, None)
         save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
         info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
         info = {**started, **info, "warnings": fit_warnings}
@@ -428,7 +433,9 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
             f"{path}: not a latentid run folder (no {RUN_FILE} and {MODEL_DIR}/). "
             "Give the --out folder of 'latentid fit'."
         )
-    return Run(path, load_model(path / MODEL_DIR, device=device), info)
+    model = load_model(path / MODEL_DIR, device=device)
+    set_names(model, None)  # commands pass arrays; check_data_for_run checks the columns against run.json's
+    return Run(path, model, info)
 
 
 def check_data_for_run(run: Run, data: Dataset) -> Dataset:

@@ -1,6 +1,7 @@
 """CSV columns through the command line (issue 13): ground truth and a pandas index are not trained on."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -125,3 +126,26 @@ def test_a_table_whose_x_columns_are_reordered_or_renamed_is_refused_by_name(csv
     array = tmp_path / "x.npy"
     np.save(array, frame[[f"x{i}" for i in range(5)]].to_numpy(np.float32))
     assert run("transform", "--run", out, "--data", array, "--out", tmp_path / "za.npy").exit_code == 0
+
+
+@pytest.mark.parametrize("model", ["pca", "vae"])
+def test_a_fit_from_a_table_saves_its_column_names_for_python(csv_file, tmp_path, model):
+    from latentid.errors import InvalidDataError
+    from latentid.models import load_model
+    from latentid.models.linear import load_linear
+
+    out = tmp_path / "run"
+    fast = ["--epochs", 1, "--threads", 1] if model == "vae" else []
+    result = run("fit", "--data", csv_file, "--model", model, "--latent-dim", 2, "--out", out, "--quiet", *fast)
+    assert result.exit_code == 0, result.output
+    names = [f"x{i}" for i in range(5)]
+    loaded = (load_linear if model == "pca" else load_model)(out / "model")
+    assert list(loaded.feature_names_in_) == names
+    frame = pd.read_csv(csv_file)[names]
+    with pytest.raises(InvalidDataError, match="in another order"):
+        loaded.transform(frame[names[::-1]])
+    # The command line reads arrays and checks the columns itself: no feature-name warning there.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*feature names")
+        again = run("transform", "--run", out, "--data", csv_file, "--out", tmp_path / "z.npy")
+    assert again.exit_code == 0, again.output

@@ -32,9 +32,13 @@ def column_names(X) -> np.ndarray | None:
 
 def remember_names(estimator, X) -> None:
     """At fit: set ``estimator.feature_names_in_`` from X's column names, or remove an earlier fit's."""
-    names = column_names(X)
+    set_names(estimator, column_names(X))
+
+
+def set_names(estimator, names) -> None:
+    """Set ``feature_names_in_`` to ``names`` (a sequence of str, one per feature), or remove it (None)."""
     if names is not None:
-        setattr(estimator, ATTRIBUTE, names)
+        setattr(estimator, ATTRIBUTE, np.asarray([str(n) for n in names], dtype=object))
     elif hasattr(estimator, ATTRIBUTE):
         delattr(estimator, ATTRIBUTE)
 
