@@ -29,6 +29,7 @@ CHECKPOINT_FORMAT = "latentid-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.pt"
+WEIGHTS_DIGEST_KEY = "weights_sha256"  # in config.json: the SHA-256 of model.pt (arrays.npz for a linear model)
 CHECKSUM_MARK = b"\nlatentid-sha256:"  # a checkpoint ends with this mark and the hex digest of what precedes it
 CHECKSUM_TRAILER = len(CHECKSUM_MARK) + 64
 
@@ -107,9 +108,18 @@ def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[
     if directory.exists() and not directory.is_dir():
         raise DataFileError(f"{directory}: exists and is not a folder. Choose another path to save the model.")
     directory.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    weights = buffer.getvalue()
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
-    body = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, **config, "versions": versions()}
+        tmp.write_bytes(weights)
+    body = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        **config,
+        WEIGHTS_DIGEST_KEY: hashlib.sha256(weights).hexdigest(),
+        "versions": versions(),
+    }
     write_text_atomic(directory / CONFIG_NAME, json.dumps(body, indent=2) + "\n")
     return directory
 
@@ -141,6 +151,33 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
+def _recorded_digest(path: Path, key: str) -> str | None:
+    """The SHA-256 that the ``config.json`` beside ``path`` recorded for it under ``key`` (None: a file saved
+    alone, or by a latentid that recorded none)."""
+    config_path = path.parent / CONFIG_NAME
+    try:
+        digest = json.loads(config_path.read_text()).get(key) if config_path.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None  # a damaged config is reported by whoever reads it for the model
+    return digest if isinstance(digest, str) else None
+
+
+def check_digest(path: Path, digest: str | None) -> None:
+    """Refuse ``path`` when its SHA-256 differs from ``digest`` (nothing to check when None; a missing file is
+    left to its reader to report)."""
+    if digest is None or not path.is_file():
+        return
+    try:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataFileError(f"{path}: unreadable ({exc.strerror or exc}).") from exc
+    if actual != digest:
+        raise DataFileError(
+            f"{path}: damaged (truncated or altered: its SHA-256 does not match the one {CONFIG_NAME} recorded at "
+            "save). Save or fit the model again."
+        )
+
+
 def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict from ``model.pt`` (or a folder holding one), loaded without pickle."""
     path = Path(path)
@@ -148,6 +185,8 @@ def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         path = path / WEIGHTS_NAME
     if not path.is_file():
         raise DataFileError(f"{path}: no such weights file. Pass a saved model folder or a .pt state dict.")
+    if path.name == WEIGHTS_NAME:  # a saved model's weights: checked against its config.json's record
+        check_digest(path, _recorded_digest(path, WEIGHTS_DIGEST_KEY))
     state = _load_tensors(path, "weights file")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataFileError(f"{path}: not a state dict of tensors. Pass a saved model folder or a .pt state dict.")

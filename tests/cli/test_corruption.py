@@ -184,3 +184,23 @@ def test_a_checkpoint_carries_its_checksum_and_an_older_one_without_still_loads(
     assert load_checkpoint(tmp_path / "new.pt")["epoch"] == 3
     torch.save({"format": CHECKPOINT_FORMAT, "format_version": 1, "epoch": 2}, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt")["epoch"] == 2
+
+
+def test_one_bit_flipped_in_a_saved_weight_is_named(tmp_path, made):
+    # A flip inside a tensor's bytes leaves model.pt a valid zip that torch reads without complaint, so only the
+    # SHA-256 that config.json records at save catches it (before, transform gave other latents in silence).
+    import torch
+
+    folder = shutil.copytree(made / "finished", tmp_path / "run")
+    weights = folder / "model" / "model.pt"
+    state = torch.load(weights, weights_only=True)
+    tensor = max(state.values(), key=lambda t: t.numel())
+    data = bytearray(weights.read_bytes())
+    at = bytes(data).find(tensor.numpy().tobytes())
+    assert at > 0
+    data[at + tensor.numel() * 2] ^= 0x10  # one bit of a weight in the middle of the largest tensor
+    weights.write_bytes(bytes(data))
+    assert not torch.equal(torch.load(weights, weights_only=True)[next(k for k in state if state[k] is tensor)], tensor)
+    out = tmp_path / "z.npy"
+    check_refused(folder, weights, "transform", "--run", folder, "--data", made / "d.npz", "--out", out)
+    assert "SHA-256" in run("explain", "--run", folder).stderr

@@ -117,6 +117,11 @@ def test_load_refuses_other_class_and_non_runs(fitted, tmp_path):
     with pytest.raises(DataFileError, match="not a saved latentid model"):
         load_model(tmp_path / "empty")
     (folder / "model.pt").write_bytes(b"not a torch file")
+    with pytest.raises(DataFileError, match="model.pt: damaged .*SHA-256"):
+        load_model(folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config["weights_sha256"]  # as saved before models recorded it: torch's own checks only
+    (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(DataFileError, match="not a readable"):
         load_model(folder)
 

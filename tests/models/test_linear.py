@@ -194,6 +194,19 @@ def test_load_corrupt_folder_is_one_line_data_file_error(tmp_path, fitted, damag
     assert "\n" not in str(info.value)
 
 
+def test_arrays_rewritten_with_other_values_are_refused(tmp_path, fitted, blobs):
+    # A valid .npz with the same keys and one number changed passes the zip's CRC; the SHA-256 in config.json does not.
+    folder = fitted["PCA"].save(tmp_path / "pca")
+    with np.load(folder / "arrays.npz") as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    key = next(k for k in arrays if arrays[k].dtype.kind == "f" and arrays[k].size > 1)
+    arrays[key] = arrays[key].copy()
+    arrays[key].flat[0] += 0.5
+    np.savez(folder / "arrays.npz", **arrays)
+    with pytest.raises(DataFileError, match=r"arrays.npz: damaged .*SHA-256"):
+        load_linear(folder)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_outputs(blobs, name):
     x = blobs[0]

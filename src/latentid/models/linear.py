@@ -18,6 +18,8 @@ distribution the model implies), ``save``/``load``. A saved model is a folder wi
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
 import json
 import os
 import warnings
@@ -291,8 +293,10 @@ class LinearModel(BaseEstimator):
         if directory.exists() and not directory.is_dir():
             raise DataFileError(f"{directory}: exists and is not a folder. Choose another path to save the model.")
         directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / ARRAYS_NAME) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **self._arrays())
+        buffer = io.BytesIO()
+        np.savez(buffer, **self._arrays())
+        with atomic_path(directory / ARRAYS_NAME) as tmp:
+            tmp.write_bytes(buffer.getvalue())
         config = {
             "format": ckpt.MODEL_FORMAT,
             "format_version": ckpt.FORMAT_VERSION,
@@ -303,6 +307,7 @@ class LinearModel(BaseEstimator):
             "latent_dim": self.latent_dim,
             "fitted": {"n_iter_": self.n_iter_},
             "arrays": ARRAYS_NAME,
+            ckpt.WEIGHTS_DIGEST_KEY: hashlib.sha256(buffer.getvalue()).hexdigest(),
             "versions": ckpt.versions(),
         }
         write_text_atomic(directory / ckpt.CONFIG_NAME, json.dumps(config, indent=2) + "\n")
@@ -335,6 +340,8 @@ class LinearModel(BaseEstimator):
             raise DataFileError(
                 f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
             ) from exc
+        digest = config.get(ckpt.WEIGHTS_DIGEST_KEY)
+        ckpt.check_digest(path / ARRAYS_NAME, digest if isinstance(digest, str) else None)
         arrays = _read_arrays(path / ARRAYS_NAME)
         parts = model._make_parts(numpy_rng(0))  # seeds only matter at fit
         for part, attrs in model._parts.items():
