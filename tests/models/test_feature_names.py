@@ -90,3 +90,13 @@ def test_ivae_checks_the_names_of_x_beside_u(frame, gmm_data):
     assert list(model.feature_names_in_) == COLUMNS
     with pytest.raises(InvalidDataError, match="in another order"):
         model.transform(frame[COLUMNS[::-1]], u=labels)
+
+
+def test_set_output_pandas_names_the_latents_and_keeps_the_index(frame, gmm_data):
+    indexed = frame.set_axis(range(1000, 1000 + len(frame)))
+    model = IVAE(latent_dim=2, **TINY).set_output(transform="pandas").fit(indexed, u=gmm_data[2])
+    out = model.transform(indexed, u=gmm_data[2])
+    assert list(out.columns) == ["ivae0", "ivae1"] and out.index.equals(indexed.index)
+    assert list(model.get_feature_names_out()) == ["ivae0", "ivae1"]
+    with pytest.raises(InvalidDataError, match="input_features is not equal to feature_names_in_"):
+        model.get_feature_names_out(COLUMNS[::-1])

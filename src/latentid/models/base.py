@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import TransformerTags
 
 from latentid import checkpoint as ckpt
@@ -32,7 +32,7 @@ from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
-from latentid.models.feature_names import check_names, remember_names, restore_names, saved_names
+from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
 from latentid.models.fitting import fit_restarts, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
@@ -101,7 +101,7 @@ def _check_draws(n_samples) -> None:
         raise InvalidParameterError(f"n_samples must be an int in [1, {MAX_DRAWS:,}]. Got {n_samples!r} instead.")
 
 
-class LatentModel(BaseEstimator):
+class LatentModel(TransformerMixin, BaseEstimator):
     """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
 
     _parameter_constraints: ClassVar[dict[str, list[P.Constraint]]] = COMMON_CONSTRAINTS
@@ -262,6 +262,12 @@ class LatentModel(BaseEstimator):
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``, the posterior means; shape (n_samples, latent_dim)."""
         return self.fit(X, u=u).transform(X, u=u)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of ``transform``'s columns, '<class><i>' (latent_dim,); what ``set_output(transform="pandas")``
+        labels them with."""
+        self._check_fitted()
+        return names_out(self, input_features)
 
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""

@@ -100,3 +100,20 @@ def restore_names(estimator, saved) -> None:
     """Set ``feature_names_in_`` from a saved config's list (nothing for None or an older config)."""
     if isinstance(saved, list) and saved and all(isinstance(n, str) for n in saved):
         setattr(estimator, ATTRIBUTE, np.asarray(saved, dtype=object))
+
+
+def names_out(estimator, input_features=None) -> np.ndarray:
+    """``get_feature_names_out``: the latent columns' names, '<class><i>' (e.g. 'vade0', 'vade1'), as an object
+    array (latent_dim,). ``input_features``, when given, must be the fitted input columns (scikit-learn's rule)."""
+    if input_features is not None:
+        given = [str(n) for n in input_features]
+        fitted = getattr(estimator, ATTRIBUTE, None)
+        if fitted is not None and given != [str(n) for n in fitted]:
+            raise InvalidDataError("input_features is not equal to feature_names_in_. Pass the fitted columns or None.")
+        if len(given) != estimator.n_features_in_:
+            raise InvalidDataError(
+                f"input_features should have length equal to the number of features ({estimator.n_features_in_}), "
+                f"got {len(given)}."
+            )
+    prefix = type(estimator).__name__.lower()
+    return np.asarray([f"{prefix}{i}" for i in range(int(estimator.latent_dim))], dtype=object)

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn import decomposition, mixture
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import TransformerTags
 from sklearn.utils.metaestimators import available_if
@@ -43,7 +43,7 @@ from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, refuse_aux
-from latentid.models.feature_names import check_names, remember_names, restore_names, saved_names
+from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
 
 ARRAYS_NAME = "arrays.npz"
 SEED_CONSTRAINT = [P.SEED, P.NONE]
@@ -73,7 +73,7 @@ def _has_likelihood(model: LinearModel) -> bool:
     return True
 
 
-class LinearModel(BaseEstimator):
+class LinearModel(TransformerMixin, BaseEstimator):
     """Base of the linear baselines (not used directly).
 
     A subclass declares ``_parameter_constraints``, ``_parts`` ({attribute: fitted scikit-learn
@@ -93,6 +93,15 @@ class LinearModel(BaseEstimator):
     def _make_parts(self, rng: np.random.Generator) -> dict[str, BaseEstimator]:
         """Unfitted scikit-learn estimators keyed like ``_parts``, seeded from ``rng``."""
         raise NotImplementedError
+
+    def _new_parts(self, rng: np.random.Generator) -> dict[str, BaseEstimator]:
+        """``_make_parts``, each pinned to numpy output: scikit-learn's global ``transform_output="pandas"`` would
+        otherwise make them return frames indexed 0..n-1, and ours would lose the index of the X it was given."""
+        parts = self._make_parts(rng)
+        for est in parts.values():
+            if hasattr(est, "set_output"):
+                est.set_output(transform="default")
+        return parts
 
     def _min_samples(self) -> int:
         return max(2, self.latent_dim)
@@ -140,7 +149,7 @@ class LinearModel(BaseEstimator):
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
         remember_names(self, frame)
-        parts = self._make_parts(numpy_rng(self.random_state))
+        parts = self._new_parts(numpy_rng(self.random_state))
         self._fit_to_scale(parts, X)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -197,6 +206,12 @@ class LinearModel(BaseEstimator):
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``; shape (n_samples, latent_dim)."""
         return self.fit(X).transform(X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of ``transform``'s columns, '<class><i>' (latent_dim,); what ``set_output(transform="pandas")``
+        labels them with."""
+        self._check_fitted()
+        return names_out(self, input_features)
 
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
@@ -343,7 +358,7 @@ class LinearModel(BaseEstimator):
         digest = config.get(ckpt.WEIGHTS_DIGEST_KEY)
         ckpt.check_digest(path / ARRAYS_NAME, digest if isinstance(digest, str) else None)
         arrays = _read_arrays(path / ARRAYS_NAME)
-        parts = model._make_parts(numpy_rng(0))  # seeds only matter at fit
+        parts = model._new_parts(numpy_rng(0))  # seeds only matter at fit
         for part, attrs in model._parts.items():
             for attr in attrs:
                 key = f"{part}.{attr}"
