@@ -233,7 +233,7 @@ def test_transform_predict_and_evaluate_refuse_bad_data(gmm_run, kind, seed):
         else:
             data = _write_bad_data(Path(folder), kind, rng)
         out = Path(folder) / "z.npy"
-        for command in ("transform", "predict"):
+        for command in ("transform", "predict") if kind != "one-row" else ():  # one row is enough to apply a run
             assert_refused(*invoke(command, "--run", gmm_run, "--data", data, "--out", out), leftovers=[out])
         assert_refused(*invoke("evaluate", "--run", gmm_run, "--data", data))
 

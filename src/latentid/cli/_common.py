@@ -192,7 +192,8 @@ class Split(str, Enum):
 
 
 DATA_HELP = (
-    "Data: a file (.npz/.npy/.csv/.parquet), or mnist / fashion-mnist (the published IDX files, see --data-dir)."
+    "Data: a file (.npz/.npy/.csv/.tsv/.parquet; .csv.gz/.tsv.gz), or mnist / fashion-mnist (the published IDX "
+    "files, see --data-dir)."
 )
 SPLIT_HELP = "With --data mnist|fashion-mnist: the train (60,000), test (10,000) or all split [default: train]."
 DATA_DIR_HELP = (
@@ -207,13 +208,39 @@ X_COLUMNS_HELP = (
 )
 
 
-def load_data(data: str, split: Split | None = None, data_dir: Path | None = None, x_columns: str | None = None):
-    """The Dataset a --data value names (published data set or file), with --split, --data-dir and
-    --x-columns; what the reader recognised in a CSV/Parquet file (``Dataset.notes``) goes to stderr
-    as ``note:`` lines."""
+class Header(str, Enum):
+    """Whether a CSV/TSV --data file's first row is its column names (--header)."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+HEADER_HELP = (
+    "With a CSV/TSV --data: yes if the first row is the column names, no if it is data. auto takes a first row "
+    "of text, or of distinct whole numbers above decimal data (wavelengths, times), for the names, and says so "
+    "in a note when it holds numbers [default: auto]."
+)
+HEADER_CHOICE = {None: None, Header.auto: None, Header.yes: True, Header.no: False}
+
+
+def load_data(
+    data: str,
+    split: Split | None = None,
+    data_dir: Path | None = None,
+    x_columns: str | None = None,
+    header: Header | None = None,
+    min_samples: int = 2,
+):
+    """The Dataset a --data value names (published data set or file), with --split, --data-dir, --x-columns
+    and --header; ``min_samples`` 1 for a command that only applies a fitted model. What the reader
+    recognised in a CSV/Parquet file (``Dataset.notes``) goes to stderr as ``note:`` lines."""
     from latentid.data.sources import open_data
 
-    dataset = open_data(data, None if split is None else split.value, data_dir, x_columns)
+    choice = HEADER_CHOICE[None if header is None else Header(header)]
+    dataset = open_data(
+        data, None if split is None else split.value, data_dir, x_columns, header=choice, min_samples=min_samples
+    )
     print_notes(dataset)
     return dataset
 

@@ -23,8 +23,10 @@ from latentid.cli import app
 from latentid.cli._common import (
     DATA_DIR_HELP,
     DATA_HELP,
+    HEADER_HELP,
     SPLIT_HELP,
     X_COLUMNS_HELP,
+    Header,
     Split,
     console,
     err_console,
@@ -33,7 +35,7 @@ from latentid.cli._common import (
     print_json,
     refuse_flags,
 )
-from latentid.data.io import read_dataset
+from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix, read_dataset
 from latentid.data.provenance import data_provenance
 from latentid.data.real import is_real_dataset_name
 from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blocks
@@ -335,6 +337,9 @@ def evaluate(
     x_columns: str | None = typer.Option(
         None, "--x-columns", help=X_COLUMNS_HELP + " [default: with --run, the run's]"
     ),
+    header: Header | None = typer.Option(
+        None, "--header", help=HEADER_HELP.replace("auto]", "with --run, the run's; else auto]")
+    ),
     latents: Path | None = typer.Option(
         None, "--latents", help="Learned latents (posterior means), shape (n_samples, m_hat): .npy, or a file's 'x'."
     ),
@@ -383,15 +388,18 @@ def evaluate(
     (per learned dimension: its posterior means' sd over the rows / the encoder's posterior sd), inactive (the
     dimensions below 1)} for a deep model's run, else null; notes [sentences].
     """
-    if x_columns is None and run is not None and Path(data).suffix.lower() in (".csv", ".parquet"):
-        x_columns = ((read_run_info(run) or {}).get("options") or {}).get("x_columns")
+    if run is not None and data_suffix(data) in TABLE_SUFFIXES:
+        options = (read_run_info(run) or {}).get("options") or {}
+        x_columns = options.get("x_columns") if x_columns is None else x_columns
+        if data_suffix(data) in TEXT_SUFFIXES:
+            header = options.get("header") if header is None else header
     if not is_real_dataset_name(data):  # named here as evaluate's flags (the reader calls the split --split)
         refuse_flags(
             {"--data-split": data_split, "--data-dir": data_dir},
             f"the file {data}",
             "they choose the split and folder of --data mnist or --data fashion-mnist",
         )
-    dataset = load_data(data, data_split, data_dir, x_columns)
+    dataset = load_data(data, data_split, data_dir, x_columns, header)
     _check_split(split, len(dataset.x))
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)

@@ -14,8 +14,10 @@ from latentid.cli._common import (
     DATA_DIR_HELP,
     DATA_HELP,
     FORCE_HELP,
+    HEADER_HELP,
     SPLIT_HELP,
     X_COLUMNS_HELP,
+    Header,
     Split,
     console,
     err_console,
@@ -28,6 +30,7 @@ from latentid.cli._common import (
 from latentid.cli._progress import training_progress
 from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
+from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix
 from latentid.errors import InvalidParameterError
 from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
@@ -145,6 +148,7 @@ FIT_OPTIONS = (
     "split",
     "data_dir",
     "x_columns",
+    "header",
     "model",
     "latent_dim",
     "components",
@@ -159,6 +163,7 @@ FIT_OPTIONS = (
 )
 ENUM_OPTIONS: dict[str, type[Enum]] = {
     "split": Split,
+    "header": Header,
     "model": ModelName,
     "covariance": CovarianceType,
     "aux": AuxSource,
@@ -205,12 +210,17 @@ def network_dims(
     return {"hidden_dims": hidden, "encoder_dims": encoder_dims}
 
 
-def data_for_run(loaded, data: str, split: Split | None, data_dir: Path | None, x_columns: str | None):
-    """The data a run is applied to, checked against it; a CSV/Parquet file takes the run's --x-columns
-    unless given others."""
-    if x_columns is None and Path(data).suffix.lower() in (".csv", ".parquet"):
-        x_columns = (loaded.info.get("options") or {}).get("x_columns")
-    return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns))
+def data_for_run(
+    loaded, data: str, split: Split | None, data_dir: Path | None, x_columns: str | None, header: Header | None
+):
+    """The data a run is applied to (one row will do), checked against it; a CSV/Parquet file takes the run's
+    --x-columns and --header unless given others."""
+    if data_suffix(data) in TABLE_SUFFIXES:
+        options = loaded.info.get("options") or {}
+        x_columns = options.get("x_columns") if x_columns is None else x_columns
+        if data_suffix(data) in TEXT_SUFFIXES:
+            header = options.get("header") if header is None else header
+    return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns, header, min_samples=1))
 
 
 def _require_npy(out: Path, force: bool) -> None:
@@ -231,6 +241,7 @@ def fit(
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP),
+    header: Header | None = typer.Option(None, "--header", help=HEADER_HELP),
     model: ModelName | None = typer.Option(None, "--model", help=MODEL_HELP + " [default: vade]"),
     latent_dim: int | None = typer.Option(
         None, "--latent-dim", help="Latent dimension m [default: 2; for mfcvae the sum of the facets']."
@@ -397,7 +408,7 @@ def fit(
         raise InvalidParameterError(f"--noise-scale must be > 0. Got {o['noise_scale']} instead.")
     _refuse_inapplicable(model, {**o, "resume": resume})
     parsed_facets = _facets_for(model, o["facets"], o["latent_dim"])
-    dataset = load_data(o["data"], o["split"], o["data_dir"], o["x_columns"])
+    dataset = load_data(o["data"], o["split"], o["data_dir"], o["x_columns"], o["header"])
     if o["aux"] is not None:
         aux_values(dataset, o["aux"].value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
@@ -581,6 +592,7 @@ def transform(
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP + " [default: the run's]"),
+    header: Header | None = typer.Option(None, "--header", help=HEADER_HELP.replace("auto]", "the run's]")),
     out: Path = typer.Option(..., "--out", help="Output .npy of posterior means (n_samples, latent_dim)."),
     refine: bool = typer.Option(
         False,
@@ -593,7 +605,7 @@ def transform(
     """Write the posterior means E[z | x] of a fitted model for new data."""
     _require_npy(out, force)
     loaded = load_run(run)
-    dataset = data_for_run(loaded, data, split, data_dir, x_columns)
+    dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     if refine and loaded.info.get("model") in LINEAR_MODELS:
         raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
     # refine None: the model decides (refined inference refines)
@@ -612,6 +624,7 @@ def predict(
     split: Split | None = typer.Option(None, "--split", help=SPLIT_HELP),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP + " [default: the run's]"),
+    header: Header | None = typer.Option(None, "--header", help=HEADER_HELP.replace("auto]", "the run's]")),
     out: Path = typer.Option(
         ..., "--out", help="Output .npy of component labels (n_samples,), or (n_samples, J) for J facets."
     ),
@@ -627,7 +640,7 @@ def predict(
             f"{', '.join(CLUSTERING_MODELS)} with more than one component assign samples to components). "
             "Use 'latentid transform' for its latents."
         )
-    dataset = data_for_run(loaded, data, split, data_dir, x_columns)
+    dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
     save_array(out, labels)
     console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")

@@ -1,9 +1,10 @@
 """The one data reader every command uses, and its validation.
 
-Formats: ``.npz`` (key ``x``; optional ``z``, ``c``, ``u``), ``.npy`` (x only), ``.csv`` (header
-optional) and ``.parquet``.
+Formats: ``.npz`` (key ``x``; optional ``z``, ``c``, ``u``), ``.npy`` (x only), ``.csv`` and ``.tsv``
+(comma- and tab-separated text, header optional, also gzip-compressed: ``.csv.gz``, ``.tsv.gz``) and
+``.parquet``.
 
-Columns of a CSV with a header row, or of a Parquet file, are sorted by name (see ``read_dataset``):
+Columns of a CSV/TSV with a header row, or of a Parquet file, are sorted by name (see ``read_dataset``):
 
 * ground truth, matched by ``GROUND_TRUTH_COLUMN``: ``z``, ``z0``, ``z_0`` or ``z[0]`` (and the same
   for ``c`` and ``u``, lower case). The ``z`` columns, in index order, become ``Dataset.z`` (the true
@@ -15,7 +16,8 @@ Columns of a CSV with a header row, or of a Parquet file, are sorted by name (se
 * every other column is x and must be numeric (Parquet: non-numeric columns are dropped).
 
 What was recognised is said in ``Dataset.notes``. ``x_columns`` (the ``--x-columns`` flag) chooses
-x explicitly instead. A CSV without a header row is x, every column.
+x explicitly instead. A CSV without a header row is x, every column. Whether the first row is a header
+is guessed (``_detect_header``) unless ``header`` (the ``--header`` flag) says.
 """
 
 from __future__ import annotations
@@ -31,8 +33,19 @@ import scipy.sparse
 
 from latentid.errors import DataFileError, InvalidDataError, InvalidDataTypeError, InvalidParameterError
 
-SUPPORTED_SUFFIXES = (".npz", ".npy", ".csv", ".parquet")
-TABLE_SUFFIXES = (".csv", ".parquet")  # the formats with named columns, where --x-columns applies
+SUPPORTED_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".csv.gz", ".tsv.gz")
+# The formats with named columns, where --x-columns and --header apply.
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".csv.gz", ".tsv.gz")
+_SEPARATOR = {".csv": ",", ".tsv": "\t", ".csv.gz": ",", ".tsv.gz": "\t"}
+TEXT_SUFFIXES = tuple(_SEPARATOR)  # the text tables, where --header applies
+_SEPARATOR_WORDS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "'|'", " ": "spaces"}
+# How to turn a file of an unread format into one latentid reads.
+_CONVERT = {
+    ".txt": "For a text table of numbers, rename it .csv if its columns are separated by commas, .tsv if by tabs.",
+    ".dat": "For a text table of numbers, rename it .csv if its columns are separated by commas, .tsv if by tabs.",
+    ".xlsx": "Save the sheet as CSV, e.g. pandas.read_excel(path).to_csv('data.csv', index=False).",
+    ".xls": "Save the sheet as CSV, e.g. pandas.read_excel(path).to_csv('data.csv', index=False).",
+}
 
 # A ground-truth column: role z (true latents), c (labels) or u (auxiliary variable), alone or with
 # an index written 0, _0 or [0]. Lower case only, so a feature named 'Z' or 'C' stays a feature.
@@ -141,26 +154,26 @@ def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _optional_matrix(values, n: int, name: str, source: str) -> np.ndarray:
+def _optional_matrix(values, n: int, name: str, source: str, min_samples: int = 2) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim == 1:
         arr = arr[:, None]
-    out = validate_matrix(arr, f"{source}: '{name}'")
+    out = validate_matrix(arr, f"{source}: '{name}'", min_samples=min_samples)
     if len(out) != n:
         raise InvalidDataError(f"{source}: '{name}' has {len(out)} rows but 'x' has {n}.")
     return out
 
 
-def _read_npz(path: Path) -> Dataset:
+def _read_npz(path: Path, min_samples: int = 2) -> Dataset:
     with np.load(path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     if "x" not in arrays:
         raise DataFileError(f"{path}: the .npz file has no array named 'x' (found: {', '.join(arrays) or 'none'}).")
-    x = validate_matrix(arrays.pop("x"), f"{path}: 'x'")
+    x = validate_matrix(arrays.pop("x"), f"{path}: 'x'", min_samples=min_samples)
     n = len(x)
-    z = _optional_matrix(arrays.pop("z"), n, "z", str(path)) if "z" in arrays else None
+    z = _optional_matrix(arrays.pop("z"), n, "z", str(path), min_samples) if "z" in arrays else None
     c = _validate_labels(arrays.pop("c"), n, "c", str(path)) if "c" in arrays else None
-    u = _optional_matrix(arrays.pop("u"), n, "u", str(path)) if "u" in arrays else None
+    u = _optional_matrix(arrays.pop("u"), n, "u", str(path), min_samples) if "u" in arrays else None
     return Dataset(x=x, z=z, c=c, u=u, source=str(path), extras=arrays)
 
 
@@ -209,7 +222,9 @@ def _parse_x_columns(spec: str, names: list[str], has_header: bool, path: Path) 
     return positions
 
 
-def _ground_truth(frame, groups: dict[str, list[tuple[int | None, int]]], n: int, path: Path) -> dict:
+def _ground_truth(
+    frame, groups: dict[str, list[tuple[int | None, int]]], n: int, path: Path, min_samples: int = 2
+) -> dict:
     """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)])."""
     out = {}
     for role, members in groups.items():
@@ -228,7 +243,7 @@ def _ground_truth(frame, groups: dict[str, list[tuple[int | None, int]]], n: int
             if role == "c":
                 out[role] = _validate_labels(values[:, 0] if len(positions) == 1 else values, n, role, str(path))
             else:
-                out[role] = _optional_matrix(values, n, role, str(path))
+                out[role] = _optional_matrix(values, n, role, str(path), min_samples)
         except InvalidDataError as exc:
             raise InvalidDataError(
                 f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
@@ -244,7 +259,14 @@ def _is_number(column) -> bool:
 
 
 def _dataset_from_table(
-    frame, path: Path, has_header: bool, x_columns: str | None, suffix: str, ground_truth: bool = True
+    frame,
+    path: Path,
+    has_header: bool,
+    x_columns: str | None,
+    suffix: str,
+    ground_truth: bool = True,
+    min_samples: int = 2,
+    header_note: str | None = None,
 ) -> Dataset:
     """Sort a table's columns into x, the ground truth z/c/u, a row index and ignored ones."""
     import pandas as pd
@@ -292,8 +314,8 @@ def _dataset_from_table(
             f"{path}: column(s) {_name_list(non_numeric, 5)} are not numeric. Every x column must be a number; "
             "choose x with --x-columns."
         )
-    x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'")
-    truth = _ground_truth(frame, groups, len(x), path)
+    x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'", min_samples=min_samples)
+    truth = _ground_truth(frame, groups, len(x), path, min_samples)
     if groups:
         ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in groups}
         read_as = [
@@ -317,6 +339,8 @@ def _dataset_from_table(
     if notes:
         hint = "" if chosen is not None else " (use --x-columns to choose x yourself)"
         note = (f"{path}: {'; '.join(notes)}{hint}",)
+    if header_note:
+        note = (f"{path}: {header_note}", *note)
     x_names = tuple(names[p] for p in x_pos) if has_header else None
     return Dataset(x=x, **truth, source=str(path), notes=note, x_names=x_names)
 
@@ -361,65 +385,195 @@ def _refuse_a_data_set_as_one_array(names: list[str], x_pos: list[int], path: Pa
         )
 
 
-def _read_csv_frame(path: Path):
-    """The CSV as a DataFrame and whether it has a header row."""
+def data_suffix(path: str | os.PathLike) -> str:
+    """A data file's format from its name, in lower case: ``.csv``, or ``.csv.gz`` for ``a.CSV.gz``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    return Path(path.stem).suffix.lower() + suffix if suffix == ".gz" else suffix
+
+
+_TEXT_LINES = 20  # lines looked at to tell the separator of a text table
+
+
+def _first_lines(path: Path, suffix: str) -> list[str]:
+    """The first non-blank lines of a text table (decompressed), as text."""
+    import gzip
+
+    opener = gzip.open if suffix.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        lines = [line.rstrip("\r\n") for _, line in zip(range(_TEXT_LINES), handle, strict=False)]
+    return [line for line in lines if line.strip()]
+
+
+def _refuse_other_separators(path: Path, sep: str, lines: list[str]) -> None:
+    """A one-line DataFileError for a text table whose columns are separated by another character than its
+    format's: pandas would read one column of text, or split decimal commas into columns."""
+
+    def steady(char: str) -> bool:  # the same count on every line: a column separator
+        counts = {line.count(char) if char != " " else len(line.split()) - 1 for line in lines}
+        return len(counts) == 1 and counts.pop() > 0
+
+    if not lines:
+        return
+    found = next((char for char in (";", "\t", ",", "|", " ") if char != sep and steady(char)), None)
+    if found is None or (found != ";" and steady(sep)):  # ';' is no part of a number or a usual name
+        return
+    decimal_commas = found == ";" and any(re.search(r"\d,\d", line) for line in lines)
+    fix = {",": "rename it .csv", "\t": "rename it .tsv"}.get(found)
+    if fix is None or decimal_commas:
+        read = {";": "sep=';'", "|": "sep='|'", " ": "sep=r'\\s+'"}.get(found, repr(found))
+        read += ", decimal=','" if decimal_commas else ""
+        target = "data.csv" if sep == "," else "data.tsv"
+        write = "" if sep == "," else ", sep='\\t'"
+        fix = f"convert it, e.g. pandas.read_csv(path, {read}).to_csv('{target}', index=False{write})"
+    what = " and decimal commas" if decimal_commas else ""
+    raise DataFileError(
+        f"{path}: its columns are separated by {_SEPARATOR_WORDS[found]}{what}, where a {data_suffix(path)} file "
+        f"has {_SEPARATOR_WORDS[sep]}; {fix}."
+    )
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
+    """Whether the first row of a text table read without a header (``frame``; ``first``, its cells as
+    written) is its column names, and a note where that is a guess from numbers.
+
+    A name is text above a column of numbers, or, as wavelengths or times are, a whole number above a
+    column of decimals (a data row of decimals is not written as distinct whole numbers). Any number
+    in the first row that is neither says it is data."""
     import pandas as pd
 
-    frame = pd.read_csv(path, header=None)
-    # A header row shows up as a first row that does not parse as numbers.
-    first = pd.to_numeric(frame.iloc[0], errors="coerce")
-    if first.isna().all():
-        return pd.read_csv(path), True
-    return frame, False
+    numbers = pd.to_numeric(pd.Series(first, dtype=object).replace("", None), errors="coerce").notna().to_numpy()
+    if not numbers.any():
+        return True, None  # no number at all: names, as before
+    below = frame.iloc[1:]
+    parsed = below.apply(pd.to_numeric, errors="coerce")
+    text_below = (parsed.isna() & below.notna()).any().to_numpy()
+    decimals_below = ((parsed % 1).fillna(0) != 0).any().to_numpy()
+    whole = np.array([bool(_INTEGER.fullmatch(cell.strip())) for cell in first])
+    named_by_text = ~numbers & (np.array(first) != "") & ~text_below
+    named_by_number = numbers & whole & decimals_below
+    distinct = len(set(np.array(first)[numbers])) == numbers.sum()
+    shown = _name_list([cell for cell, number in zip(first, numbers, strict=True) if number])
+    if named_by_text.any():
+        return True, None
+    if len(first) > 1 and distinct and named_by_number[numbers].all():
+        return True, (
+            f"the first row ({shown}) is read as the column names: whole numbers above columns of decimals. If it "
+            "is a data row, pass --header no"
+        )
+    values = pd.to_numeric(pd.Series(first), errors="coerce").to_numpy()
+    if (
+        len(first) > 1
+        and whole.all()
+        and len(below) > 1
+        and not text_below.any()
+        and np.all(np.diff(values) > 0)
+        and np.all((values > parsed.max().to_numpy()) | (values < parsed.min().to_numpy()))
+    ):  # rising whole numbers, each outside its column's range: names (e.g. wavelengths) over counts?
+        return False, (
+            f"the first row ({shown}) is read as data, though its rising whole numbers lie outside the range of "
+            "their columns. If they are the column names, pass --header yes"
+        )
+    return False, None
 
 
-def _read_table(path: Path, suffix: str, x_columns: str | None, ground_truth: bool) -> Dataset:
+def _read_text_table(path: Path, suffix: str, header: bool | None):
+    """A CSV/TSV (maybe gzip-compressed) as a DataFrame, whether it has a header row and a note on the guess."""
+    import pandas as pd
+
+    sep = _SEPARATOR[suffix]
+    _refuse_other_separators(path, sep, _first_lines(path, suffix))
+    note = None
+    if header is None:
+        frame = pd.read_csv(path, header=None, sep=sep)
+        first = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+        header, note = _detect_header(frame, [str(cell) for cell in first])
+        if not header:
+            return frame, False, note
+    if not header:
+        return pd.read_csv(path, header=None, sep=sep), False, None
+    names = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name.strip())
+    if repeated:
+        raise InvalidDataError(
+            f"{path}: the header names column(s) {_name_list(repeated)} more than once. Give each column its own name."
+        )
+    return pd.read_csv(path, sep=sep), True, note
+
+
+def _read_table(
+    path: Path, suffix: str, x_columns: str | None, ground_truth: bool, header: bool | None, min_samples: int
+) -> Dataset:
     import pandas as pd
 
     try:
-        frame, has_header = _read_csv_frame(path) if suffix == ".csv" else (pd.read_parquet(path), True)
+        if suffix == ".parquet":
+            frame, has_header, note = pd.read_parquet(path), True, None
+        else:
+            frame, has_header, note = _read_text_table(path, suffix, header)
+    except (InvalidDataError, DataFileError):
+        raise
     except Exception as exc:  # any parser failure becomes one readable line
         raise DataFileError(f"{path}: could not read the {suffix} file ({type(exc).__name__}: {exc}).") from exc
-    return _dataset_from_table(frame, path, has_header, x_columns, suffix, ground_truth)
+    return _dataset_from_table(frame, path, has_header, x_columns, suffix, ground_truth, min_samples, note)
 
 
-def read_dataset(path: str | os.PathLike, x_columns: str | None = None, *, ground_truth: bool = True) -> Dataset:
+def read_dataset(
+    path: str | os.PathLike,
+    x_columns: str | None = None,
+    *,
+    ground_truth: bool = True,
+    header: bool | None = None,
+    min_samples: int = 2,
+) -> Dataset:
     """Read and validate a data file; raise a one-line error naming the file and the problem.
 
-    A CSV with a header row or a Parquet file has its columns sorted by name (module docstring):
+    A CSV/TSV with a header row or a Parquet file has its columns sorted by name (module docstring):
     ``z*``/``c*``/``u*`` columns become ``z``/``c``/``u``, a row-index column is dropped, the rest are
     x; ``Dataset.notes`` says what was recognised.
 
-    x_columns : the ``--x-columns`` value, CSV and Parquet only: x is exactly these columns in this
+    x_columns : the ``--x-columns`` value, tables only: x is exactly these columns in this
         order, given as comma-separated names, 0-based positions or inclusive ranges (``"x0,x3"``,
         ``"0,1,2"``, ``"0-9"``; a name wins over a position). The other columns are still read as
         z/c/u by name, or else ignored (said in a note).
     ground_truth : False reads no z/c/u by name: every column of a CSV/Parquet file but a row index is
         x. For files that hold one array rather than a data set (learned latents, predicted labels),
         whose columns may well be named z0, z1 or c.
+    header : the ``--header`` value, CSV/TSV only: True if the first row is the column names, False if
+        it is data; None guesses (text names, or distinct whole numbers above decimal data, such as
+        wavelengths) and says so in a note where the first row holds numbers.
+    min_samples : the fewest rows accepted: 2 to fit, 1 to apply a fitted model.
     """
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file. Check the path given to --data.")
     if path.is_dir():
         raise DataFileError(f"{path}: is a folder, not a data file.")
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
+        compressed = suffix.endswith((".gz", ".zip", ".bz2", ".xz", ".zst"))
+        convert = _CONVERT.get(suffix, "Decompress it first." if compressed else "")
         raise DataFileError(
             f"{path}: unknown data format '{suffix or '(none)'}'. Use one of {', '.join(SUPPORTED_SUFFIXES)}."
+            + (f" {convert}" if convert else "")
         )
     if x_columns is not None and suffix not in TABLE_SUFFIXES:
         raise InvalidParameterError(
-            f"--x-columns applies to CSV and Parquet files, not to the {suffix} file {path}. Drop it."
+            f"--x-columns applies to CSV and Parquet files (and TSV), not to the {suffix} file {path}. Drop it."
         )
+    if header is not None and suffix not in TEXT_SUFFIXES:
+        raise InvalidParameterError(f"--header applies to CSV and TSV files, not to the {suffix} file {path}. Drop it.")
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, suffix, x_columns, ground_truth)
+        return _read_table(path, suffix, x_columns, ground_truth, header, min_samples)
     try:
         if suffix == ".npz":
-            return _read_npz(path)
+            return _read_npz(path, min_samples)
         raw = np.load(path, allow_pickle=False)
     except (InvalidDataError, DataFileError):
         raise
     except Exception as exc:  # any parser failure becomes one readable line
         raise DataFileError(f"{path}: could not read the {suffix} file ({type(exc).__name__}: {exc}).") from exc
-    return Dataset(x=validate_matrix(raw, f"{path}: 'x'"), source=str(path))
+    return Dataset(x=validate_matrix(raw, f"{path}: 'x'", min_samples=min_samples), source=str(path))

@@ -1,0 +1,168 @@
+"""A researcher's own tables: numeric headers, TSV and gzip, other separators, repeated names, one row."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentid.data.io import data_suffix, read_dataset
+from latentid.data.sources import open_data
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+
+WAVELENGTHS = [400, 450, 500, 550, 600, 650]
+
+
+def _spectra(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Decimal data under whole-number column names (wavelengths)."""
+    return pd.DataFrame(np.random.default_rng(seed).normal(size=(n, len(WAVELENGTHS))), columns=WAVELENGTHS)
+
+
+def test_whole_numbers_above_decimals_are_the_header_and_a_note_says_how_to_choose(tmp_path):
+    frame = _spectra()
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (40, 6)  # not 41: the names are no data row
+    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+    assert data.x_names == tuple(str(w) for w in WAVELENGTHS)
+    (note,) = data.notes
+    assert "first row (400, 450, 500, 550, 600, 650) is read as the column names" in note
+    assert "--header no" in note and "\n" not in note
+
+
+def test_header_false_reads_the_first_row_as_data(tmp_path):
+    _spectra().to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv", header=False)
+    assert data.x.shape == (41, 6) and data.x_names is None and data.notes == ()
+    np.testing.assert_allclose(data.x[0], WAVELENGTHS)
+
+
+def test_numeric_names_above_a_pandas_index_are_a_header_too(tmp_path):
+    frame = _spectra()
+    frame.to_csv(tmp_path / "d.csv")  # ",400,450,..." then "0,0.12,..."
+    data = read_dataset(tmp_path / "d.csv")
+    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+    assert any("row index and dropped" in note for note in data.notes)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "1,0.5,0.25",  # a decimal among them: data
+        "0,0,0",  # repeated whole numbers (an all-zero row as R writes it): data
+        "1.5,2.5,3.5",
+    ],
+)
+def test_a_first_row_of_data_stays_data(tmp_path, first):
+    path = tmp_path / "d.csv"
+    path.write_text(first + "\n0.1,0.2,0.3\n0.4,0.5,0.6\n")
+    data = read_dataset(path)
+    assert data.x.shape == (3, 3) and data.x_names is None and data.notes == ()
+
+
+def test_whole_numbers_above_whole_numbers_stay_data_with_a_note_when_they_look_like_names(tmp_path):
+    counts = np.random.default_rng(0).poisson(3, size=(30, 6))
+    pd.DataFrame(counts, columns=WAVELENGTHS).to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (31, 6)  # as before: counts under counts can be data
+    (note,) = data.notes
+    assert "first row (400, 450, 500, 550, 600, 650) is read as data" in note and "--header yes" in note
+    named = read_dataset(tmp_path / "d.csv", header=True)
+    assert named.x.shape == (30, 6) and named.x_names == tuple(str(w) for w in WAVELENGTHS)
+    np.savetxt(tmp_path / "plain.csv", counts, delimiter=",", fmt="%d")  # ordinary counts: no note
+    assert read_dataset(tmp_path / "plain.csv").notes == ()
+
+
+def test_header_applies_to_text_tables_only(tmp_path):
+    np.save(tmp_path / "d.npy", np.ones((4, 2)))
+    with pytest.raises(InvalidParameterError, match="--header applies to CSV and TSV files"):
+        read_dataset(tmp_path / "d.npy", header=True)
+    with pytest.raises(InvalidParameterError, match="--header applies to CSV and TSV files"):
+        open_data("mnist", header=False)
+
+
+@pytest.mark.parametrize("name", ["d.tsv", "d.csv.gz", "d.tsv.gz", "D.CSV.GZ"])
+def test_tsv_and_gzip_compressed_tables(tmp_path, name):
+    frame = _spectra().rename(columns=lambda w: f"x{w}").assign(z0=np.arange(40.0))
+    sep = "\t" if ".tsv" in name.lower() else ","
+    frame.to_csv(tmp_path / name, sep=sep, index=False, compression="gzip" if name.lower().endswith("gz") else None)
+    data = read_dataset(tmp_path / name)
+    np.testing.assert_allclose(data.x, frame.drop(columns="z0").to_numpy(np.float32))
+    assert data.z.shape == (40, 1)
+
+
+def test_data_suffix_keeps_the_compression():
+    assert data_suffix("a/b.CSV.gz") == ".csv.gz"
+    assert data_suffix("my.data.csv") == ".csv"
+    assert data_suffix("x.gz") == ".gz"
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("d.txt", "rename it .csv if its columns are separated by commas, .tsv if by tabs"),
+        ("d.xlsx", "Save the sheet as CSV"),
+        ("d.npy.gz", "Decompress it first"),
+    ],
+)
+def test_an_unread_format_says_how_to_convert(tmp_path, name, hint):
+    (tmp_path / name).write_text("1,2\n3,4\n")
+    with pytest.raises(DataFileError, match="unknown data format") as info:
+        read_dataset(tmp_path / name)
+    assert hint in str(info.value) and ".tsv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_semicolons_and_decimal_commas_are_named(tmp_path):
+    path = tmp_path / "d.csv"
+    _spectra().to_csv(path, sep=";", decimal=",", index=False)
+    with pytest.raises(
+        DataFileError, match=r"separated by semicolons and decimal commas, where a \.csv file has"
+    ) as info:
+        read_dataset(path)
+    assert "sep=';', decimal=','" in str(info.value) and "\n" not in str(info.value)
+    path.write_text("1;2;3\n4;5;6\n")  # headerless, decimal points
+    with pytest.raises(DataFileError, match="separated by semicolons, where"):
+        read_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "sep", "message"),
+    [
+        ("d.csv", "\t", "separated by tabs, where a .csv file has commas; rename it .tsv"),
+        ("d.tsv", ",", "separated by commas, where a .tsv file has tabs; rename it .csv"),
+        ("d.csv", " ", "separated by spaces"),
+    ],
+)
+def test_another_separator_is_named(tmp_path, name, sep, message):
+    np.savetxt(tmp_path / name, np.arange(12.0).reshape(4, 3) / 7, delimiter=sep)
+    with pytest.raises(DataFileError) as info:
+        read_dataset(tmp_path / name)
+    assert message in str(info.value)
+
+
+def test_commas_inside_a_tsv_are_not_taken_for_separators(tmp_path):
+    frame = pd.DataFrame({"a, first": [0.5, 1.5], "b": [2.5, 3.5]})
+    frame.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    assert read_dataset(tmp_path / "d.tsv").x_names == ("a, first", "b")
+
+
+def test_a_name_given_twice_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,a,z0,z0\n1,2,3,4,5\n6,7,8,9,1\n")
+    with pytest.raises(InvalidDataError, match=r"d\.csv: the header names column\(s\) a, z0 more than once") as info:
+        read_dataset(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npy", ".npz"])
+def test_one_row_is_read_where_one_row_is_enough(tmp_path, suffix):
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        path.write_text("x0,x1,z0\n1.5,2.5,3\n")
+    elif suffix == ".npy":
+        np.save(path, np.ones((1, 2)))
+    else:
+        np.savez(path, x=np.ones((1, 2)), z=np.ones((1, 1)), u=np.ones(1))
+    with pytest.raises(InvalidDataError, match="needs at least 2 samples; got 1 sample"):
+        read_dataset(path)
+    data = read_dataset(path, min_samples=1)
+    assert data.x.shape == (1, 2)
+    assert open_data(str(path), min_samples=1).x.shape == (1, 2)
