@@ -31,7 +31,7 @@ from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid.checkpoint import versions
-from latentid.data.io import Dataset
+from latentid.data.io import Dataset, _name_list
 from latentid.data.provenance import data_provenance
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, TrainingDivergedError
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
@@ -89,8 +89,8 @@ def aux_values(data: Dataset, aux: str) -> np.ndarray:
     if values is None:
         what = "labels 'c'" if aux == "c" else "auxiliary array 'u'"
         raise InvalidDataError(
-            f"{data.source}: has no {what} for --aux {aux}. Use a file written by 'latentid simulate', "
-            "or an .npz with that array."
+            f"{data.source}: has no {what} for --aux {aux}. Use a file written by 'latentid simulate', an .npz with "
+            f"that array, or a CSV/Parquet file with a column named {aux} (or {aux}0, {aux}1, ...)."
         )
     if aux == "c" and values.ndim == 2:  # one label column per facet: the joint label
         values = np.unique(values, axis=0, return_inverse=True)[1].reshape(-1)
@@ -443,11 +443,22 @@ def check_data_for_run(run: Run, data: Dataset) -> Dataset:
     where both the fit's table and this one have a header, columns named or ordered differently (a model reads
     columns by position, so a reordered table would give wrong latents without a word)."""
     expected = run.model.n_features_in_
-    if data.x.shape[1] != expected:
-        raise DataFileError(
-            f"{data.source}: has {data.x.shape[1]} features but the run in {run.path} was fitted on {expected}."
-        )
     fitted = (run.info.get("data") or {}).get("x_columns")
+    if data.x.shape[1] != expected:
+        have, which = data.x.shape[1], ""
+        if isinstance(fitted, list) and data.x_names is not None:  # both tables have a header: name the difference
+            extra = [name for name in data.x_names if name not in fitted]
+            missing = [name for name in fitted if name not in data.x_names]
+            parts = [f"not in the fit's: {_name_list(extra)}"] if extra else []
+            parts += [f"missing here: {_name_list(missing)}"] if missing else []
+            which = f" ({'; '.join(parts)})" if parts else ""
+            if not missing:
+                listed = ",".join(fitted) if len(fitted) <= 12 else f"(the {len(fitted)} in run.json's data.x_columns)"
+                which += f". Choose the fitted columns with --x-columns {listed}"
+        raise DataFileError(
+            f"{data.source}: has {have} feature{'' if have == 1 else 's'} but the run in {run.path} was fitted on "
+            f"{expected}{which}."
+        )
     if isinstance(fitted, list) and data.x_names is not None and list(data.x_names) != fitted:
         at = next(i for i, (a, b) in enumerate(zip(data.x_names, fitted, strict=True)) if a != b)
         how = "in another order" if sorted(data.x_names) == sorted(fitted) else "differently"
