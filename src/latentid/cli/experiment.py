@@ -218,7 +218,11 @@ def consistency_command(
     restarts: int | None = typer.Option(
         None, "--restarts", help="Whole fits per seed, best held-out ELBO kept [default: 3 vade/mfcvae, 1 vae]."
     ),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Minibatch size [default: 256]."),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        help="Minibatch size [default: 256, or fewer (down to 32) so that an epoch takes at least 20 steps].",
+    ),
     lr: float | None = typer.Option(None, "--lr", help="Adam learning rate [default: 0.001]."),
     decoder_width: int | None = typer.Option(None, "--decoder-width", help="Width of every decoder hidden layer."),
     decoder_depth: int | None = typer.Option(None, "--decoder-depth", help="Decoder hidden layers [default: 5]."),

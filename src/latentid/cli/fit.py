@@ -310,7 +310,9 @@ def fit(
         "whose clusters the other seeds agree with most [default: likelihood].",
     ),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", help=f"Minibatch size [default: {VADE_DEFAULTS['batch_size']}]."
+        None,
+        "--batch-size",
+        help="Minibatch size [default: 256, or fewer (down to 32) so that an epoch takes at least 20 steps].",
     ),
     lr: float | None = typer.Option(None, "--lr", help=f"Adam learning rate [default: {VADE_DEFAULTS['lr']}]."),
     inference: Inference | None = typer.Option(

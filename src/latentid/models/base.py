@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from latentid._random import numpy_rng
 from latentid.checkpoint import jsonable
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
+from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
+ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
 
 COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "latent_dim": [P.Interval(int, 1)],
@@ -59,7 +62,7 @@ COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "refine_steps": [P.Interval(int, 0)],
     "iw_samples": [P.Interval(int, 1)],
     "epochs": [P.Interval(int, 1)],
-    "batch_size": [P.Interval(int, 1)],
+    "batch_size": [P.Interval(int, 1), P.Options(("auto",))],
     "lr": [P.Interval(float, 0.0, None, "neither")],
     "lr_schedule": [P.Options(SCHEDULES)],
     "pretrain_epochs": [P.Interval(int, 0)],
@@ -257,7 +260,29 @@ class LatentModel(TransformerMixin, BaseEstimator):
         device = self._resolve_device()
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
+            self._warn_inactive_dimensions(X, u)
         return self
+
+    def _warn_inactive_dimensions(self, X: np.ndarray, u) -> None:
+        """Warn when the fit leaves latent dimensions (nearly) unused: their posterior means vary over the
+        data less than the encoder's posterior sd (``metrics.activity``), read on up to 2,048 of the rows X
+        (n, n_features) it was fitted on."""
+        rows = slice(0, ACTIVITY_ROWS)
+        part_u = None if u is None else np.asarray(u)[rows]
+        snr = latent_signal_to_noise(
+            self.transform(X[rows], refine=False, u=part_u), self.posterior_sd(X[rows], u=part_u)
+        )
+        inactive = inactive_dimensions(snr)
+        if inactive:
+            listed = ", ".join(f"{j} ({snr[j]:.2f})" for j in inactive)
+            warnings.warn(
+                f"{type(self).__name__} left latent dimension(s) {listed} inactive: their posterior means vary over "
+                f"the data less than the posterior's own sd (signal-to-noise in brackets), so the fit uses "
+                f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch_size or a "
+                "smaller latent_dim may help.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``transform(X)``, the posterior means; shape (n_samples, latent_dim)."""
@@ -434,6 +459,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         "restart_scores_",
         "elbo_history_",
         "val_elbo_history_",
+        "batch_size_",
     )
 
     def save(self, path: str | os.PathLike) -> Path:

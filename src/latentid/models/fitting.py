@@ -161,14 +161,14 @@ def warm_start(
         elif objective == "pca":
             loss = _pca_regression_loss(module, x_train)
         elif objective == "annealed_vae":
-            weight, hook = _kl_annealing(x_train.shape[0], model.batch_size, model.pretrain_epochs)
+            weight, hook = _kl_annealing(x_train.shape[0], model.batch_size_, model.pretrain_epochs)
             loss = _vae_loss(module, weight)
             train_kwargs = {**train_kwargs, "epoch_hook": hook}
         else:
             loss = _vae_loss(module) if objective == "vae" else _autoencoder_loss(module)
         config = TrainConfig(
             model.pretrain_epochs,
-            model.batch_size,
+            model.batch_size_,
             lr_schedule="constant",
             stage="pretrain",
             objective=PRETRAIN_OBJECTIVES["refined" if refined_vae else objective],
@@ -301,6 +301,19 @@ def training_objective(model: LatentModel) -> str:
     return f"negative {bound}, nats per sample, data units"
 
 
+AUTO_BATCH_MAX, AUTO_BATCH_MIN = 256, 32
+MIN_STEPS_PER_EPOCH = 20  # batch_size='auto' keeps at least this many optimiser steps in an epoch
+
+
+def resolve_batch_size(batch_size: int | str, n_train: int) -> int:
+    """The minibatch size for ``n_train`` training rows: ``batch_size`` itself, or for 'auto' 256, lowered
+    (not below 32) so that an epoch takes at least 20 steps. On small data a fixed 256 gave a few hundred
+    Adam steps in all, which left latent dimensions collapsed (README: "Small data")."""
+    if batch_size != "auto":
+        return int(batch_size)
+    return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, n_train // MIN_STEPS_PER_EPOCH)))
+
+
 def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.ndarray | None = None) -> None:
     """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO.
 
@@ -324,6 +337,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
             logger.warning("%s holds checkpoints of an earlier run; resume=False, so they are overwritten", directory)
     split_seq, *restart_seqs = np.random.SeedSequence(root_seed).spawn(1 + model.n_restarts)
     n_train, _ = model._split_sizes(n)
+    model.batch_size_ = resolve_batch_size(model.batch_size, n_train)
     order = np.random.default_rng(split_seq).permutation(n)
     train_idx = torch.from_numpy(np.sort(order[:n_train])).to(device)
     val_idx = torch.from_numpy(np.sort(order[n_train:])).to(device)
@@ -385,7 +399,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
             )
         train_config = TrainConfig(
             epochs=model.epochs,
-            batch_size=model.batch_size,
+            batch_size=model.batch_size_,
             lr_schedule=model.lr_schedule,
             patience=model.patience,
             tol=model.tol,

@@ -74,7 +74,7 @@ class MFCVAE(LatentModel):
         refine_steps: int = 3,
         iw_samples: int = 1,
         epochs: int = 200,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         lr: float = 1e-3,
         prior_lr: float | None = None,
         lr_schedule: str = "cosine",

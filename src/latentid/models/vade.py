@@ -35,6 +35,8 @@ class VaDE(LatentModel):
     noise_scale : float or None, the Gaussian noise sd in data units; None learns it.
     elbo : 'mean_field' (exact prior term), 'vade' (Jiang et al.'s estimator) or 'marginal'; see ``models.elbo``.
     epochs, batch_size, lr : optimisation (Adam, cosine decay to lr / 20 when lr_schedule='cosine').
+        batch_size 'auto' (default): 256, or fewer (down to 32) so that an epoch takes at least 20 steps
+        (``fitting.resolve_batch_size``); the size used is ``batch_size_``.
     prior_lr : float or None, learning rate of the prior's parameters (None: lr).
     pretrain_epochs : int, pretraining epochs before the mixture initialisation.
     pretrain_objective : 'vae' (default: a vanilla VAE's ELBO on the same networks, which keeps the latent space
@@ -95,7 +97,7 @@ class VaDE(LatentModel):
         refine_steps: int = 3,
         iw_samples: int = 1,
         epochs: int = 200,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         lr: float = 1e-3,
         prior_lr: float | None = None,
         lr_schedule: str = "cosine",

@@ -36,7 +36,7 @@ class VAE(LatentModel):
         refine_steps: int = 3,
         iw_samples: int = 1,
         epochs: int = 200,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         lr: float = 1e-3,
         lr_schedule: str = "cosine",
         pretrain_epochs: int = 0,

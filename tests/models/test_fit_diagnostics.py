@@ -1,0 +1,53 @@
+"""What fit decides or reports beyond the weights: the 'auto' minibatch size and inactive latent dimensions."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from latentid.errors import InvalidParameterError
+from latentid.models import VaDE, load_model
+from latentid.models.fitting import resolve_batch_size
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "n_train", "expected"),
+    [
+        ("auto", 100_000, 256),
+        ("auto", 5120, 256),
+        ("auto", 2700, 135),
+        ("auto", 270, 32),
+        ("auto", 10, 32),
+        (64, 270, 64),
+    ],
+)
+def test_auto_batch_size_keeps_twenty_steps_an_epoch_between_32_and_256(batch_size, n_train, expected):
+    assert resolve_batch_size(batch_size, n_train) == expected
+
+
+def test_the_batch_size_used_is_kept_and_saved(gmm_data, tmp_path):
+    model = VaDE(epochs=1, pretrain_epochs=1, n_init=1, n_restarts=1, random_state=0, threads=1).fit(gmm_data[0])
+    assert model.batch_size == "auto" and model.batch_size_ == 32  # 270 training rows of 300
+    assert load_model(model.save(tmp_path / "m")).batch_size_ == 32
+    with pytest.raises(InvalidParameterError, match="'batch_size' parameter of VaDE"):
+        VaDE(batch_size="big").fit(gmm_data[0])
+
+
+def _inactive_warnings(noise_scale, epochs, x):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        VaDE(
+            noise_scale=noise_scale, epochs=epochs, pretrain_epochs=5, n_init=1, n_restarts=1, random_state=0, threads=1
+        ).fit(x)
+    return [str(w.message) for w in caught if "inactive" in str(w.message)]
+
+
+def test_a_fit_that_leaves_its_latents_unused_says_so(gmm_data):
+    # Noise 10,000 times the data's scale: x tells the posterior nothing, so it stays at the prior.
+    found = _inactive_warnings(1e4, 10, gmm_data[0])
+    assert len(found) == 1 and "dimension(s) 0 (" in found[0] and "uses 0 of its 2 dimensions" in found[0]
+
+
+def test_a_fit_that_uses_its_latents_does_not_warn(gmm_data):
+    assert _inactive_warnings(0.01, 30, gmm_data[0]) == []
