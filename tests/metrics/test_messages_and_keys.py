@@ -225,7 +225,8 @@ def test_evaluate_latents_messages():
     _raises(
         InvalidDataError,
         r"^d\.npz has no ground-truth latents 'z' and no predicted labels were given; .*plus predicted cluster labels "
-        r"\(--labels\)\.$",
+        r"\(--labels\)\. Without ground truth, `latentid experiment consistency` measures how far fits from other "
+        r"seeds agree, and `latentid explain --run` which guarantee the fitted model has\.$",
         evaluate_latents,
         z,
         classes_only,

@@ -362,7 +362,8 @@ def evaluate_latents(
         raise InvalidDataError(
             f"{source} has no ground-truth latents 'z'{hint}; evaluating needs 'z' in the data file "
             "(e.g. an .npz written by `latentid simulate`), or true classes 'c' in it plus predicted cluster labels "
-            "(--labels)."
+            "(--labels). Without ground truth, `latentid experiment consistency` measures how far fits from other "
+            "seeds agree, and `latentid explain --run` which guarantee the fitted model has."
         )
     if labels is not None and classes is None:
         raise InvalidDataError(
