@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 
@@ -58,6 +59,19 @@ def render(verdict: Verdict, source: str) -> None:
         console.print(table)
     for note in verdict.notes:
         console.print(f"• {note}")
+
+
+def _with_fit_warnings(verdict: Verdict, info: dict) -> Verdict:
+    """The verdict on a fitted model, with a note for each inactive-dimension warning its fit recorded in
+    run.json: the level holds for the fitted model, but a fit that uses fewer dimensions than it has says
+    next to nothing about z along the others."""
+    inactive = [w for w in info.get("warnings") or [] if isinstance(w, str) and "inactive" in w]
+    notes = [
+        f"Warning (recorded at fit time): {w} The level above is the fitted model's; along inactive dimensions "
+        "its latents carry next to no information about x."
+        for w in inactive
+    ]
+    return dataclasses.replace(verdict, notes=[*verdict.notes, *notes]) if notes else verdict
 
 
 @app.command()
@@ -130,7 +144,8 @@ def explain(
             + ("--data judges the file's own generator" if data is not None else "--run judges the fitted model"),
         )
     if run is not None:
-        verdict, source = explain_model(load_run(run).model), f"fitted model in {run}"
+        loaded = load_run(run)
+        verdict, source = _with_fit_warnings(explain_model(loaded.model), loaded.info), f"fitted model in {run}"
     elif data is not None:
         if is_real_dataset_name(data):
             raise InvalidParameterError(

@@ -1,0 +1,32 @@
+"""explain --run repeats a fit's inactive-dimension warning (recorded in run.json) beside the level."""
+
+import json
+
+from typer.testing import CliRunner
+
+from latentid.cli import app
+
+runner = CliRunner()
+
+
+def _fit(data, out, *extra):
+    result = runner.invoke(app, [str(a) for a in ["fit", "--data", data, "--out", out, "--quiet", *extra]])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "run.json").read_text())
+
+
+def test_a_collapsed_fit_is_flagged_beside_its_level(small_simulation, tmp_path):
+    # Noise 10,000 times the data's scale: x says nothing, the posterior stays at the prior.
+    info = _fit(small_simulation, tmp_path / "run", "--noise-scale", 1e4, "--epochs", 3, "--pretrain-epochs", 1)
+    assert any("inactive" in w for w in info["warnings"])
+    result = runner.invoke(app, ["explain", "--run", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    assert any(n.startswith("Warning (recorded at fit time): VaDE left latent dimension(s) 0 (") for n in notes), notes
+
+
+def test_a_fit_without_that_warning_gets_no_such_note(small_simulation, tmp_path):
+    info = _fit(small_simulation, tmp_path / "run", "--model", "pca")
+    assert not info["warnings"]
+    result = runner.invoke(app, ["explain", "--run", str(tmp_path / "run"), "--json"])
+    assert not any("recorded at fit time" in n for n in json.loads(result.stdout)["notes"])
