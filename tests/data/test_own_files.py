@@ -166,3 +166,24 @@ def test_one_row_is_read_where_one_row_is_enough(tmp_path, suffix):
     data = read_dataset(path, min_samples=1)
     assert data.x.shape == (1, 2)
     assert open_data(str(path), min_samples=1).x.shape == (1, 2)
+
+
+def test_names_written_as_decimals_are_read_as_names(tmp_path):
+    # pandas writes float column names as '400.0': whole numbers still, so names (they were a silent data row).
+    frame = _spectra()
+    frame.set_axis([float(w) for w in WAVELENGTHS], axis=1).to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (40, 6) and "read as the column names" in data.notes[0]
+
+
+@pytest.mark.parametrize("header", ["no", "auto", 1])
+def test_header_takes_true_false_or_none_only(tmp_path, header):
+    _spectra().to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(InvalidParameterError, match=r"^header must be True, False or None \(guess\)\. Got "):
+        read_dataset(tmp_path / "d.csv", header=header)
+
+
+def test_header_false_on_a_row_of_names_says_so(tmp_path):
+    _spectra().set_axis(list("abcdef"), axis=1).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(InvalidDataError, match=r"first row \(a, b, c, d, e, f\) is text, but --header no reads it"):
+        read_dataset(tmp_path / "d.csv", header=False)

@@ -100,3 +100,18 @@ def test_set_output_pandas_names_the_latents_and_keeps_the_index(frame, gmm_data
     assert list(model.get_feature_names_out()) == ["ivae0", "ivae1"]
     with pytest.raises(InvalidDataError, match="input_features is not equal to feature_names_in_"):
         model.get_feature_names_out(COLUMNS[::-1])
+
+
+def test_fitting_a_frame_raises_no_feature_name_warning(frame, gmm_data):
+    # fit's own checks read the validated array; they must not warn that it lacks the frame's names.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*feature names")
+        VaDE(latent_dim=2, n_init=1, **TINY).fit(frame)
+        IVAE(latent_dim=2, **TINY).fit_transform(frame, u=gmm_data[2])
+
+
+def test_names_repeated_otherwise_are_not_called_another_order(gmm_data):
+    x = gmm_data[0][:, :4]
+    model = PCA(latent_dim=2).fit(pd.DataFrame(x, columns=["a", "a", "b", "c"]))
+    with pytest.raises(InvalidDataError, match=r"names its columns 'a', 'b', 'b', 'c' where the fit had 'a', 'a'"):
+        model.transform(pd.DataFrame(x, columns=["a", "b", "b", "c"]))

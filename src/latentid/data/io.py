@@ -433,7 +433,7 @@ def _refuse_other_separators(path: Path, sep: str, lines: list[str]) -> None:
     )
 
 
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")  # a whole number, also as pandas writes float names: '400.0'
 
 
 def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
@@ -494,7 +494,14 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
         if not header:
             return frame, False, note
     if not header:
-        return pd.read_csv(path, header=None, sep=sep), False, None
+        frame = pd.read_csv(path, header=None, sep=sep)
+        first = pd.to_numeric(frame.iloc[0], errors="coerce") if len(frame) else None
+        if first is not None and first.isna().all() and len(frame) > 1:
+            raise InvalidDataError(
+                f"{path}: the first row ({_name_list([str(v) for v in frame.iloc[0].tolist()])}) is text, but "
+                "--header no reads it as data. Drop --header no (or pass --header yes) to read it as the column names."
+            )
+        return frame, False, None
     names = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
     repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name.strip())
     if repeated:
@@ -547,6 +554,8 @@ def read_dataset(
         wavelengths) and says so in a note where the first row holds numbers.
     min_samples : the fewest rows accepted: 2 to fit, 1 to apply a fitted model.
     """
+    if header is not None and not isinstance(header, (bool, np.bool_)):  # 'no' would be truthy
+        raise InvalidParameterError(f"header must be True, False or None (guess). Got {header!r} instead.")
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file. Check the path given to --data.")

@@ -268,17 +268,17 @@ class LatentModel(TransformerMixin, BaseEstimator):
         data less than the encoder's posterior sd (``metrics.activity``), read on up to 2,048 of the rows X
         (n, n_features) it was fitted on."""
         rows = slice(0, ACTIVITY_ROWS)
-        part_u = None if u is None else np.asarray(u)[rows]
-        snr = latent_signal_to_noise(
-            self.transform(X[rows], refine=False, u=part_u), self.posterior_sd(X[rows], u=part_u)
-        )
+        x = self._tensor_of(X[rows], None if u is None else np.asarray(u)[rows])  # X: the array fit validated
+        means = self._batched(lambda b: self.module_.encoder(b)[0], x).cpu().double().numpy()
+        sds = self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().double().numpy()
+        snr = latent_signal_to_noise(means, sds)
         inactive = inactive_dimensions(snr)
         if inactive:
             listed = ", ".join(f"{j} ({snr[j]:.2f})" for j in inactive)
             warnings.warn(
                 f"{type(self).__name__} left latent dimension(s) {listed} inactive: their posterior means vary over "
                 f"the data less than the posterior's own sd (signal-to-noise in brackets), so the fit uses "
-                f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch_size or a "
+                f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch size or a "
                 "smaller latent_dim may help.",
                 UserWarning,
                 stacklevel=3,
@@ -310,6 +310,10 @@ class LatentModel(TransformerMixin, BaseEstimator):
         model's encoding of u appended, (n, n_features + n_aux), for a model that reads u."""
         self._check_fitted()
         check_names(self, X)
+        return self._tensor_of(X, u)
+
+    def _tensor_of(self, X, u=None) -> torch.Tensor:
+        """``_prepare`` without the column-names check: for arrays fit itself passes (n, n_features)."""
         X = validate_matrix(X, "X", min_samples=1)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(

@@ -72,7 +72,7 @@ def check_names(estimator, X) -> None:
         return
     missing = [n for n in fitted_list if n not in given_list]
     unexpected = [n for n in given_list if n not in fitted_list]
-    if not missing and not unexpected and len(fitted_list) == len(given_list):
+    if sorted(fitted_list) == sorted(given_list):
         raise InvalidDataError(
             f"X has the columns {name} was fitted with, in another order. Select them in the fitted order: "
             f"X[model.feature_names_in_] ({_listing(fitted_list)})."
@@ -82,8 +82,8 @@ def check_names(estimator, X) -> None:
         parts.append(f"lacks {_listing(missing)}")
     if unexpected:
         parts.append(f"has {_listing(unexpected)}, not seen at fit")
-    if not parts:  # the same set with a name repeated
-        parts.append(f"names its columns {_listing(given_list)}")
+    if not parts:  # the same names, repeated otherwise (a, a, b against a, b, b)
+        parts.append(f"names its columns {_listing(given_list)} where the fit had {_listing(fitted_list)}")
     raise InvalidDataError(
         f"X's columns differ from those {name} was fitted with: it {' and '.join(parts)}. "
         "Pass the fitted columns: X[model.feature_names_in_]."
