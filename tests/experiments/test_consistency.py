@@ -244,3 +244,15 @@ def test_published_data_train_on_train_and_score_on_test(monkeypatch):
     assert settings["data"] == "mnist" and "test split" in settings["test"]
     with pytest.raises(InvalidParameterError, match="--test-fraction"):
         open_study_data("mnist", test_fraction=0.2)
+
+
+def test_a_seed_that_leaves_latents_inactive_is_recorded_and_named(tmp_path, splits):
+    # Noise 10,000 times the data's scale: every seed's posterior stays at the prior.
+    from latentid.experiments.consistency import fit_seed
+
+    train, test = splits
+    params = {**VADE, "noise_scale": 1e4, "epochs": 5}
+    with pytest.warns(UserWarning, match=r"^vade, seed 3: VaDE left latent dimension\(s\) 0 \("):
+        record = fit_seed("vade", params, 3, train, test, tmp_path / "seed-3")
+    (warning,) = record["fit"]["warnings"]
+    assert json.loads((tmp_path / "seed-3" / "run.json").read_text())["warnings"] == [warning]

@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -307,8 +308,18 @@ def fit_seed(
     resumed = checkpoints and any([*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt")])
     model = make_model(name, **params, random_state=seed, callback=callback if progress else None, **control)
     start = time.perf_counter()
-    model.fit(train.x)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        model.fit(train.x)
     seconds = time.perf_counter() - start
+    fit_warnings = []  # what the fit warned of (an inactive latent dimension): in run.json, and said per seed
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if issubclass(w.category, UserWarning) and text not in fit_warnings:
+            fit_warnings.append(text)
+            warnings.warn(f"{name}, seed {seed}: {text}", UserWarning, stacklevel=2)
+        elif not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     z_test = model.transform(test.x)
     model.save(folder / MODEL_DIR)
     save_array(folder / LATENTS_FILE, z_test)
@@ -331,10 +342,11 @@ def fit_seed(
         "last_val_elbo": val[-1] if val else None,
         "train_rows": len(train.x),
         "test_rows": len(test.x),
+        "warnings": fit_warnings,
     }
     record = _normalised({"metrics": metrics, "fit": fit_info})
     # run.json makes the seed folder a run folder: transform, predict, evaluate and explain --run read it.
-    run_info = run_record(name, model, train, dict(params), seconds, seed=int(seed))
+    run_info = {**run_record(name, model, train, dict(params), seconds, seed=int(seed)), "warnings": fit_warnings}
     write_text_atomic(folder / RUN_FILE, json.dumps(_normalised(run_info), indent=2) + "\n")
     write_text_atomic(folder / METRICS_FILE, json.dumps(record, indent=2) + "\n")
     for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt"), *folder.glob("pretrained-*.pt")]:
