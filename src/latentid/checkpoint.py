@@ -14,6 +14,7 @@ import io
 import json
 import os
 import platform
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,20 @@ def _recorded_digest(path: Path, key: str) -> str | None:
         digest = json.loads(config_path.read_text()).get(key) if config_path.is_file() else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return None  # a damaged config is reported by whoever reads it for the model
-    return digest if isinstance(digest, str) else None
+    return checked_digest(digest, config_path)
+
+
+def checked_digest(digest: Any, config_path: Path) -> str | None:
+    """A recorded SHA-256 as read from ``config_path``: None when absent (saved before digests were recorded),
+    else it must be 64 hex digits: an edited one must not switch the check off."""
+    if digest is None:
+        return None
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise DataFileError(
+            f"{config_path}: its {WEIGHTS_DIGEST_KEY} is not a SHA-256 ({digest!r}): the file was edited or damaged. "
+            "Save or fit the model again."
+        )
+    return digest
 
 
 def check_digest(path: Path, digest: str | None) -> None:

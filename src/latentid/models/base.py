@@ -520,7 +520,9 @@ class LatentModel(TransformerMixin, BaseEstimator):
         try:
             module.load_state_dict(ckpt.read_state(path))
         except RuntimeError as exc:
-            raise DataFileError(f"{path}: model.pt does not match config.json ({str(exc).splitlines()[0]}).") from exc
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__
+            raise DataFileError(f"{path}: model.pt does not match config.json ({detail.rstrip('.')}).") from exc
         model._set_fitted(module.to(dev), n_features)
         restore_names(model, config.get("feature_names_in"))
         return model

@@ -355,8 +355,8 @@ class LinearModel(TransformerMixin, BaseEstimator):
             raise DataFileError(
                 f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
             ) from exc
-        digest = config.get(ckpt.WEIGHTS_DIGEST_KEY)
-        ckpt.check_digest(path / ARRAYS_NAME, digest if isinstance(digest, str) else None)
+        digest = ckpt.checked_digest(config.get(ckpt.WEIGHTS_DIGEST_KEY), path / ckpt.CONFIG_NAME)
+        ckpt.check_digest(path / ARRAYS_NAME, digest)
         arrays = _read_arrays(path / ARRAYS_NAME)
         parts = model._new_parts(numpy_rng(0))  # seeds only matter at fit
         for part, attrs in model._parts.items():
