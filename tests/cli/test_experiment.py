@@ -216,3 +216,36 @@ def test_more_threads_than_cores_is_noted_by_the_studies_too(tmp_path, data_file
     assert result.exit_code == 0, result.output
     assert "note: --threads 2 is more than the 1 CPU core(s) this process may use" in result.stderr
     assert "note: --threads" not in run(*base, "--threads", 1, "--out", tmp_path / "s1").stderr
+
+
+def test_consistency_reads_a_csv_header_as_told(tmp_path):
+    # Whole numbers above decimals: auto takes them for names (120 rows); --header no reads them as a row (121).
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(120, 4)), columns=[400, 450, 500, 550])
+    frame.to_csv(tmp_path / "spectra.csv", index=False)
+    rows = {}
+    for header in ("auto", "no"):
+        out = tmp_path / header
+        result = run(
+            "experiment",
+            "consistency",
+            "--data",
+            tmp_path / "spectra.csv",
+            "--model",
+            "vae",
+            "--epochs",
+            1,
+            "--latent-dim",
+            2,
+            "--seeds",
+            2,
+            "--header",
+            header,
+            "--out",
+            out,
+        )
+        assert result.exit_code == 0, result.output
+        rows[header] = json.loads((out / "study.json").read_text())["data"]["n_rows"]
+    assert rows == {"auto": 120, "no": 121}

@@ -18,7 +18,10 @@ from rich.table import Table
 from latentid.cli import app
 from latentid.cli._common import (
     DATA_DIR_HELP,
+    HEADER_CHOICE,
+    HEADER_HELP,
     X_COLUMNS_HELP,
+    Header,
     console,
     err_console,
     friendly_errors,
@@ -53,7 +56,7 @@ experiment_app = typer.Typer(
 app.add_typer(experiment_app, name="experiment")
 
 DATA_HELP = (
-    "A data file (.npz/.npy/.csv/.parquet; a seeded --test-fraction of its rows is held out), or mnist / "
+    "A data file (.npz/.npy/.csv/.tsv/.parquet; a seeded --test-fraction of its rows is held out), or mnist / "
     "fashion-mnist (trained on the published train split, scored on the test split)."
 )
 MNIST_DIR_HELP = (
@@ -200,6 +203,7 @@ def consistency_command(
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     x_columns: str | None = typer.Option(None, "--x-columns", help=X_COLUMNS_HELP),
+    header: Header | None = typer.Option(None, "--header", help=HEADER_HELP),
     covariance: CovarianceType | None = typer.Option(
         None, "--covariance", help="vade, mfcvae: component covariances [default: full]."
     ),
@@ -273,7 +277,8 @@ def consistency_command(
     else:
         refuse_flags({"--facets": facets}, context, "only mfcvae has facets")
     parsed = facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm)
-    train, test, data_settings = open_study_data(data, data_dir, test_fraction, x_columns)
+    choice = HEADER_CHOICE[None if header is None else Header(header)]
+    train, test, data_settings = open_study_data(data, data_dir, test_fraction, x_columns, choice)
     print_notes(train)
     m = sum(d for d, _ in parsed) if parsed is not None else (2 if latent_dim is None else latent_dim)
     given = {

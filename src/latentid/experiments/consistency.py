@@ -123,14 +123,15 @@ def open_study_data(
     data_dir: str | os.PathLike | None = None,
     test_fraction: float | None = None,
     x_columns: str | None = None,
+    header: bool | None = None,
 ) -> tuple[Dataset, Dataset, dict]:
     """(train, test, data_settings) for ``--data``: a published data set's own train and test splits, or a
     file with a seeded ``test_fraction`` (default 0.2) of its rows held out.
 
     ``data_settings`` is what identifies the data in the study's settings (a file by the fingerprint of
     its x, not by its path, so that a moved file is still the same study). ``x_columns``: a CSV/Parquet
-    file's x columns (see ``latentid.data.io.read_dataset``); the notes of the file's reading are in
-    ``train.notes``.
+    file's x columns and ``header`` whether a CSV/TSV's first row names them (see
+    ``latentid.data.io.read_dataset``); the notes of the file's reading are in ``train.notes``.
     """
     if is_real_dataset_name(data):
         if test_fraction is not None:
@@ -142,7 +143,7 @@ def open_study_data(
         train, test = open_data(name, "train", data_dir, x_columns), open_data(name, "test", data_dir, x_columns)
         return train, test, {"data": name, "train": "published train split", "test": "published test split"}
     fraction = 0.2 if test_fraction is None else test_fraction
-    full = open_data(data, None, data_dir, x_columns)
+    full = open_data(data, None, data_dir, x_columns, header=header)
     train, test = holdout_split(full, fraction)
     settings = {
         "data": "file",
