@@ -187,3 +187,16 @@ def test_header_false_on_a_row_of_names_says_so(tmp_path):
     _spectra().set_axis(list("abcdef"), axis=1).to_csv(tmp_path / "d.csv", index=False)
     with pytest.raises(InvalidDataError, match=r"first row \(a, b, c, d, e, f\) is text, but --header no reads it"):
         read_dataset(tmp_path / "d.csv", header=False)
+
+
+def test_a_column_that_numbers_the_rows_is_pointed_out(tmp_path):
+    frame = _spectra().set_axis(list("abdefg"), axis=1)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (40, 7)  # still x: the user decides
+    (note,) = data.notes
+    assert "column(s) id number the rows" in note and "pass --x-columns a,b,d,e,f,g" in note
+    assert read_dataset(tmp_path / "d.csv", x_columns="a,b,d,e,f,g").x.shape == (40, 6)
+    _spectra().set_axis(list("abdefg"), axis=1).to_csv(tmp_path / "plain.csv", index=False)
+    assert not any("number the rows" in note for note in read_dataset(tmp_path / "plain.csv").notes)

@@ -330,6 +330,14 @@ def _dataset_from_table(
         notes.append(f"{which}{' and ' + ', '.join(extra) if extra else ''} read as the row index and dropped")
     if ignored:
         notes.append(f"column(s) {_name_list([names[p] for p in ignored])} ignored")
+    counters = [names[p] for p, column in zip(x_pos, x.T, strict=True) if _numbers_the_rows(column)]
+    if has_header and chosen is None and counters:
+        rest = [names[p] for p in x_pos if names[p] not in counters]
+        leave_out = f"--x-columns {','.join(rest)}" if 0 < len(rest) <= 12 else "--x-columns"
+        notes.append(
+            f"column(s) {_name_list(counters)} number the rows (0, 1, 2, ... or 1, 2, 3, ...), as an index or id "
+            f"does, and are trained on as x: to leave them out, pass {leave_out}"
+        )
     if has_header and chosen is None and ground_truth:
         x_names = [names[p] for p in x_pos]
         family, others = _numbered_family(x_names)
@@ -343,6 +351,12 @@ def _dataset_from_table(
         note = (f"{path}: {header_note}", *note)
     x_names = tuple(names[p] for p in x_pos) if has_header else None
     return Dataset(x=x, **truth, source=str(path), notes=note, x_names=x_names)
+
+
+def _numbers_the_rows(column: np.ndarray) -> bool:
+    """Whether a column (n,) of at least 3 rows is 0, 1, ..., n - 1 or 1, 2, ..., n: a row index or id."""
+    n = len(column)
+    return n >= 3 and bool(np.array_equal(column, np.arange(n)) or np.array_equal(column, np.arange(1, n + 1)))
 
 
 _NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<index>\d+)")
