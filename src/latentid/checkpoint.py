@@ -30,6 +30,7 @@ CHECKPOINT_FORMAT = "latentid-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.pt"
+ARRAYS_NAME = "arrays.npz"  # a linear model's weights, in place of model.pt
 WEIGHTS_DIGEST_KEY = "weights_sha256"  # in config.json: the SHA-256 of model.pt (arrays.npz for a linear model)
 CHECKSUM_MARK = b"\nlatentid-sha256:"  # a checkpoint ends with this mark and the hex digest of what precedes it
 CHECKSUM_TRAILER = len(CHECKSUM_MARK) + 64
@@ -122,6 +123,7 @@ def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[
         "versions": versions(),
     }
     write_text_atomic(directory / CONFIG_NAME, json.dumps(body, indent=2) + "\n")
+    (directory / ARRAYS_NAME).unlink(missing_ok=True)  # a linear model saved here before: no stale weights
     return directory
 
 

@@ -333,3 +333,15 @@ def test_a_degenerate_fit_in_scikit_learn_is_one_line_invalid_data_error(monkeyp
     with pytest.raises(InvalidDataError, match=r"^GMMBaseline could not be fitted on X \(Fitting the mixture") as info:
         GMMBaseline(2, 3).fit(blobs[0])
     assert "\n" not in str(info.value)
+
+
+def test_saving_over_another_kind_of_model_leaves_no_stale_weights(tmp_path, fitted, blobs):
+    from latentid.models import VAE, load_model
+
+    folder = tmp_path / "m"
+    VAE(latent_dim=2, epochs=1, random_state=0, threads=1).fit(blobs[0]).save(folder)
+    fitted["PCA"].save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "config.json"]
+    VAE(latent_dim=2, epochs=1, random_state=0, threads=1).fit(blobs[0]).save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.pt"]
+    assert type(load_model(folder)).__name__ == "VAE"

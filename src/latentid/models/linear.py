@@ -45,7 +45,7 @@ from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, refuse_aux
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
 
-ARRAYS_NAME = "arrays.npz"
+ARRAYS_NAME = ckpt.ARRAYS_NAME
 SEED_CONSTRAINT = [P.SEED, P.NONE]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 RANK_TOL = 1e-10  # a principal variance below this fraction of the largest is rounding noise (float64 data)
@@ -326,6 +326,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
             "versions": ckpt.versions(),
         }
         write_text_atomic(directory / ckpt.CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+        (directory / ckpt.WEIGHTS_NAME).unlink(missing_ok=True)  # a deep model saved here before: no stale weights
         return directory
 
     @classmethod
