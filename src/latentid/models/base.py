@@ -278,8 +278,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__} left latent dimension(s) {listed} inactive: their posterior means vary over "
                 f"the data less than the posterior's own sd (signal-to-noise in brackets), so the fit uses "
-                f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch size or a "
-                "smaller latent_dim may help.",
+                f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch size or fewer "
+                "latent dimensions may help.",
                 UserWarning,
                 stacklevel=3,
             )
