@@ -97,3 +97,23 @@ def _no_child_process_outlives_the_session():
         child.join(5)
     if leftover:
         warnings.warn(f"killed {len(leftover)} child process(es) a test left running: {leftover}", stacklevel=1)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _damage(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF  # inside the deflate stream: zlib.error, which is no OSError
+    path.write_bytes(bytes(raw))
+
+
+GZ_SPOILERS = {"truncated": _truncate, "damaged": _damage}
+
+
+@pytest.fixture(params=sorted(GZ_SPOILERS))
+def spoil_gz(request):
+    """Each way of spoiling a .gz file in place: cut in half ('truncated'), one byte of its deflate stream
+    flipped ('damaged'). The tests that take it run once per way."""
+    return GZ_SPOILERS[request.param]

@@ -105,23 +105,12 @@ def _mnist_copy(shared_data, root):
     return root / "mnist"
 
 
-def _truncate(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _damage(path):
-    raw = bytearray(path.read_bytes())
-    raw[100] ^= 0xFF  # inside the deflate stream: zlib.error, which is no OSError
-    path.write_bytes(bytes(raw))
-
-
-@pytest.mark.parametrize("spoil", [_truncate, _damage])
-def test_data_download_repairs_a_corrupt_file_without_force(shared_data, tmp_path, monkeypatch, spoil):
+def test_data_download_repairs_a_corrupt_file_without_force(shared_data, tmp_path, monkeypatch, spoil_gz):
     """A truncated or damaged .gz is fetched again like a mismatching one; commands that read it refuse it."""
     monkeypatch.setenv("LATENTID_DATA", str(shared_data))
     folder = _mnist_copy(shared_data, tmp_path / "dd")
     spoiled = folder / "train-images-idx3-ubyte.gz"
-    spoil(spoiled)
+    spoil_gz(spoiled)
     result = run("fit", "--data", "mnist", "--data-dir", tmp_path / "dd", "--out", tmp_path / "run", "--model", "pca")
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert result.output.startswith(f"error: {spoiled}: could not be read (")

@@ -22,7 +22,7 @@ def column_names(X) -> np.ndarray | None:
     """The column names of X (a pandas DataFrame, or anything with ``columns``) as an object array
     (n_features,), when every name is a string; None for arrays and for frames with other names."""
     columns = getattr(X, "columns", None)
-    if columns is None or isinstance(X, np.ndarray):
+    if columns is None:
         return None
     names = list(columns)
     if not names or not all(isinstance(name, str) for name in names):
