@@ -8,6 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The suite runs on the CPU everywhere, also where torch sees a GPU: its exact-equality checks (resume, save/load,
+# seeds) are the CPU's, and many tests feed CPU tensors to a model's parts. A GPU's own checks are
+# tests/models/test_cuda.py, run on a GPU machine with LATENTID_TEST_GPU=1. Set before torch touches CUDA, and
+# inherited by the command lines the tests start.
+if os.environ.get("LATENTID_TEST_GPU") != "1":
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
 
 def make_gmm_data(n: int = 300, n_features: int = 10, seed: int = 0, noise: float = 0.01):
     """z from a 4-component 2-D GMM, x = a random 3-layer leaky-ReLU MLP(z) + noise.

@@ -53,7 +53,8 @@ def _share(value: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise ValueError(
+        # BadParameter, not ValueError: older typer releases drop a ValueError's message.
+        raise typer.BadParameter(
             f"'{value}' is not a number: --split is the share of samples that fits the alignments (e.g. 0.5); "
             "the train/test/all split of --data mnist|fashion-mnist is --data-split."
         ) from None

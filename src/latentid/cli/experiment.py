@@ -63,7 +63,10 @@ MNIST_DIR_HELP = (
     "The folder holding mnist/ and fashion-mnist/, the only one looked in when given [default: $LATENTID_DATA, "
     "then the user cache folder]."
 )
-DEVICE_HELP = "auto takes a GPU when torch sees one [default: auto]."
+DEVICE_HELP = (
+    "auto takes a GPU when torch sees one and the networks are large (500,000 weights or more), "
+    "else the CPU [default: auto]."
+)
 OUT_HELP = (
     "Study folder: results.json, the figures and one folder per model and seed. Rerunning the same command "
     "skips finished seeds."

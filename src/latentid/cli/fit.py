@@ -363,7 +363,12 @@ def fit(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice [default: 0]."),
     device: Device | None = typer.Option(
-        None, "--device", help="auto takes a GPU when torch sees one [default: auto]."
+        None,
+        "--device",
+        help=(
+            "auto takes a GPU when torch sees one and the networks are large (500,000 weights or more), "
+            "else the CPU [default: auto]."
+        ),
     ),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads during the fit."),
     resume: bool = typer.Option(

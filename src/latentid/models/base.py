@@ -48,6 +48,10 @@ EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
 ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
+# device='auto' takes a GPU only for networks this large: below, a step is bound by kernel launches there, and
+# the CPU is as fast or faster (benchmarks/device_crossover.py on an H200: tied at 283k weights, the GPU 4x
+# ahead at 1.9M; the paper's synthetic networks, ~1k weights, trained 2x slower on the GPU).
+AUTO_GPU_MIN_WEIGHTS = 500_000
 
 COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "latent_dim": [P.Interval(int, 1)],
@@ -226,10 +230,13 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 "Rescale X (e.g. x / 255) or use likelihood='gaussian'."
             )
 
-    def _resolve_device(self, device: str | None = None) -> torch.device:
+    def _resolve_device(self, device: str | None = None, n_weights: int | None = None) -> torch.device:
+        """The torch device of ``device`` (None: the estimator's). 'auto' takes a GPU that torch sees only for
+        networks of at least ``AUTO_GPU_MIN_WEIGHTS`` weights (``n_weights``; None: any size)."""
         device = self.device if device is None else device
         if device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            large = n_weights is None or n_weights >= AUTO_GPU_MIN_WEIGHTS
+            return torch.device("cuda" if large and torch.cuda.is_available() else "cpu")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise InvalidParameterError(
                 f"The 'device' parameter of {type(self).__name__} is {device!r}, but torch sees no CUDA device. "
@@ -257,11 +264,19 @@ class LatentModel(TransformerMixin, BaseEstimator):
         refuse_identical_rows(X, type(self).__name__)
         U = self._aux_matrix(u, X.shape[0], fitting=True)
         remember_names(self, frame)
-        device = self._resolve_device()
+        device = self._resolve_device(n_weights=self._weight_count(X.shape[1], U))
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
             self._warn_inactive_dimensions(X, u)
         return self
+
+    def _weight_count(self, n_features: int, U: np.ndarray | None) -> int | None:
+        """The networks' weight count, which 'auto' places by; None where it would not change the choice."""
+        if self.device != "auto" or not torch.cuda.is_available():
+            return None
+        n_aux = 0 if U is None else U.shape[1]
+        module = self._build(n_features, torch.Generator(), self.noise_scale, n_aux)
+        return sum(p.numel() for p in module.parameters())
 
     def _warn_inactive_dimensions(self, X: np.ndarray, u) -> None:
         """Warn when the fit leaves latent dimensions (nearly) unused: their posterior means vary over the
@@ -515,8 +530,9 @@ class LatentModel(TransformerMixin, BaseEstimator):
         for key, value in config.get("fitted", {}).items():
             if key in target._FITTED_SCALARS:
                 setattr(model, key, value)
-        dev = model._resolve_device("auto" if device is None else device)  # placement only; params stay as saved
         module = model._build(n_features, torch.Generator().manual_seed(0), model.noise_scale, n_aux)
+        n_weights = sum(p.numel() for p in module.parameters())
+        dev = model._resolve_device("auto" if device is None else device, n_weights)  # placement only
         try:
             module.load_state_dict(ckpt.read_state(path))
         except RuntimeError as exc:

@@ -314,6 +314,20 @@ def resolve_batch_size(batch_size: int | str, n_train: int) -> int:
     return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, n_train // MIN_STEPS_PER_EPOCH)))
 
 
+def _restart_generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """One restart's (training generator on ``device``, generator its weights are drawn with).
+
+    torch's initialisers draw on the CPU and refuse a CUDA generator, so on a GPU the weights come from a
+    CPU generator of the same seed (the same starting weights as on the CPU); on the CPU one generator
+    serves both, as it always has, so CPU fits are unchanged.
+    """
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    if generator.device.type == "cpu":
+        return generator, generator
+    return generator, torch.Generator().manual_seed(seed)
+
+
 def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.ndarray | None = None) -> None:
     """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO.
 
@@ -352,9 +366,8 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     offset = n_features * math.log(scale)  # bounds are logged and reported in the data's units, like score()
     for r, seq in enumerate(restart_seqs, start=1):  # restarts are numbered from 1 in files, log and progress
         torch_seed, gmm_seed, eval_seed = (int(s) for s in seq.generate_state(3, dtype=np.uint32))
-        generator = torch.Generator(device=device)
-        generator.manual_seed(torch_seed)
-        module = model._build(n_features, generator, noise, n_aux).to(device)
+        generator, build_generator = _restart_generators(torch_seed, device)
+        module = model._build(n_features, build_generator, noise, n_aux).to(device)
         module.x_shift.copy_(torch.from_numpy(shift))
         module.x_scale.fill_(scale)
         x_std = module.standardize(x_all)

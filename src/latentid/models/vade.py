@@ -55,7 +55,8 @@ class VaDE(LatentModel):
     patience, tol : early stopping after ``patience`` epochs without a held-out gain > tol (None: never).
     validation_fraction : float, share of X held out for early stopping and restart choice (0: none).
     standardize : bool, centre X and divide by one global scale inside the model (Gaussian only).
-    device : 'auto', 'cpu', 'cuda' or 'cuda:N'.
+    device : 'auto', 'cpu', 'cuda' or 'cuda:N'. auto takes a GPU that torch sees for networks of 500,000 weights
+        or more (MNIST size), and the CPU for smaller ones, which train faster there.
     threads : int or None, torch CPU threads during fit.
     checkpoint_dir, resume : per-epoch checkpoints and train_log.jsonl there; resume continues the last one.
     pretrained : path or None, a saved model folder or pretrained-*.pt whose encoder/decoder replace pretraining.
