@@ -23,6 +23,7 @@ generator holds it as such, so everything that reads ``generator.prior`` works u
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -30,6 +31,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from latentid._memory import check_memory
 from latentid._random import SeedLike, numpy_rng
 from latentid.data.io import Dataset
 from latentid.data.mixing import MixingMLP, normalise_activation
@@ -151,6 +153,14 @@ class SyntheticSpec(BaseModel):
 
     def build(self) -> SyntheticGenerator:
         """Draw the generator (prior and mixing network) from ``self.seed``."""
+        widths = self.widths
+        weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True)) + sum(widths[1:])
+        components = math.prod(k for _, k in self.facets) if self.facets is not None else self.components
+        check_memory(
+            8 * (weights + 3 * components * self.latent_dim * (self.latent_dim + 1)),
+            f"A generator of {components:,} components and layer widths {_shown(widths)}",
+            "Lower obs_dim, hidden_width, the depth or the number of components.",
+        )
         build_seed, _ = np.random.SeedSequence(self.seed).spawn(2)
         rng = np.random.default_rng(build_seed)
         prior = _draw_prior(self, rng)
@@ -159,6 +169,13 @@ class SyntheticSpec(BaseModel):
 
     def sampling_seed(self) -> np.random.SeedSequence:
         return np.random.SeedSequence(self.seed).spawn(2)[1]
+
+
+def _shown(widths: list[int]) -> str:
+    """Layer widths for a message, shortened when the network is deep: '2-10-10' or '2-10-...-10 (1,000 layers)'."""
+    if len(widths) <= 6:
+        return "-".join(f"{w:,}" for w in widths)
+    return f"{widths[0]:,}-{widths[1]:,}-...-{widths[-1]:,} ({len(widths) - 1:,} layers)"
 
 
 def _random_rotation(m: int, rng: np.random.Generator) -> np.ndarray:
@@ -289,6 +306,10 @@ class SyntheticGenerator:
         """
         if n < 1:
             raise InvalidParameterError(f"The number of samples must be >= 1. Got {n} instead.")
+        # float64 z, two layers alive at once in the mixing, x and its noise, then the float32 copies
+        widest = max(self.spec.widths)
+        per_row = 8 * (self.spec.latent_dim + 4 * widest) + 4 * (self.spec.latent_dim + self.spec.obs_dim)
+        check_memory(n * per_row, f"Drawing {n:,} samples", "Ask for fewer samples, or draw them in parts.")
         rng = np.random.default_rng(self.spec.sampling_seed()) if random_state is None else numpy_rng(random_state)
         z, c = self.prior.sample(n, rng)
         if self.spec.facets is not None:  # joint component index -> (c_1, ..., c_J), C order
