@@ -265,3 +265,17 @@ def test_at_small_noise_no_row_is_left_in_a_wrong_basin():
     assert np.linalg.norm(gen.posterior_mean(data.x) - data.z, axis=1).max() < 0.02
     per_row = gen.log_likelihood(data.x, n_samples=64, random_state=0).per_sample
     assert per_row.min() > np.median(per_row) - 30
+
+
+def test_without_noise_a_relu_start_where_a_layer_is_all_dead_is_no_singular_solve():
+    # noise 0 leaves no prior term, so at a start whose ReLU layer is all dead J^T J is 0: this raised
+    # "Singular matrix" before the damping's scale had a floor.
+    spec = SyntheticSpec.create(
+        latent_dim=3, obs_dim=5, components=5, covariance="diag", activation="relu", depth=2, noise=0.0, seed=3
+    )
+    generator = spec.build()
+    x = generator.sample(300, random_state=1).x[:50]
+    result = generator.posterior(x, n_samples=64)
+    assert np.isfinite(result.mean).all()
+    fits = np.linalg.norm(generator.mixing(result.mean.astype(np.float64)) - x, axis=1)
+    assert np.median(fits) < 1e-3  # most rows are inverted exactly

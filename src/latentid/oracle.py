@@ -88,7 +88,9 @@ def _gauss_newton(prior, mixing, x, z, data_weight, prior_weight) -> tuple[np.nd
         prior_grad, prior_prec = _prior_grad_and_precision(prior, z)
         grad = -data_weight * np.einsum("nom,no->nm", jac, resid) - prior_weight * prior_grad
         hess = data_weight * np.einsum("noi,noj->nij", jac, jac) + prior_weight * prior_prec
-        scale = np.einsum("nii->ni", hess)
+        # Floored: with noise 0 (no prior term) a start where a ReLU layer is all dead has J = 0, so hess = 0;
+        # its step is then 0 (grad = 0 too) rather than a singular solve.
+        scale = np.maximum(np.einsum("nii->ni", hess), 1e-12)
         damped = hess + (damping[:, None] * scale)[:, :, None] * np.eye(m)
         step = -np.linalg.solve(damped, grad[..., None])[..., 0]
         candidate = z + step
