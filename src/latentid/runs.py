@@ -33,7 +33,13 @@ from latentid._atomic import atomic_path, write_text_atomic
 from latentid.checkpoint import versions
 from latentid.data.io import Dataset, _name_list
 from latentid.data.provenance import data_provenance
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, TrainingDivergedError
+from latentid.errors import (
+    DataFileError,
+    InvalidDataError,
+    InvalidParameterError,
+    LatentIDError,
+    TrainingDivergedError,
+)
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
 from latentid.models.base import LatentModel
 from latentid.models.feature_names import set_names
@@ -209,6 +215,11 @@ def failed_message(path: str | Path, info: dict) -> str:
     )
 
 
+def json_params(params: dict) -> dict:
+    """The estimator parameters that run.json records: those with a plain JSON value."""
+    return {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
+
+
 def fit_run(
     model_name: str,
     data: Dataset,
@@ -261,10 +272,14 @@ def fit_run(
     deep = model_name in DEEP_MODELS
     run_control = {"checkpoint_dir": str(out.resolve()), "resume": resume, "callback": callback} if deep else {}
     model = make_model(model_name, **run_control, **params)
+    # Bad settings (an epoch count of 0, a GPU torch cannot see) are refused before anything in the folder
+    # changes: before an old run is set aside (--force), or a resume's command is added to run.json.
+    validate = getattr(model, "_validate_params", None)
+    if validate is not None:
+        validate()
+    if deep:
+        model._resolve_device()
     if force and not resume and out.is_dir():
-        validate = getattr(model, "_validate_params", None)
-        if validate is not None:
-            validate()  # refuse bad settings before the old run is set aside
         earlier = None  # a new run: nothing of the old record is kept
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -276,6 +291,7 @@ def fit_run(
             "options": options,
             "data": data_provenance(data),
             "seed": params.get("random_state"),
+            "params": json_params(params),  # what a --resume compares the flags typed again with
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
@@ -306,6 +322,14 @@ def fit_run(
             # folder's run (resumable), as the user asked.
             if replaced is not None and isinstance(exc, Exception):
                 restore_run_files(out, replaced)
+            elif (
+                resume
+                and earlier is not None
+                and isinstance(exc, LatentIDError)
+                and not isinstance(exc, TrainingDivergedError)
+            ):
+                # a resume refused (its data or settings do not match the checkpoints) leaves the record as it was
+                write_text_atomic(out / RUN_FILE, json.dumps(earlier, indent=2))
             elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
                 (out / RUN_FILE).unlink(missing_ok=True)
                 out.rmdir()
@@ -405,7 +429,7 @@ def run_record(
         "data": provenance if provenance is not None else data_provenance(data),
         "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]),
-        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))},
+        "params": json_params(params),
         **(hidden_widths(model) if model_name in DEEP_MODELS else {}),
         "device": str(getattr(model, "device_", "cpu")),
         "fit_seconds": round(seconds, 3),

@@ -134,6 +134,42 @@ def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_p
     assert len(info["resume_commands"]) == 1  # (the command line is sys.argv: pytest's here)
 
 
+def test_a_refused_resume_leaves_run_json_as_it_was(monkeypatch, data_file, tmp_path):
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
+    before = (out / "run.json").read_bytes()
+    # values refused only when the model checks its settings: that used to be after run.json took them, so a
+    # plain --resume then failed on them
+    for flag, value in (("--epochs", 0), ("--threads", 0), ("--device", "cuda")):
+        assert_one_line_error(run("fit", "--out", out, "--resume", flag, value), flag)
+        assert (out / "run.json").read_bytes() == before, flag
+    assert run("fit", "--out", out, "--resume", "--quiet").exit_code == 0
+
+
+def test_a_flag_typed_on_resume_with_the_value_the_run_took_by_default_is_accepted(monkeypatch, data_file, tmp_path):
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
+    # started without --seed, --covariance, --components or --latent-dim: their defaults are what it used
+    same = ["--seed", 0, "--covariance", "full", "--components", 4, "--latent-dim", 2]
+    assert run("fit", "--out", out, "--resume", *same, "--quiet").exit_code == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_a_flag_typed_on_resume_with_another_value_than_the_default_the_run_took_is_refused(
+    monkeypatch, data_file, tmp_path
+):
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
+    for flag, value in (("--seed", 1), ("--covariance", "diag"), ("--components", 3), ("--lr", 0.5)):
+        assert_one_line_error(run("fit", "--out", out, "--resume", flag, value), flag, "(its default)")
+
+
 def test_resume_where_there_is_nothing_to_resume(data_file, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

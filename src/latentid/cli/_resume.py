@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from latentid.errors import DataFileError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.runs import (
     CHECKPOINT_PATTERNS,
     FAILED,
@@ -19,12 +19,16 @@ from latentid.runs import (
     failed_message,
     fit_in_progress,
     is_study_seed,
+    make_model,
     read_run_info,
     running_message,
     study_seed_message,
 )
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
+# Fit options that are estimator parameters under another name; the others that are parameters share theirs.
+PARAMETER_OF = {"seed": "random_state", "restarts": "n_restarts", "components": "n_components"}
+_UNKNOWN = object()
 
 
 def flag(name: str) -> str:
@@ -69,9 +73,12 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
     stored = info.get("options")
     if isinstance(stored, dict):
         state = "interrupted fit" if info["status"] == RUNNING else "finished run"
+        used = _parameters_used(info)
         for name, value in given.items():
             if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value:
                 continue
+            if name not in stored and used.get(PARAMETER_OF.get(name, name), _UNKNOWN) == value:
+                continue  # typed now with the value the run took by default (e.g. --seed 0)
             was = f"{flag(name)} {stored[name]}" if name in stored else f"no {flag(name)} (its default)"
             raise InvalidParameterError(
                 f"{flag(name)} {value} conflicts with the {state} in {out}, started with {was}. "
@@ -80,6 +87,15 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
     if info["status"] != RUNNING:
         return None
     return {**stored, **given} if isinstance(stored, dict) else given
+
+
+def _parameters_used(info: dict) -> dict[str, Any]:
+    """Every estimator parameter the run used, the defaults it did not set included ({} where run.json's
+    model and params do not make an estimator)."""
+    try:
+        return make_model(info["model"], **info["params"]).get_params(deep=False)
+    except (LatentIDError, KeyError, TypeError, ValueError):
+        return {}
 
 
 def require(options: dict[str, Any], name: str, out: Path, resume: bool) -> Any:
