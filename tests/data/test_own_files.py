@@ -200,3 +200,15 @@ def test_a_column_that_numbers_the_rows_is_pointed_out(tmp_path):
     assert read_dataset(tmp_path / "d.csv", x_columns="a,b,d,e,f,g").x.shape == (40, 6)
     _spectra().set_axis(list("abdefg"), axis=1).to_csv(tmp_path / "plain.csv", index=False)
     assert not any("number the rows" in note for note in read_dataset(tmp_path / "plain.csv").notes)
+
+
+def test_the_x_note_shortens_a_numbered_family_only_when_it_is_in_order(tmp_path):
+    rng = np.random.default_rng(0)
+    shuffled = pd.DataFrame(rng.normal(size=(30, 4)), columns=["x1", "x0", "x2", "x3"])
+    shuffled["c"] = rng.integers(0, 2, 30)  # labels, so that a note lists what x is
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    (note,) = read_dataset(tmp_path / "shuffled.csv").notes
+    assert "x is 4 column(s): x1, x0, x2, x3;" in note  # 'x1..x3' would hide x0
+    shuffled[["x0", "x1", "x2", "x3", "c"]].to_csv(tmp_path / "ordered.csv", index=False)
+    (note,) = read_dataset(tmp_path / "ordered.csv").notes
+    assert "x is 4 column(s): x0..x3;" in note

@@ -376,10 +376,12 @@ def _numbered_family(names: list[str]) -> tuple[list[str], list[str]]:
 def _x_summary(names: list[str], family: list[str], others: list[str]) -> str:
     """``10 column(s): x0..x9 and sample_id``: the numbered family in short, every other name spelled out."""
     parts = []
-    if len(family) > 2:
+    indices = [int(_NUMBERED.fullmatch(name)["index"]) for name in family]
+    in_order = all(b == a + 1 for a, b in zip(indices[:-1], indices[1:], strict=True))  # not x1, x0, x2 as x1..x2
+    if len(family) > 2 and in_order:
         parts.append(f"{family[0]}..{family[-1]}")
     elif family:
-        parts.append(", ".join(family))
+        parts.append(_name_list(family))
     if others:
         parts.append(_name_list(others))
     return f"{len(names)} column(s): {' and '.join(parts)}"
