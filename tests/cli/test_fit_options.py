@@ -175,3 +175,23 @@ def test_more_threads_than_cores_is_noted_and_fits(data_file, tmp_path, monkeypa
     assert "note: --threads 2 is more than the 1 CPU core(s) this process may use" in result.output
     quiet = run("fit", "--data", data_file, "--out", tmp_path / "r1", "--threads", 1, "--restarts", 1, *FAST)
     assert quiet.exit_code == 0 and "--threads" not in quiet.output
+
+
+@pytest.mark.parametrize("typed", ["auto", "AUTO"])
+def test_batch_size_auto_is_taken_as_the_default_it_names(data_file, tmp_path, typed):
+    flags = [f for f in FAST if f not in ("--batch-size", "128")]
+    out = tmp_path / "run"
+    result = run("fit", "--data", data_file, "--out", out, "--batch-size", typed, *flags)
+    assert result.exit_code == 0, result.output
+    run_info = load_run(out)
+    assert run_info.model.batch_size == "auto" and run_info.info["options"]["batch_size"] == "auto"
+    assert run_info.model.batch_size_ == 32  # 240 training rows: 20 steps an epoch would be 12 rows, floored at 32
+
+
+@pytest.mark.parametrize(
+    ("value", "says"), [("abc", "neither a whole number nor auto"), ("0", "an int >= 1 or 'auto'")]
+)
+def test_a_batch_size_neither_a_count_nor_auto_is_refused_in_one_line(data_file, tmp_path, value, says):
+    flags = [f for f in FAST if f not in ("--batch-size", "128")]
+    result = run("fit", "--data", data_file, "--out", tmp_path / "run", "--batch-size", value, *flags)
+    assert result.exit_code == 2 and says in result.stderr, result.stderr  # (one line through main(): test_messages)

@@ -41,6 +41,23 @@ def fail(message: str, code: int = 2):
 
 
 MAX_INT = 2**62  # an integer option at or above this is refused before the command runs
+BATCH_SIZE_HELP = (
+    "Minibatch size, or auto [default: auto: 256, or fewer (down to 32) so that an epoch takes at least 20 steps]."
+)
+
+
+def batch_size_value(value: str) -> int | str:
+    """--batch-size's parser: a whole number, or 'auto' (the estimators' default, which the help describes)."""
+    text = str(value).strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is neither a whole number nor auto.") from None
+
+
+batch_size_value.__name__ = "int|auto"  # what --help shows
 
 # The estimators' parameters and the flags that set them: an error raised by an estimator (or the training
 # loop) names the parameter; at the command line it names the flag.

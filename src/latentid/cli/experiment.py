@@ -17,11 +17,13 @@ from rich.table import Table
 
 from latentid.cli import app
 from latentid.cli._common import (
+    BATCH_SIZE_HELP,
     DATA_DIR_HELP,
     HEADER_CHOICE,
     HEADER_HELP,
     X_COLUMNS_HELP,
     Header,
+    batch_size_value,
     console,
     err_console,
     friendly_errors,
@@ -225,10 +227,8 @@ def consistency_command(
     restarts: int | None = typer.Option(
         None, "--restarts", help="Whole fits per seed, best held-out ELBO kept [default: 3 vade/mfcvae, 1 vae]."
     ),
-    batch_size: int | None = typer.Option(
-        None,
-        "--batch-size",
-        help="Minibatch size [default: 256, or fewer (down to 32) so that an epoch takes at least 20 steps].",
+    batch_size: str | None = typer.Option(
+        None, "--batch-size", parser=batch_size_value, metavar="<int|auto>", help=BATCH_SIZE_HELP
     ),
     lr: float | None = typer.Option(None, "--lr", help="Adam learning rate [default: 0.001]."),
     decoder_width: int | None = typer.Option(None, "--decoder-width", help="Width of every decoder hidden layer."),
@@ -252,7 +252,7 @@ def consistency_command(
         ("--epochs", epochs, 1),
         ("--pretrain-epochs", pretrain_epochs, 0),
         ("--restarts", restarts, 1),
-        ("--batch-size", batch_size, 1),
+        ("--batch-size", None if batch_size == "auto" else batch_size, 1),
         ("--decoder-width", decoder_width, 1),
         ("--decoder-depth", decoder_depth, 1),
         ("--encoder-width", encoder_width, 1),

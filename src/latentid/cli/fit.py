@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from latentid.cli import app
 from latentid.cli._common import (
+    BATCH_SIZE_HELP,
     DATA_DIR_HELP,
     DATA_HELP,
     FORCE_HELP,
@@ -19,6 +20,7 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Header,
     Split,
+    batch_size_value,
     console,
     err_console,
     friendly_errors,
@@ -309,10 +311,8 @@ def fit(
         help="vade: which of the warm start's GaussianMixture seeds starts the fit, the most likely or the one "
         "whose clusters the other seeds agree with most [default: likelihood].",
     ),
-    batch_size: int | None = typer.Option(
-        None,
-        "--batch-size",
-        help="Minibatch size [default: 256, or fewer (down to 32) so that an epoch takes at least 20 steps].",
+    batch_size: str | None = typer.Option(
+        None, "--batch-size", parser=batch_size_value, metavar="<int|auto>", help=BATCH_SIZE_HELP
     ),
     lr: float | None = typer.Option(None, "--lr", help=f"Adam learning rate [default: {VADE_DEFAULTS['lr']}]."),
     inference: Inference | None = typer.Option(

@@ -75,7 +75,8 @@ class Options(Constraint):
         return isinstance(value, str) and value in self.values
 
     def describe(self) -> str:
-        return "one of " + ", ".join(repr(v) for v in self.values)
+        listed = ", ".join(repr(v) for v in self.values)
+        return listed if len(self.values) == 1 else "one of " + listed
 
 
 @dataclass(frozen=True)
