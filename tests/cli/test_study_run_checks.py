@@ -112,3 +112,23 @@ def test_ctrl_c_says_what_is_stored_and_how_to_continue(tmp_path, monkeypatch):
     monkeypatch.undo()
     resumed = run("experiment", "run", study(tmp_path, seeds=3), "--store", store, "--quiet")
     assert resumed.exit_code == 0 and "2 finished" in resumed.stdout and "1 was already done" in resumed.stdout
+
+
+def test_a_fits_warning_is_said_under_its_runs_line_and_named_by_it(tmp_path, monkeypatch):
+    from latentid.models import PCA
+
+    real_fit = PCA.fit
+
+    def fit_that_warns(self, X, y=None, u=None):
+        import warnings
+
+        warnings.warn("PCA left latent dimension(s) 1 (0.10) inactive", UserWarning, stacklevel=2)
+        return real_fit(self, X)
+
+    monkeypatch.setattr(PCA, "fit", fit_that_warns)
+    result = run("experiment", "run", study(tmp_path, seeds=2), "--store", tmp_path / "r.db")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    for seed in (0, 1):
+        (at,) = [i for i, line in enumerate(lines) if line.startswith("✓") and f"seed={seed}" in line]
+        assert lines[at + 1].startswith("note: ") and f"seed={seed}: PCA left latent dimension(s) 1" in lines[at + 1]

@@ -74,7 +74,7 @@ def test_linear_floors_have_no_level_in_the_store_results_and_report(tmp_path):
     assert pca["status"] == "finished" and pca["level"] == "none"
     store_path = tmp_path / "res.db"
     with ResultStore(store_path) as store:
-        store.record({k: v for k, v in pca.items() if k != "latents"})
+        store.record({k: v for k, v in pca.items() if k not in ("latents", "warnings")})
     with sqlite3.connect(store_path) as db:
         assert db.execute("SELECT level FROM runs").fetchone()[0] == "none"
         db.execute("UPDATE runs SET level = '2'")  # a store written by an older latentid
@@ -96,7 +96,7 @@ def test_patience_0_in_a_study_means_no_early_stopping(tmp_path):
 def test_a_model_or_study_that_no_run_has_is_named(tmp_path):
     (config,) = _study(tmp_path, FACETS).expand()
     row = {**run_one(config.to_json(), threads=1)}
-    row.pop("latents")
+    row.pop("latents"), row.pop("warnings")
     store_path = tmp_path / "res.db"
     with ResultStore(store_path) as store:
         store.record(row)
@@ -118,7 +118,7 @@ def test_a_model_or_study_that_no_run_has_is_named(tmp_path):
 def test_results_and_report_read_the_default_store_when_none_is_named(tmp_path, monkeypatch):
     (config,) = _study(tmp_path, FACETS).expand()
     row = run_one(config.to_json(), threads=1)
-    row.pop("latents")
+    row.pop("latents"), row.pop("warnings")
     with ResultStore(tmp_path / "results.db") as store:  # what 'experiment run' writes without --store
         store.record(row)
     monkeypatch.chdir(tmp_path)

@@ -142,6 +142,10 @@ def run_command(
             def finished(row: dict, summary) -> None:
                 progress.update(task, advance=1, failed=f"{summary.failed} failed" if summary.failed else "")
                 progress.console.print(_row_line(row), highlight=False)
+                for warning in row.get("warnings", []):  # after its run's line, named, so it is clear whose it is
+                    progress.console.print(
+                        f"note: {escape(row['label'])}: {escape(warning)}", soft_wrap=True, highlight=False
+                    )
 
             summary = run_sweep(study, results, runner, artifacts=artifacts, on_start=started, on_row=finished)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import platform
 import time
 import traceback
+import warnings
 
 import numpy as np
 
@@ -97,7 +98,8 @@ def _scores(
 
 def run_one(config_json: str, threads: int | None = None) -> dict:
     """Execute one run given as ``RunConfig.to_json()``; return its row for ``ResultStore.record``, with the
-    learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped).
+    learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped)
+    and what its fit warned of under ``"warnings"`` (a list of one-line messages; not stored).
 
     ``threads``: torch CPU threads for this run (1 when several runs share the machine).
     """
@@ -120,6 +122,7 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         "artifacts": {},
         "host": platform.node(),
         "latents": None,
+        "warnings": [],
     }
     if config.skip is not None:
         return {**row, "status": "skipped", "error": config.skip, "finished": _now()}
@@ -133,7 +136,10 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         aux = config.options.get("aux")
         inputs = {} if aux is None else {"u": aux_values(fit_data, aux)}
         model = make_model(config.model, **config.estimator_options(), random_state=config.seed)
-        model.fit(fit_data.x, **inputs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            model.fit(fit_data.x, **inputs)
+        row["warnings"] = _fit_warnings(caught)
         row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
         row["latents"] = np.asarray(z_hat, dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, and the study goes on
@@ -150,3 +156,17 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
     row["seconds"] = round(time.perf_counter() - tic, 3)
     row["finished"] = _now()
     return row
+
+
+def _fit_warnings(caught: list) -> list[str]:
+    """What a fit warned of (an inactive latent dimension, ...), each message once, in one line; warnings of
+    other kinds are shown as they would have been."""
+    messages: list[str] = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            text = " ".join(str(w.message).split())
+            if text not in messages:
+                messages.append(text)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return messages
