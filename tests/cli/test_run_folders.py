@@ -230,3 +230,13 @@ def test_fit_transform_is_fit_then_transform():
     np.testing.assert_allclose(PCA(latent_dim=2).fit_transform(x), PCA(latent_dim=2).fit(x).transform(x))
     small = {"epochs": 2, "pretrain_epochs": 1, "n_restarts": 1, "n_components": 2, "random_state": 0}
     np.testing.assert_array_equal(VaDE(**small).fit_transform(x), VaDE(**small).fit(x).transform(x))
+
+
+def test_resume_is_refused_for_a_linear_floor_and_a_finished_one_names_no_epochs(data_file, tmp_path):
+    out = tmp_path / "pca"
+    assert run("fit", "--model", "pca", "--data", data_file, "--out", out, "--quiet").exit_code == 0
+    before = (out / "run.json").read_bytes()
+    assert_one_line_error(run("fit", "--model", "pca", "--data", data_file, "--out", out, "--resume"), "--resume")
+    again = run("fit", "--out", out, "--resume")
+    assert again.exit_code == 0 and "holds a finished run (pca); nothing to resume" in again.stdout, again.output
+    assert (out / "run.json").read_bytes() == before

@@ -67,6 +67,7 @@ class AuxSource(str, Enum):
 
 
 DEEP = (ModelName.vade, ModelName.vae, ModelName.mfcvae, ModelName.ivae)
+DEEP_NAMES = tuple(model.value for model in DEEP)
 MIXTURE_WARM_START = (ModelName.vade, ModelName.mfcvae)  # the models with a mixture prior and its warm start
 MODEL_HELP = (
     "vade (GMM prior), vae (N(0, I) prior), mfcvae (one GMM per facet, --facets), ivae (prior given an observed u, "
@@ -393,11 +394,13 @@ def fit(
         raise InvalidParameterError(
             "--force and --resume contradict each other: --force replaces the run, --resume continues it. Drop one."
         )
+    if resume and given.get("model") is not None and ModelName(given["model"]) not in DEEP:
+        _refuse_inapplicable(ModelName(given["model"]), {**_restore(given), "resume": True})
     options = options_for_resume(out, given) if resume else given
     if options is None:
         info = read_run_info(out) or {}
-        done = plural(info.get("epochs_run", 0), "epoch")
-        console.print(f"{escape(str(out))} holds a finished run ({info.get('model')}, {done}); nothing to resume.")
+        done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
+        console.print(f"{escape(str(out))} holds a finished run ({info.get('model')}{done}); nothing to resume.")
         return
     o = _restore(options)
     require(options, "data", out, resume)
