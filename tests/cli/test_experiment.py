@@ -113,6 +113,7 @@ def test_mnist_bad_inputs(tmp_path, mnist_env):
     one_line_error(run("experiment", "mnist", "--seeds", 1, "--out", out), "at least 2 seeds")
     one_line_error(run("experiment", "mnist", "--models", "vade,gmm", "--out", out), "--models", "gmm")
     one_line_error(run("experiment", "mnist", "--models", "vae", "--components", 5, "--out", out), "--components")
+    one_line_error(run("experiment", "mnist", "--models", "vae", "--covariance", "diag", "--out", out), "--covariance")
     one_line_error(run("experiment", "mnist", "--dataset", "cifar", "--out", out), "--dataset")
     one_line_error(run("experiment", "mnist", "--n-test", 5, "--out", out), "--n-test")
     assert not out.exists()
@@ -249,3 +250,11 @@ def test_consistency_reads_a_csv_header_as_told(tmp_path):
         assert result.exit_code == 0, result.output
         rows[header] = json.loads((out / "study.json").read_text())["data"]["n_rows"]
     assert rows == {"auto": 120, "no": 121}
+
+
+def test_the_mnist_study_takes_the_vade_papers_diagonal_covariances_when_asked():
+    from latentid.experiments.mnist import mnist_params
+
+    assert mnist_params(["vade", "vae"], covariance="diag")["vade"]["covariance"] == "diag"
+    assert mnist_params(["vade"])["vade"]["covariance"] == MNIST_VADE["covariance"] == "full"
+    assert "covariance" not in mnist_params(["vade", "vae"], covariance="diag")["vae"]

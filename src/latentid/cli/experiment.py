@@ -345,6 +345,11 @@ def mnist_command(
     components: int | None = typer.Option(
         None, "--components", help=f"vade: mixture components K [default: {MNIST_VADE['n_components']}]."
     ),
+    covariance: CovarianceType | None = typer.Option(
+        None,
+        "--covariance",
+        help=f"vade: component covariances, diag as in the VaDE paper [default: {MNIST_VADE['covariance']}].",
+    ),
     likelihood: Likelihood | None = typer.Option(
         None, "--likelihood", help=f"bernoulli or gaussian [default: {MNIST_VADE['likelihood']}]."
     ),
@@ -391,6 +396,7 @@ def mnist_command(
                 init_selection=None if init_selection is None else init_selection.value,
                 latent_dim=latent_dim,
                 n_components=components,
+                covariance=None if covariance is None else covariance.value,
                 likelihood=None if likelihood is None else likelihood.value,
                 threads=threads,
                 device=None if device is None else device.value,

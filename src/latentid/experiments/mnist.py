@@ -61,6 +61,7 @@ OVERRIDES: dict[str, tuple[str, ...]] = {
     "pretrain_objective": ("vade",),
     "init_selection": ("vade",),
     "n_components": ("vade",),
+    "covariance": ("vade",),
 }
 
 
@@ -119,8 +120,8 @@ def run_mnist(
 
     ``dataset``: 'mnist' or 'fashion-mnist'; trained on its train split (60,000 x 784), scored on its test
     split (10,000 x 784), or on seeded random subsamples of ``n_train`` / ``n_test`` rows. ``overrides``:
-    epochs, pretrain_epochs, pretrain_objective, init_selection, latent_dim, n_components, likelihood, threads, device
-    (see ``OVERRIDES``).
+    epochs, pretrain_epochs, pretrain_objective, init_selection, latent_dim, n_components, covariance, likelihood,
+    threads, device (see ``OVERRIDES``).
     Returns the results dict (also written to ``out/results.json``).
     """
     name = str(dataset).lower()
