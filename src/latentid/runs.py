@@ -30,6 +30,7 @@ import numpy as np
 from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
+from latentid._warnings import user_warnings
 from latentid.checkpoint import versions
 from latentid.data.io import Dataset, _name_list
 from latentid.data.provenance import data_provenance
@@ -340,14 +341,7 @@ def fit_run(
         seconds = time.perf_counter() - start
         if replaced is not None:
             shutil.rmtree(replaced, ignore_errors=True)
-        fit_warnings = []  # what the fit warned of goes into run.json (the command prints each as a note)
-        for w in caught:
-            if issubclass(w.category, UserWarning):
-                text = " ".join(str(w.message).split())
-                if text not in fit_warnings:
-                    fit_warnings.append(text)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        fit_warnings = user_warnings(caught)  # into run.json (the command prints each as a note)
         # The table's column names go into the saved model, so that a DataFrame given to it in Python is checked
         # by name; the command line reads arrays and checks names itself (check_data_for_run), so not here.
         set_names(model, data.x_names)

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from latentid._warnings import user_warnings
 from latentid.checkpoint import versions
 from latentid.data.io import Dataset
 from latentid.data.synthetic import facet_blocks
@@ -139,7 +140,7 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             model.fit(fit_data.x, **inputs)
-        row["warnings"] = _fit_warnings(caught)
+        row["warnings"] = user_warnings(caught)
         row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
         row["latents"] = np.asarray(z_hat, dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, and the study goes on
@@ -156,17 +157,3 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
     row["seconds"] = round(time.perf_counter() - tic, 3)
     row["finished"] = _now()
     return row
-
-
-def _fit_warnings(caught: list) -> list[str]:
-    """What a fit warned of (an inactive latent dimension, ...), each message once, in one line; warnings of
-    other kinds are shown as they would have been."""
-    messages: list[str] = []
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            text = " ".join(str(w.message).split())
-            if text not in messages:
-                messages.append(text)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return messages
