@@ -153,8 +153,10 @@ def test_a_flag_typed_on_resume_with_the_value_the_run_took_by_default_is_accept
     with monkeypatch.context() as patch:
         _interrupt_after(patch, 1)
         assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
-    # started without --seed, --covariance, --components or --latent-dim: their defaults are what it used
-    same = ["--seed", 0, "--covariance", "full", "--components", 4, "--latent-dim", 2]
+    # started without --seed, --covariance, --components, --latent-dim, --model, --lr or the network flags:
+    # their defaults are what it used (5 decoder layers as wide as the 10 features)
+    same = ["--seed", 0, "--covariance", "full", "--components", 4, "--latent-dim", 2, "--model", "vade"]
+    same += ["--lr", 0.001, "--decoder-depth", 5, "--decoder-width", 10]
     assert run("fit", "--out", out, "--resume", *same, "--quiet").exit_code == 0
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
@@ -166,8 +168,9 @@ def test_a_flag_typed_on_resume_with_another_value_than_the_default_the_run_took
     with monkeypatch.context() as patch:
         _interrupt_after(patch, 1)
         assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
-    for flag, value in (("--seed", 1), ("--covariance", "diag"), ("--components", 3), ("--lr", 0.5)):
-        assert_one_line_error(run("fit", "--out", out, "--resume", flag, value), flag, "(its default)")
+    others = (("--seed", 1), ("--covariance", "diag"), ("--components", 3), ("--lr", 0.5), ("--decoder-depth", 4))
+    for flag, value in (*others, ("--model", "vae")):
+        assert_one_line_error(run("fit", "--out", out, "--resume", flag, value), flag, "(its default differs)")
 
 
 def test_resume_where_there_is_nothing_to_resume(data_file, tmp_path):

@@ -7,11 +7,12 @@ refused by name, except the ones a resumed run may change (``ADJUSTABLE_ON_RESUM
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
+from latentid.errors import DataFileError, InvalidParameterError
 from latentid.runs import (
     CHECKPOINT_PATTERNS,
     FAILED,
@@ -19,16 +20,12 @@ from latentid.runs import (
     failed_message,
     fit_in_progress,
     is_study_seed,
-    make_model,
     read_run_info,
     running_message,
     study_seed_message,
 )
 
 ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
-# Fit options that are estimator parameters under another name; the others that are parameters share theirs.
-PARAMETER_OF = {"seed": "random_state", "restarts": "n_restarts", "components": "n_components"}
-_UNKNOWN = object()
 
 
 def flag(name: str) -> str:
@@ -49,7 +46,9 @@ def typed_options(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, A
     return {name: plain(name, values[name]) for name in names if values.get(name) is not None}
 
 
-def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | None:
+def options_for_resume(
+    out: Path, given: dict[str, Any], same_fit: Callable[[dict, dict], bool] | None = None
+) -> dict[str, Any] | None:
     """The options to resume the fit in ``out`` with: run.json's, updated by ``given``.
 
     Returns None when ``out`` holds a finished run (resuming it changes nothing), and ``given`` unchanged
@@ -70,16 +69,19 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
         return given
     if info["status"] == FAILED:
         raise DataFileError(failed_message(out, info))
+    given = dict(given)
     stored = info.get("options")
     if isinstance(stored, dict):
         state = "interrupted fit" if info["status"] == RUNNING else "finished run"
-        used = _parameters_used(info)
-        for name, value in given.items():
+        for name, value in dict(given).items():
             if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value:
                 continue
-            if name not in stored and used.get(PARAMETER_OF.get(name, name), _UNKNOWN) == value:
-                continue  # typed now with the value the run took by default (e.g. --seed 0)
-            was = f"{flag(name)} {stored[name]}" if name in stored else f"no {flag(name)} (its default)"
+            if name not in stored and same_fit is not None and same_fit(stored, {**stored, name: value}):
+                # typed now with the value the run took by default (--seed 0, --decoder-depth 5): the run goes
+                # on with its own options, which say the same
+                del given[name]
+                continue
+            was = f"{flag(name)} {stored[name]}" if name in stored else f"no {flag(name)} (its default differs)"
             raise InvalidParameterError(
                 f"{flag(name)} {value} conflicts with the {state} in {out}, started with {was}. "
                 f"Drop {flag(name)} to resume with the run's own options, or fit into another --out."
@@ -87,15 +89,6 @@ def options_for_resume(out: Path, given: dict[str, Any]) -> dict[str, Any] | Non
     if info["status"] != RUNNING:
         return None
     return {**stored, **given} if isinstance(stored, dict) else given
-
-
-def _parameters_used(info: dict) -> dict[str, Any]:
-    """Every estimator parameter the run used, the defaults it did not set included ({} where run.json's
-    model and params do not make an estimator)."""
-    try:
-        return make_model(info["model"], **info["params"]).get_params(deep=False)
-    except (LatentIDError, KeyError, TypeError, ValueError):
-        return {}
 
 
 def require(options: dict[str, Any], name: str, out: Path, resume: bool) -> Any:

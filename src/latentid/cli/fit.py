@@ -33,7 +33,7 @@ from latentid.cli._progress import training_progress
 from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix
-from latentid.errors import InvalidParameterError
+from latentid.errors import InvalidParameterError, LatentIDError
 from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import (
@@ -46,6 +46,7 @@ from latentid.runs import (
     fit_run,
     has_clusters,
     load_run,
+    make_model,
     read_run_info,
     save_array,
 )
@@ -396,7 +397,7 @@ def fit(
         )
     if resume and given.get("model") is not None and ModelName(given["model"]) not in DEEP:
         _refuse_inapplicable(ModelName(given["model"]), {**_restore(given), "resume": True})
-    options = options_for_resume(out, given) if resume else given
+    options = options_for_resume(out, given, _same_fit(_run_features(out))) if resume else given
     if options is None:
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
@@ -423,11 +424,9 @@ def fit(
         aux_values(dataset, o["aux"].value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
         params = _deep_params(model, o, parsed_facets, dataset.x.shape[1])
+        note_oversubscription(o["threads"])
     else:
-        params = {"latent_dim": 2 if o["latent_dim"] is None else o["latent_dim"], "random_state": o["seed"]}
-        if model is ModelName.gmm:
-            params["n_components"] = VADE_DEFAULTS["n_components"] if o["components"] is None else o["components"]
-            params["covariance"] = (o["covariance"] or CovarianceType(VADE_DEFAULTS["covariance"])).value
+        params = _linear_params(model, o)
     try:
         with training_progress(not quiet and model in DEEP) as callback:
             run = fit_run(
@@ -542,6 +541,52 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
     return list(facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm))
 
 
+def _run_features(out: Path) -> int | None:
+    """The number of features the run in ``out`` was started on (run.json's data record), else None."""
+    info = read_run_info(out) if out.is_dir() else None
+    n_features = ((info or {}).get("data") or {}).get("n_features")
+    return n_features if isinstance(n_features, int) else None
+
+
+def _linear_params(model: ModelName, o: dict) -> dict:
+    """The estimator parameters of a linear floor from the fit options ``o``."""
+    params = {"latent_dim": 2 if o["latent_dim"] is None else o["latent_dim"], "random_state": o["seed"]}
+    if model is ModelName.gmm:
+        params["n_components"] = VADE_DEFAULTS["n_components"] if o["components"] is None else o["components"]
+        params["covariance"] = (o["covariance"] or CovarianceType(VADE_DEFAULTS["covariance"])).value
+    return params
+
+
+def _same_fit(n_features: int | None):
+    """Whether two sets of fit options make the same model: the same class with the same parameters, its
+    defaults included (what ``options_for_resume`` asks of a flag typed again). None without ``n_features``."""
+    if n_features is None:
+        return None
+
+    def settings(options: dict) -> tuple[str, dict]:
+        o = _restore(options)
+        model = o["model"]
+        facets = _facets_for(model, o["facets"], o["latent_dim"])
+        params = _deep_params(model, o, facets, n_features) if model in DEEP else _linear_params(model, o)
+        estimator = make_model(model.value, **params)
+        resolved = estimator.get_params(deep=False)
+        if model in DEEP:  # the networks as built: no widths given means the default ones
+            given = resolved.get("hidden_dims")
+            decoder = default_decoder_widths(estimator.latent_dim, n_features) if given is None else given
+            encoder = resolved.get("encoder_dims")
+            resolved["hidden_dims"] = tuple(decoder)
+            resolved["encoder_dims"] = tuple(reversed(decoder)) if encoder is None else tuple(encoder)
+        return model.value, resolved
+
+    def same(before: dict, after: dict) -> bool:
+        try:
+            return settings(before) == settings(after)
+        except (LatentIDError, ValueError, TypeError, KeyError):  # a value that makes no model: not the run's
+            return False
+
+    return same
+
+
 def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
     """The estimator parameters of a deep model from the fit options ``o`` (None: the model's default)."""
     given = {
@@ -562,7 +607,6 @@ def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
     }
     params = {name: getattr(v, "value", v) for name, v in given.items() if v is not None}
     params.update(random_state=o["seed"], threads=o["threads"])
-    note_oversubscription(o["threads"])
     if o["patience"] is not None:
         params["patience"] = o["patience"] or None  # 0: no early stopping
     latent_dim = (
