@@ -43,10 +43,10 @@ def check_memory(need_bytes: float, what: str, fix: str) -> None:
     available = available_bytes()
     if available is not None and need_bytes > available:
         raise InvalidParameterError(
-            f"{what} needs about {_gib(need_bytes)} of memory, and {_gib(available)} is available. {fix}"
+            f"{what} needs {_gib(need_bytes)} of memory, and {_gib(available)} is available. {fix}"
         )
 
 
 def _gib(n_bytes: float) -> str:
     gib = n_bytes / GIB
-    return f"{gib:,.1f} GiB" if gib < 100 else f"{gib:,.0f} GiB" if gib < 2**20 else "over a million GiB"
+    return f"about {gib:,.1f} GiB" if gib < 100 else f"about {gib:,.0f} GiB" if gib < 2**20 else "over a million GiB"

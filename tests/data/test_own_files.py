@@ -212,3 +212,13 @@ def test_the_x_note_shortens_a_numbered_family_only_when_it_is_in_order(tmp_path
     shuffled[["x0", "x1", "x2", "x3", "c"]].to_csv(tmp_path / "ordered.csv", index=False)
     (note,) = read_dataset(tmp_path / "ordered.csv").notes
     assert "x is 4 column(s): x0..x3;" in note
+
+
+def test_a_long_numbered_family_out_of_order_names_where_the_order_breaks(tmp_path):
+    rng = np.random.default_rng(1)
+    names = [f"x{i}" for i in range(1, 40)] + ["x0"]
+    frame = pd.DataFrame(rng.normal(size=(30, 40)), columns=names)
+    frame["c"] = rng.integers(0, 2, 30)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (note,) = read_dataset(tmp_path / "d.csv").notes
+    assert "x is 40 column(s): x1..x39, x0;" in note

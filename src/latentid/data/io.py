@@ -373,15 +373,24 @@ def _numbered_family(names: list[str]) -> tuple[list[str], list[str]]:
     return family, [n for n in names if n not in members]
 
 
+def _index_runs(family: list[str]) -> list[str]:
+    """A numbered family in file order, each run of consecutive indices longer than two shortened:
+    ``x0..x9``, or ``x1..x39, x0`` where the order breaks (so no column is hidden)."""
+    indices = [int(_NUMBERED.fullmatch(name)["index"]) for name in family]
+    runs, start = [], 0
+    for i in range(1, len(family) + 1):
+        if i == len(family) or indices[i] != indices[i - 1] + 1:
+            run = family[start:i]
+            runs += [f"{run[0]}..{run[-1]}"] if len(run) > 2 else run
+            start = i
+    return runs
+
+
 def _x_summary(names: list[str], family: list[str], others: list[str]) -> str:
     """``10 column(s): x0..x9 and sample_id``: the numbered family in short, every other name spelled out."""
     parts = []
-    indices = [int(_NUMBERED.fullmatch(name)["index"]) for name in family]
-    in_order = all(b == a + 1 for a, b in zip(indices[:-1], indices[1:], strict=True))  # not x1, x0, x2 as x1..x2
-    if len(family) > 2 and in_order:
-        parts.append(f"{family[0]}..{family[-1]}")
-    elif family:
-        parts.append(_name_list(family))
+    if family:
+        parts.append(_name_list(_index_runs(family)))
     if others:
         parts.append(_name_list(others))
     return f"{len(names)} column(s): {' and '.join(parts)}"

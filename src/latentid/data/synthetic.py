@@ -41,7 +41,8 @@ from latentid.errors import InvalidParameterError
 PILOT_SAMPLES = 4096
 DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
 MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing layer
-MAX_JOINT_COMPONENTS = 10_000  # prod K_j of a faceted prior: the joint mixture is held component by component
+# At most this many components (prod K_j with facets): the mixture is held and drawn from component by component.
+MAX_JOINT_COMPONENTS = 10_000
 
 
 _BOUND_WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -86,6 +87,11 @@ class SyntheticSpec(BaseModel):
         object.__setattr__(self, "activation", normalise_activation(self.activation))
         if self.facets is not None:
             self._resolve_facets()
+        elif self.components > MAX_JOINT_COMPONENTS:  # every sample's component is drawn among them: hours
+            raise ValueError(
+                f"components ({self.components}) is more than {MAX_JOINT_COMPONENTS:,}, which simulating could take "
+                "hours over; use fewer components"
+            )
         if self.obs_dim < self.latent_dim:
             raise ValueError(
                 f"obs_dim ({self.obs_dim}) must be >= latent_dim ({self.latent_dim}): f cannot be injective otherwise"
