@@ -165,6 +165,7 @@ def test_consistency_bad_inputs(tmp_path, data_file, mnist_env):
     one_line_error(run(*base, "--model", "vade", "--facets", "1:2,1:2"), "--facets")
     one_line_error(run(*base, "--latent-dim", 40), "--latent-dim")
     one_line_error(run(*base, "--test-fraction", 1.5), "--test-fraction")
+    one_line_error(run(*base, "--batch-size", 0), "--batch-size must be an int >= 1 or auto")
     one_line_error(run(*base, "--likelihood", "bernoulli"), "bernoulli")
     small = tmp_path / "small.npy"
     np.save(small, np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32))

@@ -186,9 +186,12 @@ def print_results(results: dict, out: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- commands
-def _check_positive(flag: str, value: int | None, low: int = 1) -> None:
-    if value is not None and value < low:
-        raise InvalidParameterError(f"{flag} must be an int >= {low}. Got {value} instead.")
+def _check_positive(flag: str, value: int | str | None, low: int = 1) -> None:
+    if value is None or value == "auto":  # --batch-size auto: the estimators' default
+        return
+    if value < low:
+        also = " or auto" if flag == "--batch-size" else ""
+        raise InvalidParameterError(f"{flag} must be an int >= {low}{also}. Got {value} instead.")
 
 
 @experiment_app.command("consistency")
@@ -252,7 +255,7 @@ def consistency_command(
         ("--epochs", epochs, 1),
         ("--pretrain-epochs", pretrain_epochs, 0),
         ("--restarts", restarts, 1),
-        ("--batch-size", None if batch_size == "auto" else batch_size, 1),
+        ("--batch-size", batch_size, 1),
         ("--decoder-width", decoder_width, 1),
         ("--decoder-depth", decoder_depth, 1),
         ("--encoder-width", encoder_width, 1),
