@@ -4,6 +4,7 @@ filters on a model or study that no run has."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 
 import pytest
@@ -113,6 +114,11 @@ def test_a_model_or_study_that_no_run_has_is_named(tmp_path):
         assert "no run has" in result.stderr
     empty = CliRunner().invoke(app, ["results", str(store_path), "--where", "seconds>1e9"])
     assert empty.exit_code == 0 and "0 run(s)" in empty.stdout
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "res.db"  # a title longer than the table is wide
+    deep.parent.mkdir()
+    shutil.copy(store_path, deep)
+    listed = CliRunner().invoke(app, ["results", str(deep), "--where", "seconds>1e9"])
+    assert listed.exit_code == 0 and f"{deep}: 0 run(s)\n" in listed.stdout, listed.stdout
 
 
 def test_results_and_report_read_the_default_store_when_none_is_named(tmp_path, monkeypatch):

@@ -201,7 +201,10 @@ def results_command(
         writer.writerows(body)
         typer.echo(buffer.getvalue(), nl=False)
         return
-    table = Table(title=f"{escape(str(store))}: {len(rows)} run(s)")
+    # The title is its own line, never wrapped: a table's title wraps at the table's width, which splits a long
+    # store path (and "0 run(s)") over lines.
+    console.print(f"{escape(str(store))}: {len(rows)} run(s)", soft_wrap=True, highlight=False)
+    table = Table()
     cells = [
         [_cell(v)[:10] if name == "key" else _cell(v) for name, v in zip(header, values, strict=True)]
         for values in body
