@@ -53,6 +53,13 @@ def test_samples_beyond_this_machines_memory_are_refused_before_anything_runs(tm
     assert not store.exists()
 
 
+def test_an_observed_dimension_beyond_memory_is_named_as_the_cause(tmp_path):
+    path = tmp_path / "wide.toml"
+    path.write_text(STUDY.format(seeds=1, samples=600).replace("obs_dim = 6", "obs_dim = 10000000000"))
+    result = run("experiment", "run", path, "--store", tmp_path / "r.db")
+    one_line_error(result, "wide.toml: data.obs_dim:", "or a smaller obs_dim")
+
+
 def test_check_memory_names_the_data_table(tmp_path):
     path = tmp_path / "two.toml"
     text = STUDY.format(seeds=1, samples=100).replace("[data]", "[[data]]")

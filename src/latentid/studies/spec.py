@@ -406,8 +406,10 @@ class Study(BaseModel):
                         f"{data['samples']:,} samples of {data['obs_dim']}-D x and {data['latent_dim']}-D z need at "
                         f"least {need / 2**30:,.1f} GiB, more than this machine's {limit / 2**30:,.1f} GiB: not enough "
                         "memory for this request; ask for fewer samples"
+                        + (" or a smaller obs_dim" if data["obs_dim"] > data["samples"] else "")
                     )
-                    raise self._fail(f"{self._data_where(i)}.samples", text)
+                    field = "obs_dim" if data["obs_dim"] > data["samples"] else "samples"
+                    raise self._fail(f"{self._data_where(i)}.{field}", text)
 
     # ------------------------------------------------------------------ data
     def _data_where(self, i: int) -> str:
