@@ -571,11 +571,7 @@ def _same_fit(n_features: int | None):
         estimator = make_model(model.value, **params)
         resolved = estimator.get_params(deep=False)
         if model in DEEP:  # the networks as built: no widths given means the default ones
-            given = resolved.get("hidden_dims")
-            decoder = default_decoder_widths(estimator.latent_dim, n_features) if given is None else given
-            encoder = resolved.get("encoder_dims")
-            resolved["hidden_dims"] = tuple(decoder)
-            resolved["encoder_dims"] = tuple(reversed(decoder)) if encoder is None else tuple(encoder)
+            resolved["hidden_dims"], resolved["encoder_dims"] = estimator._network_widths(n_features)
         return model.value, resolved
 
     def same(before: dict, after: dict) -> bool:

@@ -170,17 +170,22 @@ class LatentModel(TransformerMixin, BaseEstimator):
     ) -> LatentModule:
         """A fresh module for data with ``n_features`` columns and ``n_aux`` columns of u (weights drawn
         from ``generator``)."""
-        hidden = (
-            tuple(self.hidden_dims)
-            if self.hidden_dims is not None
-            else default_decoder_widths(self.latent_dim, n_features)
-        )
-        enc_hidden = tuple(self.encoder_dims) if self.encoder_dims is not None else tuple(reversed(hidden))
+        hidden, enc_hidden = self._network_widths(n_features)
         slope = float(self.slope)
         encoder = GaussianEncoder(n_features + n_aux, self.latent_dim, enc_hidden, self.activation, slope, generator)
         decoder = build_decoder(self.latent_dim, n_features, hidden, self.activation, slope, generator)
         likelihood = make_likelihood(self.likelihood, noise_scale)
         return LatentModule(encoder, decoder, self._make_prior(n_aux, generator), likelihood, n_aux)
+
+    def _network_widths(self, n_features: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The hidden widths the networks are built with for ``n_features`` columns: (decoder, latent to data;
+        encoder, data to latent). No widths given means the default decoder and an encoder that mirrors it."""
+        hidden = (
+            tuple(self.hidden_dims)
+            if self.hidden_dims is not None
+            else default_decoder_widths(self.latent_dim, n_features)
+        )
+        return hidden, tuple(self.encoder_dims) if self.encoder_dims is not None else tuple(reversed(hidden))
 
     def _validate_params(self) -> None:
         P.validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
