@@ -20,7 +20,7 @@ from rich.markup import escape
 from latentid.errors import InvalidParameterError, LatentIDError
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # status lines unfolded: logs and long paths stay whole
 
 
 def print_unfolded(table, header: list[str], cells: list[list[str]]) -> None:
