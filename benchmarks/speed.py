@@ -3,12 +3,16 @@
 Prints, for VaDE at MNIST size (784-500-500-2000 encoder, 10 latents, K = 10, Bernoulli, batch 256) and at
 the default synthetic size (m = 2, 10 features, K = 4, batch 256):
 
-- the machine's ceiling: the median GFLOP/s of large fp32 matmuls (``--matmul-size``, all torch threads);
+- the machine's ceiling: the best median GFLOP/s of large fp32 matmuls (``--matmul-size``, all torch threads)
+  among the libraries at hand: torch.mm (MKL in the CPU wheel), oneDNN (bundled with torch; what latentid's
+  large CPU layers use) and numpy's BLAS (OpenBLAS), each also printed; on a GPU, torch.mm alone;
 - a training step (forward, backward, Adam) of VaDE, and of the same networks trained as a plain
   autoencoder (the warm start's reconstruction loss): median seconds over ``--repeats`` timed steps after
   ``--warmup`` untimed ones; samples/s; achieved GFLOP/s by a FLOP count of the linear layers (a training
   step costs 3 forward passes: forward, and backward for inputs and weights); the fraction of the ceiling;
   the prior's overhead (VaDE step / autoencoder step - 1);
+- on the CPU, the same VaDE MNIST step with every layer on ``F.linear`` (torch's BLAS; ``LATENTID_ONEDNN=0``),
+  against latentid's layers, whose large products go through oneDNN (``latentid.models.cpu_linear``);
 - one full MNIST-size epoch (70,000 images, the training loop's own ``run_epoch``);
 - ``identifiability_report`` on 1,000,000 x 50 latents and the simulator drawing 1,000,000 samples.
 
@@ -27,14 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from latentid.models import VaDE
+from latentid.models.cpu_linear import onednn_available, onednn_enabled
 from latentid.models.fitting import _autoencoder_loss
 from latentid.training import make_adam, run_epoch
 
@@ -72,14 +79,24 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: 
     return statistics.median(times)
 
 
-def matmul_ceiling(size: int, repeats: int, device: torch.device) -> float:
-    """GFLOP/s of (size x size) @ (size x size) fp32 products, the median of ``repeats``."""
+def matmul_ceilings(size: int, repeats: int, device: torch.device) -> dict[str, float]:
+    """GFLOP/s of (size x size) @ (size x size) fp32 products by each library, the median of ``repeats``."""
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device)
     b = torch.randn(size, size, generator=gen).to(device)
     out = torch.empty(size, size, device=device)
-    seconds = median_seconds(lambda: torch.mm(a, b, out=out), repeats, 2, device)
-    return 2 * size**3 / seconds / 1e9
+    products: dict[str, Callable[[], object]] = {"torch_mm": lambda: torch.mm(a, b, out=out)}
+    if device.type == "cpu":
+        if onednn_available():
+            b_t = b.T.contiguous()
+            products["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b_t, None, "none", [], "")
+        a_np, b_np, out_np = a.numpy(), b.numpy(), out.numpy()
+        products["numpy"] = lambda: np.matmul(a_np, b_np, out=out_np)
+    gflops = {}
+    with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):  # numpy's BLAS: torch's threads
+        for name, product in products.items():
+            gflops[name] = 2 * size**3 / median_seconds(product, repeats, 2, device) / 1e9
+    return gflops
 
 
 def forward_flops(module) -> int:
@@ -130,6 +147,15 @@ def time_steps(params: dict, n_features: int, args, device: torch.device, binary
         "autoencoder_gflops": flops / plain / 1e9,
         "prior_overhead": vade / plain - 1,
     }
+
+
+def f_linear_step_seconds(args) -> float:
+    """The VaDE MNIST step on the CPU with every layer on F.linear (torch's BLAS), for the oneDNN A/B."""
+    os.environ["LATENTID_ONEDNN"] = "0"
+    try:
+        return time_steps(MNIST, MNIST_FEATURES, args, torch.device("cpu"), binary=True)["step_seconds"]
+    finally:
+        del os.environ["LATENTID_ONEDNN"]
 
 
 def mnist_epoch(args, device: torch.device) -> float:
@@ -192,8 +218,15 @@ def main() -> None:
     print(f"latentid speed benchmark on {name}, torch {torch.__version__}", flush=True)
 
     figures: dict[str, float | str] = {"device": name}
-    figures["ceiling_gflops"] = matmul_ceiling(args.matmul_size, max(5, args.repeats // 3), device)
-    print(f"matmul ceiling ({args.matmul_size}^3 fp32): {figures['ceiling_gflops']:.1f} GFLOP/s", flush=True)
+    ceilings = matmul_ceilings(args.matmul_size, max(5, args.repeats // 3), device)
+    figures.update({f"ceiling_{name}_gflops": value for name, value in ceilings.items()})
+    figures["ceiling_gflops"] = max(ceilings.values())
+    by_library = ", ".join(f"{name} {value:.1f}" for name, value in ceilings.items())
+    print(
+        f"matmul ceiling ({args.matmul_size}^3 fp32): {figures['ceiling_gflops']:.1f} GFLOP/s, "
+        f"the best of {by_library}",
+        flush=True,
+    )
     for label, params, n_features, binary in (
         ("mnist", MNIST, MNIST_FEATURES, True),
         ("synthetic", SYNTHETIC, SYNTHETIC_FEATURES, False),
@@ -210,6 +243,15 @@ def main() -> None:
             flush=True,
         )
     figures["vade_mnist_fraction_of_ceiling"] = figures["vade_mnist_gflops"] / figures["ceiling_gflops"]
+    if device.type == "cpu" and onednn_enabled() and not args.compile:
+        figures["vade_mnist_step_seconds_f_linear"] = f_linear_step_seconds(args)
+        speedup = figures["vade_mnist_step_seconds_f_linear"] / figures["vade_mnist_step_seconds"]
+        figures["onednn_speedup"] = speedup
+        print(
+            f"the same VaDE mnist step with every layer on F.linear (LATENTID_ONEDNN=0): "
+            f"{figures['vade_mnist_step_seconds_f_linear'] * 1e3:.2f} ms; oneDNN's layers are {speedup:.2f}x as fast",
+            flush=True,
+        )
     figures["prior_overhead"] = figures["vade_mnist_prior_overhead"]
     if not args.skip_epoch:
         figures["mnist_epoch_seconds"] = mnist_epoch(args, device)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from latentid.models.cpu_linear import Linear
 from latentid.models.likelihoods import Likelihood
 from latentid.models.priors import Prior
 
@@ -45,7 +46,7 @@ def make_activation(name: str, slope: float) -> nn.Module:
 
 def _linear(n_in: int, n_out: int, slope: float, generator: torch.Generator) -> nn.Linear:
     """A Linear layer with He-uniform weights for a leaky ReLU of ``slope`` and small uniform biases."""
-    layer = torch.nn.utils.skip_init(nn.Linear, n_in, n_out)  # no draw from the global RNG
+    layer = torch.nn.utils.skip_init(Linear, n_in, n_out)  # no draw from the global RNG
     with torch.no_grad():
         nn.init.kaiming_uniform_(layer.weight, a=slope, nonlinearity="leaky_relu", generator=generator)
         bound = 1.0 / math.sqrt(n_in)
