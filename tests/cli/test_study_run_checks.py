@@ -139,3 +139,37 @@ def test_a_fits_warning_is_said_under_its_runs_line_and_named_by_it(tmp_path, mo
     for seed in (0, 1):
         (at,) = [i for i, line in enumerate(lines) if line.startswith("✓") and f"seed={seed}" in line]
         assert lines[at + 1].startswith("note: ") and f"seed={seed}: PCA left latent dimension(s) 1" in lines[at + 1]
+
+
+def test_a_runs_warnings_are_stored_and_shown_by_results_and_report(tmp_path, monkeypatch):
+    from latentid.models import PCA
+    from latentid.studies.store import ResultStore
+
+    real_fit = PCA.fit
+
+    def fit_that_warns(self, X, y=None, u=None):
+        import warnings
+
+        warnings.warn("PCA left latent dimension(s) 1 (0.10) inactive", UserWarning, stacklevel=2)
+        if self.random_state == 1:
+            raise FloatingPointError("diverged")  # a failed fit keeps what it warned of
+        return real_fit(self, X)
+
+    monkeypatch.setattr(PCA, "fit", fit_that_warns)
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path, seeds=2), "--store", store, "--quiet").exit_code == 0
+    with ResultStore(store) as opened:
+        rows = {row["config"]["seed"]: row for row in opened.rows()}
+    assert rows[0]["status"] == "finished" and rows[1]["status"] == "failed"
+    assert rows[0]["warnings"] == rows[1]["warnings"] == ["PCA left latent dimension(s) 1 (0.10) inactive"]
+
+    listed = run("results", store)
+    assert listed.exit_code == 0, listed.output
+    notes = [line for line in listed.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2 and all("PCA left latent dimension(s) 1 (0.10) inactive" in n for n in notes)
+    as_csv = run("results", store, "--format", "csv").stdout.splitlines()
+    assert as_csv[0].endswith(",warnings") and all(line.endswith("inactive") for line in as_csv[1:])
+
+    assert run("report", store, "--out", tmp_path / "report").exit_code == 0
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Runs with warnings (2)" in page and "PCA left latent dimension(s) 1 (0.10) inactive" in page

@@ -124,6 +124,29 @@ def test_a_version_1_store_is_migrated_and_its_runs_keep_their_study(tmp_path):
         assert [r["key"] for r in opened.rows(study="new")] == ["k"]
         assert [r["key"] for r in opened.rows(where="study=new")] == ["k"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert sorted(db.execute("SELECT key, study FROM run_studies")) == [("k", "new"), ("k", "old")]
+    db.close()
+
+
+def test_a_version_2_store_gains_the_warnings_column_and_keeps_its_runs(tmp_path):
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.execute(V1_SCHEMA)
+    db.execute("CREATE TABLE run_studies (key TEXT NOT NULL, study TEXT NOT NULL, PRIMARY KEY (key, study))")
+    config = json.dumps({"model": "pca", "seed": 0, "data": {}, "options": {}, "metrics": ["affine_r2"]})
+    db.execute(
+        "INSERT INTO runs (key, study, config, status, metrics) VALUES ('k', 's', ?, 'finished', '{}')", (config,)
+    )
+    db.execute("INSERT INTO run_studies VALUES ('k', 's')")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    with ResultStore(path) as opened:
+        (row,) = opened.rows()
+        assert row["key"] == "k" and row["warnings"] is None
+        opened.record({"key": "k2", "status": "finished", "warnings": ["VaDE left latent dimension 1 inactive"]})
+        assert opened.rows(where="key=k2")[0]["warnings"] == ["VaDE left latent dimension 1 inactive"]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.close()

@@ -209,11 +209,16 @@ def results_command(
         [_cell(v)[:10] if name == "key" else _cell(v) for name, v in zip(header, values, strict=True)]
         for values in body
     ]
+    if header[-1] == "warnings":  # a count in the table, the messages below it: they are sentences
+        cells = [[*values[:-1], str(len(row.get("warnings") or []))] for values, row in zip(cells, rows, strict=True)]
     for name in header:
         table.add_column(name, no_wrap=True)
     for values in cells:
         table.add_row(*values)
     print_unfolded(table, header, cells)
+    for row in rows:
+        for warning in row.get("warnings") or []:
+            console.print(f"note: {escape(row.get('label') or row['key'])}: {escape(warning)}", highlight=False)
 
 
 def _cell(value) -> str:

@@ -485,6 +485,21 @@ def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
         ]
         parts.append(f"<h2 id='{status}'>{heading} ({len(mine)})</h2>")
         parts.append(table(rows, text_columns=("key", "label", "model", "setting", "error", "reason")))
+    warned = [run for run in runs if run.row.get("warnings")]
+    if warned:
+        rows = [
+            {
+                "key": run.key,
+                "label": run.label,
+                "model": run.model,
+                "setting": _setting_text(run.setting, axes),
+                "seed": run.seed,
+                "warnings": Html(f"<pre>{html.escape(chr(10).join(run.row['warnings']))}</pre>"),
+            }
+            for run in warned
+        ]
+        parts.append(f"<h2 id='warnings'>Runs with warnings ({len(warned)})</h2>")
+        parts.append(table(rows, text_columns=("key", "label", "model", "setting", "warnings")))
     return parts
 
 

@@ -100,7 +100,7 @@ def _scores(
 def run_one(config_json: str, threads: int | None = None) -> dict:
     """Execute one run given as ``RunConfig.to_json()``; return its row for ``ResultStore.record``, with the
     learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped)
-    and what its fit warned of under ``"warnings"`` (a list of one-line messages; not stored).
+    and what its fit and scoring warned of under ``"warnings"`` (a list of one-line messages, stored with it).
 
     ``threads``: torch CPU threads for this run (1 when several runs share the machine).
     """
@@ -139,9 +139,11 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         model = make_model(config.model, **config.estimator_options(), random_state=config.seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            model.fit(fit_data.x, **inputs)
-        row["warnings"] = user_warnings(caught)
-        row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
+            try:  # a failed fit's warnings are kept too: they may say why it failed
+                model.fit(fit_data.x, **inputs)
+                row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
+            finally:
+                row["warnings"] = user_warnings(caught)
         row["latents"] = np.asarray(z_hat, dtype=np.float32)
     except Exception as exc:  # noqa: BLE001 - any failure of one run is recorded, and the study goes on
         row["status"] = "failed"

@@ -47,7 +47,7 @@ from typing import Any
 
 from latentid.errors import DataFileError, InvalidParameterError
 
-SCHEMA_VERSION = 2  # 2: the run_studies table
+SCHEMA_VERSION = 3  # 2: the run_studies table; 3: the warnings column
 BUSY_TIMEOUT_S = 30.0
 COLUMNS = (
     "key",
@@ -64,8 +64,9 @@ COLUMNS = (
     "versions",
     "artifacts",
     "host",
+    "warnings",
 )
-JSON_COLUMNS = ("config", "metrics", "versions", "artifacts")
+JSON_COLUMNS = ("config", "metrics", "versions", "artifacts", "warnings")
 # latentid.runs.LINEAR_MODELS (not imported: that loads torch): the linear floors outside the theory, whose
 # level is "none" whatever the setting (explaining.LINEAR_NOTES), as `latentid explain --run` says.
 OUTSIDE_THEORY_MODELS = ("pca", "fastica", "gmm")
@@ -102,7 +103,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished TEXT,
     versions TEXT,
     artifacts TEXT,
-    host TEXT
+    host TEXT,
+    warnings TEXT
 )
 """
 _STUDIES_SCHEMA = """
@@ -172,6 +174,8 @@ class ResultStore:
             db.execute(
                 "INSERT OR IGNORE INTO run_studies (key, study) SELECT key, study FROM runs WHERE study IS NOT NULL"
             )
+            if "warnings" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:  # version 2 -> 3
+                db.execute("ALTER TABLE runs ADD COLUMN warnings TEXT")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -530,7 +534,8 @@ def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
 # ---------------------------------------------------------------------- table out
 def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
     """(columns, cells) for a table or CSV: key, study, model, status, the config fields that vary among the
-    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds.
+    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, and
+    ``warnings`` (a run's warnings joined by " | ") when any row has one.
 
     A config field varies when the rows that have it hold more than one value; lists show as text.
     """
@@ -547,7 +552,8 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         names = [name for config in configs for name in config.get("metrics") or []]
         names += [name for row in rows for name in row.get("metrics") or {}]
         metrics = list(dict.fromkeys(names))
-    columns = ["key", "study", "model", "status", *varying, *metrics, "seconds"]
+    warned = any(row.get("warnings") for row in rows)
+    columns = ["key", "study", "model", "status", *varying, *metrics, "seconds", *(["warnings"] if warned else [])]
     cells = []
     for row, config in zip(rows, configs, strict=True):
         settings = []
@@ -557,5 +563,6 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         scores = [(row.get("metrics") or {}).get(name) for name in metrics]
         cells.append(
             [row["key"], row.get("study"), config.get("model"), row["status"], *settings, *scores, row["seconds"]]
+            + ([" | ".join(row.get("warnings") or [])] if warned else [])
         )
     return columns, cells

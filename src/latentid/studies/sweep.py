@@ -113,9 +113,7 @@ def run_sweep(
             path.parent.mkdir(parents=True, exist_ok=True)
             save_array(path, latents)
             row["artifacts"] = {"latents": str(path.resolve())}
-        fit_warnings = row.pop("warnings", [])  # said once as the row arrives (on_row), not stored
         store.record(row)
-        row["warnings"] = fit_warnings
         setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
         if on_row is not None:
             on_row(row, summary)
