@@ -7,7 +7,9 @@ from torch.nn import functional as F
 from latentid.models import cpu_linear
 from latentid.models.cpu_linear import ONEDNN_MIN_WORK, Linear, onednn_available
 
-pytestmark = pytest.mark.skipif(not onednn_available(), reason="this PyTorch has no oneDNN linear op")
+pytestmark = pytest.mark.skipif(
+    not (onednn_available() and cpu_linear._X86_64), reason="no oneDNN linear op, or not an x86-64 CPU"
+)
 
 # (rows, in, out): square, wide at the output (the decoder's first layer: the other weight-gradient branch),
 # narrow at the output (the encoder's heads), and one with no bias.
@@ -84,9 +86,10 @@ def test_small_layers_and_other_inputs_take_f_linear(counted):
     assert not counted
 
 
-def test_the_environment_switch_turns_it_off(counted, monkeypatch):
+@pytest.mark.parametrize("off", ["0", "false", "Off", "no"])
+def test_the_environment_switch_turns_it_off(counted, monkeypatch, off):
     module = layer(300, 200)
-    monkeypatch.setenv("LATENTID_ONEDNN", "0")
+    monkeypatch.setenv("LATENTID_ONEDNN", off)
     module(torch.randn(256, 300))
     assert not counted
     monkeypatch.setenv("LATENTID_ONEDNN", "1")
@@ -141,3 +144,39 @@ def test_a_wide_vade_trains_through_onednn_and_reloads_to_the_same_latents(count
     assert counted, "256 x 256 layers at batch 256 should have gone through oneDNN"
     model.save(tmp_path / "m")
     assert (load_model(tmp_path / "m").transform(x) == model.transform(x)).all()
+
+
+def test_compile_tracing_autocast_and_torchs_own_switch_fall_back(counted):
+    """torch.compile (inductor cannot lower the op in a training graph), jit tracing, autocast (its dtype) and
+    torch.backends.mkldnn.flags(enabled=False) all see F.linear."""
+    module = layer(300, 200)
+    x = torch.randn(256, 300, generator=torch.Generator().manual_seed(6))
+    expected = F.linear(x, module.weight, module.bias).detach()
+
+    compiled = torch.compile(module, backend="eager")  # dynamo traces forward: the op would be in its graph
+    torch.testing.assert_close(compiled(x), expected)
+    traced = torch.jit.trace(module, x, check_trace=False)  # the check would run forward again, untraced
+    torch.testing.assert_close(traced(x), expected)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert module(x).dtype == torch.bfloat16
+    with torch.backends.mkldnn.flags(enabled=False):
+        module(x)
+    assert not counted
+    torch._dynamo.reset()
+
+
+def test_a_wrong_width_gets_torchs_own_message(counted):
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        layer(300, 200)(torch.randn(256 * 4, 299))
+    assert not counted
+
+
+def test_a_frozen_weight_keeps_the_input_gradient_right(counted):
+    module = layer(300, 200)
+    module.weight.requires_grad_(False)
+    x = torch.randn(256, 300, generator=torch.Generator().manual_seed(7), requires_grad=True)
+    module(x).square().sum().backward()
+    xr = x.detach().clone().requires_grad_(True)
+    F.linear(xr, module.weight, module.bias).square().sum().backward()
+    assert counted
+    torch.testing.assert_close(x.grad, xr.grad, rtol=1e-4, atol=1e-4)

@@ -5,25 +5,31 @@ processor allows: on a 2-core AMD EPYC with AVX-512 (benchmarks/README), MKL ran
 shapes at 210-218 GFLOP/s where oneDNN, bundled in the same wheel, ran them at 430-470 in fp32
 (the same IEEE fp32 arithmetic: no bf16 or TF32 rounding). ``Linear`` is an ``nn.Linear`` (same
 parameters, same state dict) whose forward and backward products go through oneDNN when that helps:
-a CPU float32 input with autograd only (no ``torch.func`` transform, no forward-mode AD), on a PyTorch
-that has the op, and a product large enough (``ONEDNN_MIN_WORK``) to repay oneDNN's fixed cost of
-about 40 microseconds a layer (forward and backward). Everything else, and ``LATENTID_ONEDNN=0`` in the
-environment, takes ``F.linear``.
+a float32 input on an x86-64 CPU, with plain autograd (no ``torch.func`` transform, forward-mode AD,
+``torch.compile``, ``torch.jit`` tracing or autocast; oneDNN not switched off by
+``torch.backends.mkldnn.flags``), on a PyTorch that has the op, and a product large enough
+(``ONEDNN_MIN_WORK``) to repay oneDNN's fixed cost of about 40 microseconds a layer (forward and
+backward). Everything else, and ``LATENTID_ONEDNN=0`` (or false, off, no) in the environment, takes
+``F.linear``.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 _ONEDNN = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+# Measured on x86-64 only; elsewhere (ARM) the platform's own BLAS is likely the better choice.
+_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+_OFF = ("0", "false", "off", "no")
 
 # Rows x in_features x out_features from which oneDNN is taken. On the AMD machine above, forward and
 # backward of a layer tie near 4 million (256 x 128 x 128: 0.96 of MKL's time), oneDNN takes 0.45-0.76 of
-# MKL's time at 5.1 million (256 rows, 2000 -> 10 and 10 -> 2000), 0.51 at 64 million, and 1.1-1.6 times it
+# MKL's time at 5.1 million (256 rows, 2000 -> 10 and 10 -> 2000), 0.51 at 64 million, and 1.1-2.3 times it
 # below 2.6 million, where its fixed cost dominates; the paper's 10-unit networks stay on F.linear.
 ONEDNN_MIN_WORK = 4_000_000
 
@@ -34,8 +40,14 @@ def onednn_available() -> bool:
 
 
 def onednn_enabled() -> bool:
-    """Whether large CPU float32 layers go through oneDNN: it is available and ``LATENTID_ONEDNN`` is not 0."""
-    return onednn_available() and os.environ.get("LATENTID_ONEDNN") != "0"
+    """Whether large CPU float32 layers go through oneDNN: it is available, the CPU is x86-64, oneDNN is not
+    switched off in torch, and ``LATENTID_ONEDNN`` is not 0 (false, off, no)."""
+    return (
+        onednn_available()
+        and _X86_64
+        and torch.backends.mkldnn.enabled
+        and os.environ.get("LATENTID_ONEDNN", "").strip().lower() not in _OFF
+    )
 
 
 def _product(a: Tensor, b_t: Tensor) -> Tensor:
@@ -62,7 +74,8 @@ class _OneDNNLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, weight)
+        needs_x_grad, needs_w_grad = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(x if needs_w_grad else None, weight if needs_x_grad else None)  # only what is used
         ctx.has_bias = bias is not None
         return _ONEDNN(x, weight, bias, "none", [], "")
 
@@ -83,12 +96,16 @@ class _OneDNNLinear(torch.autograd.Function):
 def _takes_fast_path(x: Tensor, weight: Tensor) -> bool:
     return (
         x.dim() == 2
+        and x.shape[1] == weight.shape[1]  # else F.linear, for its error message
         and x.shape[0] * weight.numel() >= ONEDNN_MIN_WORK
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.device.type == "cpu"
         and not torch._C._are_functorch_transforms_active()
         and getattr(torch.autograd.forward_ad, "_current_level", -1) < 0  # no dual tensors in flight
+        and not torch.compiler.is_compiling()  # inductor cannot lower the op in a training graph
+        and not torch.jit.is_tracing()
+        and not torch.is_autocast_enabled("cpu")
         and onednn_enabled()
     )
 
