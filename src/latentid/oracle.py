@@ -68,8 +68,15 @@ def _prior_grad_and_precision(prior: GaussianMixture, z: np.ndarray) -> tuple[np
     gamma = prior.responsibilities(z)  # (n, K)
     precisions = np.linalg.inv(prior.covariances)  # (K, m, m)
     diff = z[:, None, :] - prior.means[None]  # (n, K, m)
-    grad = -np.einsum("nk,kij,nkj->ni", gamma, precisions, diff)
-    return grad, np.einsum("nk,kij->nij", gamma, precisions)
+    # matmul rather than multi-operand einsum, which numpy runs as one unblocked loop (7-15 times slower here)
+    grad = -np.sum(gamma[:, :, None] * np.matmul(precisions, diff[..., None])[..., 0], axis=1)
+    k, m = precisions.shape[0], precisions.shape[-1]
+    return grad, (gamma @ precisions.reshape(k, m * m)).reshape(-1, m, m)
+
+
+def _gram(jac: np.ndarray) -> np.ndarray:
+    """J^T J of each row's Jacobian: (n, n_obs, m) -> (n, m, m)."""
+    return np.matmul(jac.transpose(0, 2, 1), jac)
 
 
 def _objective(prior, mixing, x, z, data_weight, prior_weight) -> np.ndarray:
@@ -86,8 +93,8 @@ def _gauss_newton(prior, mixing, x, z, data_weight, prior_weight) -> tuple[np.nd
         jac = mixing.jacobian(z)  # (n, n_obs, m)
         resid = x - mixing(z)
         prior_grad, prior_prec = _prior_grad_and_precision(prior, z)
-        grad = -data_weight * np.einsum("nom,no->nm", jac, resid) - prior_weight * prior_grad
-        hess = data_weight * np.einsum("noi,noj->nij", jac, jac) + prior_weight * prior_prec
+        grad = -data_weight * np.matmul(resid[:, None, :], jac)[:, 0] - prior_weight * prior_grad
+        hess = data_weight * _gram(jac) + prior_weight * prior_prec
         # Floored: with noise 0 (no prior term) a start where a ReLU layer is all dead has J = 0, so hess = 0;
         # its step is then 0 (grad = 0 too) rather than a singular solve.
         scale = np.maximum(np.einsum("nii->ni", hess), 1e-12)
@@ -102,7 +109,7 @@ def _gauss_newton(prior, mixing, x, z, data_weight, prior_weight) -> tuple[np.nd
         if np.all(np.abs(step).max(axis=1) < 1e-10) or np.all(damping >= 1e9):
             break
     jac = mixing.jacobian(z)
-    hess = data_weight * np.einsum("noi,noj->nij", jac, jac) + prior_weight * _prior_grad_and_precision(prior, z)[1]
+    hess = data_weight * _gram(jac) + prior_weight * _prior_grad_and_precision(prior, z)[1]
     return z, hess
 
 
@@ -170,7 +177,7 @@ def _rescue_missed_modes(prior, mixing, noise, x, z, hess, starts):
 def _student_t_log_density(delta: np.ndarray, hess: np.ndarray, chol_h: np.ndarray) -> np.ndarray:
     """log t_df(delta; 0, H^-1) of offsets delta (n, S, m) from proposals with precision H (n, m, m)."""
     m = delta.shape[-1]
-    maha = np.einsum("nsi,nij,nsj->ns", delta, hess, delta)
+    maha = np.sum(np.matmul(delta, hess) * delta, axis=-1)
     half_log_det_h = np.log(np.diagonal(chol_h, axis1=1, axis2=2)).sum(-1)  # 1/2 log|H| = -1/2 log|Sigma|
     const = gammaln(0.5 * (STUDENT_DF + m)) - gammaln(0.5 * STUDENT_DF) - 0.5 * m * np.log(STUDENT_DF * np.pi)
     return const + half_log_det_h[:, None] - 0.5 * (STUDENT_DF + m) * np.log1p(maha / STUDENT_DF)
