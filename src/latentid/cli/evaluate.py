@@ -364,7 +364,10 @@ def evaluate(
     no_baselines: bool = typer.Option(
         False,
         "--no-baselines",
-        help="Skip the oracle and PCA baselines of a simulated file (the oracle costs about 2 ms per row at 10 features, 80 ms at 300).",
+        help=(
+            "Skip the oracle and PCA baselines of a simulated file "
+            "(the oracle costs about 2 ms per row at 10 features, 80 ms at 300)."
+        ),
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
