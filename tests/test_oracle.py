@@ -279,3 +279,17 @@ def test_without_noise_a_relu_start_where_a_layer_is_all_dead_is_no_singular_sol
     assert np.isfinite(result.mean).all()
     fits = np.linalg.norm(generator.mixing(result.mean.astype(np.float64)) - x, axis=1)
     assert np.median(fits) < 1e-3  # most rows are inverted exactly
+
+
+def test_prior_gradient_and_weighted_precision_match_finite_differences_and_their_definition():
+    from latentid.oracle import _prior_grad_and_precision
+
+    prior = SyntheticSpec.create(seed=3, latent_dim=3, components=4).build().prior
+    z = np.random.default_rng(0).normal(size=(6, 3))
+    grad, precision = _prior_grad_and_precision(prior, z)
+    eps = 1e-6
+    numeric = np.stack([(prior.log_prob(z + eps * e) - prior.log_prob(z - eps * e)) / (2 * eps) for e in np.eye(3)], -1)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+    gamma = prior.responsibilities(z)
+    expected = sum(gamma[:, k, None, None] * np.linalg.inv(prior.covariances[k]) for k in range(4))
+    np.testing.assert_allclose(precision, expected, rtol=1e-10)
