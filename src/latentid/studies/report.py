@@ -465,9 +465,22 @@ def _setting_tables(runs, settings, axes, models, metrics) -> list[str]:
 
 
 def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
+    """Sections for the failed runs (their errors), the skipped ones (why) and the runs with warnings."""
+
+    def error(run: _Run) -> str:
+        return str(run.row.get("error") or chr(0x2014))
+
+    def warnings(run: _Run) -> str:
+        return "\n".join(run.row.get("warnings") or [])
+
+    sections = [  # anchor, heading, the text column, which runs, the column's text
+        ("failed", "Failed runs", "error", lambda run: run.status == "failed", error),
+        ("skipped", "Skipped runs", "reason", lambda run: run.status == "skipped", error),
+        ("warnings", "Runs with warnings", "warnings", warnings, warnings),
+    ]
     parts = []
-    for status, heading in (("failed", "Failed runs"), ("skipped", "Skipped runs")):
-        mine = [run for run in runs if run.status == status]
+    for anchor, heading, column, selects, text in sections:
+        mine = [run for run in runs if selects(run)]
         if not mine:
             continue
         rows = [
@@ -477,29 +490,12 @@ def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
                 "model": run.model,
                 "setting": _setting_text(run.setting, axes),
                 "seed": run.seed,
-                "error" if status == "failed" else "reason": Html(
-                    f"<pre>{html.escape(str(run.row.get('error') or chr(0x2014)))}</pre>"
-                ),
+                column: Html(f"<pre>{html.escape(text(run))}</pre>"),
             }
             for run in mine
         ]
-        parts.append(f"<h2 id='{status}'>{heading} ({len(mine)})</h2>")
-        parts.append(table(rows, text_columns=("key", "label", "model", "setting", "error", "reason")))
-    warned = [run for run in runs if run.row.get("warnings")]
-    if warned:
-        rows = [
-            {
-                "key": run.key,
-                "label": run.label,
-                "model": run.model,
-                "setting": _setting_text(run.setting, axes),
-                "seed": run.seed,
-                "warnings": Html(f"<pre>{html.escape(chr(10).join(run.row['warnings']))}</pre>"),
-            }
-            for run in warned
-        ]
-        parts.append(f"<h2 id='warnings'>Runs with warnings ({len(warned)})</h2>")
-        parts.append(table(rows, text_columns=("key", "label", "model", "setting", "warnings")))
+        parts.append(f"<h2 id='{anchor}'>{heading} ({len(mine)})</h2>")
+        parts.append(table(rows, text_columns=("key", "label", "model", "setting", column)))
     return parts
 
 
