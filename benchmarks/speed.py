@@ -7,10 +7,10 @@ the default synthetic size (m = 2, 10 features, K = 4, batch 256):
   among the libraries at hand: torch.mm (MKL in the CPU wheel), oneDNN (bundled with torch; what latentid's
   large CPU layers use) and numpy's BLAS (OpenBLAS), each also printed; on a GPU, torch.mm alone;
 - a training step (forward, backward, Adam) of VaDE, and of the same networks trained as a plain
-  autoencoder (the warm start's reconstruction loss): median seconds over ``--repeats`` timed steps after
-  ``--warmup`` untimed ones; samples/s; achieved GFLOP/s by a FLOP count of the linear layers (a training
-  step costs 3 forward passes: forward, and backward for inputs and weights); the fraction of the ceiling;
-  the prior's overhead (VaDE step / autoencoder step - 1);
+  autoencoder (the warm start's reconstruction loss): median seconds over ``--repeats`` timed steps of each,
+  taken in turn, after ``--warmup`` untimed ones; samples/s; achieved GFLOP/s by a FLOP count of the linear
+  layers (a training step costs 3 forward passes: forward, and backward for inputs and weights); the fraction
+  of the ceiling; the prior's overhead (VaDE step / autoencoder step - 1);
 - on the CPU, the same VaDE MNIST step with every layer on ``F.linear`` (torch's BLAS; ``LATENTID_ONEDNN=0``),
   against latentid's layers, whose large products go through oneDNN (``latentid.models.cpu_linear``);
 - one full MNIST-size epoch (70,000 images, the training loop's own ``run_epoch``);
@@ -63,6 +63,26 @@ BATCH = 256
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def interleaved_median_seconds(
+    fns: list[Callable[[], object]], repeats: int, warmup: int, device: torch.device
+) -> list[float]:
+    """Median wall time of each of ``fns`` over ``repeats`` rounds that call them in turn, after ``warmup``
+    untimed rounds: a drift of the machine's speed during the run (another process, the clock) falls on all
+    alike, so their ratio is fair."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    sync(device)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times, strict=True):
+            tic = time.perf_counter()
+            fn()
+            sync(device)
+            spent.append(time.perf_counter() - tic)
+    return [statistics.median(spent) for spent in times]
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:
@@ -135,9 +155,9 @@ def time_steps(params: dict, n_features: int, args, device: torch.device, binary
     loss = lambda b, g: model._loss(module, b, g)  # noqa: E731
     if args.compile:  # inductor-compiled loss (forward and backward); the first call compiles, in the warm-up
         loss = torch.compile(loss, mode=args.compile_mode)
-    vade = median_seconds(step_fn(module, loss, x, gen), args.repeats, args.warmup, device)
     _, ae_module = build(params, n_features, device)
-    plain = median_seconds(step_fn(ae_module, _autoencoder_loss(ae_module), x, gen), args.repeats, args.warmup, device)
+    steps = [step_fn(module, loss, x, gen), step_fn(ae_module, _autoencoder_loss(ae_module), x, gen)]
+    vade, plain = interleaved_median_seconds(steps, args.repeats, args.warmup, device)
     flops = 3 * forward_flops(module) * BATCH
     return {
         "step_seconds": vade,
