@@ -26,6 +26,13 @@ _ONEDNN = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
 # Measured on x86-64 only; elsewhere (ARM) the platform's own BLAS is likely the better choice.
 _X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 _OFF = ("0", "false", "off", "no")
+# torch >= 2.1 is supported: is_compiling came in 2.3 and is_autocast_enabled(device) in 2.4.
+_is_compiling = getattr(torch.compiler, "is_compiling", None) or (lambda: torch._dynamo.is_compiling())
+try:
+    torch.is_autocast_enabled("cpu")
+    _autocast_on_cpu = lambda: torch.is_autocast_enabled("cpu")  # noqa: E731
+except TypeError:
+    _autocast_on_cpu = torch.is_autocast_cpu_enabled
 
 # Rows x in_features x out_features from which oneDNN is taken. On the AMD machine above, forward and
 # backward of a layer tie near 4 million (256 x 128 x 128: 0.96 of MKL's time), oneDNN takes 0.45-0.76 of
@@ -103,9 +110,9 @@ def _takes_fast_path(x: Tensor, weight: Tensor) -> bool:
         and x.device.type == "cpu"
         and not torch._C._are_functorch_transforms_active()
         and getattr(torch.autograd.forward_ad, "_current_level", -1) < 0  # no dual tensors in flight
-        and not torch.compiler.is_compiling()  # inductor cannot lower the op in a training graph
+        and not _is_compiling()  # inductor cannot lower the op in a training graph
         and not torch.jit.is_tracing()
-        and not torch.is_autocast_enabled("cpu")
+        and not _autocast_on_cpu()
         and onednn_enabled()
     )
 
