@@ -41,7 +41,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from latentid.models import VaDE
-from latentid.models.cpu_linear import onednn_available, onednn_enabled
+from latentid.models.cpu_linear import _product, onednn_available, onednn_enabled
 from latentid.models.fitting import _autoencoder_loss
 from latentid.training import make_adam, run_epoch
 
@@ -87,16 +87,7 @@ def interleaved_median_seconds(
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:
     """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
+    return interleaved_median_seconds([fn], repeats, warmup, device)[0]
 
 
 def matmul_ceilings(size: int, repeats: int, device: torch.device) -> dict[str, float]:
@@ -109,7 +100,7 @@ def matmul_ceilings(size: int, repeats: int, device: torch.device) -> dict[str, 
     if device.type == "cpu":
         if onednn_available():
             b_t = b.T.contiguous()
-            products["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b_t, None, "none", [], "")
+            products["onednn"] = lambda: _product(a, b_t)  # a @ b by the op latentid's layers call
         a_np, b_np, out_np = a.numpy(), b.numpy(), out.numpy()
         products["numpy"] = lambda: np.matmul(a_np, b_np, out=out_np)
     gflops = {}
