@@ -12,7 +12,8 @@ the default synthetic size (m = 2, 10 features, K = 4, batch 256):
   layers (a training step costs 3 forward passes: forward, and backward for inputs and weights); the fraction
   of the ceiling; the prior's overhead (VaDE step / autoencoder step - 1);
 - on the CPU, the same VaDE MNIST step with every layer on ``F.linear`` (torch's BLAS; ``LATENTID_ONEDNN=0``),
-  against latentid's layers, whose large products go through oneDNN (``latentid.models.cpu_linear``);
+  against latentid's layers, whose large products go through oneDNN (``latentid.models.cpu_linear``), the
+  three steps timed in turn;
 - one full MNIST-size epoch (70,000 images, the training loop's own ``run_epoch``);
 - ``identifiability_report`` on 1,000,000 x 50 latents and the simulator drawing 1,000,000 samples.
 
@@ -136,8 +137,26 @@ def step_fn(module, loss_fn, x: torch.Tensor, generator: torch.Generator):
     return step
 
 
-def time_steps(params: dict, n_features: int, args, device: torch.device, binary: bool) -> dict:
-    """Step times of VaDE and of the plain autoencoder on the same networks, and what follows from them."""
+def on_f_linear(step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` with every layer on F.linear (``LATENTID_ONEDNN=0`` while it runs), for the oneDNN A/B."""
+
+    def run() -> None:
+        before = os.environ.get("LATENTID_ONEDNN")
+        os.environ["LATENTID_ONEDNN"] = "0"
+        try:
+            step()
+        finally:
+            if before is None:
+                del os.environ["LATENTID_ONEDNN"]
+            else:
+                os.environ["LATENTID_ONEDNN"] = before
+
+    return run
+
+
+def time_steps(params: dict, n_features: int, args, device: torch.device, binary: bool, f_linear: bool) -> dict:
+    """Step times of VaDE and of the plain autoencoder on the same networks, and what follows from them;
+    with ``f_linear``, also of VaDE with every layer on F.linear. The steps are timed in turn (interleaved)."""
     gen = torch.Generator(device=device).manual_seed(0)
     x = torch.rand(BATCH, n_features, generator=gen, device=device)
     if binary:
@@ -148,9 +167,13 @@ def time_steps(params: dict, n_features: int, args, device: torch.device, binary
         loss = torch.compile(loss, mode=args.compile_mode)
     _, ae_module = build(params, n_features, device)
     steps = [step_fn(module, loss, x, gen), step_fn(ae_module, _autoencoder_loss(ae_module), x, gen)]
-    vade, plain = interleaved_median_seconds(steps, args.repeats, args.warmup, device)
+    if f_linear:
+        _, plain_module = build(params, n_features, device)
+        plain_loss = lambda b, g: model._loss(plain_module, b, g)  # noqa: E731
+        steps.append(on_f_linear(step_fn(plain_module, plain_loss, x, gen)))
+    vade, plain, *rest = interleaved_median_seconds(steps, args.repeats, args.warmup, device)
     flops = 3 * forward_flops(module) * BATCH
-    return {
+    figures = {
         "step_seconds": vade,
         "autoencoder_step_seconds": plain,
         "samples_per_second": BATCH / vade,
@@ -158,15 +181,10 @@ def time_steps(params: dict, n_features: int, args, device: torch.device, binary
         "autoencoder_gflops": flops / plain / 1e9,
         "prior_overhead": vade / plain - 1,
     }
-
-
-def f_linear_step_seconds(args) -> float:
-    """The VaDE MNIST step on the CPU with every layer on F.linear (torch's BLAS), for the oneDNN A/B."""
-    os.environ["LATENTID_ONEDNN"] = "0"
-    try:
-        return time_steps(MNIST, MNIST_FEATURES, args, torch.device("cpu"), binary=True)["step_seconds"]
-    finally:
-        del os.environ["LATENTID_ONEDNN"]
+    if f_linear:
+        figures["step_seconds_f_linear"] = rest[0]
+        figures["onednn_speedup"] = rest[0] / vade
+    return figures
 
 
 def mnist_epoch(args, device: torch.device) -> float:
@@ -238,11 +256,13 @@ def main() -> None:
         f"the best of {by_library}",
         flush=True,
     )
+    ab = device.type == "cpu" and onednn_enabled() and not args.compile  # oneDNN against F.linear at MNIST size
     for label, params, n_features, binary in (
         ("mnist", MNIST, MNIST_FEATURES, True),
         ("synthetic", SYNTHETIC, SYNTHETIC_FEATURES, False),
     ):
-        measured = time_steps(params, n_features, args, device, binary)
+        measured = time_steps(params, n_features, args, device, binary, f_linear=ab and label == "mnist")
+        speedup = measured.pop("onednn_speedup", None)
         for key, value in measured.items():
             figures[f"vade_{label}_{key}"] = value
         print(
@@ -253,16 +273,14 @@ def main() -> None:
             f"prior and ELBO overhead {measured['prior_overhead']:+.1%}",
             flush=True,
         )
+        if speedup is not None:
+            figures["onednn_speedup"] = speedup
+            print(
+                f"the same VaDE {label} step with every layer on F.linear (LATENTID_ONEDNN=0), timed in turn with "
+                f"it: {measured['step_seconds_f_linear'] * 1e3:.2f} ms; oneDNN's layers are {speedup:.2f}x as fast",
+                flush=True,
+            )
     figures["vade_mnist_fraction_of_ceiling"] = figures["vade_mnist_gflops"] / figures["ceiling_gflops"]
-    if device.type == "cpu" and onednn_enabled() and not args.compile:
-        figures["vade_mnist_step_seconds_f_linear"] = f_linear_step_seconds(args)
-        speedup = figures["vade_mnist_step_seconds_f_linear"] / figures["vade_mnist_step_seconds"]
-        figures["onednn_speedup"] = speedup
-        print(
-            f"the same VaDE mnist step with every layer on F.linear (LATENTID_ONEDNN=0): "
-            f"{figures['vade_mnist_step_seconds_f_linear'] * 1e3:.2f} ms; oneDNN's layers are {speedup:.2f}x as fast",
-            flush=True,
-        )
     figures["prior_overhead"] = figures["vade_mnist_prior_overhead"]
     if not args.skip_epoch:
         figures["mnist_epoch_seconds"] = mnist_epoch(args, device)
