@@ -69,7 +69,16 @@ class Run:
     def inputs(self, data: Dataset) -> dict:
         """The keyword arguments besides X that this run's model reads (iVAE: u from the same source as at fit)."""
         aux = self.info.get("aux")
-        return {} if aux is None else {"u": aux_values(data, aux)}
+        if aux is None:
+            return {}
+        fitted_columns = self.info.get("aux_label_columns")
+        if aux == "c" and fitted_columns is not None and label_columns(data) not in (None, fitted_columns):
+            raise InvalidDataError(
+                f"{data.source}: has {label_columns(data)} label column(s) 'c', but this iVAE was fitted with "
+                f"u = {fitted_columns} label column(s) (--aux c): its labels would mean other things. Use data "
+                "labelled as at fit."
+            )
+        return {"u": aux_values(data, aux)}
 
 
 def make_model(name: str, **params) -> LatentModel | LinearModel:
@@ -87,8 +96,12 @@ def has_clusters(name: str | None, model) -> bool:
     return weights is None or np.size(weights) > 1
 
 
+JOINT_LABEL_BASE = 1000  # --aux c on several label columns: each column's labels 0-999 ...
+JOINT_LABEL_COLUMNS = 6  # ... and at most 6 columns, so that the joint label fits in int64
+
+
 def aux_values(data: Dataset, aux: str) -> np.ndarray:
-    """iVAE's u from a data set: 'c' its labels (n,) (several label columns: one joint label per row), 'u' its
+    """iVAE's u from a data set: 'c' its labels (n,) (several label columns: ``joint_labels``), 'u' its
     auxiliary matrix (n, aux_dim). A one-line error when the file has none."""
     if aux not in AUX_SOURCES:
         raise InvalidParameterError(f"--aux must be one of {', '.join(AUX_SOURCES)}; got '{aux}'.")
@@ -100,8 +113,29 @@ def aux_values(data: Dataset, aux: str) -> np.ndarray:
             f"that array, or a CSV/Parquet file with a column named {aux} (or {aux}0, {aux}1, ...)."
         )
     if aux == "c" and values.ndim == 2:  # one label column per facet: the joint label
-        values = np.unique(values, axis=0, return_inverse=True)[1].reshape(-1)
+        values = joint_labels(values, data.source)
     return values
+
+
+def joint_labels(columns: np.ndarray, source: str) -> np.ndarray:
+    """One label per row from J label columns (n, J), the same for the same labels in every file:
+    (c_1, ..., c_J) -> sum_j c_j * 1000^(J - j), so (2, 3) is 2003. Numbering the label tuples found in one
+    file would give another file (a subset, a test split) other numbers for the same tuples."""
+    n_columns = columns.shape[1]
+    whole = np.all(np.isfinite(columns)) and np.all(columns == np.round(columns))
+    if n_columns > JOINT_LABEL_COLUMNS or not whole or columns.min() < 0 or columns.max() >= JOINT_LABEL_BASE:
+        raise InvalidDataError(
+            f"{source}: its {n_columns} label columns 'c' cannot be joined into one label for --aux c: that takes "
+            f"at most {JOINT_LABEL_COLUMNS} columns of whole numbers 0-{JOINT_LABEL_BASE - 1}. Pass one label "
+            "column, or the labels as a continuous 'u' (--aux u)."
+        )
+    powers = JOINT_LABEL_BASE ** np.arange(n_columns - 1, -1, -1, dtype=np.int64)
+    return columns.astype(np.int64) @ powers
+
+
+def label_columns(data: Dataset) -> int | None:
+    """How many label columns the data set's 'c' has (None: no labels)."""
+    return None if data.c is None else 1 if data.c.ndim == 1 else int(data.c.shape[1])
 
 
 def hidden_widths(model: LatentModel) -> dict[str, list[int]]:
@@ -348,7 +382,8 @@ def fit_run(
         model.save(out / MODEL_DIR)
         set_names(model, None)
         save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
-        info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"])
+        labels = {"aux_label_columns": label_columns(data)} if aux == "c" else {}
+        info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"], **labels)
         info = {**started, **info, "warnings": fit_warnings}
         write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
         return Run(out, model, info)

@@ -167,3 +167,34 @@ def test_ivae_run_refuses_data_without_its_u(data_file, plain_file, tmp_path):
     assert_one_line_error(run("transform", "--run", out, "--data", data_file, "--out", refined, "--refine"), "--refine")
     assert not refined.exists()
     assert_one_line_error(run("evaluate", "--run", out, "--data", data_file, "--refine", "--no-baselines"), "iVAE")
+
+
+def test_ivae_on_several_label_columns_numbers_the_joint_labels_alike_in_every_file(facet_file, tmp_path):
+    out = tmp_path / "ivae"
+    assert run("fit", "--data", facet_file, "--out", out, "--model", "ivae", "--aux", "c", *DEEP_FAST).exit_code == 0
+    assert json.loads((out / "run.json").read_text())["aux_label_columns"] == 2
+    with np.load(facet_file) as arrays:
+        x, c = arrays["x"], arrays["c"]
+    keep = ~np.all(c == c[0], axis=1)  # a file without one of the label pairs: a subset, a test split
+    subset = tmp_path / "subset.npz"
+    np.savez(subset, x=x[keep], c=c[keep])
+    for data, name in ((facet_file, "full.npy"), (subset, "subset.npy")):
+        assert run("transform", "--run", out, "--data", data, "--out", tmp_path / name).exit_code == 0
+    np.testing.assert_allclose(np.load(tmp_path / "subset.npy"), np.load(tmp_path / "full.npy")[keep], atol=1e-6)
+    one_column = tmp_path / "one.npz"
+    np.savez(one_column, x=x, c=c[:, 0])
+    result = run("transform", "--run", out, "--data", one_column, "--out", tmp_path / "z.npy")
+    assert_one_line_error(result, "1 label column", "2 label column")
+    unseen = tmp_path / "unseen.npz"
+    np.savez(unseen, x=x, c=np.column_stack([c[:, 0], c[:, 1] + 5]))
+    assert_one_line_error(run("transform", "--run", out, "--data", unseen, "--out", tmp_path / "z.npy"), "not seen")
+
+
+def test_joint_labels_refuse_what_they_cannot_number(tmp_path):
+    from latentid.errors import InvalidDataError
+    from latentid.runs import joint_labels
+
+    np.testing.assert_array_equal(joint_labels(np.array([[2, 3], [0, 999]]), "f"), [2003, 999])
+    for bad in ([[1, 1000]], [[-1, 0]], [[0.5, 1]], [[0] * 7]):
+        with pytest.raises(InvalidDataError, match="cannot be joined"):
+            joint_labels(np.array(bad), "f")
