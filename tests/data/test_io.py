@@ -302,6 +302,18 @@ def test_values_beyond_float32_are_named_as_such_not_as_nan():
     assert validate_matrix(x, dtype=np.float64)[2, 1] == 1e39  # the float64 readers keep it
 
 
+def test_variation_that_float32_rounds_away_is_refused_not_fitted():
+    x = np.random.default_rng(0).normal(size=(500, 3))
+    np.testing.assert_allclose(validate_matrix(x + 1e4), x + 1e4, atol=1e-3)  # float32 keeps this: accepted
+    shifted = x.copy()
+    shifted[:, 2] += 1e8  # 1e8 + N(0, 1) rounds to a handful of values in float32
+    with pytest.raises(InvalidDataError, match=r"column 2 .* finer than float32 keeps.*Subtract each column's mean"):
+        validate_matrix(shifted)
+    assert validate_matrix(shifted, dtype=np.float64)[0, 2] == shifted[0, 2]  # the float64 readers keep it
+    counts = np.arange(20, dtype=np.int64).reshape(10, 2) * 1_000_000  # exact in float32: accepted
+    np.testing.assert_array_equal(validate_matrix(counts), counts)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_table_with_a_header_and_no_rows_says_so(tmp_path, suffix):
     path = tmp_path / f"d{suffix}"

@@ -124,7 +124,31 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
             f"{name} holds values beyond the range of {np.dtype(dtype).name} (e.g. {arr[tuple(bad)]:.3g} at row "
             f"{bad[0]}, column {bad[1]}; the limit is {np.finfo(dtype).max:.3g}). Rescale the data first."
         )
+    if cast.dtype != arr.dtype and arr.dtype.itemsize >= 4:  # a cast that can round: did it erase variation?
+        _refuse_rounded_away(arr, cast, name)
     return cast
+
+
+ROUNDING_TOLERANCE = 1e-3  # of a column's range: rounding to float32 may move a value by no more than this
+
+
+def _refuse_rounded_away(arr: np.ndarray, cast: np.ndarray, name: str, rows: int = 4096) -> None:
+    """InvalidDataError when the cast ``cast`` of ``arr`` (n, d) moved some column's values by more than
+    ``ROUNDING_TOLERANCE`` of that column's range: small variation on a large offset (values 1e8 + noise)
+    collapses in float32, and the models would fit the rounding. Checked in blocks of ``rows`` rows."""
+    error = np.zeros(arr.shape[1])
+    for start in range(0, arr.shape[0], rows):
+        block = slice(start, start + rows)
+        error = np.maximum(error, np.abs(cast[block].astype(np.float64) - arr[block]).max(axis=0))
+    spread = arr.max(axis=0).astype(np.float64) - arr.min(axis=0)
+    lost = np.flatnonzero(error > ROUNDING_TOLERANCE * spread)
+    if lost.size:
+        j = int(lost[0])
+        raise InvalidDataError(
+            f"{name}: column {j} (counted from 0) spans only {spread[j]:.3g} around {arr[0, j]:.3g}, finer than "
+            f"{np.dtype(cast.dtype).name} keeps at that size (values move by up to {error[j]:.3g}); "
+            f"{lost.size} column(s) are affected. Subtract each column's mean (in float64) first."
+        )
 
 
 def refuse_identical_rows(X: np.ndarray, name: str) -> None:
