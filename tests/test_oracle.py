@@ -5,6 +5,8 @@ In both the posterior is skewed (a mixture prior, noise that is not small), so t
 away from the mean: every tolerance below is one that the MAP fails.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -293,3 +295,26 @@ def test_prior_gradient_and_weighted_precision_match_finite_differences_and_thei
     gamma = prior.responsibilities(z)
     expected = sum(gamma[:, k, None, None] * np.linalg.inv(prior.covariances[k]) for k in range(4))
     np.testing.assert_allclose(precision, expected, rtol=1e-10)
+
+
+def test_a_very_deep_generator_gets_an_oracle_without_a_singular_solve_or_overflow_warnings():
+    """Depth 500: the Gauss-Newton precision of some rows has eigenvalues 0 and 1e21, where an absolute jitter
+    of 1e-9 is lost (Cholesky raised LinAlgError through `latentid evaluate`), and the inverse of the mixing at
+    the starts overflowed float64 (a warning on every call)."""
+    generator = SyntheticSpec.create(depth=500, seed=0).build()
+    x = generator.sample(100, random_state=0).x
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = generator.posterior(x, n_samples=64)
+    assert np.isfinite(result.mean).all()
+
+
+def test_a_posterior_that_float64_cannot_hold_is_refused_in_one_line(monkeypatch):
+    from latentid import oracle
+
+    generator = SyntheticSpec.create(seed=0).build()
+    x = generator.sample(5, random_state=0).x
+    real = oracle.map_estimate
+    monkeypatch.setattr(oracle, "map_estimate", lambda *args: (real(*args)[0], np.full((5, 2, 2), np.inf)))
+    with pytest.raises(InvalidDataError, match=r"too ill-conditioned for the oracle.*no oracle posterior here\.$"):
+        generator.posterior(x)

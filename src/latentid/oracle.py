@@ -183,14 +183,28 @@ def _student_t_log_density(delta: np.ndarray, hess: np.ndarray, chol_h: np.ndarr
     return const + half_log_det_h[:, None] - 0.5 * (STUDENT_DF + m) * np.log1p(maha / STUDENT_DF)
 
 
+_ILL_CONDITIONED = (
+    "the generator is too ill-conditioned for the oracle: the posterior p(z | x) at some row is not finite or "
+    "not positive definite in float64 (a very deep or saturating mixing); no oracle posterior here."
+)
+
+
 def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, rng):
     """Posterior means (n, m), ESS (n,), log p(x) (n,), its standard error (n,) and p(c | x) (n, K) from one
     set of draws."""
     n, m = z_map.shape
     n_obs = x.shape[1]
     # Proposal scale C with C C^T = H^{-1}: C = L^{-T} where H = L L^T.
-    hess = hess + 1e-9 * np.eye(m)
-    chol_h = np.linalg.cholesky(hess)
+    # A jitter relative to the precision's size as well: a deep generator can make it singular to float64
+    # (eigenvalues 0 and 1e21 in one row), where an absolute 1e-9 is lost.
+    jitter = 1e-9 + 1e-12 * np.abs(np.trace(hess, axis1=1, axis2=2)) / m
+    hess = hess + jitter[:, None, None] * np.eye(m)
+    try:
+        chol_h = np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        chol_h = None
+    if chol_h is None or not np.isfinite(chol_h).all():
+        raise InvalidDataError(_ILL_CONDITIONED)
     eps = rng.standard_normal((n, n_samples, m))
     offsets = np.linalg.solve(np.swapaxes(chol_h, 1, 2)[:, None], eps[..., None])[..., 0]  # (n, S, m)
     u = rng.chisquare(STUDENT_DF, size=(n, n_samples, 1)) / STUDENT_DF
@@ -235,7 +249,12 @@ def oracle_posterior(
     means, maps, esses, lls, ses, probs = [], [], [], [], [], []
     for start in range(0, len(x), chunk):
         xc = x[start : start + chunk]
-        z_map, hess = map_estimate(prior, mixing, noise, xc, np.random.default_rng(START_SEED))
+        # A deep generator overflows float64 far from the data (its inverse at a start, a trial step): those
+        # points score inf and are passed over, so the overflow is no news; a result that is not finite is.
+        with np.errstate(over="ignore"):
+            z_map, hess = map_estimate(prior, mixing, noise, xc, np.random.default_rng(START_SEED))
+        if not (np.isfinite(z_map).all() and np.isfinite(hess).all()):
+            raise InvalidDataError(_ILL_CONDITIONED)
         if noise == 0:
             means.append(z_map)
             esses.append(np.full(len(xc), float(n_samples)))
