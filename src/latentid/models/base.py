@@ -35,7 +35,8 @@ from latentid.metrics.activity import inactive_dimensions, latent_signal_to_nois
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
-from latentid.models.fitting import fit_restarts, torch_threads
+from latentid.models.fit_memory import check_fit_memory, fit_memory_need
+from latentid.models.fitting import fit_restarts, resolve_batch_size, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
@@ -270,10 +271,21 @@ class LatentModel(TransformerMixin, BaseEstimator):
         U = self._aux_matrix(u, X.shape[0], fitting=True)
         remember_names(self, frame)
         device = self._resolve_device(n_weights=self._weight_count(X.shape[1], U))
+        if device.type == "cpu":
+            self._check_memory(X.shape, 0 if U is None else U.shape[1])
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
             self._warn_inactive_dimensions(X, u)
         return self
+
+    def _check_memory(self, shape: tuple[int, int], n_aux: int) -> None:
+        """Refuse, before the networks are built, a fit on X of ``shape`` that needs more memory than is free."""
+        n_train, _ = self._split_sizes(shape[0])
+        hidden, enc_hidden = self._network_widths(shape[1])
+        rows = min(n_train, resolve_batch_size(self.batch_size, n_train))
+        samples = max(1, int(getattr(self, "iw_samples", 1) or 1))
+        need = fit_memory_need(shape[1], n_aux, self.latent_dim, hidden, enc_hidden, rows, samples)
+        check_fit_memory(type(self).__name__, *need)
 
     def _weight_count(self, n_features: int, U: np.ndarray | None) -> int | None:
         """The networks' weight count, which 'auto' places by; None where it would not change the choice."""
