@@ -134,6 +134,24 @@ def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_p
     assert len(info["resume_commands"]) == 1  # (the command line is sys.argv: pytest's here)
 
 
+def test_a_resume_follows_its_data_file_to_a_new_path_and_refuses_other_bytes(monkeypatch, data_file, tmp_path):
+    moved = tmp_path / "moved.npz"
+    moved.write_bytes(data_file.read_bytes())
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        assert run("fit", "--data", moved, "--out", out, *FAST).exit_code != 0
+    renamed = moved.rename(tmp_path / "renamed.npz")
+    assert_one_line_error(run("fit", "--out", out, "--resume"), "moved.npz")  # where run.json says it was
+    other = tmp_path / "other.npz"
+    with np.load(renamed) as arrays:
+        np.savez(other, **{**arrays, "x": arrays["x"] + 1.0})
+    assert_one_line_error(run("fit", "--out", out, "--resume", "--data", other), "other bytes", "new path")
+    resumed = run("fit", "--out", out, "--resume", "--data", renamed, "--quiet")  # the same bytes: it goes on
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
 def test_a_refused_resume_leaves_run_json_as_it_was(monkeypatch, data_file, tmp_path):
     out = tmp_path / "stopped"
     with monkeypatch.context() as patch:

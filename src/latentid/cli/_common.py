@@ -85,6 +85,7 @@ PARAM_FLAGS = {
     "patience": "--patience",
     "standardize": "--standardize/--no-standardize",
     "random_state": "--seed",
+    "checkpoint_dir": "--out",
     "threads": "--threads",
     "device": "--device",
     "facets": "--facets",

@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from latentid.data.provenance import file_sha256
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.runs import (
     CHECKPOINT_PATTERNS,
@@ -76,19 +77,30 @@ def options_for_resume(
         for name, value in dict(given).items():
             if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value:
                 continue
+            if name == "data" and _same_file(info.get("data"), value):  # the data file moved: the same bytes
+                continue
             if name not in stored and same_fit is not None and same_fit(stored, {**stored, name: value}):
                 # typed now with the value the run took by default (--seed 0, --decoder-depth 5): the run goes
                 # on with its own options, which say the same
                 del given[name]
                 continue
             was = f"{flag(name)} {stored[name]}" if name in stored else f"no {flag(name)} (its default differs)"
+            moved = ", give that file's new path" if name == "data" else ""
             raise InvalidParameterError(
-                f"{flag(name)} {value} conflicts with the {state} in {out}, started with {was}. "
-                f"Drop {flag(name)} to resume with the run's own options, or fit into another --out."
+                f"{flag(name)} {value} conflicts with the {state} in {out}, started with {was}"
+                + (" (other bytes)" if name == "data" else "")
+                + f". Drop {flag(name)} to resume with the run's own options{moved}, or fit into another --out."
             )
     if info["status"] != RUNNING:
         return None
     return {**stored, **given} if isinstance(stored, dict) else given
+
+
+def _same_file(recorded: Any, path: Any) -> bool:
+    """Whether ``path`` is a file with the bytes run.json's data record (``data_provenance``) hashed."""
+    if not isinstance(recorded, dict) or recorded.get("sha256_of") != "file" or not Path(str(path)).is_file():
+        return False
+    return file_sha256(path) == recorded.get("sha256")
 
 
 def require(options: dict[str, Any], name: str, out: Path, resume: bool) -> Any:
