@@ -261,3 +261,15 @@ def test_resume_is_refused_for_a_linear_floor_and_a_finished_one_names_no_epochs
     again = run("fit", "--out", out, "--resume")
     assert again.exit_code == 0 and "holds a finished run (pca); nothing to resume" in again.stdout, again.output
     assert (out / "run.json").read_bytes() == before
+
+
+def test_a_linked_data_file_is_read_by_the_name_typed_not_its_target(data_file, tmp_path):
+    """DVC and git-annex keep data as links to content-addressed files with no suffix."""
+    blob = tmp_path / "cache" / "3f9a0c"
+    blob.parent.mkdir()
+    blob.write_bytes(data_file.read_bytes())
+    link = tmp_path / "linked.npz"
+    link.symlink_to(blob)
+    result = run("fit", "--model", "pca", "--data", link, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["data"] == str(link)

@@ -7,6 +7,7 @@ refused by name, except the ones a resumed run may change (``ADJUSTABLE_ON_RESUM
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -38,7 +39,7 @@ def plain(name: str, value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path) or (name == "data" and isinstance(value, str) and Path(value).exists()):
-        return str(Path(value).resolve())
+        return os.path.abspath(value)  # not resolve(): a link (DVC, git-annex) keeps the name whose suffix is read
     return value
 
 
