@@ -312,6 +312,10 @@ def test_variation_that_float32_rounds_away_is_refused_not_fitted():
     assert validate_matrix(shifted, dtype=np.float64)[0, 2] == shifted[0, 2]  # the float64 readers keep it
     counts = np.arange(20, dtype=np.int64).reshape(10, 2) * 1_000_000  # exact in float32: accepted
     np.testing.assert_array_equal(validate_matrix(counts), counts)
+    near_constant = x.copy()
+    near_constant[:, 0] = 0.126 + 1e-9 * x[:, 0]  # its last digits round away beside N(0, 1) columns: no loss
+    validate_matrix(near_constant)
+    validate_matrix(shifted[:1], min_samples=1)  # one row has no spread to lose
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
