@@ -293,6 +293,14 @@ def fit_run(
                 )
             )
         raise DataFileError(f"{out}: already holds a finished run. Add --force to replace it, or choose another --out.")
+    if earlier is None and not resume and not force and out.is_dir():
+        others = foreign_entries(out)
+        if others:
+            raise DataFileError(
+                f"{out}: holds {len(others)} file(s) or folder(s) that are not a latentid run (e.g. '{others[0]}'): "
+                "the run's files would be mixed among them. Choose a new or empty --out, or add --force to write "
+                "the run beside them."
+            )
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
     if resume and earlier is not None and earlier["status"] == FINISHED:
@@ -401,6 +409,17 @@ def run_files(out: Path) -> list[Path]:
     files += [file for pattern in CHECKPOINT_PATTERNS for file in sorted(out.glob(pattern))]
     files += [out / MODEL_DIR / name for name in MODEL_FILES]
     return [file for file in files if file.is_file()]
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """Names in the folder ``out`` that no fit writes (sorted): anything but the run's files, model/ and the
+    folder a replaced run waits in."""
+    ours = {*RUN_FILES, MODEL_DIR, REPLACED_DIR}
+    return sorted(
+        entry.name
+        for entry in out.iterdir()
+        if entry.name not in ours and not any(entry.match(pattern) for pattern in CHECKPOINT_PATTERNS)
+    )
 
 
 def _prune_model_dir(out: Path) -> None:

@@ -114,3 +114,17 @@ def test_fit_refuses_an_interrupted_run_and_force_replaces_it(tmp_path, data_fil
     assert run("fit", "--model", "pca", "--data", data_file, "--out", out, "--force").exit_code == 0
     assert not (out / "restart-1.pt").exists() and not (out / "pretrain-2.pt").exists()
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_fit_refuses_a_folder_of_other_files_and_writes_beside_them_with_force(tmp_path, data_file):
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = run("fit", "--model", "pca", "--data", data_file, "--out", out)
+    assert result.exit_code == 2 and "not a latentid run (e.g. 'notes.txt')" in result.stderr, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+    assert run("fit", "--model", "pca", "--data", data_file, "--out", out, "--force").exit_code == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "run.json").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("fit", "--model", "pca", "--data", data_file, "--out", empty).exit_code == 0  # needs no --force
