@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentid.errors import InvalidDataError
+from latentid.errors import InvalidDataError, InvalidDataTypeError
 from latentid.models import IVAE, PCA, VaDE, load_model
 from latentid.models.linear import load_linear
 
@@ -73,6 +73,15 @@ def test_a_refit_without_names_forgets_them(frame, gmm_data):
 def test_integer_column_names_are_not_feature_names(gmm_data):
     model = PCA(latent_dim=2).fit(pd.DataFrame(gmm_data[0]))
     assert not hasattr(model, "feature_names_in_")
+
+
+@pytest.mark.parametrize("estimator", [PCA(latent_dim=2), VaDE(latent_dim=2, epochs=1, n_init=1)])
+def test_column_names_of_mixed_types_are_refused_at_fit_and_after(fitted, frame, estimator):
+    mixed = frame.set_axis(["a", *range(1, frame.shape[1])], axis=1)
+    with pytest.raises(InvalidDataTypeError, match=r"column names mix types \(int, str\).*astype\(str\)"):
+        estimator.fit(mixed)
+    with pytest.raises(InvalidDataTypeError, match="mix types"):
+        fitted["PCA"].transform(mixed)
 
 
 @pytest.mark.parametrize("name", ["PCA", "VaDE"])

@@ -2,8 +2,8 @@
 
 The models compute on arrays, so without this check a frame whose columns are in another order at
 transform than at fit would silently give other latents. The rules are scikit-learn's: names are kept
-only when every column name is a string; the same names in another order, or other names, are refused;
-names on one side only are a warning.
+only when every column name is a string (names of mixed types are refused); the same names in another
+order, or other names, are refused; names on one side only are a warning.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from latentid.errors import InvalidDataError
+from latentid.errors import InvalidDataError, InvalidDataTypeError
 
 ATTRIBUTE = "feature_names_in_"
 SHOWN = 5  # names listed in an error before '...'
@@ -25,7 +25,14 @@ def column_names(X) -> np.ndarray | None:
     if columns is None:
         return None
     names = list(columns)
-    if not names or not all(isinstance(name, str) for name in names):
+    strings = [isinstance(name, str) for name in names]
+    if any(strings) and not all(strings):  # scikit-learn refuses these too: which order would be checked?
+        kinds = sorted({type(name).__name__ for name in names})
+        raise InvalidDataTypeError(
+            f"X's column names mix types ({', '.join(kinds)}): names are kept and checked only when all are "
+            "strings. Use X.columns = X.columns.astype(str), or pass X.to_numpy() to drop them."
+        )
+    if not names or not all(strings):
         return None
     return np.asarray(names, dtype=object)
 
