@@ -492,6 +492,8 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     """Load a finished run folder written by ``fit_run``; a one-line error if ``path`` is not one, or
     holds an interrupted fit (with the command that continues it)."""
     path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such folder. Give the --out folder of 'latentid fit'.")
     info = read_run_info(path)
     checkpoints = info is None and path.is_dir() and any(path.glob("restart-*.pt"))
     if checkpoints and is_study_seed(path):

@@ -273,3 +273,8 @@ def test_a_linked_data_file_is_read_by_the_name_typed_not_its_target(data_file, 
     result = run("fit", "--model", "pca", "--data", link, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run" / "run.json").read_text())["options"]["data"] == str(link)
+
+
+def test_a_run_folder_that_does_not_exist_is_named_as_such(tmp_path):
+    for command in (("explain", "--run"), ("transform", "--data", "mnist", "--out", tmp_path / "z.npy", "--run")):
+        assert_one_line_error(run(*command, tmp_path / "nowhere"), "nowhere: no such folder")

@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -325,3 +327,40 @@ def test_a_table_with_a_header_and_no_rows_says_so(tmp_path, suffix):
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
     with pytest.raises(InvalidDataError, match=r"has a header \(x0, x1\) but no data rows\.$"):
         read_dataset(path)
+
+
+def test_missing_values_in_a_frame_are_named_as_missing():
+    frame = pd.DataFrame(np.random.default_rng(0).random((6, 3)), columns=["a", "b", "c"]).astype(object)
+    frame.iloc[3, 1] = pd.NA
+    frame.iloc[4, 2] = None
+    with pytest.raises(InvalidDataError, match=r"^X contains 2 missing value\(s\) \(None, pd.NA\), first at row 3, col"):
+        validate_matrix(frame)
+
+
+def test_a_pipe_given_as_data_is_refused_rather_than_waited_on(tmp_path):
+    import os
+
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    # Before the check, each open blocked until a writer came: writers come after 5 s, so a regression fails
+    # (the reads then find an empty file) rather than hanging the suite.
+    done = threading.Event()
+    writer = threading.Thread(target=_keep_opening_for_writing, args=(pipe, done), daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(DataFileError, match="is not a regular file"):
+            read_dataset(pipe)
+    finally:
+        done.set()
+
+
+def _keep_opening_for_writing(pipe, done: threading.Event) -> None:
+    import os
+
+    done.wait(5.0)
+    while not done.is_set():
+        try:
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waiting now
+            pass
+        done.wait(0.05)

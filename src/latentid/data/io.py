@@ -93,6 +93,13 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
+            missing = _missing(arr)
+            if missing.any():
+                r, c = np.argwhere(missing)[0]
+                raise InvalidDataError(
+                    f"{name} contains {int(missing.sum())} missing value(s) (None, pd.NA), first at row {r}, column "
+                    f"{c} (counted from 0). Remove or impute them first."
+                ) from None
             error = InvalidDataTypeError if isinstance(exc, TypeError) else InvalidDataError
             raise error(f"{name} must be numeric; {exc}. Convert or drop non-numeric columns.") from None
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
@@ -127,6 +134,11 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
     if cast.dtype != arr.dtype and arr.dtype.itemsize >= 4:  # a cast that can round: did it erase variation?
         _refuse_rounded_away(arr, cast, name)
     return cast
+
+
+def _missing(arr: np.ndarray) -> np.ndarray:
+    """Which entries of an object array are missing-value markers: None, pandas' NA or NaT (bool, same shape)."""
+    return np.frompyfunc(lambda v: v is None or type(v).__name__ in ("NAType", "NaTType"), 1, 1)(arr).astype(bool)
 
 
 ROUNDING_TOLERANCE = 1e-3  # of the widest column's range: rounding to float32 may move a value by no more
@@ -614,6 +626,8 @@ def read_dataset(
         raise DataFileError(f"{path}: no such file. Check the path given to --data.")
     if path.is_dir():
         raise DataFileError(f"{path}: is a folder, not a data file.")
+    if not path.is_file():  # a pipe or a device would block the read, or never end
+        raise DataFileError(f"{path}: is not a regular file (a pipe or a device?). Save the data to a file first.")
     suffix = data_suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         compressed = suffix.endswith((".gz", ".zip", ".bz2", ".xz", ".zst"))
