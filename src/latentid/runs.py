@@ -381,8 +381,6 @@ def fit_run(
                 write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))
             raise
         seconds = time.perf_counter() - start
-        if replaced is not None:
-            shutil.rmtree(replaced, ignore_errors=True)
         fit_warnings = user_warnings(caught)  # into run.json (the command prints each as a note)
         # The table's column names go into the saved model, so that a DataFrame given to it in Python is checked
         # by name; the command line reads arrays and checks names itself (check_data_for_run), so not here.
@@ -394,6 +392,9 @@ def fit_run(
         info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"], **labels)
         info = {**started, **info, "warnings": fit_warnings}
         write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
+        # The run a --force replaced is deleted once the new one is written, also when that fit was interrupted
+        # and finished by a --resume.
+        shutil.rmtree(out / REPLACED_DIR, ignore_errors=True)
         return Run(out, model, info)
 
 

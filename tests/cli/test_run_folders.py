@@ -120,6 +120,18 @@ def test_resume_takes_the_options_from_the_folder(monkeypatch, data_file, tmp_pa
     assert info["status"] == "finished" and len(info["resumed"]) == 1 and info["epochs_run"] == 4
 
 
+def test_an_interrupted_replacement_says_where_the_replaced_run_waits(monkeypatch, data_file, tmp_path):
+    out = tmp_path / "run"
+    assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code == 0
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        stopped = run("fit", "--data", data_file, "--out", out, "--force", "--seed", 3, *FAST)
+    assert stopped.exit_code == 130 and f"waits in {out / '.replaced-run'}" in stopped.stderr, stopped.stderr
+    assert (out / ".replaced-run" / "run.json").is_file()
+    assert run("fit", "--out", out, "--resume", "--quiet").exit_code == 0
+    assert not (out / ".replaced-run").exists()  # deleted once the replacing fit ended, as the message said
+
+
 def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_path):
     out = tmp_path / "stopped"
     with monkeypatch.context() as patch:

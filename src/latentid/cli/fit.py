@@ -41,6 +41,7 @@ from latentid.runs import (
     LATENTS_FILE,
     LINEAR_MODELS,
     MODEL_DIR,
+    REPLACED_DIR,
     aux_values,
     check_data_for_run,
     fit_run,
@@ -444,6 +445,8 @@ def fit(
     except KeyboardInterrupt:
         resumable = model in DEEP and read_run_info(out) is not None
         message = f"interrupted: continue with 'latentid fit --out {out} --resume'" if resumable else "interrupted"
+        if resumable and (out / REPLACED_DIR).is_dir():  # an interrupted --force: the old run is not gone yet
+            message += f"; the run it replaces waits in {out / REPLACED_DIR} until then, and is deleted when it ends"
         err_console.print(escape(message), soft_wrap=True, highlight=False)
         raise typer.Exit(130) from None
     written = (
