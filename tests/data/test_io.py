@@ -364,3 +364,14 @@ def _keep_opening_for_writing(pipe, done: threading.Event) -> None:
         except OSError:  # no reader waiting now
             pass
         done.wait(0.05)
+
+
+def test_a_column_empty_in_every_row_is_named_as_a_trailing_delimiter(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("1,2,3,\n4,5,6,\n7,8,9,\n")  # every line ends in a comma: a fourth, empty column
+    with pytest.raises(InvalidDataError, match=r"Column 3 has no value in any row: a delimiter at the end"):
+        read_dataset(path)
+    x = np.ones((4, 3))
+    x[1, 2] = np.nan  # a value missing here and there is not that
+    with pytest.raises(InvalidDataError, match=r"column 2 \(counted from 0\)\. Remove or impute them first\.$"):
+        validate_matrix(x)

@@ -119,9 +119,15 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
+        empty = np.flatnonzero(~finite.any(axis=0))
+        hint = (
+            f" Column {empty[0]} has no value in any row: a delimiter at the end of each line? Drop that column."
+            if empty.size and arr.shape[0] > 1
+            else " Remove or impute them first."
+        )
         raise InvalidDataError(
             f"{name} contains {int((~finite).sum())} NaN or infinite value(s), first at row {bad[0]}, column {bad[1]} "
-            "(counted from 0). Remove or impute them first."
+            f"(counted from 0).{hint}"
         )
     with np.errstate(over="ignore"):  # named below, in one line, rather than warned of
         cast = np.ascontiguousarray(arr, dtype=dtype)
