@@ -55,6 +55,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -210,10 +211,16 @@ class ModelTable(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list of seeds alone took gigabytes
+MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
+
+
 def _seeds(value: Any) -> list[int]:
     if type(value) is int:
         if value < 1:
             raise ValueError(f"must be an int >= 1 (seeds 0..n-1) or a list of ints >= 0, got {value!r}")
+        if value > MAX_SEEDS:
+            raise ValueError(f"must be at most {MAX_SEEDS:,} (one fit per seed and point), got {value:,}")
         return list(range(value))
     if not isinstance(value, list) or not value or any(type(s) is not int or s < 0 for s in value):
         raise ValueError(f"must be an int >= 1 (seeds 0..n-1) or a non-empty list of ints >= 0, got {value!r}")
@@ -348,9 +355,18 @@ class Study(BaseModel):
 
     def _expand(self) -> list[RunConfig]:
         option_axes = [self._option_axes(i, table) for i, table in enumerate(self.models)]
+        points = [list(self._data_points(i, table)) for i, table in enumerate(self.data)]
+        option_points = sum(math.prod(map(len, axes.values())) for axes in option_axes)
+        count = sum(map(len, points)) * option_points * len(self.seeds)
+        if count > MAX_RUNS:
+            raise self._fail(
+                "seeds",
+                f"the grid holds {count:,} runs (data points x models x option points x seeds), more than "
+                f"{MAX_RUNS:,}: split it into several studies, or use fewer seeds or axis values",
+            )
         runs: list[tuple[dict, str, dict, int, str | None]] = []
-        for i, table in enumerate(self.data):
-            for data in self._data_points(i, table):
+        for data_points in points:
+            for data in data_points:
                 for model, axes in zip(self.models, option_axes, strict=True):
                     for values in itertools.product(*axes.values()):
                         options, skip = _resolve_options(model.name, dict(zip(axes, values, strict=True)), data)
