@@ -106,3 +106,15 @@ def test_consistency_is_symmetric(seed, split_seed):
     a, b = _latents(seed)
     ab, ba = consistency(a, b, seed=split_seed), consistency(b, a, seed=split_seed)
     _same(ab, ba, ("mcc_strong", "mcc_spearman", "mcc_weak", "affine_r2", "mcc_cca"))
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-300])
+def test_every_score_holds_at_the_edges_of_float64(scale):
+    """Latents of 1e200 overflowed in the alignments' Gram matrices, and of 1e-300 underflowed (ValueError)."""
+    z, z_hat = _latents(0)
+    plain = identifiability_report(z, z_hat)
+    for scaled in (identifiability_report(z * scale, z_hat * scale), identifiability_report(z, z_hat * scale)):
+        assert scaled.keys() == plain.keys()
+        for key, value in plain.items():
+            assert scaled[key] == pytest.approx(value, abs=1e-9), key
+    assert consistency(z * scale, z_hat)["mcc_strong"] == pytest.approx(consistency(z, z_hat)["mcc_strong"])

@@ -224,6 +224,13 @@ def _split_info(split: float, seed: int, n_fit: int, n_eval: int) -> dict:
     return {"n_fit": n_fit, "n_eval": n_eval, "split": split, "seed": int(seed), "scored_on": SCORED_ON}
 
 
+def unit_scaled(arr: np.ndarray) -> np.ndarray:
+    """``arr`` times the power of two that brings its largest magnitude into [0.5, 1): exact, and every score
+    here is invariant to it, while latents of 1e200 (or 1e-300) overflowed (underflowed) in the alignments."""
+    peak = np.abs(arr).max() if arr.size else 0.0
+    return np.ldexp(arr, -np.frexp(peak)[1]) if peak > 0 else arr
+
+
 def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> dict:
     """Score learned latents against the true ones at every level of the identifiability hierarchy.
 
@@ -244,8 +251,8 @@ def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> 
     samples; R^2 is averaged uniformly over the true coordinates (scikit-learn's ``r2_score``).
     """
     split = check_split(split)
-    z_true = check_latents(z_true, "z_true")
-    z_hat = check_latents(z_hat, "z_hat", allow_constant=True)
+    z_true = unit_scaled(check_latents(z_true, "z_true"))
+    z_hat = unit_scaled(check_latents(z_hat, "z_hat", allow_constant=True))
     check_same_rows(z_true, z_hat, "z_true", "z_hat")
     fit_idx, eval_idx = split_indices(z_true.shape[0], split, seed, MIN_SAMPLES)  # alignments fit on each part
     t_fit, t_eval = _true_parts(z_true, "z_true", fit_idx, eval_idx)
@@ -292,8 +299,8 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     (symmetric), the dimensions and the split keys. Swapping z_a and z_b gives the same symmetric scores.
     """
     split = check_split(split)
-    z_a = check_latents(z_a, "z_a", allow_constant=True)
-    z_b = check_latents(z_b, "z_b", allow_constant=True)
+    z_a = unit_scaled(check_latents(z_a, "z_a", allow_constant=True))
+    z_b = unit_scaled(check_latents(z_b, "z_b", allow_constant=True))
     check_same_rows(z_a, z_b, "z_a", "z_b")
     fit_idx, eval_idx = split_indices(z_a.shape[0], split, seed, MIN_SAMPLES)
     notes: list[str] = []
@@ -387,7 +394,8 @@ def evaluate_latents(
                 np.union1d(_constant_columns(z_hat[fit_idx]), _constant_columns(z_hat[eval_idx])),
             )
             z_used = z_hat[:, varying] if varying.size else np.zeros((z_hat.shape[0], 0))
-            out.update(facet_affine_r2(check_latents(z_true, "z_true"), z_used, facet_blocks, split, seed))
+            z_true_scaled = unit_scaled(check_latents(z_true, "z_true"))
+            out.update(facet_affine_r2(z_true_scaled, unit_scaled(z_used), facet_blocks, split, seed))
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape[0] != n_data:
