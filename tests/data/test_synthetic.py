@@ -135,6 +135,17 @@ def test_a_simulation_that_overflows_float32_is_refused_in_one_line():
         gen.sample(10)
 
 
+def test_components_so_far_out_that_float32_rounds_z_are_refused():
+    """At mean scale 1e30, z stored as float32 kept 4 distinct values of 300 while x came from the exact z;
+    at 1e5 the rounding is still over 1% of a component's sd; 1e4 is kept."""
+    with pytest.raises(InvalidParameterError, match=r"mean_scale \(1e\+30\) is more than 1e\+06"):
+        SyntheticSpec.create(mean_scale=1e30)
+    with pytest.raises(InvalidParameterError, match=r"^float32, which z is stored in, rounds it by up to .*mean scale"):
+        SyntheticSpec(mean_scale=1e5, seed=0).build().sample(300, random_state=0)
+    data = SyntheticSpec(mean_scale=1e4, seed=0).build().sample(300, random_state=0)
+    assert data.z.shape == (300, 2)  # kept: rounded by under 1% of a component sd
+
+
 def test_noise_below_float32_rounding_of_x_is_warned_about():
     # x is stored as float32: at noise 1e-9 the rounding (~1e-7 here) is the larger error, and the true
     # model's likelihood would score it; at the default 0.01 (and at 1e-4) nothing is said.

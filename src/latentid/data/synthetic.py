@@ -43,6 +43,7 @@ DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
 MAX_CONDITION = 10.0  # largest / smallest singular value allowed for a mixing layer
 # At most this many components (prod K_j with facets): the mixture is held and drawn from component by component.
 MAX_JOINT_COMPONENTS = 10_000
+MAX_MEAN_SCALE = 1e6  # beyond, float32 (what z and x are stored in) rounds away the spread within a component
 
 
 _BOUND_WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -91,6 +92,11 @@ class SyntheticSpec(BaseModel):
             raise ValueError(
                 f"components ({self.components}) is more than {MAX_JOINT_COMPONENTS:,}, which simulating could take "
                 "hours over; use fewer components"
+            )
+        if self.mean_scale > MAX_MEAN_SCALE:
+            raise ValueError(
+                f"mean_scale ({self.mean_scale:.3g}) is more than {MAX_MEAN_SCALE:.0e}: the spread within a component "
+                "would be lost to float32 rounding; use a smaller mean scale"
             )
         if self.obs_dim < self.latent_dim:
             raise ValueError(
@@ -272,6 +278,7 @@ def _draw_mixing(spec: SyntheticSpec, prior: GaussianMixture, rng: np.random.Gen
     return MixingMLP(tuple(weights), tuple(biases), spec.activation, spec.slope)
 
 
+Z_ROUNDING_SHARE = 0.01  # float32 rounding of z, as a share of the smallest component sd, above which z is refused
 ROUNDING_SHARE = 0.1  # float32 rounding error of x, as a share of the noise sd, above which likelihoods mislead
 
 
@@ -330,9 +337,23 @@ class SyntheticGenerator:
                     f"The simulated {name} does not fit in float32 (|{name}| up to {np.nanmax(np.abs(values)):.3g}, "
                     f"the limit is {limit:.3g}). Lower the noise or the mean scale."
                 )
+        z32 = z.astype(np.float32)
+        self._refuse_z_rounded_away(z, z32)
         x32 = x.astype(np.float32)
         _warn_if_noise_below_rounding(x, x32, self.noise)
-        return Dataset(x=x32, z=z.astype(np.float32), c=c, source="<simulated>")
+        return Dataset(x=x32, z=z32, c=c, source="<simulated>")
+
+    def _refuse_z_rounded_away(self, z: np.ndarray, z32: np.ndarray) -> None:
+        """InvalidParameterError when storing z (n, m) as float32 moves it by more than 1% of the smallest
+        component sd: components placed far out (a large mean scale) would leave a z that x was not drawn from."""
+        smallest_sd = float(np.sqrt(np.linalg.eigvalsh(self.prior.covariances).min()))
+        rounding = float(np.abs(z32.astype(np.float64) - z).max()) if z.size else 0.0
+        if rounding > Z_ROUNDING_SHARE * smallest_sd:
+            raise InvalidParameterError(
+                f"float32, which z is stored in, rounds it by up to {rounding:.2g}, more than "
+                f"{Z_ROUNDING_SHARE:.0%} of the smallest component sd ({smallest_sd:.2g}): the stored z would not be "
+                "the one x was drawn from. Lower the mean scale."
+            )
 
     def posterior(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
         """The oracle's posterior under this generator for x (n, obs_dim): a ``latentid.oracle.OracleResult``
