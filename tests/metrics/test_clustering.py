@@ -93,3 +93,9 @@ def test_bad_labels_raise(true, pred, match):
 def test_bad_split_raises():
     with pytest.raises(InvalidParameterError, match="split"):
         cluster_report([0, 1, 0, 1], [0, 1, 0, 1], split=1.0)
+
+
+def test_match_clusters_refuses_labels_of_other_samples_in_one_line():
+    labels = np.arange(20) % 3
+    with pytest.raises(InvalidDataError, match="labels_true has 20 samples but labels_pred has 10"):
+        match_clusters(labels, labels[:10])

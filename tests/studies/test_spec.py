@@ -378,3 +378,9 @@ def test_a_grid_too_large_to_run_is_refused_before_it_is_built(tmp_path, monkeyp
     grid = 'name = "s"\nseeds = 3\n[data]\nlatent_dim = [2, 3]\nsamples = 300\n\n[[models]]\nname = "pca"\n'
     with pytest.raises(InvalidParameterError, match=r"grid.toml: seeds: the grid holds 6 runs .* more than 5"):
         load_study(study(tmp_path, grid, name="grid.toml")).expand()
+
+
+def test_a_blank_study_name_is_refused(tmp_path):
+    body = 'seeds = 1\n[data]\nlatent_dim = 2\nsamples = 300\n\n[[models]]\nname = "pca"\n'
+    with pytest.raises(InvalidParameterError, match=r"name: must hold a visible character"):
+        load_study(study(tmp_path, 'name = "   "\n' + body))

@@ -17,12 +17,25 @@ from latentid.errors import InvalidDataError
 from latentid.metrics._validation import check_labels, split_indices
 
 
+def _same_samples(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arrays checked (``check_labels``) and of the same length, or InvalidDataError."""
+    labels_true = check_labels(labels_true, "labels_true")
+    labels_pred = check_labels(labels_pred, "labels_pred")
+    if labels_true.shape != labels_pred.shape:
+        raise InvalidDataError(
+            f"labels_true has {labels_true.shape[0]} samples but labels_pred has {labels_pred.shape[0]}; "
+            "they must label the same samples in the same order."
+        )
+    return labels_true, labels_pred
+
+
 def match_clusters(labels_true, labels_pred) -> dict:
     """Hungarian 1:1 matching of predicted clusters to true classes maximising the agreeing samples.
 
     labels_true, labels_pred : ndarray of shape (n_samples,). Returns {cluster: class} for the
     min(n_clusters, n_classes) matched clusters.
     """
+    labels_true, labels_pred = _same_samples(labels_true, labels_pred)
     classes, true_idx = np.unique(labels_true, return_inverse=True)
     clusters, pred_idx = np.unique(labels_pred, return_inverse=True)
     table = contingency_matrix(true_idx, pred_idx)  # (n_classes, n_clusters)
@@ -61,13 +74,7 @@ def cluster_report(labels_true, labels_pred, split: float | None = None, seed: i
     dict with ``cluster_acc``, ``nmi``, ``ari``, ``n_clusters`` and ``n_classes`` (over all samples
     given), ``n_eval`` and ``cluster_scored_on``.
     """
-    labels_true = check_labels(labels_true, "labels_true")
-    labels_pred = check_labels(labels_pred, "labels_pred")
-    if labels_true.shape != labels_pred.shape:
-        raise InvalidDataError(
-            f"labels_true has {labels_true.shape[0]} samples but labels_pred has {labels_pred.shape[0]}; "
-            "they must label the same samples in the same order."
-        )
+    labels_true, labels_pred = _same_samples(labels_true, labels_pred)
     if split is None:
         fit_idx = eval_idx = np.arange(labels_true.shape[0])
         scored_on = "all samples (matching fitted on the same samples)"

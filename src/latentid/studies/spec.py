@@ -61,7 +61,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from latentid.data.synthetic import SyntheticSpec
 from latentid.errors import DataFileError, InvalidParameterError
@@ -215,6 +224,12 @@ MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list 
 MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
 
 
+def _visible(value: str) -> str:
+    if not value.strip():
+        raise ValueError(f"must hold a visible character (results and reports list runs by it), got {value!r}")
+    return value
+
+
 def _seeds(value: Any) -> list[int]:
     if type(value) is int:
         if value < 1:
@@ -330,7 +345,7 @@ class Study(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_visible)]
     description: str = ""
     seeds: Annotated[list[int], BeforeValidator(_seeds)]
     metrics: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: list(DEFAULT_METRICS))
