@@ -373,14 +373,14 @@ def test_a_grid_too_large_to_run_is_refused_before_it_is_built(tmp_path, monkeyp
 
     header = '[data]\nlatent_dim = 2\nsamples = 300\n\n[[models]]\nname = "pca"\n'
     with pytest.raises(InvalidParameterError, match=r"seeds: must be at most 10,000 .*got 20,000"):
-        load_study(study(tmp_path, 'name = "s"\nseeds = 20000\n' + header))  # 1e8 took gigabytes, then hung
+        study(tmp_path, 'name = "s"\nseeds = 20000\n' + header)  # 1e8 took gigabytes, then hung
     monkeypatch.setattr(spec_module, "MAX_RUNS", 5)
     grid = 'name = "s"\nseeds = 3\n[data]\nlatent_dim = [2, 3]\nsamples = 300\n\n[[models]]\nname = "pca"\n'
     with pytest.raises(InvalidParameterError, match=r"grid.toml: seeds: the grid holds 6 runs .* more than 5"):
-        load_study(study(tmp_path, grid, name="grid.toml")).expand()
+        study(tmp_path, grid, name="grid.toml").expand()
 
 
 def test_a_blank_study_name_is_refused(tmp_path):
     body = 'seeds = 1\n[data]\nlatent_dim = 2\nsamples = 300\n\n[[models]]\nname = "pca"\n'
     with pytest.raises(InvalidParameterError, match=r"name: must hold a visible character"):
-        load_study(study(tmp_path, 'name = "   "\n' + body))
+        study(tmp_path, 'name = "   "\n' + body)
