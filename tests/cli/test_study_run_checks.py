@@ -173,3 +173,13 @@ def test_a_runs_warnings_are_stored_and_shown_by_results_and_report(tmp_path, mo
     assert run("report", store, "--out", tmp_path / "report").exit_code == 0
     page = (tmp_path / "report" / "index.html").read_text()
     assert "Runs with warnings (2)" in page and "PCA left latent dimension(s) 1 (0.10) inactive" in page
+
+
+def test_a_study_name_reused_with_another_grid_is_noted(tmp_path):
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path, seeds=1), "--store", store, "--quiet").exit_code == 0
+    again = run("experiment", "run", study(tmp_path, seeds=1), "--store", store, "--quiet")
+    assert again.exit_code == 0 and "does not declare" not in again.stderr  # the same grid: nothing to say
+    changed = run("experiment", "run", study(tmp_path, seeds=1, samples=250), "--store", store, "--quiet")
+    assert changed.exit_code == 0
+    assert "also holds 1 run of study 's' that" in " ".join(changed.stderr.split()), changed.stderr

@@ -54,6 +54,16 @@ def _plural(count: int, noun: str, verb: str | None = None) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _runs_not_declared(results, study) -> int:
+    """How many runs the store files under ``study``'s name that its grid does not hold."""
+    declared = {config.key for config in study.expand()}
+    try:
+        held = results.rows(study=study.name)
+    except InvalidParameterError:  # the store has no run of that study yet
+        return 0
+    return sum(row["key"] not in declared for row in held)
+
+
 def _check_folder(path: Path, flag: str) -> None:
     """A folder to write into later: refused now if it, or the first part of it that exists, is a file."""
     for part in (path, *path.parents):
@@ -122,6 +132,15 @@ def run_command(
     try:
         with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
             task = progress.add_task(f"study {study.name}", total=None, failed="")
+            undeclared = _runs_not_declared(results, study)
+            if undeclared:
+                progress.console.print(
+                    f"note: {escape(str(store))} also holds {_plural(undeclared, 'run')} of study "
+                    f"{escape(repr(study.name))} that {escape(str(study_file))} does not declare (an earlier version "
+                    "of the file?): 'results' and 'report' for this study include them. Use another study name or "
+                    "--store to keep them apart.",
+                    highlight=False,
+                )
 
             def started(summary) -> None:
                 seen["summary"] = summary
