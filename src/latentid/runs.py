@@ -122,7 +122,8 @@ def joint_labels(columns: np.ndarray, source: str) -> np.ndarray:
     (c_1, ..., c_J) -> sum_j c_j * 1000^(J - j), so (2, 3) is 2003. Numbering the label tuples found in one
     file would give another file (a subset, a test split) other numbers for the same tuples."""
     n_columns = columns.shape[1]
-    whole = np.all(np.isfinite(columns)) and np.all(columns == np.round(columns))
+    numeric = np.issubdtype(columns.dtype, np.number) or columns.dtype == bool
+    whole = numeric and np.all(np.isfinite(columns)) and np.all(columns == np.round(columns))
     if n_columns > JOINT_LABEL_COLUMNS or not whole or columns.min() < 0 or columns.max() >= JOINT_LABEL_BASE:
         raise InvalidDataError(
             f"{source}: its {n_columns} label columns 'c' cannot be joined into one label for --aux c: that takes "

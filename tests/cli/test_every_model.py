@@ -195,6 +195,6 @@ def test_joint_labels_refuse_what_they_cannot_number(tmp_path):
     from latentid.runs import joint_labels
 
     np.testing.assert_array_equal(joint_labels(np.array([[2, 3], [0, 999]]), "f"), [2003, 999])
-    for bad in ([[1, 1000]], [[-1, 0]], [[0.5, 1]], [[0] * 7]):
+    for bad in ([[1, 1000]], [[-1, 0]], [[0.5, 1]], [[0] * 7], [["a", "b"]]):
         with pytest.raises(InvalidDataError, match="cannot be joined"):
             joint_labels(np.array(bad), "f")
