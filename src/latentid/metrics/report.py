@@ -32,7 +32,7 @@ from latentid.metrics.alignment import (
     OrthogonalAlignment,
     PermutationScalingAlignment,
 )
-from latentid.metrics.clustering import cluster_report
+from latentid.metrics.clustering import cluster_report, match_clusters
 from latentid.metrics.correlation import mcc_from_arrays
 from latentid.metrics.facets import facet_affine_r2, facet_cluster_report
 
@@ -224,6 +224,21 @@ def _split_info(split: float, seed: int, n_fit: int, n_eval: int) -> dict:
     return {"n_fit": n_fit, "n_eval": n_eval, "split": split, "seed": int(seed), "scored_on": SCORED_ON}
 
 
+def _unmatched_note(classes: np.ndarray, labels: np.ndarray, split: float, seed: int) -> str | None:
+    """A note when held-out samples (n,) belong to true classes no cluster was matched to on the fit split:
+    cluster_acc counts them as errors, which caps it (many classes over few rows, or fewer clusters)."""
+    fit_idx, eval_idx = split_indices(len(classes), split, seed)
+    matched = list(match_clusters(classes[fit_idx], labels[fit_idx]).values())
+    unmatched = int(np.sum(~np.isin(classes[eval_idx], matched)))
+    if not unmatched:
+        return None
+    return (
+        f"{unmatched} of the {eval_idx.size} held-out samples belong to true classes that no cluster was matched "
+        "to on the fit split (classes absent there, or more classes than clusters): cluster_acc counts them as "
+        f"errors, so it is at most {1 - unmatched / eval_idx.size:.3f} here"
+    )
+
+
 def unit_scaled(arr: np.ndarray) -> np.ndarray:
     """``arr`` times the power of two that brings its largest magnitude into [0.5, 1): exact, and every score
     here is invariant to it, while latents of 1e200 (or 1e-300) overflowed (underflowed) in the alignments."""
@@ -409,6 +424,9 @@ def evaluate_latents(
         else:
             labels = check_labels(labels, "labels (the predicted clusters)")
             out.update(cluster_report(classes, labels, split=split, seed=seed))
+            unmatched = _unmatched_note(classes, labels, split, seed)
+            if unmatched:
+                out["warnings"] = [*out.get("warnings", []), unmatched]
         # The same split as the identifiability keys (same n, split and seed), so these agree with them.
         out.update(_split_info(split, seed, n_data - out["n_eval"], out["n_eval"]))
         out["split_note"] = SPLIT_NOTE
