@@ -352,7 +352,7 @@ class SyntheticGenerator:
             raise InvalidParameterError(
                 f"float32, which z is stored in, rounds it by up to {rounding:.2g}, more than "
                 f"{Z_ROUNDING_SHARE:.0%} of the smallest component sd ({smallest_sd:.2g}): the stored z would not be "
-                "the one x was drawn from. Lower the mean scale."
+                "the one x was drawn from. Lower the mean scale (or widen the components' eigen_range)."
             )
 
     def posterior(self, x: np.ndarray, *, n_samples: int = 512, random_state: SeedLike = 0):
