@@ -32,21 +32,23 @@ def fit_memory_need(
     encoder_hidden: Sequence[int],
     batch_rows: int,
     samples: int,
-) -> tuple[float, float]:
-    """(bytes for the weights and their companions, bytes for one batch's activations) of a fit whose batches
-    have ``batch_rows`` rows and whose decoder runs ``samples`` draws of z per row."""
+) -> tuple[int, float]:
+    """(the networks' weights and biases, bytes for one batch's activations) of a fit whose batches have
+    ``batch_rows`` rows and whose decoder runs ``samples`` draws of z per row."""
     encoder = (n_features + n_aux, *encoder_hidden)
     weights = mlp_weights(encoder) + 2 * mlp_weights((encoder[-1], latent_dim))  # the trunk, the two heads
     weights += mlp_weights((latent_dim, *decoder_hidden, n_features))
     decoder_units = latent_dim + sum(decoder_hidden) + n_features  # run once per draw of z
     activations = batch_rows * BYTES_PER_UNIT * (sum(encoder) + samples * decoder_units)
-    return 4.0 * WEIGHT_COPIES * weights, float(activations)
+    return weights, float(activations)
 
 
-def check_fit_memory(name: str, weight_bytes: float, activation_bytes: float) -> None:
-    """InvalidParameterError naming the fix when a fit needs more memory than is available."""
+def check_fit_memory(name: str, weights: int, activation_bytes: float) -> None:
+    """InvalidParameterError naming the fix when a fit of networks with ``weights`` fp32 weights (their
+    ``WEIGHT_COPIES``) and one batch's ``activation_bytes`` needs more memory than is available."""
+    weight_bytes = 4.0 * WEIGHT_COPIES * weights
     if weight_bytes >= activation_bytes:
-        what = f"{name}'s networks ({weight_bytes / 4 / WEIGHT_COPIES:,.0f} weights)"
+        what = f"{name}'s networks ({weights:,} weights)"
         fix = "Use narrower networks (hidden_dims, encoder_dims): by default every hidden layer is as wide as the data."
     else:
         what = f"{name}'s batches of activations"
