@@ -32,6 +32,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.pt"
 ARRAYS_NAME = "arrays.npz"  # a linear model's weights, in place of model.pt
 WEIGHTS_DIGEST_KEY = "weights_sha256"  # in config.json: the SHA-256 of model.pt (arrays.npz for a linear model)
+CONFIG_DIGEST_KEY = "config_sha256"  # in config.json: the SHA-256 of the rest of it (``config_digest``)
 CHECKSUM_MARK = b"\nlatentid-sha256:"  # a checkpoint ends with this mark and the hex digest of what precedes it
 CHECKSUM_TRAILER = len(CHECKSUM_MARK) + 64
 
@@ -58,6 +59,8 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
     if callable(value) or isinstance(value, np.random.Generator):
         return None
     return value
@@ -113,8 +116,6 @@ def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
     weights = buffer.getvalue()
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        tmp.write_bytes(weights)
     body = {
         "format": MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -122,9 +123,26 @@ def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[
         WEIGHTS_DIGEST_KEY: hashlib.sha256(weights).hexdigest(),
         "versions": versions(),
     }
-    write_text_atomic(directory / CONFIG_NAME, json.dumps(body, indent=2) + "\n")
+    # Made before anything is written, so that a model saved here before stays whole if this fails.
+    text = json.dumps(sealed(body), indent=2) + "\n"
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        tmp.write_bytes(weights)
+    write_text_atomic(directory / CONFIG_NAME, text)
     (directory / ARRAYS_NAME).unlink(missing_ok=True)  # a linear model saved here before: no stale weights
     return directory
+
+
+def config_digest(body: dict[str, Any]) -> str:
+    """SHA-256 of a model config without its own ``CONFIG_DIGEST_KEY``, as canonical JSON (sorted keys, no
+    spaces): the same for the dict written and the dict read back, however the file is laid out."""
+    rest = {key: value for key, value in body.items() if key != CONFIG_DIGEST_KEY}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sealed(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its ``config_digest``: a hand-edited hyper-parameter (a slope, an activation) would load
+    as another model than the weights were fitted as, with no error."""
+    return {**body, CONFIG_DIGEST_KEY: config_digest(body)}
 
 
 def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -150,6 +168,12 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise DataFileError(
             f"{config_path}: written by a newer latentid (format {config['format_version']}). Upgrade latentid."
+        )
+    recorded = config.get(CONFIG_DIGEST_KEY)  # absent in a config written before it was recorded
+    if recorded is not None and recorded != config_digest(config):
+        raise DataFileError(
+            f"{config_path}: edited or damaged (its {CONFIG_DIGEST_KEY} does not match its contents), so it may "
+            "not describe the model its weights were fitted as. Save or fit the model again."
         )
     return config
 

@@ -41,6 +41,7 @@ from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
 from latentid.models.refined import laplace_posterior_mean, refined_iw_loss
+from latentid.models.saved_params import params_to_load, params_to_save, remember_fit_params, snapshot_params
 from latentid.training import SCHEDULES
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         TrainingDivergedError if the loss stops being finite.
         """
         self._validate_params()
+        params = snapshot_params(self)
         frame = X
         X = validate_matrix(X, "X")
         self._check_fit_data(X)
@@ -275,6 +277,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
             self._check_memory(X.shape, 0 if U is None else U.shape[1])
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
+            remember_fit_params(self, params)
             self._warn_inactive_dimensions(X, u)
         return self
 
@@ -501,7 +504,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write a folder with ``config.json`` and ``model.pt`` (state dict only); returns the folder."""
         self._check_fitted()
-        params = {k: jsonable(v) for k, v in self.get_params(deep=False).items()}
+        params = params_to_save(self)
         for key in PATH_PARAMS:  # absolute, so that the saved config means the same from any folder
             if params.get(key) is not None:
                 params[key] = str(Path(params[key]).resolve())
@@ -511,7 +514,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
             "n_features_in": self.n_features_in_,
             "feature_names_in": saved_names(self),
             "n_aux": self.module_.n_aux,
-            "latent_dim": self.latent_dim,
+            "latent_dim": params["latent_dim"],
             "fitted": {k: jsonable(getattr(self, k, None)) for k in self._FITTED_SCALARS},
         }
         return ckpt.write_run(path, config, self.module_.state_dict())
@@ -537,7 +540,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 f"{path} holds a {name} model, not a {cls.__name__}. Load it with {name}.load() or load_model()."
             )
         try:
-            model = target(**config["params"])
+            model = target(**params_to_load(config["params"]))
             n_features = int(config["n_features_in"])
             n_aux = int(config.get("n_aux", 0))
         except (TypeError, KeyError, ValueError) as exc:
@@ -557,6 +560,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
             detail = lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__
             raise DataFileError(f"{path}: model.pt does not match config.json ({detail.rstrip('.')}).") from exc
         model._set_fitted(module.to(dev), n_features)
+        remember_fit_params(model, snapshot_params(model))
         restore_names(model, config.get("feature_names_in"))
         return model
 

@@ -38,12 +38,12 @@ from sklearn.utils.metaestimators import available_if
 from latentid import checkpoint as ckpt
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid._random import numpy_rng
-from latentid.checkpoint import jsonable
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, refuse_aux
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
+from latentid.models.saved_params import params_to_save, remember_fit_params, snapshot_params
 
 ARRAYS_NAME = ckpt.ARRAYS_NAME
 SEED_CONSTRAINT = [P.SEED, P.NONE]
@@ -145,6 +145,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
         deep models). Returns self."""
         refuse_aux(self, u)
         self._validate_params()
+        params = snapshot_params(self)
         frame = X
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
@@ -163,6 +164,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
                         "or duplicate columns or rows. Drop them, or lower latent_dim / n_components."
                     ) from exc
         self._set_fitted(parts, X.shape[1])
+        remember_fit_params(self, params)
         self._check_rank()
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         for w in caught:  # anything else is passed on as it came
@@ -307,25 +309,28 @@ class LinearModel(TransformerMixin, BaseEstimator):
         directory = Path(path)
         if directory.exists() and not directory.is_dir():
             raise DataFileError(f"{directory}: exists and is not a folder. Choose another path to save the model.")
+        params = params_to_save(self)
         directory.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez(buffer, **self._arrays())
-        with atomic_path(directory / ARRAYS_NAME) as tmp:
-            tmp.write_bytes(buffer.getvalue())
         config = {
             "format": ckpt.MODEL_FORMAT,
             "format_version": ckpt.FORMAT_VERSION,
             "class": type(self).__name__,
-            "params": {k: jsonable(v) for k, v in self.get_params(deep=False).items()},
+            "params": params,
             "n_features_in": self.n_features_in_,
             "feature_names_in": saved_names(self),
-            "latent_dim": self.latent_dim,
+            "latent_dim": params["latent_dim"],
             "fitted": {"n_iter_": self.n_iter_},
             "arrays": ARRAYS_NAME,
             ckpt.WEIGHTS_DIGEST_KEY: hashlib.sha256(buffer.getvalue()).hexdigest(),
             "versions": ckpt.versions(),
         }
-        write_text_atomic(directory / ckpt.CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+        # Made before anything is written, so that a model saved here before stays whole if this fails.
+        text = json.dumps(ckpt.sealed(config), indent=2) + "\n"
+        with atomic_path(directory / ARRAYS_NAME) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+        write_text_atomic(directory / ckpt.CONFIG_NAME, text)
         (directory / ckpt.WEIGHTS_NAME).unlink(missing_ok=True)  # a deep model saved here before: no stale weights
         return directory
 
@@ -367,6 +372,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
                     raise DataFileError(f"{path / ARRAYS_NAME}: has no array {key!r}. Save the model again.")
                 setattr(parts[part], attr, _restore(arrays[key]))
         model._set_fitted(parts, n_features)
+        remember_fit_params(model, snapshot_params(model))
         fitted = config.get("fitted")
         if isinstance(fitted, dict) and isinstance(fitted.get("n_iter_"), int):
             model.n_iter_ = fitted["n_iter_"]

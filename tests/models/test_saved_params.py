@@ -1,0 +1,102 @@
+"""What a saved model records: the parameters its fit used, its config sealed, its training folder left behind."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from latentid import checkpoint as ckpt
+from latentid.errors import DataFileError
+from latentid.models import PCA, VaDE, load_model
+
+FAST = {"epochs": 2, "pretrain_epochs": 1, "n_init": 1, "batch_size": 64, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def vade(gmm_data):
+    return VaDE(**FAST).fit(gmm_data[0])
+
+
+def test_save_records_the_fitted_parameters_not_those_set_since(vade, gmm_data, tmp_path):
+    x = gmm_data[0]
+    before = vade.transform(x)
+    vade.set_params(slope=0.5, activation="relu")  # the fitted networks are unchanged until the next fit
+    try:
+        np.testing.assert_array_equal(vade.transform(x), before)
+        loaded = load_model(vade.save(tmp_path / "m"))
+    finally:
+        vade.set_params(slope=0.2, activation="leaky_relu")
+    assert loaded.slope == 0.2 and loaded.activation == "leaky_relu"
+    np.testing.assert_array_equal(loaded.transform(x), before)
+
+
+def test_a_linear_model_saves_its_fitted_parameters(gmm_data, tmp_path):
+    x = gmm_data[0]
+    pca = PCA(latent_dim=2, whiten=True).fit(x)
+    before = pca.transform(x)
+    pca.set_params(whiten=False, latent_dim=3)
+    loaded = load_model(pca.save(tmp_path / "pca"))
+    assert loaded.get_params()["whiten"] is True and loaded.latent_dim == 2
+    np.testing.assert_array_equal(loaded.transform(x), before)
+
+
+def test_numpy_integer_parameters_save_as_json(gmm_data, tmp_path):
+    # GridSearchCV over np.arange(1, 4) sets numpy integers; fit took them, save raised a TypeError.
+    model = PCA(latent_dim=np.int64(2)).fit(gmm_data[0])
+    config = json.loads((model.save(tmp_path / "pca") / "config.json").read_text())
+    assert config["latent_dim"] == 2 and config["params"]["latent_dim"] == 2
+
+
+def test_a_failed_save_leaves_the_model_saved_there_before_whole(vade, gmm_data, tmp_path, monkeypatch):
+    folder = vade.save(tmp_path / "m")
+    other = VaDE(**{**FAST, "random_state": 1}).fit(gmm_data[0])
+    before = {name: (folder / name).read_bytes() for name in ("model.pt", "config.json")}
+
+    def refuse(*args, **kwargs):
+        raise TypeError("Object of type int64 is not JSON serializable")
+
+    monkeypatch.setattr(ckpt.json, "dumps", refuse)
+    with pytest.raises(TypeError):
+        other.save(folder)
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    monkeypatch.undo()
+    load_model(folder)
+
+
+def test_a_loaded_model_does_not_train_into_the_run_folder_it_came_from(gmm_data, tmp_path):
+    run = tmp_path / "run"
+    model = VaDE(**FAST, checkpoint_dir=run).fit(gmm_data[0])
+    files = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    assert any(name.startswith("restart-") for name in files)
+    loaded = load_model(model.save(run / "model"))
+    assert loaded.checkpoint_dir is None and loaded.resume is False
+    loaded.fit(gmm_data[0][::-1].copy())  # a refit (or a clone in a grid search) on other data
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == files
+
+
+@pytest.mark.parametrize("edit", [("slope", 0.5), ("activation", "relu")])
+def test_a_hand_edited_config_is_refused(vade, tmp_path, edit):
+    folder = vade.save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["params"][edit[0]] = edit[1]
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    with pytest.raises(DataFileError, match="config.json: edited or damaged"):
+        load_model(folder)
+
+
+def test_a_hand_edited_linear_config_is_refused(gmm_data, tmp_path):
+    folder = PCA(latent_dim=2, whiten=True).fit(gmm_data[0]).save(tmp_path / "pca")
+    text = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(text.replace('"whiten": true', '"whiten": false'))
+    with pytest.raises(DataFileError, match="config.json: edited or damaged"):
+        load_model(folder)
+
+
+def test_a_config_laid_out_anew_still_loads(vade, tmp_path):
+    # The seal is over the values, not the file's layout: a config reformatted by a JSON tool keeps loading.
+    folder = vade.save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(reversed(list(config.items())))))
+    load_model(folder)
