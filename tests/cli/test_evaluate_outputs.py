@@ -147,6 +147,17 @@ def test_a_model_without_clusters_reports_no_clustering_scores(folder):
     assert "cluster_acc" in vade and vade["n_clusters"] > 1
     given = _json("evaluate", "--run", folder / "vae", "--data", data, "--labels", folder / "labels.npy")
     assert given["metrics"]["cluster_acc"] == pytest.approx(1.0)  # labels given by the user are still scored
+    assert any("not of the run" in note for note in given["notes"])
+    assert any("equal the data's true classes" in note for note in given["notes"])
+
+
+def test_labels_cannot_stand_in_for_a_clustering_runs_own(folder):
+    # Before, the file's true classes given as --labels scored a VaDE run 1.0, credited to the run in "scored".
+    result = _invoke(
+        "evaluate", "--run", folder / "vade", "--data", folder / "sim.npz", "--labels", folder / "labels.npy"
+    )
+    assert result.exit_code == 2 and "would replace the clusters of the run's own model (vade)" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_evaluate_json_keeps_notes_apart_from_numbers(folder):

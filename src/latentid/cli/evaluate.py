@@ -280,6 +280,25 @@ def _scored_record(run: Path | None, latents: Path | None, labels: Path | None, 
     }
 
 
+def _labels_note(labels: Path | None, predicted, dataset, loaded) -> list[str]:
+    """Where the clustering scores of --labels come from, when that could be misread: beside a run whose model
+    has no clusters, and when the labels are the data's own true classes."""
+    if labels is None:
+        return []
+    notes = []
+    if loaded is not None:
+        notes.append(
+            f"the clustering scores are those of --labels {labels}, not of the run: its model "
+            f"({loaded.info.get('model')}) has no clusters"
+        )
+    classes = getattr(dataset, "c", None)
+    if classes is not None and np.shape(predicted) == np.shape(classes) and np.array_equal(predicted, classes):
+        notes.append(
+            f"--labels {labels} equal the data's true classes 'c': their clustering scores are 1 by construction"
+        )
+    return notes
+
+
 def _read_labels(path: Path) -> np.ndarray:
     """Predicted labels of shape (n_samples,); a single-column (n, 1) array is flattened."""
     arr = _read_array(path, "--labels")
@@ -407,6 +426,12 @@ def evaluate(
     dataset = load_data(data, data_split, data_dir, x_columns, header)
     _check_split(split, len(dataset.x))
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
+    if labels is not None and run_labels is not None:
+        raise InvalidParameterError(
+            f"--labels would replace the clusters of the run's own model ({loaded.info.get('model')}), and its "
+            "scores would be credited to the run. Drop --labels to score the run's clusters, or score other labels "
+            "with --latents (e.g. the run's latents.npy) and --labels."
+        )
     predicted = _read_labels(labels) if labels is not None else (run_labels if dataset.c is not None else None)
     blocks = _facet_blocks(dataset)
     with warnings.catch_warnings():  # a collapsed latent's warning goes into notes, once, not as a Python warning
@@ -427,6 +452,7 @@ def evaluate(
             )
     data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
+    notes += _labels_note(labels, predicted, dataset, loaded)
     activity = _latent_activity(loaded, dataset, z_hat, refine)
     notes += _activity_note(activity)
     report = {
