@@ -90,6 +90,13 @@ def test_refine_on_vade_is_finite_and_seeded(gmm_data):
     assert np.isfinite(refined).all() and refined.shape == (50, 2)
     assert not np.array_equal(refined, model.transform(x[:50]))
     assert refined.tobytes() == model.transform(x[:50], refine=True, n_samples=64).tobytes()
+    # A row's refined mean is its own: not moved by the rows beside it, their order or the batch it falls in.
+    reordered = model.transform(x[:50][::-1], refine=True, n_samples=64)[::-1]
+    np.testing.assert_allclose(reordered, refined, rtol=0, atol=1e-3)  # float32 sums in another order
+    np.testing.assert_allclose(model.transform(x[20:23], refine=True, n_samples=64), refined[20:23], rtol=0, atol=1e-3)
+    many = 2**16  # batches of 6 rows at 10 features
+    across = model.transform(x[:14], refine=True, n_samples=many)
+    np.testing.assert_allclose(model.transform(x[:14][::-1], refine=True, n_samples=many)[::-1], across, atol=1e-3)
 
 
 @pytest.mark.parametrize("estimator", ["vade", "marginal"])

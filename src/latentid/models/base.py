@@ -395,9 +395,13 @@ class LatentModel(TransformerMixin, BaseEstimator):
         if not refine:
             out = self._batched(lambda b: self.module_.encoder(b)[0], x)
         else:
-            gen = self._generator(random_state)
-            batch = self._draw_batch(n_samples)
-            out = self._batched(lambda b: laplace_posterior_mean(self.module_, b, gen, n_samples), x, batch)
+            seed = self._generator(random_state).initial_seed()
+
+            def refined(rows: torch.Tensor) -> torch.Tensor:  # every batch the same draws: a row's mean is its own
+                gen = torch.Generator(device=self.module_.x_shift.device).manual_seed(seed)
+                return laplace_posterior_mean(self.module_, rows, gen, n_samples)
+
+            out = self._batched(refined, x, self._draw_batch(n_samples))
         return out.cpu().numpy().astype(np.float32)
 
     def _draw_batch(self, n_samples: int) -> int:

@@ -150,20 +150,23 @@ def laplace_posterior_mean(
     importance sampling from a Student-t (``STUDENT_DF``) with the Gauss-Newton precision at the mode.
 
     The encoder only starts the search, so an imprecise encoder costs nothing here (the oracle does the
-    same for the true model). x (n, n_features) -> (n, latent_dim).
+    same for the true model). Every row uses the same standard draws (common random numbers), so a row's
+    estimate depends on that row alone, not on the rows beside it or their order. x (n, n_features) -> (n, latent_dim).
     """
-    out = []
+    out, eps = [], None
     chunk = max(1, max_elements // (n_samples * max(x.shape[1], 1)))
     for start in range(0, x.shape[0], chunk):
         xb = x[start : start + chunk]
         z_star, hess = refine_posterior_mode(module, xb, module.encoder(xb)[0], steps)
         b, m = z_star.shape
+        if eps is None:  # drawn once, for every chunk
+            eps = torch.randn((1, m, n_samples), generator=generator, device=x.device, dtype=x.dtype)
+            scale = _chi2_scale(generator, (1, 1, n_samples), x)  # Student-t: a normal over sqrt(chi^2 / df)
+            maha_all = (eps * scale).pow(2).sum(1).T  # (S, 1): delta^T H delta, the same for every row
         chol = torch.linalg.cholesky(hess + 1e-6 * torch.eye(m, device=x.device, dtype=x.dtype))
-        eps = torch.randn((b, m, n_samples), generator=generator, device=x.device, dtype=x.dtype)
-        scale = _chi2_scale(generator, (b, 1, n_samples), x)  # Student-t: a normal over sqrt(chi^2 / df)
-        delta = torch.linalg.solve_triangular(chol.transpose(-1, -2), eps, upper=True) * scale  # (b, m, S)
-        z = (z_star.unsqueeze(-1) + delta).permute(2, 0, 1)  # (S, b, m)
-        maha = (eps * scale).pow(2).sum(1).T  # (S, b): delta^T H delta
+        delta = torch.linalg.solve_triangular(chol.transpose(-1, -2), eps.expand(b, m, n_samples), upper=True)
+        z = (z_star.unsqueeze(-1) + delta * scale).permute(2, 0, 1)  # (S, b, m)
+        maha = maha_all.expand(n_samples, b)
         log_r = -0.5 * (STUDENT_DF + m) * torch.log1p(maha / STUDENT_DF)  # up to a per-row constant
         flat = z.reshape(n_samples * b, m)
         f = module.decoder(flat).reshape(n_samples, b, -1)
