@@ -59,6 +59,16 @@ def test_fashion_mnist_is_read_by_name_and_features_are_checked(data_env, tmp_pa
     assert result.exit_code == 2 and "has 784 features but the run" in result.output
 
 
+def test_mnist_is_read_by_name_beside_a_folder_named_mnist(data_env, tmp_path, monkeypatch):
+    # After `latentid data download mnist --dir .` the name was taken as that folder: "is a folder, not a data file".
+    (tmp_path / "mnist").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = run("fit", "--data", "mnist", "--split", "test", "--out", tmp_path / "run", "--model", "pca")
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["options"]["data"] == "mnist" and info["data"]["source"].startswith("mnist:test")
+
+
 def test_missing_data_is_one_line_with_the_way_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTID_DATA", str(tmp_path / "nothing"))
     monkeypatch.setattr(real, "user_cache_folder", lambda: tmp_path / "cache")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from latentid.data.provenance import file_sha256
+from latentid.data.real import is_real_dataset_name
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.runs import (
     CHECKPOINT_PATTERNS,
@@ -38,6 +39,8 @@ def plain(name: str, value: Any) -> Any:
     """An option value as stored in run.json: enums by value, existing paths absolute."""
     if isinstance(value, Enum):
         return value.value
+    if name == "data" and is_real_dataset_name(value):  # the published set, even beside a folder named mnist
+        return value
     if isinstance(value, Path) or (name == "data" and isinstance(value, str) and Path(value).exists()):
         return os.path.abspath(value)  # not resolve(): a link (DVC, git-annex) keeps the name whose suffix is read
     return value
