@@ -171,7 +171,36 @@ def read_run_info(path: str | Path) -> dict | None:
     if not isinstance(info, dict):
         raise DataFileError(f"{file}: not a latentid run record. Delete the run folder and fit again.")
     info.setdefault("status", FINISHED)
+    _check_field_types(info, file)
     return info
+
+
+# The fields of run.json that commands read, and the JSON types they must have (None: the field may be null).
+_RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "model": (str,),
+    "options": (dict,),
+    "data": (dict, type(None)),
+    "command": (list,),
+}
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {"data": (str,), "out": (str,), "model": (str,)}
+_JSON_TYPE_NAMES = {str: "text", dict: "an object", list: "a list", type(None): "null"}
+
+
+def _check_field_types(info: dict, file: Path) -> None:
+    """DataFileError naming the first field of run.json (or of its options) whose type a command cannot read:
+    a hand edit, which otherwise ended in a Python traceback."""
+    options = info.get("options")
+    fields = [(key, info[key], types) for key, types in _RUN_FIELD_TYPES.items() if key in info]
+    if isinstance(options, dict):
+        fields += [(f"options.{key}", options[key], types) for key, types in _OPTION_TYPES.items() if key in options]
+    for key, value, types in fields:
+        if not isinstance(value, types):
+            want = " or ".join(_JSON_TYPE_NAMES[t] for t in types)
+            raise DataFileError(
+                f"{file}: its {key} is {json.dumps(value)[:40]}, not {want}: the file was edited or damaged. "
+                "Restore it, or delete the run folder and fit again."
+            )
 
 
 STUDY_FILE = "study.json"  # the settings file of a consistency study's folder (``experiments.consistency``)
@@ -510,6 +539,12 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
             "Give the --out folder of 'latentid fit'."
         )
     model = load_model(path / MODEL_DIR, device=device)
+    named = MODELS.get(info.get("model")) if "model" in info else type(model)
+    if named is not type(model):
+        raise DataFileError(
+            f"{path / RUN_FILE}: says the model is {info.get('model')!r}, but {MODEL_DIR}/ holds a "
+            f"{type(model).__name__}: the file was edited or the folder mixed. Restore run.json, or fit again."
+        )
     set_names(model, None)  # commands pass arrays; check_data_for_run checks the columns against run.json's
     return Run(path, model, info)
 

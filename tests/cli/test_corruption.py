@@ -108,6 +108,45 @@ def test_a_damaged_run_record_is_named(tmp_path, made, damage, command):
     assert not (tmp_path / "z.npy").exists()
 
 
+def edit_run_json(folder, edit):
+    info = json.loads((folder / "run.json").read_text())
+    edit(info)
+    (folder / "run.json").write_text(json.dumps(info))
+
+
+EDITS = {
+    "data-as-text": lambda info: info.update(data="x"),
+    "options-data-as-number": lambda info: info["options"].update(data=5),
+    "model-as-list": lambda info: info.update(model=["vade"]),
+    "model-of-another-class": lambda info: info.update(model="vae"),
+    "model-unknown": lambda info: info.update(model="bogus"),
+}
+
+
+@pytest.mark.parametrize(
+    ("edit", "command"),
+    [
+        (edit, command)
+        for edit in EDITS
+        for command in ("transform", "predict", "evaluate", "resume")
+        if not (command == "resume" and edit.startswith("model-"))  # an interrupted run has no model/ to compare
+    ],
+)
+def test_a_hand_edited_run_record_is_named(tmp_path, made, edit, command):
+    # Before: AttributeError / TypeError tracebacks, or a VaDE run scored as the "vae" it was said to be.
+    resume = command == "resume"
+    folder = shutil.copytree(made / ("stopped" if resume else "finished"), tmp_path / "run")
+    edit_run_json(folder, EDITS[edit])
+    data = made / "d.npz"
+    args = {
+        "transform": ["transform", "--run", folder, "--data", data, "--out", tmp_path / "z.npy"],
+        "predict": ["predict", "--run", folder, "--data", data, "--out", tmp_path / "c.npy"],
+        "evaluate": ["evaluate", "--run", folder, "--data", data, "--no-baselines"],
+        "resume": ["fit", "--out", folder, "--resume", "--quiet"],
+    }[command]
+    check_refused(folder, folder / "run.json", *args)
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
 @pytest.mark.parametrize("name", ["model.pt", "config.json"])
 def test_a_damaged_saved_model_is_named(tmp_path, made, damage, name):
