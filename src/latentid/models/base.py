@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import TransformerTags
+from sklearn.utils.metaestimators import available_if
 
 from latentid import checkpoint as ckpt
 from latentid._random import numpy_rng
@@ -54,6 +55,14 @@ ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at
 # the CPU is as fast or faster (benchmarks/device_crossover.py on an H200: tied at 283k weights, the GPU 4x
 # ahead at 1.9M; the paper's synthetic networks, ~1k weights, trained 2x slower on the GPU).
 AUTO_GPU_MIN_WEIGHTS = 500_000
+
+
+def has_clusters(model) -> bool:
+    """Whether ``model``'s prior is a mixture whose components ``predict`` assigns samples to: the VAE's single
+    N(0, I) and iVAE's p(z | u) have none, so those models have no ``predict``/``predict_proba`` (``hasattr``
+    says so), rather than answering 0 for every sample."""
+    return type(model)._HAS_CLUSTERS
+
 
 COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "latent_dim": [P.Interval(int, 1)],
@@ -115,6 +124,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[P.Constraint]]] = COMMON_CONSTRAINTS
     _registry: ClassVar[dict[str, type[LatentModel]]] = {}
+    _HAS_CLUSTERS: ClassVar[bool] = True  # see has_clusters
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -329,6 +339,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         self._check_fitted()
         return names_out(self, input_features)
 
+    @available_if(has_clusters)
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
         return self.fit(X, u=u).predict(X, u=u)
@@ -417,12 +428,14 @@ class LatentModel(TransformerMixin, BaseEstimator):
         x = self._prepare(X, u)
         return self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().numpy().astype(np.float32)
 
+    @available_if(has_clusters)
     def predict_proba(self, X, u=None) -> np.ndarray:
         """p(c | z) at the encoder's posterior mean z = E_q[z|x]; ndarray (n_samples, n_components)."""
         x = self._prepare(X, u)
         log_p = self._batched(lambda b: q_c_log_probs(self.module_, b), x)
         return log_p.exp().cpu().double().numpy()
 
+    @available_if(has_clusters)
     def predict(self, X, u=None) -> np.ndarray:
         """The most probable component argmax_c p(c | E_q[z|x]); ndarray (n_samples,) int64."""
         return self.predict_proba(X, u).argmax(axis=1).astype(np.int64)
@@ -518,7 +531,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
             "n_features_in": self.n_features_in_,
             "feature_names_in": saved_names(self),
             "n_aux": self.module_.n_aux,
-            "latent_dim": params["latent_dim"],
+            "latent_dim": params.get("latent_dim", jsonable(self.latent_dim)),  # MFC-VAE: the sum of its facets'
             "fitted": {k: jsonable(getattr(self, k, None)) for k in self._FITTED_SCALARS},
         }
         return ckpt.write_run(path, config, self.module_.state_dict())

@@ -45,6 +45,8 @@ class IVAE(LatentModel):
     u) and ``aux_dim_`` (columns of u as the model reads it). ``fit``, ``transform``, ``score`` ... take u.
     """
 
+    _HAS_CLUSTERS = False  # no mixture: no predict / predict_proba
+
     _parameter_constraints = {
         **COMMON_CONSTRAINTS,
         "inference": [P.Options(("amortized",))],

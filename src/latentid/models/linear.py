@@ -41,7 +41,7 @@ from latentid._random import numpy_rng
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
-from latentid.models.base import REFINE_SAMPLES, refuse_aux
+from latentid.models.base import REFINE_SAMPLES, has_clusters, refuse_aux
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
 from latentid.models.saved_params import params_to_save, remember_fit_params, snapshot_params
 
@@ -83,6 +83,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[P.Constraint]]] = {}
     _parts: ClassVar[dict[str, tuple[str, ...]]] = {}
+    _HAS_CLUSTERS: ClassVar[bool] = False  # GMMBaseline's mixture has; see models.base.has_clusters
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -215,6 +216,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
         self._check_fitted()
         return names_out(self, input_features)
 
+    @available_if(has_clusters)
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
         """Fit, then return ``predict(X)``; shape (n_samples,)."""
         return self.fit(X).predict(X)
@@ -258,12 +260,15 @@ class LinearModel(TransformerMixin, BaseEstimator):
             )
         return self._transform(self._prepare(X)).astype(np.float32)
 
+    @available_if(has_clusters)
     def predict_proba(self, X) -> np.ndarray:
-        """Component probabilities; ndarray (n_samples, n_components) (one column of ones without a mixture)."""
+        """Component probabilities; ndarray (n_samples, n_components) (GMMBaseline only: PCA and FastICA have no
+        clusters, so no ``predict``/``predict_proba``)."""
         return self._predict_proba(self._prepare(X))
 
+    @available_if(has_clusters)
     def predict(self, X) -> np.ndarray:
-        """The most probable component; ndarray (n_samples,) int64 (all 0 without a mixture, like the VAE)."""
+        """The most probable component; ndarray (n_samples,) int64."""
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
     @available_if(_has_likelihood)
@@ -384,7 +389,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
         """One trial row through transform and predict_proba: arrays of the wrong shape fail here, in one line."""
         try:
             row = np.zeros((1, n_features))
-            z, proba = self.transform(row), self.predict_proba(row)
+            z, proba = self.transform(row), self._predict_proba(self._prepare(row))
         except Exception as exc:  # whatever numpy/scikit-learn raise on mismatched arrays
             raise DataFileError(
                 f"{path / ARRAYS_NAME}: does not match config.json ({type(exc).__name__}). Save the model again."
@@ -541,6 +546,8 @@ class GMMBaseline(LinearModel):
 
     Fitted: ``gmm_``, ``pca_`` (the scikit-learn estimators), ``n_features_in_``, ``n_iter_`` (the GMM's).
     """
+
+    _HAS_CLUSTERS = True
 
     _parameter_constraints = {
         "latent_dim": [P.Interval(int, 1)],

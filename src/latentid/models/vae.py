@@ -19,6 +19,8 @@ class VAE(LatentModel):
     See ``VaDE`` for the meaning of every parameter and fitted attribute.
     """
 
+    _HAS_CLUSTERS = False  # no mixture: no predict / predict_proba
+
     _parameter_constraints = dict(COMMON_CONSTRAINTS)
 
     def __init__(
