@@ -395,14 +395,13 @@ def fit_run(
             # folder's run (resumable), as the user asked.
             if replaced is not None and isinstance(exc, Exception):
                 restore_run_files(out, replaced)
-            elif (
-                resume
-                and earlier is not None
-                and isinstance(exc, LatentIDError)
-                and not isinstance(exc, TrainingDivergedError)
-            ):
-                # a resume refused (its data or settings do not match the checkpoints) leaves the record as it was
-                write_text_atomic(out / RUN_FILE, json.dumps(earlier, indent=2))
+            elif resume and isinstance(exc, LatentIDError) and not isinstance(exc, TrainingDivergedError):
+                # a resume refused (its data or settings do not match the checkpoints) leaves the record as it was,
+                # or absent where there was none
+                if earlier is not None:
+                    write_text_atomic(out / RUN_FILE, json.dumps(earlier, indent=2))
+                else:
+                    (out / RUN_FILE).unlink(missing_ok=True)
             elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
                 (out / RUN_FILE).unlink(missing_ok=True)
                 out.rmdir()
@@ -529,6 +528,12 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     checkpoints = info is None and path.is_dir() and any(path.glob("restart-*.pt"))
     if checkpoints and is_study_seed(path):
         raise DataFileError(study_seed_message(path))
+    if info is None and (path / MODEL_DIR / "config.json").is_file() and not fit_in_progress(path):
+        raise DataFileError(
+            f"{path}: has a fitted {MODEL_DIR}/ but no {RUN_FILE} (deleted or lost), so the run's record (its data, "
+            f"options and columns) is gone. Restore {RUN_FILE}, fit again, or load {path / MODEL_DIR} in Python "
+            "with latentid.models.load_model."
+        )
     if checkpoints or (info is not None and info["status"] == RUNNING):
         raise DataFileError(running_message(path) if fit_in_progress(path) else interrupted_message(path))
     if info is not None and info["status"] == FAILED:

@@ -243,3 +243,15 @@ def test_one_bit_flipped_in_a_saved_weight_is_named(tmp_path, made):
     out = tmp_path / "z.npy"
     check_refused(folder, weights, "transform", "--run", folder, "--data", made / "d.npz", "--out", out)
     assert "SHA-256" in run("explain", "--run", folder).stderr
+
+
+def test_a_run_without_its_record_is_named_and_a_refused_resume_writes_none(tmp_path, made):
+    folder = shutil.copytree(made / "finished", tmp_path / "run")
+    (folder / "run.json").unlink()
+    result = run("transform", "--run", folder, "--data", made / "d.npz", "--out", tmp_path / "z.npy")
+    assert result.exit_code == 2 and "but no run.json (deleted or lost)" in result.stderr, result.output
+    assert "says 'running'" not in result.stderr  # before: sent to a --resume that could not work
+    before = snapshot(folder)
+    result = run("fit", "--out", folder, "--resume", "--data", made / "d.npz", "--restarts", 2, "--quiet")
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert snapshot(folder) == before and not (folder / "run.json").exists()  # no stray "running" record
