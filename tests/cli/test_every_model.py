@@ -95,6 +95,23 @@ def test_ivae_uses_the_labels_as_u_everywhere(data_file, tmp_path):
     assert np.abs(shifted - z).max() > 1e-3
 
 
+def test_ivae_notes_labels_given_as_a_continuous_u(data_file, tmp_path):
+    # Python's fit(u=labels) one-hot encodes 1-D labels; an .npz 'u' of labels is read as one continuous column.
+    from latentid.data.io import read_dataset
+
+    data = read_dataset(data_file)
+    labelled = tmp_path / "u.npz"
+    np.savez(labelled, x=data.x, u=data.c)
+    out = tmp_path / "ivae"
+    result = run("fit", "--data", labelled, "--out", out, "--model", "ivae", "--aux", "u", *DEEP_FAST)
+    assert result.exit_code == 0, result.output
+    warned = json.loads((out / "run.json").read_text())["warnings"]
+    assert any("5 whole-number values, fitted as a continuous u" in w and "--aux c" in w for w in warned), warned
+    np.savez(labelled, x=data.x, u=data.z[:, :1])  # a continuous u: no note
+    result = run("fit", "--data", labelled, "--out", tmp_path / "ivae2", "--model", "ivae", "--aux", "u", *DEEP_FAST)
+    assert result.exit_code == 0 and "whole-number" not in result.output
+
+
 def test_ivae_takes_the_length_of_its_warm_start_and_refuses_the_mixture_flags(data_file, tmp_path):
     base = ("fit", "--data", data_file, "--model", "ivae", "--aux", "c", *DEEP_FAST)
     defaulted, warm = tmp_path / "defaulted", tmp_path / "warm"

@@ -145,7 +145,8 @@ class IVAE(LatentModel):
                 numeric = np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
                 if not numeric or np.any(arr != np.round(arr)):
                     raise InvalidDataError(
-                        f"u given as one column must hold integer labels; got dtype {arr.dtype}. "
+                        f"u given as one column must hold integer labels (whole numbers, no NaN); got {arr.dtype} "
+                        "values that are not. "
                         "Pass a continuous u as a 2-D array (n_samples, aux_dim)."
                     )
             labels = arr.astype(np.int64)
