@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -100,10 +101,55 @@ class LocalExecutor:
         """Nothing to release."""
 
 
+# Ray turns a node address of 127.0.0.1 into the machine's network address (services.resolve_ip_for_localhost)
+# unless it is told there is no cluster to reach: then every process of a local Ray (GCS, raylet, workers, the
+# runtime-env agent) binds to and talks over loopback alone. Measured with Ray 2.60: without this, the GCS and
+# raylet listened on every interface and the runtime-env agent on the machine's address, with no authentication.
+_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+ADDRESS_TIMEOUT_SECONDS = 10.0  # how long --address gets to answer before the study is refused
+
+
+@contextlib.contextmanager
+def _loopback_only(ray) -> Iterator[None]:
+    """Within this block a local Ray starts on 127.0.0.1 alone (its child processes read the environment, this
+    process Ray's constant); both are restored afterwards, for a later ``ray.init`` that joins a cluster."""
+    from ray._private import ray_constants
+
+    previous_env, previous_flag = os.environ.get(_LOOPBACK_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_LOOPBACK_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous_flag
+        if previous_env is None:
+            os.environ.pop(_LOOPBACK_ENV, None)
+        else:
+            os.environ[_LOOPBACK_ENV] = previous_env
+
+
+def _check_reachable(address: str) -> None:
+    """InvalidParameterError when nothing answers at a 'host:port' or 'ray://host:port' address within
+    ``ADDRESS_TIMEOUT_SECONDS`` (Ray itself retries such an address for minutes, printing warnings).
+    'auto' and addresses without a port are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidParameterError(
+            f"could not reach the Ray cluster at {address} ({reason}). Check the address (ray status on the "
+            "head node prints it), or drop --address to start a local Ray."
+        ) from None
+
+
 class RayExecutor:
-    """Each run is a Ray task (one CPU, one torch thread). ``address`` None starts a local Ray bound to
-    127.0.0.1 with no dashboard (``jobs`` CPUs, default all), shut down by ``close``; an address
-    ('auto', 'ray://host:10001', 'host:6379') joins that cluster and leaves it running."""
+    """Each run is a Ray task (one CPU, one torch thread). ``address`` None starts a local Ray on 127.0.0.1
+    alone (every Ray process binds to loopback) with no dashboard (``jobs`` CPUs, default all), shut down by
+    ``close``; an address ('auto', 'ray://host:10001', 'host:6379') joins that cluster and leaves it running."""
 
     def __init__(self, address: str | None = None, jobs: int | None = None):
         try:
@@ -118,15 +164,18 @@ class RayExecutor:
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
+            if address is not None:
+                _check_reachable(address)
             try:
                 if address is None:
-                    ray.init(
-                        num_cpus=jobs or os.cpu_count() or 1,
-                        include_dashboard=False,
-                        _node_ip_address="127.0.0.1",
-                        log_to_driver=False,
-                        logging_level="ERROR",
-                    )
+                    with _loopback_only(ray):
+                        ray.init(
+                            num_cpus=jobs or os.cpu_count() or 1,
+                            include_dashboard=False,
+                            _node_ip_address="127.0.0.1",
+                            log_to_driver=False,
+                            logging_level="ERROR",
+                        )
                 else:
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except (ConnectionError, RuntimeError, ValueError) as exc:
