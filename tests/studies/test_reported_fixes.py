@@ -133,3 +133,33 @@ def test_results_and_report_read_the_default_store_when_none_is_named(tmp_path, 
     assert [r["key"] for r in json.loads(listed.stdout)["runs"]] == [row["key"]]
     assert CliRunner().invoke(app, ["report", "--out", "rep"]).exit_code == 0
     assert (tmp_path / "rep" / "index.html").exists()
+
+
+LEVELS = """
+name = "levels"
+seeds = 1
+[data]
+latent_dim = 2
+obs_dim = 5
+components = 6
+covariance = "full"
+depth = 2
+samples = 240
+[[models]]
+name = "vae"
+options = { epochs = 1 }
+[[models]]
+name = "vade"
+options = { epochs = 1, pretrain_epochs = 1, n_restarts = 1, covariance = "diag" }
+"""
+
+
+def test_the_stored_level_is_the_fitted_models_as_explain_run_gives_it(tmp_path):
+    # Before: the data setting's level (2, full covariances) was stored for every deep model: a VAE too.
+    levels = {}
+    for config in _study(tmp_path, LEVELS).expand():
+        row = run_one(config.to_json(), threads=1)
+        assert row["status"] == "finished", row["error"]
+        levels[config.model] = row["level"]
+    assert levels["vae"] == "vanilla"
+    assert levels["vade"] == "3"  # diagonal components, 6 >= 2m + 1: level 3, where the setting's own is 2

@@ -17,7 +17,7 @@ from latentid.checkpoint import versions
 from latentid.data.io import Dataset
 from latentid.data.synthetic import facet_blocks
 from latentid.errors import LatentIDError
-from latentid.explaining import describe_generator
+from latentid.explaining import describe_generator, explain_model
 from latentid.metrics import evaluate_latents
 from latentid.runs import DEEP_MODELS, aux_values, has_clusters, make_model
 from latentid.studies.spec import RunConfig
@@ -141,6 +141,9 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
             warnings.simplefilter("always", UserWarning)
             try:  # a failed fit's warnings are kept too: they may say why it failed
                 model.fit(fit_data.x, **inputs)
+                # the fitted model's level, as `latentid explain --run` gives it: a VAE's is "vanilla" and a
+                # diagonal VaDE's can be 3 on a setting whose own level (full covariances) is 2
+                row["level"] = explain_model(model).level
                 row["metrics"], z_hat, row["error"] = _scores(config, model, fit_data, data, generator)
             finally:
                 row["warnings"] = user_warnings(caught)

@@ -9,10 +9,10 @@ schema version (2; a version-1 store is migrated when opened). Table ``runs``:
     config TEXT            RunConfig as JSON
     status TEXT            'finished' | 'failed' | 'skipped'
     metrics TEXT           JSON object, metric name -> number or null
-    level TEXT             what the theory guarantees for this model on the data setting, as ``latentid explain
-                           --run`` says: the setting's identifiability level ("3", "2", "1", "vanilla") for
-                           a deep model, "none" (outside the theory) for the linear floors pca, fastica, gmm
-                           and for a Bernoulli likelihood; NULL when not assessed (real data)
+    level TEXT             what the theory guarantees for the fitted model, as ``latentid explain --run`` says
+                           ("3", "2", "1", "vanilla"), "none" (outside the theory) for the linear floors pca,
+                           fastica, gmm and for a Bernoulli likelihood; for a run that failed before its fit
+                           ended, the data setting's level (NULL for real data); NULL for a skipped run
     error TEXT             a failed run's one-line error, a skipped run's reason, or a finished run's note on
                            requested metrics the data cannot have (e.g. cluster_acc on facet data)
     seconds REAL           wall time of the run
