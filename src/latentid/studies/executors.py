@@ -6,6 +6,7 @@ done, in completion order; rows come back to the driver, which alone writes the 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -14,13 +15,18 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from latentid._warnings import show_warnings_on_one_line
 from latentid.errors import InvalidParameterError
-from latentid.studies.run_one import run_one
+from latentid.studies.run_one import crashed_row, run_one
 
 EXECUTORS = ("local", "ray")
+WORKER_DIED = (
+    "its worker process died under it (killed by the system, most often for memory, or crashed in native code); "
+    "rerun the study to retry it, with fewer --jobs or a smaller setting"
+)
 
 
 PARENT_POLL_SECONDS = 1.0  # how often a pool worker checks that the driver that started it is alive
@@ -76,21 +82,49 @@ class LocalExecutor:
         self.jobs = jobs
 
     def map(self, configs: Iterable[str]) -> Iterator[dict]:
-        configs = list(configs)
+        queue = collections.deque(configs)
         if self.jobs == 1:
-            for config in configs:
-                yield run_one(config)
+            while queue:
+                yield run_one(queue.popleft())
             return
+        suspects: collections.deque[str] = collections.deque()  # in flight when a worker died
+        while queue or suspects:
+            if suspects:  # rerun each alone: the one that kills its worker again is the one recorded as failed
+                yield from self._in_pool(collections.deque([suspects.popleft()]), 1, None)
+            else:
+                yield from self._in_pool(queue, self.jobs, suspects)
+
+    def _in_pool(self, queue: collections.deque, jobs: int, suspects: collections.deque | None) -> Iterator[dict]:
+        """Run the configs of ``queue`` (consumed) in a new pool of ``jobs`` workers, at most ``jobs`` at a time.
+        When a worker dies, the runs in flight go to ``suspects`` and this pool ends; with ``suspects`` None (a
+        run alone) the run is recorded as failed instead."""
         pool = ProcessPoolExecutor(
-            self.jobs, mp_context=get_context("spawn"), initializer=_pool_worker, initargs=(os.getpid(),)
+            jobs, mp_context=get_context("spawn"), initializer=_pool_worker, initargs=(os.getpid(),)
         )
+        in_flight: dict = {}
         try:
-            with _workers_ignore_sigint():  # workers are spawned as runs are submitted
-                pending = {pool.submit(run_one, config, 1) for config in configs}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while queue or in_flight:
+                while queue and len(in_flight) < jobs:
+                    config = queue.popleft()
+                    with _workers_ignore_sigint():  # workers are spawned as runs are submitted
+                        in_flight[pool.submit(run_one, config, 1)] = config
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                broken = False
                 for future in done:
-                    yield future.result()
+                    config = in_flight.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        if suspects is None:
+                            yield crashed_row(config, WORKER_DIED)
+                        else:
+                            suspects.append(config)
+                if broken:  # every run still in flight died with the pool
+                    if suspects is not None:
+                        suspects.extend(in_flight.values())
+                    in_flight.clear()
+                    return
         except BaseException:  # Ctrl-C, or the caller stopped reading: the running fits are abandoned
             _stop_workers(pool)
             raise
@@ -187,11 +221,16 @@ class RayExecutor:
         self._task = ray.remote(num_cpus=1, max_retries=0)(run_one)
 
     def map(self, configs: Iterable[str]) -> Iterator[dict]:
-        pending = [self._task.remote(config, 1) for config in configs]
+        submitted = {self._task.remote(config, 1): config for config in configs}
+        pending = list(submitted)
         try:
             while pending:
                 done, pending = self._ray.wait(pending, num_returns=1)
-                yield self._ray.get(done[0])
+                try:
+                    yield self._ray.get(done[0])
+                except (self._ray.exceptions.WorkerCrashedError, self._ray.exceptions.OutOfMemoryError) as exc:
+                    # one task's worker died (run_one itself records every error a run raises): that run failed
+                    yield crashed_row(submitted[done[0]], f"{WORKER_DIED} ({type(exc).__name__})")
         finally:
             for ref in pending:  # an interrupted driver cancels what it will not collect
                 self._ray.cancel(ref, force=True)

@@ -97,17 +97,9 @@ def _scores(
     return metrics, z_hat, note
 
 
-def run_one(config_json: str, threads: int | None = None) -> dict:
-    """Execute one run given as ``RunConfig.to_json()``; return its row for ``ResultStore.record``, with the
-    learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped)
-    and what its fit and scoring warned of under ``"warnings"`` (a list of one-line messages, stored with it).
-
-    ``threads``: torch CPU threads for this run (1 when several runs share the machine).
-    """
-    import torch
-
-    config = RunConfig.from_json(config_json)
-    row = {
+def _new_row(config: RunConfig) -> dict:
+    """The row of a run of ``config`` before it runs: status "finished", nothing measured yet."""
+    return {
         "key": config.key,
         "study": config.study,
         "label": config.label(),
@@ -125,6 +117,25 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         "latents": None,
         "warnings": [],
     }
+
+
+def crashed_row(config_json: str, error: str) -> dict:
+    """The row of a run whose process died under it (killed for memory, a crash in native code): failed, with
+    ``error``; a rerun of the study retries it."""
+    return {**_new_row(RunConfig.from_json(config_json)), "status": "failed", "error": error, "finished": _now()}
+
+
+def run_one(config_json: str, threads: int | None = None) -> dict:
+    """Execute one run given as ``RunConfig.to_json()``; return its row for ``ResultStore.record``, with the
+    learned latents (n, m_hat) float32 under the extra key ``"latents"`` (None when it failed or was skipped)
+    and what its fit and scoring warned of under ``"warnings"`` (a list of one-line messages, stored with it).
+
+    ``threads``: torch CPU threads for this run (1 when several runs share the machine).
+    """
+    import torch
+
+    config = RunConfig.from_json(config_json)
+    row = _new_row(config)
     if config.skip is not None:
         return {**row, "status": "skipped", "error": config.skip, "finished": _now()}
     old_threads = torch.get_num_threads()
