@@ -255,3 +255,38 @@ def test_a_run_without_its_record_is_named_and_a_refused_resume_writes_none(tmp_
     result = run("fit", "--out", folder, "--resume", "--data", made / "d.npz", "--restarts", 2, "--quiet")
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert snapshot(folder) == before and not (folder / "run.json").exists()  # no stray "running" record
+
+
+STORE_EDITS = {
+    "config-a-list": "config = '[1, 2]'",
+    "metrics-a-list": "metrics = '[1, 2]'",
+    "metric-as-text": """metrics = '{"affine_r2": "high"}'""",
+    "warnings-of-numbers": "warnings = '[1, {}]'",
+    "config-parts-of-other-types": """config = '{"model": "pca", "data": [1], "options": 3}'""",
+}
+
+
+@pytest.mark.parametrize("edit", STORE_EDITS)
+def test_a_hand_edited_results_store_is_named(tmp_path, edit):
+    # Valid JSON of another shape: before, results and report ended in AttributeError/TypeError tracebacks.
+    import sqlite3
+
+    from latentid.studies.store import ResultStore
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    store = folder / "results.db"
+    with ResultStore(store) as opened:
+        for i in range(3):
+            config = {"study": "s", "model": "pca", "seed": i, "data": {"depth": 1}, "options": {}, "metrics": []}
+            row = {"key": f"k{i}", "study": "s", "label": f"run {i}", "config": config, "status": "finished"}
+            opened.record({**row, "seconds": 1.0, "metrics": {"affine_r2": 0.5}, "warnings": ["a note"]})
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        db.execute(f"UPDATE runs SET {STORE_EDITS[edit]} WHERE key = 'k1'")
+    for extra in folder.glob("results.db-*"):
+        extra.unlink()
+    for args in (("results", store), ("results", store, "--format", "csv"), ("report", store, "--out", tmp_path / "r")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output, repr(result.exception))
+        assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+        assert "run k1:" in result.stderr and "edited or damaged" in result.stderr

@@ -325,9 +325,41 @@ class ResultStore:
         row = dict(zip(COLUMNS, record, strict=True))
         for column in JSON_COLUMNS:
             row[column] = self._json(row["key"], column, row[column])
+        self._check_shapes(row)
         # run_one records "none" for the linear floors; a store written before it did gets it on reading
         row["level"] = theory_level(row["config"], row["level"])
         return row
+
+    def _check_shapes(self, row: dict) -> None:
+        """DataFileError naming the first JSON column of ``row`` whose value is valid JSON of another shape than
+        the store writes (an edit by hand): every reader would otherwise end in a Python traceback."""
+        config, metrics, warned = row["config"], row["metrics"], row["warnings"]
+        problems = [
+            (column, "an object")
+            for column in ("config", "metrics", "versions", "artifacts")
+            if row[column] is not None and not isinstance(row[column], dict)
+        ]
+        if isinstance(config, dict):
+            problems += [
+                (f"config.{part}", "an object")
+                for part in ("data", "options")
+                if not isinstance(config.get(part, {}), dict)
+            ]
+            if not isinstance(config.get("model", ""), str):
+                problems.append(("config.model", "text"))
+        if isinstance(metrics, dict) and not all(
+            value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            for value in metrics.values()
+        ):
+            problems.append(("metrics", "an object of numbers"))
+        if warned is not None and not (isinstance(warned, list) and all(isinstance(w, str) for w in warned)):
+            problems.append(("warnings", "a list of text"))
+        if problems:
+            column, shape = problems[0]
+            raise DataFileError(
+                f"{self.path}: run {row['key']}: '{column}' is not {shape}: the store was edited or damaged. "
+                "Restore it from a copy, or rerun the study into a new --store."
+            )
 
 
 # ---------------------------------------------------------------------- rows in
