@@ -172,3 +172,12 @@ def test_bad_input_is_one_line(grid_file, tmp_path):
     not_sqlite = tmp_path / "notes.db"
     not_sqlite.write_text("not a database")
     one_line_error(run("results", not_sqlite), "notes.db")
+
+
+def test_a_study_name_with_markup_is_shown_as_typed(tmp_path):
+    # Before: the name went to the progress bar as Rich markup: "[/]" raised a MarkupError traceback.
+    study = tmp_path / "markup.toml"
+    study.write_text('name = "oops [/] [bold]x[/bold]"\nseeds = 1\n[data]\nsamples = 100\n[[models]]\nname = "pca"\n')
+    result = run("experiment", "run", study, "--store", tmp_path / "m.db")
+    assert result.exit_code == 0, result.output
+    assert "oops [/] [bold]x[/bold]" in result.output

@@ -131,7 +131,7 @@ def run_command(
     seen = {}  # the sweep's summary, once it has started
     try:
         with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
-            task = progress.add_task(f"study {study.name}", total=None, failed="")
+            task = progress.add_task(f"study {escape(study.name)}", total=None, failed="")
             undeclared = _runs_not_declared(results, study)
             if undeclared:
                 progress.console.print(
