@@ -144,6 +144,9 @@ def filled(store):
         ("data.noise=0.01,seed=1", ["p3"]),
         ("options.epochs=30", ["v1", "v3", "p3", "f6"]),
         ("study='t'", ["f6"]),
+        ("key=v", ["v1", "v3"]),  # a prefix, as `results` shows keys (their first 10 characters)
+        ("key!=v", ["p3", "f6"]),
+        ("key=v3", ["v3"]),
         (None, ["v1", "v3", "p3", "f6"]),
     ],
 )
@@ -297,3 +300,20 @@ def test_opening_retries_a_store_another_process_is_switching_to_wal(tmp_path, m
         store.record(row("a"))
         assert store.count() == 1
     assert failures == []
+
+
+def test_the_results_table_shows_settings_apart_that_differ_below_a_thousandth(tmp_path):
+    # Before: every float cell had 3 decimals: noise 0.0001 and 0.0004 both read 0.000.
+    from typer.testing import CliRunner
+
+    from latentid.cli import app
+
+    path = tmp_path / "results.db"
+    with ResultStore(path) as opened:
+        for key, noise in (("a1", 0.0001), ("a4", 0.0004)):
+            opened.record(row(key, config=config(noise=noise), metrics={"affine_r2": 0.123456}))
+    result = CliRunner().invoke(app, ["results", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "0.0001" in result.output and "0.0004" in result.output and "0.123" in result.output
+    listed = CliRunner().invoke(app, ["results", str(path), "--where", "key=a4", "--format", "json"])
+    assert [r["key"] for r in json.loads(listed.stdout)["runs"]] == ["a4"]

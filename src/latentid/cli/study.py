@@ -224,10 +224,7 @@ def results_command(
     # store path (and "0 run(s)") over lines.
     console.print(f"{escape(str(store))}: {len(rows)} run(s)", soft_wrap=True, highlight=False)
     table = Table()
-    cells = [
-        [_cell(v)[:10] if name == "key" else _cell(v) for name, v in zip(header, values, strict=True)]
-        for values in body
-    ]
+    cells = [[_cell(name, v) for name, v in zip(header, values, strict=True)] for values in body]
     if header[-1] == "warnings":  # a count in the table, the messages below it: they are sentences
         cells = [[*values[:-1], str(len(row.get("warnings") or []))] for values, row in zip(cells, rows, strict=True)]
     for name in header:
@@ -240,9 +237,17 @@ def results_command(
             console.print(f"note: {escape(row.get('label') or row['key'])}: {escape(warning)}", highlight=False)
 
 
-def _cell(value) -> str:
+def _cell(column: str, value) -> str:
+    """A table cell: a key's first 10 characters (``--where key=`` takes such a prefix), a setting as a filter
+    writes it (noise 0.0001 and 0.0004 apart, not both 0.000), a metric to 3 decimals."""
     if value is None:
         return "-"
+    if column == "key":
+        return escape(str(value)[:10])
+    if column.startswith(("data.", "options.")):
+        from latentid.studies.store import value_text
+
+        return escape(value_text(value))
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
     return escape(value if isinstance(value, str) else json.dumps(value))

@@ -487,6 +487,9 @@ class _Clause:
             found = any(_equal(value, self.text) for value in _studies(row))
             return found if self.op != "!=" else not found
         value = _field(row, self.field)
+        if self.field == "key" and self.op in ("=", "==", "!=") and self.text:  # `results` shows 10 characters
+            found = isinstance(value, str) and value.startswith(self.text)
+            return found if self.op != "!=" else not found
         if self.op in ("=", "=="):
             return _equal(value, self.text)
         if self.op == "!=":
