@@ -317,3 +317,28 @@ def test_the_results_table_shows_settings_apart_that_differ_below_a_thousandth(t
     assert "0.0001" in result.output and "0.0004" in result.output and "0.123" in result.output
     listed = CliRunner().invoke(app, ["results", str(path), "--where", "key=a4", "--format", "json"])
     assert [r["key"] for r in json.loads(listed.stdout)["runs"]] == ["a4"]
+
+
+def test_a_store_locked_longer_than_the_busy_timeout_waits_then_names_the_lock(tmp_path, monkeypatch):
+    # Before: a lock held past SQLite's 30 s busy timeout ended the study with an OperationalError traceback,
+    # and the finished run was lost.
+    import threading
+
+    from latentid.studies import store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(store_module, "LOCK_WAIT_S", 20.0)  # a regression fails in 20 s, not hangs
+    path = tmp_path / "results.db"
+    with ResultStore(path) as opened:
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN EXCLUSIVE")
+        threading.Timer(1.5, lambda: holder.execute("COMMIT")).start()
+        with pytest.warns(UserWarning, match="locked; waiting"):
+            assert opened.record(row("late"))  # written once the lock is gone
+        assert [r["key"] for r in opened.rows()] == ["late"]
+        holder.execute("BEGIN EXCLUSIVE")  # and now held for good
+        monkeypatch.setattr(store_module, "LOCK_WAIT_S", 0.5)
+        with pytest.warns(UserWarning), pytest.raises(DataFileError, match="held the results store locked for over"):
+            opened.record(row("never"))
+        holder.execute("ROLLBACK")
+        holder.close()

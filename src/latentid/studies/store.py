@@ -41,6 +41,7 @@ import math
 import re
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ from latentid.errors import DataFileError, InvalidParameterError
 
 SCHEMA_VERSION = 3  # 2: the run_studies table; 3: the warnings column
 BUSY_TIMEOUT_S = 30.0
+# How long a write waits in all for a store another process holds locked (a DB browser's transaction, a copy):
+# a finished run must not be lost to a lock held a little longer than SQLite's own busy timeout.
+LOCK_WAIT_S = 600.0
 COLUMNS = (
     "key",
     "study",
@@ -208,7 +212,7 @@ class ResultStore:
         The row's study is added to the run's studies either way."""
         values = _row_values(row)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             if values["study"] is not None:
                 db.execute(
@@ -229,11 +233,38 @@ class ResultStore:
             raise
         return True
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting up to ``LOCK_WAIT_S`` (with a warning once SQLite's busy timeout has passed)
+        while another process holds the store locked; then a one-line DataFileError naming the lock."""
+        deadline = time.monotonic() + LOCK_WAIT_S
+        warned = False
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._damaged(exc) from None
+                if time.monotonic() > deadline:
+                    raise DataFileError(
+                        f"{self.path}: another process has held the results store locked for over "
+                        f"{LOCK_WAIT_S / 60:.0f} min, so this run could not be recorded. Close what holds it (a "
+                        "database browser, a copy in progress) and run the study again: recorded runs are kept."
+                    ) from None
+                if not warned:
+                    warnings.warn(
+                        f"{self.path}: another process holds the results store locked; waiting (up to "
+                        f"{LOCK_WAIT_S / 60:.0f} min) to record the run.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    warned = True
+
     def add_study(self, keys: Iterable[str], study: str) -> None:
         """Record that ``study`` asked for the runs ``keys`` (found already done: another study ran them)."""
         keys = list(keys)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             db.executemany("INSERT OR IGNORE INTO run_studies (key, study) VALUES (?, ?)", [(k, study) for k in keys])
             db.execute("COMMIT")
