@@ -157,7 +157,9 @@ def test_a_runs_warnings_are_stored_and_shown_by_results_and_report(tmp_path, mo
 
     monkeypatch.setattr(PCA, "fit", fit_that_warns)
     store = tmp_path / "r.db"
-    assert run("experiment", "run", study(tmp_path, seeds=2), "--store", store, "--quiet").exit_code == 0
+    assert (
+        run("experiment", "run", study(tmp_path, seeds=2), "--store", store, "--quiet").exit_code == 1
+    )  # one run failed
     with ResultStore(store) as opened:
         rows = {row["config"]["seed"]: row for row in opened.rows()}
     assert rows[0]["status"] == "finished" and rows[1]["status"] == "failed"

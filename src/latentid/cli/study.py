@@ -107,7 +107,8 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar; one line per finished run only."),
 ) -> None:
     """Run every run of a study's grid that the store does not hold yet; each result is recorded as it arrives,
-    so an interrupted study resumes where it stopped. A failing run is recorded with its error."""
+    so an interrupted study resumes where it stopped. A failing run is recorded with its error, the study goes on,
+    and the command ends with exit code 1 (0 when every run this time finished or was skipped)."""
     from latentid.studies.executors import make_executor
     from latentid.studies.spec import load_study
     from latentid.studies.store import ResultStore
@@ -178,6 +179,8 @@ def run_command(
         f"this time{refitted}; {_plural(summary.already_done, '', 'was')} already done "
         f"-> [bold]{escape(str(store))}[/]"
     )
+    if summary.failed:  # recorded, and the study went on; a script still needs to know (exit 2 is bad input)
+        raise typer.Exit(1)
 
 
 def _interrupted(name: str, store: Path, summary) -> str:
