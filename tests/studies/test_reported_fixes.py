@@ -163,3 +163,12 @@ def test_the_stored_level_is_the_fitted_models_as_explain_run_gives_it(tmp_path)
         levels[config.model] = row["level"]
     assert levels["vae"] == "vanilla"
     assert levels["vade"] == "3"  # diagonal components, 6 >= 2m + 1: level 3, where the setting's own is 2
+
+
+def test_requested_metrics_a_run_cannot_have_are_named_with_why(tmp_path):
+    # Before: on MNIST, PCA and iVAE runs finished with every metric None and no word why.
+    (pca, _vade) = _study(tmp_path, PLAIN).expand()
+    row = run_one(pca.to_json(), threads=1)
+    assert row["status"] == "finished" and row["metrics"]["affine_r2"] is not None
+    assert row["error"].startswith("not measured: cluster_acc, nmi, likelihood_gap (")
+    assert "pca has no clusters to score" in row["error"] and "likelihood gaps need simulated data" in row["error"]

@@ -94,7 +94,28 @@ def _scores(
         metrics[name] = float(value) if isinstance(value, (int, float, np.number)) and np.isfinite(value) else None
     extra, note = _facet_note(config, result, np.shape(data.c)[1] if np.ndim(data.c) == 2 else 1)
     metrics.update({k: float(v) for k, v in extra.items() if k not in metrics and np.isfinite(v)})
-    return metrics, z_hat, note
+    return metrics, z_hat, note or _unmeasured_note(config, metrics, data, labels)
+
+
+GAP_METRICS = ("likelihood_gap", "amortisation_gap")
+
+
+def _unmeasured_note(config: RunConfig, metrics: dict, data: Dataset, labels) -> str | None:
+    """Why requested metrics are None, when they are: on MNIST a PCA run measured nothing, without a word."""
+    missing = [name for name in config.metrics if metrics.get(name) is None]
+    if not missing:
+        return None
+    reasons = []
+    if data.z is None and any(name not in FLAT_CLUSTER_KEYS + GAP_METRICS for name in missing):
+        reasons.append("the data has no true latents z to score against")
+    if any(name in FLAT_CLUSTER_KEYS for name in missing):
+        if data.c is None:
+            reasons.append("the data has no labels c")
+        elif labels is None:
+            reasons.append(f"{config.model} has no clusters to score")
+    if any(name in GAP_METRICS for name in missing):
+        reasons.append("the likelihood gaps need simulated data with noise > 0 and a deep model of x alone")
+    return f"not measured: {', '.join(missing)}" + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def _new_row(config: RunConfig) -> dict:

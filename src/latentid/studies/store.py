@@ -14,7 +14,8 @@ schema version (2; a version-1 store is migrated when opened). Table ``runs``:
                            fastica, gmm and for a Bernoulli likelihood; for a run that failed before its fit
                            ended, the data setting's level (NULL for real data); NULL for a skipped run
     error TEXT             a failed run's one-line error, a skipped run's reason, or a finished run's note on
-                           requested metrics the data cannot have (e.g. cluster_acc on facet data)
+                           requested metrics it could not measure, and why (cluster_acc on facet data, or of a
+                           model without clusters; scores against z on real data; the likelihood gaps)
     seconds REAL           wall time of the run
     started, finished TEXT ISO times
     versions, artifacts    JSON objects (package -> version; name -> path)
