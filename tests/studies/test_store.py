@@ -154,6 +154,16 @@ def test_where_filters(filled, where, keys):
     assert [r["key"] for r in filled.rows(where)] == keys
 
 
+def test_level_none_is_outside_the_theory_and_null_is_not_assessed(store):
+    # Before: level=none also matched the skipped and real-data runs, which have no level (NULL).
+    store.record(row("floor", config=config("pca"), level="none"))
+    store.record(row("skip", "skipped", level=None))
+    store.record(row("deep", level="2"))
+    assert [r["key"] for r in store.rows("level=none")] == ["floor"]
+    assert [r["key"] for r in store.rows("level=null")] == ["skip"]
+    assert [r["key"] for r in store.rows("level!=none")] == ["skip", "deep"]
+
+
 def test_study_filter(filled):
     assert [r["key"] for r in filled.rows(study="t")] == ["f6"]
     assert [r["key"] for r in filled.rows("model=vade", study="s")] == ["v1", "v3"]

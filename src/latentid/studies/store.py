@@ -519,6 +519,10 @@ class _Clause:
             found = any(_equal(value, self.text) for value in _studies(row))
             return found if self.op != "!=" else not found
         value = _field(row, self.field)
+        if self.field == "level" and value is None and self.op in ("=", "==", "!="):
+            # "none" is a level (outside the theory); a run not assessed (skipped, real data) matches only null
+            found = self.text.lower() == "null"
+            return found if self.op != "!=" else not found
         if self.field == "key" and self.op in ("=", "==", "!=") and self.text:  # `results` shows 10 characters
             found = isinstance(value, str) and value.startswith(self.text)
             return found if self.op != "!=" else not found
