@@ -221,6 +221,13 @@ def test_sklearn_clone_and_params(fitted, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_latents_beyond_float32_are_refused_not_inf(blobs, fitted, name):
+    # Before: X * 1e39 gave latents of inf, with only numpy's "overflow encountered in cast" warning.
+    with pytest.raises(InvalidDataError, match="beyond float32's range"):
+        fitted[name].transform(blobs[0] * 1e39)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_bad_inputs(blobs, fitted, name):
     x, model = blobs[0], fitted[name]
     with pytest.raises(InvalidParameterError, match="'latent_dim'"):

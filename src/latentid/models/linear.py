@@ -258,7 +258,14 @@ class LinearModel(TransformerMixin, BaseEstimator):
                 f"refine applies only to deep models; {type(self).__name__} has no posterior to refine. "
                 "Pass refine=None or False."
             )
-        return self._transform(self._prepare(X)).astype(np.float32)
+        z = self._transform(self._prepare(X))
+        largest = float(np.max(np.abs(z))) if z.size else 0.0
+        if not largest <= np.finfo(np.float32).max:  # float32 would hold inf, with only numpy's overflow warning
+            raise InvalidDataError(
+                f"the latents of X reach |z| = {largest:.3g}, beyond float32's range: X lies far outside the data "
+                f"{type(self).__name__} was fitted on (or is in other units). Rescale X as the fitted data was."
+            )
+        return z.astype(np.float32)
 
     @available_if(has_clusters)
     def predict_proba(self, X) -> np.ndarray:
