@@ -19,6 +19,7 @@ def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path):
     assert gaps["PCA (floor)"] is None and gaps["oracle (ceiling)"] is None
     html = (tmp_path / "report.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == 2
+    assert "on the first 200 test rows" in html  # all there are (it said 1,000)
     assert json.loads((tmp_path / "results.json").read_text()) == rows
 
 
