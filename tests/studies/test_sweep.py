@@ -181,3 +181,15 @@ def test_a_study_name_with_markup_is_shown_as_typed(tmp_path):
     result = run("experiment", "run", study, "--store", tmp_path / "m.db")
     assert result.exit_code == 0, result.output
     assert "oops [/] [bold]x[/bold]" in result.output
+
+
+def test_more_jobs_than_cores_is_noted(tmp_path, monkeypatch):
+    # Before: --jobs 1000 on 2 cores ran in silence, 6.6 times slower than --jobs 1.
+    import os as os_module
+
+    monkeypatch.setattr(os_module, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    study = tmp_path / "one.toml"
+    study.write_text('name = "one"\nseeds = 1\n[data]\nsamples = 100\n[[models]]\nname = "pca"\n')
+    result = run("experiment", "run", study, "--store", tmp_path / "o.db", "--jobs", 3, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "--jobs 3 is more than the 2 CPU core(s)" in result.stderr

@@ -269,12 +269,13 @@ def print_notes(dataset) -> None:
         err_console.print(f"note: {escape(' '.join(note.split()))}", soft_wrap=True, highlight=False)
 
 
-def note_oversubscription(threads: int | None) -> None:
-    """A ``note:`` line on stderr when --threads asks for more threads than the cores this process may use."""
+def note_oversubscription(threads: int | None, flag: str = "--threads", what: str = "threads") -> None:
+    """A ``note:`` line on stderr when ``flag`` (--threads, or --jobs of a local study) asks for more ``what``
+    than the cores this process may use."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if threads is not None and cores and threads > cores:
         err_console.print(
-            f"note: --threads {threads} is more than the {cores} CPU core(s) this process may use; the extra threads "
+            f"note: {flag} {threads} is more than the {cores} CPU core(s) this process may use; the extra {what} "
             "make training slower, not faster.",
             soft_wrap=True,
             highlight=False,

@@ -15,7 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors, print_json, print_unfolded
+from latentid.cli._common import (
+    console,
+    err_console,
+    friendly_errors,
+    note_oversubscription,
+    print_json,
+    print_unfolded,
+)
 from latentid.cli.experiment import experiment_app
 from latentid.errors import DataFileError, InvalidParameterError
 
@@ -121,6 +128,8 @@ def run_command(
         artifacts = store.parent / f"{store.stem}-artifacts"
     _check_folder(artifacts, "--artifacts")
     runner = make_executor(executor.value, jobs, address)
+    if address is None:  # a local pool or a local Ray: this machine's cores (a cluster has its own)
+        note_oversubscription(jobs, "--jobs", "runs at a time")
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
