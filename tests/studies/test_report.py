@@ -273,3 +273,26 @@ def test_the_demo_report_embeds_its_figures_or_writes_them(tmp_path):
     assert text.count("data:image/png;base64,") == 1 and "<table>" in text and "a note &amp; more" in text
     path = write_html_report(tmp_path / "r2.html", "demo", rows, {"curves": _figure()}, figure_dir=tmp_path / "f")
     assert "src='f/curves.png'" in path.read_text() and (tmp_path / "f" / "curves.svg").exists()
+
+
+def test_the_dodged_points_of_every_model_stay_inside_the_axes(make_row):
+    # Before: the per-model dodge was applied after the axis limits were set: with several models the outermost
+    # one's points at the last setting fell past the axis edge (helper report: the best model barely showed).
+    from latentid.studies.report import _axis_figure, _colors, _parse_runs
+
+    models = [f"m{i}" for i in range(12)]
+    rows = [
+        make_row(
+            f"{model}-{k}", model=model, components=k, metrics={"affine_r2": 0.5, "mcc_weak": 0.4, "mcc_strong": 0.3}
+        )
+        for model in models
+        for k in (3, 6)
+    ]
+    metrics = ["affine_r2", "mcc_weak", "mcc_strong"]
+    figure = _axis_figure(_parse_runs(rows), "components", metrics, models, _colors(models))
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    box = ax.get_window_extent()
+    for line in ax.lines:
+        for x, y in line.get_transform().transform(line.get_xydata()):
+            assert box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1, (line.get_label(), x, box)

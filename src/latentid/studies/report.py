@@ -301,6 +301,9 @@ def _axis_figure(runs: Sequence[_Run], axis: str, metrics: Sequence[str], models
             ax.set_xscale("log")
         ax.set_xticks([positions[v] for v in values], [_show(v) for v in values])
         ax.minorticks_off()
+        # Room at both ends for the dodged points (up to 1.5 points x the number of models beyond each end value):
+        # matplotlib's 5% margin let the outermost model's points fall past the axis edge.
+        ax.margins(x=0.15)
     for ax in list(grid.flat)[len(shown) :]:
         ax.set_visible(False)
     handles, labels = [], []
