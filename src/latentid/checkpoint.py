@@ -61,7 +61,7 @@ def jsonable(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
-    if callable(value) or isinstance(value, np.random.Generator):
+    if callable(value) or isinstance(value, (np.random.Generator, np.random.RandomState)):
         return None
     return value
 

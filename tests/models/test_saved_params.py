@@ -100,3 +100,14 @@ def test_a_config_laid_out_anew_still_loads(vade, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(dict(reversed(list(config.items())))))
     load_model(folder)
+
+
+def test_a_numpy_random_state_seeds_as_in_scikit_learn(gmm_data, tmp_path):
+    # Before: np.random.RandomState, scikit-learn's own kind of random_state, was refused by every estimator.
+    x = gmm_data[0]
+    first = VaDE(**{**FAST, "random_state": np.random.RandomState(3)}).fit(x)
+    second = VaDE(**{**FAST, "random_state": np.random.RandomState(3)}).fit(x)
+    np.testing.assert_array_equal(first.transform(x), second.transform(x))
+    load_model(first.save(tmp_path / "m"))  # saved as no seed, like a Generator
+    pca_runs = [PCA(latent_dim=2, random_state=np.random.RandomState(0)).fit(x).transform(x) for _ in range(2)]
+    np.testing.assert_array_equal(*pca_runs)

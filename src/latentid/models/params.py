@@ -142,12 +142,12 @@ class _PathConstraint(Constraint):
 
 class _SeedConstraint(Constraint):
     def accepts(self, value: Any) -> bool:
-        if isinstance(value, np.random.Generator):
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
             return True
         return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
 
     def describe(self) -> str:
-        return "a non-negative int, a numpy Generator"
+        return "a non-negative int, a numpy Generator or RandomState"
 
 
 NONE = _NoneConstraint()

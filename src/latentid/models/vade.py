@@ -61,7 +61,7 @@ class VaDE(LatentModel):
     checkpoint_dir, resume : per-epoch checkpoints and train_log.jsonl there; resume continues the last one.
     pretrained : path or None, a saved model folder or pretrained-*.pt whose encoder/decoder replace pretraining.
     callback : callable or None, called with a dict per epoch (see ``latentid.training.train``).
-    random_state : int, numpy Generator or None.
+    random_state : int, numpy Generator or RandomState, or None.
 
     Attributes
     ----------
