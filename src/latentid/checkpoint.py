@@ -149,6 +149,8 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
     """``config.json`` of a saved-model folder, checked to be one."""
     directory = Path(directory)
     config_path = directory / CONFIG_NAME
+    if not directory.exists():
+        raise DataFileError(f"{directory}: no such folder. Pass the folder given to save().")
     if not directory.is_dir() or not config_path.is_file():
         inner = directory / "model" / CONFIG_NAME  # a run folder of `latentid fit` keeps its model in model/
         hint = (

@@ -153,7 +153,7 @@ def test_load_refuses_another_class_and_bad_folders(tmp_path, fitted):
     folder = fitted["PCA"].save(tmp_path / "pca")
     with pytest.raises(InvalidParameterError, match="holds a PCA model, not a FastICA"):
         FastICA.load(folder)
-    with pytest.raises(DataFileError, match="config.json"):
+    with pytest.raises(DataFileError, match="missing: no such folder"):
         load_linear(tmp_path / "missing")
     with pytest.raises(DataFileError, match="exists and is not a folder"):
         fitted["PCA"].save(folder / "config.json")

@@ -111,3 +111,13 @@ def test_a_numpy_random_state_seeds_as_in_scikit_learn(gmm_data, tmp_path):
     load_model(first.save(tmp_path / "m"))  # saved as no seed, like a Generator
     pca_runs = [PCA(latent_dim=2, random_state=np.random.RandomState(0)).fit(x).transform(x) for _ in range(2)]
     np.testing.assert_array_equal(*pca_runs)
+
+
+def test_loading_names_a_missing_folder_and_a_linear_model_given_to_a_deep_class(gmm_data, tmp_path):
+    from latentid.errors import InvalidParameterError
+
+    with pytest.raises(DataFileError, match="no such folder"):  # it said "no config.json"
+        load_model(tmp_path / "nowhere")
+    folder = PCA(latent_dim=2).fit(gmm_data[0]).save(tmp_path / "pca")
+    with pytest.raises(InvalidParameterError, match=r"holds a PCA model, not a VaDE"):  # "Upgrade latentid" before
+        VaDE.load(folder)

@@ -548,6 +548,10 @@ class LatentModel(TransformerMixin, BaseEstimator):
         config = ckpt.read_run_config(path)
         name = config.get("class")
         target = LatentModel._registry.get(name)
+        if target is None and name in ("PCA", "FastICA", "GMMBaseline"):  # a linear baseline, not a deep model
+            raise InvalidParameterError(
+                f"{path} holds a {name} model, not a {cls.__name__}. Load it with {name}.load() or load_model()."
+            )
         if target is None:
             raise DataFileError(
                 f"{path}: holds an unknown model class {name!r}. Upgrade latentid or re-save the model."
