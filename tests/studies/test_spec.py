@@ -340,6 +340,10 @@ def test_bad_models_are_one_line_naming_file_and_key(tmp_path, table, message):
         ('seeds = 1\n[data]\n[[models]]\nname = "pca"', "study.toml: missing key 'name'"),
         ('name = "x"\nseeds = 0\n[data]\n[[models]]\nname = "pca"', "study.toml: seeds: must be an int >= 1"),
         ('name = "x"\nseeds = [1, 1]\n[data]\n[[models]]\nname = "pca"', "study.toml: seeds: lists a seed twice"),
+        (  # TOML holds it as an int; before, it was accepted, then failed in every run
+            'name = "x"\nseeds = [9223372036854775807]\n[data]\n[[models]]\nname = "pca"',
+            "study.toml: seeds: must list seeds of at most 4,611,686,018,427,387,903",
+        ),
         ('name = "x"\nseeds = 1\n[data]', "study.toml: missing key 'models'"),
         (
             'name = "x"\nseeds = 1\nmetrics = ["affine_r22"]\n[data]\n[[models]]\nname = "pca"',

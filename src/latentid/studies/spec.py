@@ -222,6 +222,7 @@ class ModelTable(BaseModel):
 
 MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list of seeds alone took gigabytes
 MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
+MAX_SEED = 2**62 - 1  # the largest seed the command line takes (cli._common.MAX_INT - 1)
 
 
 def _visible(value: str) -> str:
@@ -241,6 +242,8 @@ def _seeds(value: Any) -> list[int]:
         raise ValueError(f"must be an int >= 1 (seeds 0..n-1) or a non-empty list of ints >= 0, got {value!r}")
     if len(set(value)) != len(value):
         raise ValueError(f"lists a seed twice, got {value!r}")
+    if max(value) > MAX_SEED:
+        raise ValueError(f"must list seeds of at most {MAX_SEED:,} (as `latentid fit --seed`), got {max(value):,}")
     return value
 
 
