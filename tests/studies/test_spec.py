@@ -388,3 +388,22 @@ def test_a_blank_study_name_is_refused(tmp_path):
     body = 'seeds = 1\n[data]\nlatent_dim = 2\nsamples = 300\n\n[[models]]\nname = "pca"\n'
     with pytest.raises(InvalidParameterError, match=r"name: must hold a visible character"):
         study(tmp_path, 'name = "   "\n' + body)
+
+
+def test_labels_name_the_options_a_runs_own_model_varies(tmp_path):
+    # Before: two fastica tables (tol 1e-5 and 1e-1) gave identical labels, and a model that never set lr was
+    # labelled with its default lr, gmm with lr=None, because another model's table varied lr.
+    path = tmp_path / "study.toml"
+    path.write_text(
+        'name = "labels"\nseeds = 1\n[data]\ncomponents = 3\nsamples = 200\n'
+        '[[models]]\nname = "fastica"\noptions = { tol = 1e-5 }\n'
+        '[[models]]\nname = "fastica"\noptions = { tol = 1e-1 }\n'
+        '[[models]]\nname = "vade"\noptions = { lr = [0.001, 0.01] }\n'
+        '[[models]]\nname = "gmm"\n'
+    )
+    study = load_study(path)
+    labels = [config.label() for config in study.expand()]
+    assert len(set(labels)) == len(labels) == 5, labels
+    assert [label.split()[-2] for label in labels if label.startswith("fastica")] == ["tol=1e-05", "tol=0.1"]
+    assert not any("lr=" in label or "tol=" in label for label in labels if label.startswith("gmm"))
+    assert study.axes() == {"options.tol": [1e-05, 0.1], "options.lr": [0.001, 0.01]}

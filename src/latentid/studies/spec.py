@@ -390,7 +390,9 @@ class Study(BaseModel):
                         options, skip = _resolve_options(model.name, dict(zip(axes, values, strict=True)), data)
                         runs.extend((data, model.name, options, seed, skip) for seed in self.seeds)
         declared = {key for table in self.data for key in table.model_fields_set}
+        own = _options_varying_by_model(runs, self.models, option_axes)
         varying = _varying(runs, declared, option_axes)
+        varying += [path for paths in own.values() for path in paths if path not in varying]
         configs, seen = [], set()
         for data, model, options, seed, skip in runs:
             config = RunConfig(
@@ -401,7 +403,9 @@ class Study(BaseModel):
                 seed=seed,
                 metrics=list(self.metrics),
                 skip=skip,
-                varying=varying,
+                # a run's label names the options its own model's tables vary: not another model's lr (which it
+                # would show as this model's default, or None)
+                varying=[p for p in varying if not p.startswith("options.") or p in own.get(model, ())],
             )
             if config.key not in seen:
                 seen.add(config.key)
@@ -415,7 +419,7 @@ class Study(BaseModel):
         """
         configs = self.expand()
         declaring = {key: {m.name for m in self.models if key in m.options} for m in self.models for key in m.options}
-        found: dict[str, list] = {path: [] for path in (configs[0].varying if configs else [])}
+        found: dict[str, list] = {path: [] for config in configs for path in config.varying}
         for config in configs:
             for path, values in found.items():
                 section, name = path.split(".", 1)
@@ -634,6 +638,19 @@ def _varying(runs: list, declared: set[str], option_axes: list[dict]) -> list[st
             if len({json.dumps(v) for v in values}) > 1 and f"options.{key}" not in paths:
                 paths.append(f"options.{key}")
     return paths
+
+
+def _options_varying_by_model(runs: list, models, option_axes: list[dict]) -> dict[str, list[str]]:
+    """Per model name, the options one of its [[models]] tables gives that take more than one value over that
+    model's runs: an axis of one table, or two tables of the model (fastica with tol 1e-5, and with 1e-1)."""
+    declared: dict[str, set[str]] = {}
+    for model, axes in zip(models, option_axes, strict=True):
+        declared.setdefault(model.name, set()).update(axes)
+    seen: dict[str, dict[str, set[str]]] = {}
+    for _, model, options, _, _ in runs:
+        for key in declared[model]:
+            seen.setdefault(model, {}).setdefault(key, set()).add(json.dumps(options.get(key)))
+    return {model: [f"options.{k}" for k, values in keys.items() if len(values) > 1] for model, keys in seen.items()}
 
 
 # ---------------------------------------------------------------------- errors
