@@ -200,3 +200,20 @@ def test_data_list_looks_only_in_an_explicit_data_dir(shared_data, tmp_path, mon
     result = run("data", "list", "--data-dir", tmp_path / "given")
     assert result.exit_code == 0 and result.output.count("not found") == 2, result.output
     assert str(shared_data) not in result.output and "--dir" in result.output
+
+
+def test_data_list_checks_the_files_it_reports_found(shared_data, tmp_path):
+    # Before: a truncated t10k-labels file was listed as found, and files lying in --data-dir itself as "not
+    # found ... download fetches it", where fit says they belong one folder down.
+    _mnist_copy(shared_data, tmp_path / "root")
+    labels = next((tmp_path / "root" / "mnist").glob("t10k-labels*"))
+    labels.write_bytes(labels.read_bytes()[:100])
+    result = run("data", "list", "--data-dir", tmp_path / "root")
+    assert result.exit_code == 0, result.output
+    assert "damaged" in result.output and "t10k-labels" in result.output
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in (shared_data / "mnist").iterdir():
+        (flat / path.name).write_bytes(path.read_bytes())
+    result = run("data", "list", "--data-dir", flat)
+    assert "holds the MNIST files itself" in " ".join(result.output.split()), result.output

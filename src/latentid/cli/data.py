@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import DATA_DIR_HELP, console, err_console, friendly_errors
-from latentid.data.real import REAL_DATASETS, download, download_command, locate, search_roots
+from latentid.cli._common import console, err_console, friendly_errors
+from latentid.data.real import REAL_DATASETS, damaged_files, download, download_command, locate, search_roots
 from latentid.errors import DataFileError
 
 data_app = typer.Typer(help="The published data sets (MNIST, Fashion-MNIST): where they are, and a download.")
@@ -25,8 +25,16 @@ class DatasetName(str, Enum):
 
 @data_app.command("list")
 @friendly_errors
-def list_datasets(data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
-    """Each published data set and the folder it is read from (or where it was looked for).
+def list_datasets(
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="The folder holding mnist/ and fashion-mnist/, the only one looked in when given "
+        "[default: $LATENTID_DATA, then the user cache folder].",
+    ),
+) -> None:
+    """Each published data set and the folder it is read from (or where it was looked for), its files checked
+    against their SHA-256 pins.
 
     With --data-dir only that folder is looked in."""
     table = Table(title="latentid data")
@@ -34,12 +42,24 @@ def list_datasets(data_dir: Path | None = typer.Option(None, "--data-dir", help=
     table.add_column("found in")
     for name, spec in REAL_DATASETS.items():
         try:
-            where = f"[green]{escape(str(locate(name, data_dir)))}[/]"
-        except DataFileError:
-            where = "[yellow]not found[/] (looked in " + escape(
-                ", ".join(str(r / name) for r in search_roots(data_dir))
-            )
-            where += f"); '{escape(download_command(name, data_dir))}' fetches it"
+            folder = locate(name, data_dir)
+        except DataFileError as exc:
+            if data_dir is not None:  # the reader's own reason: e.g. the files lie in --data-dir itself
+                where = f"[yellow]{escape(str(exc))}[/]"
+            else:
+                where = "[yellow]not found[/] (looked in " + escape(
+                    ", ".join(str(r / name) for r in search_roots(data_dir))
+                )
+                where += f"); '{escape(download_command(name, data_dir))}' fetches it"
+        else:  # found means readable: each file is checked against its SHA-256 pin, as fit checks it
+            damaged = damaged_files(folder, name)
+            where = f"[green]{escape(str(folder))}[/]"
+            if damaged:
+                where = (
+                    f"[red]damaged[/] in {escape(str(folder))}: {escape(', '.join(damaged))} do(es) not match the "
+                    f"pinned SHA-256 (truncated or another version); '{escape(download_command(name, data_dir))} "
+                    "--force' fetches it again"
+                )
         table.add_row(f"{name} ({spec.title})", where)
     console.print(table)
 

@@ -183,6 +183,17 @@ def _matches_pin(path: Path, pin: str) -> bool:
         return False
 
 
+def damaged_files(folder: Path, name: str) -> list[str]:
+    """The files of data set ``name`` in ``folder`` whose uncompressed bytes do not match their SHA-256 pin
+    (truncated, damaged or another version); [] when all four match."""
+    spec = _spec(name)
+    return [
+        file_name
+        for file_name, pin in spec.sha256.items()
+        if (path := _file_in(folder, file_name)) is None or not _matches_pin(path, pin)
+    ]
+
+
 def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     """Decode IDX bytes (uint8 data) into an array of the shape in its header."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
