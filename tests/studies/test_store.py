@@ -199,6 +199,18 @@ def test_rows_to_table_shows_what_varies(filled):
     assert rows_to_table(filled.rows(), metrics=["affine_r2"])[0][-2:] == ["affine_r2", "seconds"]
 
 
+def test_options_that_only_differ_between_models_are_no_column(store):
+    # Before: vade's tol 0 beside fastica's 1e-4 made a "varying" options.tol column of defaults.
+    vade, ica = config("vade"), config("fastica")
+    vade["options"] = {"tol": 0.0, "lr": 0.001}
+    ica["options"] = {"tol": 1e-4}
+    faster = {**vade, "options": {"tol": 0.0, "lr": 0.01}}
+    for key, made in (("v", vade), ("f", ica), ("v2", faster)):
+        store.record(row(key, config=made))
+    columns, _ = rows_to_table(store.rows())
+    assert "options.lr" in columns and "options.tol" not in columns
+
+
 def test_a_file_that_is_not_sqlite_is_a_one_line_error(tmp_path):
     path = tmp_path / "results.db"
     path.write_bytes(b"this is not a database\n" * 200)

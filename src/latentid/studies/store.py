@@ -608,16 +608,20 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
     rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, and
     ``warnings`` (a run's warnings joined by " | ") when any row has one.
 
-    A config field varies when the rows that have it hold more than one value; lists show as text.
+    A config field varies when the rows that have it hold more than one value; an option, when the rows of one
+    model do (models' own defaults differ: vade's tol 0 beside fastica's 1e-4 is no setting of the study); lists
+    show as text.
     """
     configs = [row.get("config") or {} for row in rows]
-    fields: dict[str, set] = {}
+    fields: dict[str, dict] = {}  # field -> model (None for data and seed) -> the values seen
     for config in configs:
         for section in ("data", "options"):
+            owner = config.get("model") if section == "options" else None
             for name, value in (config.get(section) or {}).items():
-                fields.setdefault(f"{section}.{name}", set()).add(json.dumps(value, sort_keys=True))
-        fields.setdefault("seed", set()).add(json.dumps(config.get("seed")))
-    varying = [name for name, values in fields.items() if len(values) > 1]
+                seen = fields.setdefault(f"{section}.{name}", {}).setdefault(owner, set())
+                seen.add(json.dumps(value, sort_keys=True))
+        fields.setdefault("seed", {}).setdefault(None, set()).add(json.dumps(config.get("seed")))
+    varying = [name for name, by in fields.items() if any(len(values) > 1 for values in by.values())]
     varying = [n for n in varying if n != "seed"] + (["seed"] if "seed" in varying else [])
     if metrics is None:
         names = [name for config in configs for name in config.get("metrics") or []]
