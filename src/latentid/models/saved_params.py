@@ -36,5 +36,9 @@ def params_to_save(estimator) -> dict[str, Any]:
 
 
 def params_to_load(params: dict[str, Any]) -> dict[str, Any]:
-    """A saved config's parameters for the loaded estimator: its training folder cleared (where it has one)."""
-    return {**params, **{key: value for key, value in TRAINING_FOLDER_PARAMS.items() if key in params}}
+    """A saved config's parameters for the loaded estimator: its training folder cleared (where it has one), and
+    MFC-VAE's facets back as the pairs JSON turned into lists (as its default, a tuple of tuples)."""
+    loaded = {**params, **{key: value for key, value in TRAINING_FOLDER_PARAMS.items() if key in params}}
+    if isinstance(loaded.get("facets"), list):
+        loaded["facets"] = tuple(tuple(pair) if isinstance(pair, list) else pair for pair in loaded["facets"])
+    return loaded
