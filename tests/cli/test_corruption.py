@@ -158,29 +158,28 @@ def test_a_damaged_saved_model_is_named(tmp_path, made, damage, name):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("damage", DAMAGE)
-def test_a_damaged_results_store_is_named(tmp_path, damage):
+def small_store(folder, runs: int, label_tail: str = ""):
+    """A closed results store of ``runs`` finished PCA runs (keys k0, k1, ...) in ``folder``; its path."""
     from latentid.studies.store import ResultStore
 
-    folder = tmp_path / "study"
     folder.mkdir()
     store = folder / "results.db"
     with ResultStore(store) as opened:
-        for i in range(40):
+        for i in range(runs):
             config = {"study": "s", "model": "pca", "seed": i, "data": {"depth": 1}, "options": {}, "metrics": []}
+            row = {"key": f"k{i}", "study": "s", "label": f"run {i}{label_tail}", "config": config}
             opened.record(
-                {
-                    "key": f"k{i}",
-                    "study": "s",
-                    "label": f"run {i} " + "x" * 200,
-                    "config": config,
-                    "status": "finished",
-                    "seconds": 1.0,
-                    "metrics": {"affine_r2": 0.5},
-                }
+                {**row, "status": "finished", "seconds": 1.0, "metrics": {"affine_r2": 0.5}, "warnings": ["a"]}
             )
     for extra in folder.glob("results.db-*"):  # the WAL and shared-memory files of a closed store
         extra.unlink()
+    return store
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_results_store_is_named(tmp_path, damage):
+    folder = tmp_path / "study"
+    store = small_store(folder, 40, " " + "x" * 200)
     DAMAGE[damage](store)
     check_refused(folder, store, "results", store)
     check_refused(folder, store, "report", store, "--out", tmp_path / "report")
@@ -271,16 +270,8 @@ def test_a_hand_edited_results_store_is_named(tmp_path, edit):
     # Valid JSON of another shape: before, results and report ended in AttributeError/TypeError tracebacks.
     import sqlite3
 
-    from latentid.studies.store import ResultStore
-
     folder = tmp_path / "study"
-    folder.mkdir()
-    store = folder / "results.db"
-    with ResultStore(store) as opened:
-        for i in range(3):
-            config = {"study": "s", "model": "pca", "seed": i, "data": {"depth": 1}, "options": {}, "metrics": []}
-            row = {"key": f"k{i}", "study": "s", "label": f"run {i}", "config": config, "status": "finished"}
-            opened.record({**row, "seconds": 1.0, "metrics": {"affine_r2": 0.5}, "warnings": ["a note"]})
+    store = small_store(folder, 3)
     with contextlib.closing(sqlite3.connect(store)) as db, db:
         db.execute(f"UPDATE runs SET {STORE_EDITS[edit]} WHERE key = 'k1'")
     for extra in folder.glob("results.db-*"):
