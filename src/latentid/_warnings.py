@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# scikit-learn's wrappers around our own methods (set_output's transform, available_if's methods): not the caller
+_WRAPPERS = (os.path.join("sklearn", "utils", "_set_output.py"), os.path.join("sklearn", "utils", "_available_if.py"))
 
 
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
@@ -34,3 +39,15 @@ def user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return messages
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the function calling this point at the first frame
+    outside latentid: the user's own line (``model.fit(X)``), however deep inside latentid it was raised
+    (a fixed stacklevel pointed at ``IVAE.fit``'s ``super().fit`` or at ``fitting.py``)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE) or frame.f_code.co_filename.endswith(_WRAPPERS)
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -121,3 +121,20 @@ def test_loading_names_a_missing_folder_and_a_linear_model_given_to_a_deep_class
     folder = PCA(latent_dim=2).fit(gmm_data[0]).save(tmp_path / "pca")
     with pytest.raises(InvalidParameterError, match=r"holds a PCA model, not a VaDE"):  # "Upgrade latentid" before
         VaDE.load(folder)
+
+
+def test_warnings_point_at_the_callers_line(gmm_data):
+    # Before: a fixed stacklevel pointed at IVAE.fit's `super().fit` line (ivae.py) or at latentid's own files.
+    import warnings
+
+    import pandas as pd
+
+    from latentid.models import IVAE
+
+    x, _, c = gmm_data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        IVAE(epochs=1, batch_size=64, random_state=0, latent_dim=4).fit(x, u=c)  # 4 dims: some left inactive
+        PCA(latent_dim=2).fit(x).transform(pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])]))
+    ours = [w for w in caught if "inactive" in str(w.message) or "feature names" in str(w.message)]
+    assert len(ours) == 2 and all(w.filename == __file__ for w in ours), [(w.filename, w.lineno) for w in ours]

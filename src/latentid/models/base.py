@@ -29,6 +29,7 @@ from sklearn.utils.metaestimators import available_if
 
 from latentid import checkpoint as ckpt
 from latentid._random import numpy_rng
+from latentid._warnings import caller_stacklevel
 from latentid.checkpoint import jsonable
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
@@ -326,7 +327,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch size or fewer "
                 "latent dimensions may help.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
 
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:

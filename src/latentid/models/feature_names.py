@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from latentid._warnings import caller_stacklevel
 from latentid.errors import InvalidDataError, InvalidDataTypeError
 
 ATTRIBUTE = "feature_names_in_"
@@ -64,14 +65,18 @@ def check_names(estimator, X) -> None:
     if fitted is None and given is None:
         return
     if fitted is None:
-        warnings.warn(f"X has feature names, but {name} was fitted without feature names.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"X has feature names, but {name} was fitted without feature names.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
         return
     if given is None:
         warnings.warn(
             f"X does not have valid feature names, but {name} was fitted with feature names; its columns are taken "
             "in the fitted order.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return
     fitted_list, given_list = [str(n) for n in fitted], [str(n) for n in given]

@@ -38,6 +38,7 @@ from sklearn.utils.metaestimators import available_if
 from latentid import checkpoint as ckpt
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid._random import numpy_rng
+from latentid._warnings import caller_stacklevel
 from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
@@ -178,7 +179,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
                 + (f" within max_iter={limit} iterations" if limit else "")
                 + "; its components may be unreliable.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
         bad = [key for key, value in self._arrays().items() if not np.all(np.isfinite(value))]
         if bad:
