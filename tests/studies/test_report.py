@@ -196,6 +196,20 @@ def test_runs_of_one_model_with_different_options_are_different_lines(tmp_path, 
     assert [r["model"] for r in page.table_with("depth=1")] == ["vade (lr=0.001)", "vade (lr=0.01)"]
 
 
+def test_an_option_set_from_the_data_makes_no_line_of_its_own(tmp_path, make_row):
+    # Before: VaDE's n_components (which follows the data's components) split it into one-point series,
+    # "vade (n_components=3)" and "vade (n_components=6)", so no VaDE line ran along the components axis.
+    rows = [
+        make_row(
+            f"{k}-{seed}", components=k, seed=seed, options={"epochs": 3, "n_components": k}, metrics={"affine_r2": 0.5}
+        )
+        for k in (3, 6)
+        for seed in (0, 1)
+    ]
+    _, page = _read(write_study_report(rows, tmp_path))
+    assert {r["model"] for r in page.table_with("components=3")} == {"vade"}
+
+
 def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_path, make_row):
     rows = [
         make_row(f"r{i}", depth=depth, components=k, metrics={"affine_r2": 0.5 + i / 10})

@@ -161,11 +161,25 @@ def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
         by_model.setdefault(run.model, []).append(i)
     for name, indices in by_model.items():
         keys = sorted({k for i in indices for k in options[i]})
-        differing = [k for k in keys if len({_hashable(options[i].get(k)) for i in indices}) > 1]
+        differing = [
+            k
+            for k in keys
+            if len({_hashable(options[i].get(k)) for i in indices}) > 1 and not _follows_data(runs, options, indices, k)
+        ]
         if differing:
             for i in indices:
                 shown = ", ".join(f"{k}={_show(_hashable(options[i].get(k)))}" for k in differing)
                 runs[i].model = f"{name} ({shown})"
+
+
+def _follows_data(runs: list[_Run], options: list[Mapping], indices: list[int], key: str) -> bool:
+    """Whether option ``key`` takes one value per data setting among the runs ``indices``: set from the data
+    (VaDE's n_components from components), so no line of its own; a line per value would split the model into
+    one-point series along the very axis it follows."""
+    values: dict[tuple, set] = {}
+    for i in indices:
+        values.setdefault(runs[i].setting, set()).add(_hashable(options[i].get(key)))
+    return all(len(found) == 1 for found in values.values())
 
 
 def _ordered(names: Iterable[str], preferred: Sequence[str]) -> list[str]:
