@@ -88,9 +88,10 @@ def make_model(name: str, **params) -> LatentModel | LinearModel:
     return MODELS[name](**params)
 
 
-def has_clusters(name: str | None, model) -> bool:
-    """Does a fitted model cluster? Only the mixture models, and only with more than one component."""
-    if name not in CLUSTERING_MODELS:
+def has_clusters(model) -> bool:
+    """Does a fitted model cluster? Only the mixture models (those with ``predict``: ``models.base.has_clusters``),
+    and only with more than one component."""
+    if not hasattr(model, "predict"):
         return False
     weights = getattr(model, "weights_", None)
     return weights is None or np.size(weights) > 1

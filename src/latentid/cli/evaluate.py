@@ -127,7 +127,7 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
         raise InvalidParameterError(f"--refine does not apply to a {name} run: it has no decoder to refine with.")
     inputs = loaded.inputs(dataset)
     z_hat = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **inputs)  # None: model's
-    labels = loaded.model.predict(dataset.x, **inputs) if has_clusters(name, loaded.model) else None
+    labels = loaded.model.predict(dataset.x, **inputs) if has_clusters(loaded.model) else None
     return z_hat, labels, loaded
 
 

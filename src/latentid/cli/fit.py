@@ -687,7 +687,7 @@ def predict(
     _require_npy(out, force)
     loaded = load_run(run)
     name = loaded.info.get("model")
-    if not has_clusters(name, loaded.model):
+    if not has_clusters(loaded.model):
         raise InvalidParameterError(
             f"--run {run}: the model of this run ({name}) has no clusters to predict (only "
             f"{', '.join(CLUSTERING_MODELS)} with more than one component assign samples to components). "

@@ -78,7 +78,7 @@ def _scores(
     aux = config.options.get("aux")
     inputs = {} if aux is None else {"u": aux_values(data, aux)}
     z_hat = model.transform(data.x, **inputs)
-    labels = model.predict(data.x, **inputs) if has_clusters(config.model, model) else None
+    labels = model.predict(data.x, **inputs) if has_clusters(model) else None
     blocks = facet_blocks(generator.spec) if generator is not None and generator.spec.facets else None
     result = {}
     if data.z is not None or (labels is not None and data.c is not None):  # else nothing to score against

@@ -391,7 +391,7 @@ class Study(BaseModel):
                         runs.extend((data, model.name, options, seed, skip) for seed in self.seeds)
         declared = {key for table in self.data for key in table.model_fields_set}
         own = _options_varying_by_model(runs, self.models, option_axes)
-        varying = _varying(runs, declared, option_axes)
+        varying = _varying(runs, declared)
         varying += [path for paths in own.values() for path in paths if path not in varying]
         configs, seen = [], set()
         for data, model, options, seed, skip in runs:
@@ -623,9 +623,9 @@ def _check_option(model: str, key: str, value: Any, constraints: list) -> Any:
     return value
 
 
-def _varying(runs: list, declared: set[str], option_axes: list[dict]) -> list[str]:
+def _varying(runs: list, declared: set[str]) -> list[str]:
     """Data keys a [data] table gives that take more than one resolved value (not those that only follow
-    others, such as hidden_width), then options some [[models]] table gives several values."""
+    others, such as hidden_width); the options are each model's (``_options_varying_by_model``)."""
     keys = list(dict.fromkeys(key for run in runs for key in run[0]))
     paths = [
         f"data.{key}"
@@ -633,19 +633,15 @@ def _varying(runs: list, declared: set[str], option_axes: list[dict]) -> list[st
         if (key in declared or key == "latent_dim" and "facets" in declared)
         and len({json.dumps(run[0].get(key)) for run in runs}) > 1
     ]
-    for axes in option_axes:
-        for key, values in axes.items():
-            if len({json.dumps(v) for v in values}) > 1 and f"options.{key}" not in paths:
-                paths.append(f"options.{key}")
     return paths
 
 
 def _options_varying_by_model(runs: list, models, option_axes: list[dict]) -> dict[str, list[str]]:
     """Per model name, the options one of its [[models]] tables gives that take more than one value over that
     model's runs: an axis of one table, or two tables of the model (fastica with tol 1e-5, and with 1e-1)."""
-    declared: dict[str, set[str]] = {}
+    declared: dict[str, dict[str, None]] = {}  # ordered as the file gives them, so that labels are too
     for model, axes in zip(models, option_axes, strict=True):
-        declared.setdefault(model.name, set()).update(axes)
+        declared.setdefault(model.name, {}).update(dict.fromkeys(axes))
     seen: dict[str, dict[str, set[str]]] = {}
     for _, model, options, _, _ in runs:
         for key in declared[model]:

@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from latentid._warnings import caller_stacklevel
 from latentid.errors import DataFileError, InvalidParameterError
 
 SCHEMA_VERSION = 3  # 2: the run_studies table; 3: the warnings column
@@ -257,7 +258,7 @@ class ResultStore:
                         f"{self.path}: another process holds the results store locked; waiting (up to "
                         f"{LOCK_WAIT_S / 60:.0f} min) to record the run.",
                         UserWarning,
-                        stacklevel=3,
+                        stacklevel=caller_stacklevel(),
                     )
                     warned = True
 
