@@ -246,3 +246,14 @@ def test_too_few_samples_for_the_split_says_so(score):
     z = np.random.default_rng(0).normal(size=(6, 2))
     with pytest.raises(InvalidParameterError, match="3 fit and 3 held-out samples of 6; both parts need at least 4"):
         score(z, z)
+
+
+@pytest.mark.parametrize("scales", [[1.0, 1.0, 1e-7], [1e150, 1.0, 1e-150]])
+def test_scores_free_of_column_scale_ignore_how_differently_the_columns_are_scaled(scales):
+    """A learned column 1e-7 of the others was taken for none by CCA (mcc_cca 0.707), and one 1e-150 of them
+    made the permutation-and-scaling slope 0/0 (a NaN traceback from scikit-learn)."""
+    z = np.random.default_rng(0).standard_normal((1000, 3))
+    report = identifiability_report(z, z * np.array(scales))
+    for key in ("affine_r2", "mcc_weak", "mcc_strong", "permutation_r2", "mcc_cca"):
+        assert report[key] == pytest.approx(1.0, abs=1e-9), key
+    assert consistency(z, z * np.array(scales))["mcc_cca"] == pytest.approx(1.0, abs=1e-9)

@@ -27,6 +27,17 @@ from latentid.metrics.correlation import cross_correlation, match_correlations
 __all__ = ["AffineAlignment", "CCAAlignment", "OrthogonalAlignment", "PermutationScalingAlignment"]
 
 
+def _column_peaks(x: np.ndarray) -> np.ndarray:
+    """Largest magnitude of each column of x (n, d), 1 where a column is all zero; shape (d,).
+
+    Dividing by it first makes the scale-free alignments (affine, permutation and scaling, CCA) indifferent to
+    how differently the columns are scaled: a column 1e-7 of the others was taken for none (CCA's eigenvalue
+    cut-off), and one 1e-150 of them underflowed to a zero slope.
+    """
+    peaks = np.abs(x).max(axis=0)
+    return np.where(peaks > 0, peaks, 1.0)
+
+
 class _LinearAlignment:
     """Shared plumbing: validation, ``transform`` through ``coef_``/``intercept_``, and R^2 scoring.
 
@@ -87,8 +98,9 @@ class AffineAlignment(_LinearAlignment):
     """
 
     def _fit_centered(self, t, h):
-        coef, *_ = linalg.lstsq(h, t, lapack_driver="gelsy")  # (m_hat, m)
-        return coef.T
+        peaks = _column_peaks(h)
+        coef, *_ = linalg.lstsq(h / peaks, t, lapack_driver="gelsy")  # (m_hat, m)
+        return coef.T / peaks
 
 
 class PermutationScalingAlignment(_LinearAlignment):
@@ -103,8 +115,9 @@ class PermutationScalingAlignment(_LinearAlignment):
 
     def _fit_centered(self, t, h):
         rows, cols = match_correlations(np.abs(cross_correlation(t, h)))
-        h_matched = h[:, cols]
-        scale = np.einsum("ij,ij->j", t[:, rows], h_matched) / np.einsum("ij,ij->j", h_matched, h_matched)
+        peaks = _column_peaks(h[:, cols])
+        h_matched = h[:, cols] / peaks
+        scale = np.einsum("ij,ij->j", t[:, rows], h_matched) / np.einsum("ij,ij->j", h_matched, h_matched) / peaks
         coef = np.zeros((t.shape[1], h.shape[1]))
         coef[rows, cols] = scale
         self.pairs_ = np.column_stack([rows, cols])
@@ -164,10 +177,12 @@ class CCAAlignment:
             )
         self.mean_true_, self.mean_learned_ = z_true.mean(axis=0), z_hat.mean(axis=0)
         t, h = z_true - self.mean_true_, z_hat - self.mean_learned_
+        peaks_t, peaks_h = _column_peaks(t), _column_peaks(h)
+        t, h = t / peaks_t, h / peaks_h
         wt, wh = _inverse_sqrt(t.T @ t), _inverse_sqrt(h.T @ h)
         u, sv, vt = linalg.svd(wt @ (t.T @ h) @ wh, full_matrices=False)
-        self.true_weights_ = wt @ u[:, :k]
-        self.learned_weights_ = wh @ vt[:k].T
+        self.true_weights_ = wt @ u[:, :k] / peaks_t[:, None]
+        self.learned_weights_ = wh @ vt[:k].T / peaks_h[:, None]
         self.correlations_ = sv[:k]
         self.n_components_ = int(k)
         return self
