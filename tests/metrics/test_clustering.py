@@ -95,6 +95,12 @@ def test_bad_split_raises():
         cluster_report([0, 1, 0, 1], [0, 1, 0, 1], split=1.0)
 
 
+def test_a_split_too_small_for_one_part_names_the_split_not_a_count_the_user_never_gave():
+    labels = np.arange(9) % 3
+    with pytest.raises(InvalidParameterError, match=r"^split=0.3 leaves 3 fit and 6 held-out samples of 9"):
+        cluster_report(labels, labels, split=0.3, seed=0)
+
+
 def test_match_clusters_refuses_labels_of_other_samples_in_one_line():
     labels = np.arange(20) % 3
     with pytest.raises(InvalidDataError, match="labels_true has 20 samples but labels_pred has 10"):

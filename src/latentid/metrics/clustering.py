@@ -14,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
 from latentid.errors import InvalidDataError
-from latentid.metrics._validation import check_labels, split_indices
+from latentid.metrics._validation import MIN_SAMPLES, check_labels, split_indices
 
 
 def _same_samples(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,8 @@ def cluster_report(labels_true, labels_pred, split: float | None = None, seed: i
         fit_idx = eval_idx = np.arange(labels_true.shape[0])
         scored_on = "all samples (matching fitted on the same samples)"
     else:
-        fit_idx, eval_idx = split_indices(labels_true.shape[0], split, seed)
+        # each part is scored as labels in its own right, so each needs what labels need
+        fit_idx, eval_idx = split_indices(labels_true.shape[0], split, seed, MIN_SAMPLES)
         scored_on = "held-out (matching fitted on the fit split)"
     mapping = match_clusters(labels_true[fit_idx], labels_pred[fit_idx])
     t, p = labels_true[eval_idx], labels_pred[eval_idx]
