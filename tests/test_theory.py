@@ -51,6 +51,24 @@ def test_degenerate_or_duplicate_components_leave_the_theory():
     assert assess(twins, decoder).level == "none"
 
 
+def test_near_duplicate_components_pass_with_a_warning_whatever_the_latent_scale():
+    """Components 1e-3 sd apart were passed with 'distance 0.00123' and no word: the distance was absolute.
+    The Bhattacharyya distance does not change with the scale of z, so the same shapes warn at any scale."""
+    decoder = DecoderDescription([2, 3], "leaky-relu", weights=[np.eye(3, 2)])
+    for scale in (1e-3, 1.0, 1e3):
+        means = scale * np.array([[0.0, 0.0], [0.05, 0.0], [4.0, 4.0]])
+        cov = scale**2 * np.array([np.eye(2), np.eye(2) * 1.02, np.eye(2)])
+        check = next(
+            c for c in assess(PriorDescription(np.ones(3) / 3, means, cov), decoder).checks if "distinct" in c.name
+        )
+        assert check.passed and check.figures["most_alike_pair"] == [0, 1]
+        assert "components 0 and 1 are near duplicates" in check.warning
+        apart = next(
+            c for c in assess(PriorDescription(np.ones(3) / 3, 10 * means, cov), decoder).checks if "distinct" in c.name
+        )
+        assert apart.passed and apart.warning is None
+
+
 def test_rank_deficient_layer_leaves_the_theory():
     prior = PriorDescription(np.array([0.5, 0.5]), np.array([[0, 0], [3, 3.0]]), np.array([np.eye(2)] * 2))
     weights = [np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]

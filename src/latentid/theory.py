@@ -31,6 +31,10 @@ DISTINCT_TOL = 1e-6
 # numerically, so the check is passed with a warning (not a tick). 1e-5: a float32 fit's relative precision
 # is about 1e-7 and a healthy fitted prior's eigenvalues span a few decades at most.
 NEAR_DEGENERATE_RATIO = 1e-5
+# Two components whose Bhattacharyya distance is below this overlap almost wholly (Bhattacharyya coefficient
+# above 0.99): distinct in exact arithmetic, but one component in all but name, so the check warns.
+NEAR_DUPLICATE_DISTANCE = 0.01
+NEAR_DUPLICATE_MAX_COMPONENTS = 500  # above, the K^2 / 2 pairs' distances cost more than the check is worth
 FACET_CHECK = "prior is the product of the facets' mixtures"
 AXIS_CHECK = "likelihood pins the axes (level 3, in practice)"
 # Below this many nats per sample, the likelihood's preference for the true axes over a 45-degree mix of two of
@@ -170,15 +174,40 @@ def _prior_checks(prior: PriorDescription) -> tuple[list[Check], bool]:
     ]
     gap, i, j = min(gaps)
     distinct = bool(gap > DISTINCT_TOL)
-    checks.append(
-        Check(
-            "components pairwise distinct",
-            distinct,
-            f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g}",
-            {"closest_pair": [i, j], "closest_distance": float(gap)},
-        )
-    )
+    detail = f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g}"
+    figures = {"closest_pair": [i, j], "closest_distance": float(gap)}
+    warning = None
+    alike = _most_alike_pair(means, cov) if distinct and nondegenerate else None
+    if alike is not None:
+        distance, a, b = alike
+        detail += f"; most alike pair ({a}, {b}): Bhattacharyya distance {distance:.3g}"
+        figures.update({"most_alike_pair": [a, b], "bhattacharyya_distance": distance})
+        if distance < NEAR_DUPLICATE_DISTANCE:
+            warning = (
+                f"components {a} and {b} are near duplicates: Bhattacharyya distance {distance:.2g} (below "
+                f"{NEAR_DUPLICATE_DISTANCE:g}), so they overlap by {np.exp(-distance):.3f} and act as one component"
+            )
+    checks.append(Check("components pairwise distinct", distinct, detail, figures, warning))
     return checks, nondegenerate and distinct
+
+
+def _most_alike_pair(means: np.ndarray, cov: np.ndarray) -> tuple[float, int, int] | None:
+    """The pair of components (K, m), (K, m, m) with the smallest Bhattacharyya distance, which no affine map of
+    z changes: (distance, i, j); None above NEAR_DUPLICATE_MAX_COMPONENTS components or if one is singular."""
+    k = len(means)
+    if k > NEAR_DUPLICATE_MAX_COMPONENTS:
+        return None
+    i, j = np.triu_indices(k, 1)
+    mid = 0.5 * (cov[i] + cov[j])  # (P, m, m)
+    sign_mid, logdet_mid = np.linalg.slogdet(mid)
+    sign, logdet = np.linalg.slogdet(cov)
+    if (sign_mid <= 0).any() or (sign <= 0).any():
+        return None
+    diff = means[i] - means[j]
+    maha = np.einsum("pm,pm->p", diff, np.linalg.solve(mid, diff[..., None])[..., 0])
+    distance = 0.125 * maha + 0.5 * (logdet_mid - 0.5 * (logdet[i] + logdet[j]))
+    best = int(np.argmin(distance))
+    return max(float(distance[best]), 0.0), int(i[best]), int(j[best])
 
 
 def _variability_check(prior: PriorDescription) -> Check:
