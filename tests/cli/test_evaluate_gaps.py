@@ -75,3 +75,12 @@ def test_no_gap_keys_without_a_run_or_without_a_generator(fitted, tmp_path):
     out = payload["metrics"]
     assert "affine_r2" in out and not any(key in out for key in GAP_KEYS)
     assert payload["baselines"] == {} and any("does not record its generator" in n for n in payload["notes"])
+
+
+def test_a_deep_run_on_noiseless_data_says_why_it_has_no_gap(fitted, tmp_path):
+    root, _ = fitted
+    data = tmp_path / "clean.npz"
+    _ok("simulate", "--samples", 400, "--depth", 3, "--noise", 0, "--seed", 2, "--out", data)
+    payload = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)
+    assert not any(key in payload["metrics"] for key in GAP_KEYS)
+    assert any("noise 0, where log p(x) is not a density" in note for note in payload["notes"])

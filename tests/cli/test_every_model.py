@@ -85,6 +85,8 @@ def test_ivae_uses_the_labels_as_u_everywhere(data_file, tmp_path):
     info, z, _, scores, verdict = _fit_and_use(data_file, out, tmp_path, "--model", "ivae", "--aux", "c", *DEEP_FAST)
     assert info["aux"] == "c" and z.shape == (400, 2)
     assert "cluster_acc" not in scores and "likelihood_gap" not in scores
+    notes = json.loads(run("evaluate", "--run", out, "--data", data_file, "--json").stdout)["notes"]
+    assert any(note.startswith("no likelihood gap: the model's bound is of p(x | u)") for note in notes)
     assert verdict["level"] == 3 and any("iVAE" in note for note in verdict["notes"])
     # transform really reads u: other labels give other posterior means
     from latentid.data.io import read_dataset

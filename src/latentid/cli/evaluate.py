@@ -146,19 +146,20 @@ def _working(what: str):
     return err_console.status(f"evaluate: computing {what}")
 
 
-def _gaps(loaded, dataset, seed: int) -> dict:
-    """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}.
+def _gaps(loaded, dataset, seed: int) -> tuple[dict, list[str]]:
+    """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}; with a note
+    when a deep model's run gets none.
 
     Only for a deep model of x alone: a linear floor has no such bound, and iVAE's bound is of p(x | u).
     """
-    if loaded is None or "spec_json" not in dataset.extras:
-        return {}
-    if loaded.info.get("model") not in DEEP_MODELS or loaded.info.get("aux") is not None:
-        return {}
+    if loaded is None or "spec_json" not in dataset.extras or loaded.info.get("model") not in DEEP_MODELS:
+        return {}, []
+    if loaded.info.get("aux") is not None:
+        return {}, ["no likelihood gap: the model's bound is of p(x | u), the true log-likelihood of p(x)"]
     generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
     if not generator.noise > 0:
-        return {}
-    return likelihood_gaps(loaded.model, generator, dataset.x, random_state=seed)
+        return {}, ["no likelihood gap: the data was simulated with noise 0, where log p(x) is not a density"]
+    return likelihood_gaps(loaded.model, generator, dataset.x, random_state=seed), []
 
 
 def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str]]:
@@ -438,7 +439,8 @@ def evaluate(
         warnings.simplefilter("ignore", UserWarning)
         result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
     with _working("likelihood and amortisation gaps (true log p(x), 256-draw bound)"):
-        result.update(_gaps(loaded, dataset, seed))
+        gaps, gap_notes = _gaps(loaded, dataset, seed)
+    result.update(gaps)
     arranged = arrange_result(result)
     if no_baselines:
         baselines, notes = {}, ["baselines skipped (--no-baselines)"]
@@ -450,6 +452,7 @@ def evaluate(
                 "no oracle or PCA baseline: the data does not record its generator (files written by "
                 "'latentid simulate' do)"
             )
+    notes += gap_notes
     data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
     notes += _labels_note(labels, predicted, dataset, loaded)
