@@ -17,6 +17,7 @@ A run folder holds
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -223,9 +224,21 @@ STUDY_FILE = "study.json"  # the settings file of a consistency study's folder (
 
 
 def interrupted_message(path: Path) -> str:
-    return (
+    message = (
         f"{path}: holds an interrupted fit (run.json says 'running'; no finished model yet). "
         f"Continue it with 'latentid fit --out {path} --resume', or delete the folder."
+    )
+    return message + replaced_run_note(path)
+
+
+def replaced_run_note(path: Path) -> str:
+    """For a folder whose interrupted fit was replacing a run (--force): where that run waits, else ''."""
+    aside = Path(path) / REPLACED_DIR
+    if not aside.is_dir():
+        return ""
+    return (
+        f" The run it replaces waits in {aside} (deleted when this fit finishes; a new --force keeps it and "
+        "replaces the interrupted fit instead)."
     )
 
 
@@ -342,10 +355,14 @@ def fit_run(
     if earlier is None and not resume and not force and out.is_dir():
         others = foreign_entries(out)
         if others:
+            clashes = [name for name in others if name in (*RUN_FILES, MODEL_DIR)] + [
+                name for name in others if any(fnmatch.fnmatch(name, p) for p in CHECKPOINT_PATTERNS)
+            ]
+            beside = f"in place of your {', '.join(clashes)}" if clashes else "beside them"
             raise DataFileError(
-                f"{out}: holds {len(others)} file(s) or folder(s) that are not a latentid run (e.g. '{others[0]}'): "
-                "the run's files would be mixed among them. Choose a new or empty --out, or add --force to write "
-                "the run beside them."
+                f"{out}: holds {len(others)} file(s) or folder(s) that are not a latentid run (e.g. "
+                f"'{(clashes or others)[0]}'): the run's files would be mixed among them. Choose a new or empty "
+                f"--out, or add --force to write the run {beside}."
             )
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
@@ -461,14 +478,10 @@ def run_files(out: Path) -> list[Path]:
 
 
 def foreign_entries(out: Path) -> list[str]:
-    """Names in the folder ``out`` that no fit writes (sorted): anything but the run's files, model/ and the
-    folder a replaced run waits in."""
-    ours = {*RUN_FILES, MODEL_DIR, REPLACED_DIR}
-    return sorted(
-        entry.name
-        for entry in out.iterdir()
-        if entry.name not in ours and not any(entry.match(pattern) for pattern in CHECKPOINT_PATTERNS)
-    )
+    """Names in ``out``, a folder without run.json, that a fit there would mix its files among (sorted): all
+    of them but the folder a replaced run waits in. Without run.json no run owns them, so a latents.npy,
+    train_log.jsonl or model/ there is the user's, which the fit would overwrite."""
+    return sorted(entry.name for entry in out.iterdir() if entry.name != REPLACED_DIR)
 
 
 def _prune_model_dir(out: Path) -> None:
@@ -486,10 +499,20 @@ def remove_run_files(out: Path) -> None:
 
 def set_aside_run_files(out: Path) -> Path:
     """Move ``run_files(out)`` into a hidden folder of ``out`` (returned), so that a replacing fit that fails
-    can put them back (``restore_run_files``)."""
+    can put them back (``restore_run_files``).
+
+    Where that folder is left by a replacing fit that was interrupted, it holds the run that fit was replacing,
+    and the folder's own files are that unfinished fit's: those are deleted and the waiting run is kept, so a
+    run is only ever lost to one that finished.
+    """
     aside = out / REPLACED_DIR
-    if aside.exists():  # left by a replacing fit that was killed: the run it held was replaced since
-        shutil.rmtree(aside)
+    if aside.exists():
+        info = read_run_info(out)
+        if info is not None and info.get("status") == FINISHED:  # stale: its replacement finished since
+            shutil.rmtree(aside)
+        else:
+            remove_run_files(out)
+            return aside
     for file in run_files(out):
         target = aside / file.relative_to(out)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -67,3 +67,26 @@ def test_a_replacing_fit_that_fails_puts_the_replaced_run_back(tmp_path, small_s
     assert result.exit_code == 0, result.output
     assert json.loads((out / "run.json").read_text())["params"]["epochs"] == 3
     assert not (out / ".replaced-run").exists() and (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_second_force_after_an_interrupted_one_keeps_the_finished_run_not_the_unfinished_one(
+    tmp_path, small_simulation
+):
+    """Run A finished; a --force fit B was interrupted, so A waits in .replaced-run. The messages on the folder
+    said only 'delete the folder' or 'add --force', and a second --force deleted A; when that one then failed,
+    B's unfinished files were what came back."""
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE).exit_code == 0
+    finished = files_of(out)
+    aside = out / ".replaced-run"  # the state an interrupted `fit --force` leaves (test_run_folders makes it for real)
+    for name in finished:
+        (aside / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).replace(aside / name)
+    (out / "run.json").write_text(json.dumps({"status": "running", "model": "vae"}))
+    (out / "restart-1.pt").write_bytes(b"the unfinished fit's checkpoint")
+    refused = run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy")
+    assert refused.exit_code == 2 and f"The run it replaces waits in {aside}" in refused.stderr, refused.output
+    assert_one_line_error(
+        run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES, "--force"), "diverged"
+    )
+    assert files_of(out) == finished  # A is back, byte for byte; B's files are gone

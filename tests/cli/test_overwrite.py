@@ -116,6 +116,19 @@ def test_fit_refuses_an_interrupted_run_and_force_replaces_it(tmp_path, data_fil
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.parametrize("user_file", ["latents.npy", "train_log.jsonl", "model/model.pt", "restart-1.pt"])
+def test_fit_refuses_a_folder_whose_files_only_share_a_run_s_names(tmp_path, data_file, user_file):
+    """Without run.json no run owns them: a user's latents.npy (from transform --out), log or weights were
+    overwritten by a fit with exit 0 and no --force."""
+    out = tmp_path / "results"
+    (out / user_file).parent.mkdir(parents=True)
+    (out / user_file).write_bytes(b"the user's")
+    result = run("fit", "--model", "pca", "--data", data_file, "--out", out)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.output
+    assert "not a latentid run" in result.stderr and f"in place of your {user_file.split('/')[0]}" in result.stderr
+    assert (out / user_file).read_bytes() == b"the user's" and not (out / "run.json").exists()
+
+
 def test_fit_refuses_a_folder_of_other_files_and_writes_beside_them_with_force(tmp_path, data_file):
     out = tmp_path / "project"
     out.mkdir()
