@@ -444,8 +444,12 @@ def fit_run(
             elif isinstance(exc, TrainingDivergedError) and out.is_dir():
                 failed = {**started, "status": FAILED, "error": str(exc), "failed": time.strftime("%Y-%m-%dT%H:%M:%S")}
                 write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))
+            elif (out / RUN_FILE).is_file():  # interrupted, to be resumed: its time counts toward fit_seconds
+                sessions = [*started.get(SESSIONS_FIELD, []), round(time.perf_counter() - start, 3)]
+                write_text_atomic(out / RUN_FILE, json.dumps({**started, SESSIONS_FIELD: sessions}, indent=2))
             raise
-        seconds = time.perf_counter() - start
+        sessions = [*started.get(SESSIONS_FIELD, []), round(time.perf_counter() - start, 3)]
+        seconds = sum(sessions)
         fit_warnings = user_warnings(caught)  # into run.json (the command prints each as a note)
         # The table's column names go into the saved model, so that a DataFrame given to it in Python is checked
         # by name; the command line reads arrays and checks names itself (check_data_for_run), so not here.
@@ -455,7 +459,12 @@ def fit_run(
         save_array(out / LATENTS_FILE, model.transform(data.x, **inputs))
         labels = {"aux_label_columns": label_columns(data)} if aux == "c" else {}
         info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"], **labels)
-        info = {**started, **info, "warnings": fit_warnings}
+        info = {**started, **info, SESSIONS_FIELD: sessions, "warnings": fit_warnings}
+        if len(sessions) < 1 + len(started.get("resumed", [])):  # a session killed outright recorded no time
+            info["fit_seconds_note"] = (
+                f"the sum of {len(sessions)} of the fit's {1 + len(started.get('resumed', []))} sessions: a session "
+                "killed outright (SIGKILL, SIGTERM, a crash) records no time"
+            )
         write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
         # The run a --force replaced is deleted once the new one is written, also when that fit was interrupted
         # and finished by a --resume.
@@ -463,6 +472,9 @@ def fit_run(
         return Run(out, model, info)
 
 
+# run.json: the seconds of each session of a fit (the first, then each --resume) whose end was seen (it finished,
+# or Ctrl-C / an error interrupted it); fit_seconds is their sum.
+SESSIONS_FIELD = "session_seconds"
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
 CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
 MODEL_FILES = ("config.json", "model.pt", "arrays.npz")

@@ -118,6 +118,10 @@ def test_resume_takes_the_options_from_the_folder(monkeypatch, data_file, tmp_pa
     np.testing.assert_allclose(np.load(out / "latents.npy"), np.load(straight / "latents.npy"), rtol=0, atol=1e-5)
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "finished" and len(info["resumed"]) == 1 and info["epochs_run"] == 4
+    # fit_seconds counts both sessions (it counted the last one alone), and says nothing is missing from it
+    first, last = info["session_seconds"]
+    assert first > 0 and last > 0 and info["fit_seconds"] == pytest.approx(first + last, abs=2e-3)
+    assert "fit_seconds_note" not in info
 
 
 def test_an_interrupted_replacement_says_where_the_replaced_run_waits(monkeypatch, data_file, tmp_path):
@@ -138,12 +142,15 @@ def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_p
         _interrupt_after(patch, 1)
         assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code != 0
     started = json.loads((out / "run.json").read_text())
+    # as a session killed outright leaves it: no time recorded for it
+    (out / "run.json").write_text(json.dumps({k: v for k, v in started.items() if k != "session_seconds"}))
     assert run("fit", "--out", out, "--resume", "--epochs", 3, "--quiet").exit_code == 0
     info = json.loads((out / "run.json").read_text())
     # The options a further --resume would read are the ones the run went on with; how it began is kept.
     assert info["options"]["epochs"] == 3 and started["options"]["epochs"] == 4
     assert info["command"] == started["command"]
     assert len(info["resume_commands"]) == 1  # (the command line is sys.argv: pytest's here)
+    assert len(info["session_seconds"]) == 1 and info["fit_seconds_note"].startswith("the sum of 1 of the fit's 2")
 
 
 def test_a_resume_follows_its_data_file_to_a_new_path_and_refuses_other_bytes(monkeypatch, data_file, tmp_path):
