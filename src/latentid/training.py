@@ -115,6 +115,20 @@ def _write_log(path: Path, records: Sequence[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
+def _divergence_fixes(module: nn.Module, lr: float) -> str:
+    """What to change after a divergence, offering only what applies to ``module``: the noise scale where its
+    likelihood has one, standardising where the data reached it unstandardised."""
+    from latentid.models.likelihoods import GaussianLikelihood  # models import this module: not at the top
+
+    fixes = [f"Lower 'lr' (now {lr:g})"]
+    if isinstance(getattr(module, "likelihood", None), GaussianLikelihood):
+        fixes.append("fix 'noise_scale'")
+    shift, scale = getattr(module, "x_shift", None), getattr(module, "x_scale", None)
+    if shift is None or (float(scale) == 1.0 and not bool(shift.abs().max() > 0)):
+        fixes.append("standardise the data")
+    return ", ".join(fixes[:-1]) + f" or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
+
+
 def train(
     module: nn.Module,
     loss_fn: LossFn,
@@ -199,7 +213,7 @@ def train(
             lr = optimizer.param_groups[0]["initial_lr"]
             raise TrainingDivergedError(
                 f"{config.stage} diverged at epoch {epoch + 1} of {config.epochs}: the loss became {bad}. "
-                f"Lower 'lr' (now {lr:g}), fix 'noise_scale', or standardise the data.{where}"
+                f"{_divergence_fixes(module, lr)}.{where}"
             )
         if not use_val:  # nothing held out: the last weights are kept, scored by the training ELBO
             result.best_score, result.best_epoch = -loss, epoch + 1

@@ -32,6 +32,7 @@ def test_a_fit_diverging_in_a_new_folder_leaves_nothing_and_names_no_checkpoint(
     result = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES)
     assert_one_line_error(result, "diverged at epoch 1", "--noise-scale")
     assert "checkpoint" not in result.stderr and not out.exists()
+    assert "standardise" not in result.stderr  # --standardize is on (the default): no use offering it
 
 
 def test_a_failed_fit_is_recorded_and_refused_by_name_until_force_replaces_it(tmp_path, small_simulation):

@@ -61,6 +61,12 @@ def run(*args):
             "VaDE needs at least 5000 training samples (--components 5000); X has 1000 samples, 900 after holding "
             "out the validation share 0.1. Pass more samples or lower --components.",
         ),
+        (  # a model without components: the only fix offered was the flag-less parameter
+            "VAE needs at least 4 training samples; X has 2 samples, 1 after holding out validation_fraction=0.1. "
+            "Pass more samples or lower validation_fraction.",
+            "VAE needs at least 4 training samples; X has 2 samples, 1 after holding out the validation share 0.1. "
+            "Pass more samples.",
+        ),
         (
             "likelihood='bernoulli' needs X in [0, 1]; got values in [-9.7, 3.6]. "
             "Rescale X (e.g. x / 255) or use likelihood='gaussian'.",

@@ -106,7 +106,7 @@ _OR_NONE = re.compile(r"(--[\w-]+ must be [^.;]*?) or None\b")
 # Estimator parameters with no flag: the command sets them itself, so the user is told their meaning and
 # never to change them ("lower --components / validation_fraction" -> "lower --components").
 NO_FLAG = {"validation_fraction": "the validation share"}
-_NO_FLAG_ALTERNATIVE = re.compile(r"(?: / | or )(?:" + "|".join(NO_FLAG) + r")\b")
+_NO_FLAG_ALTERNATIVE = re.compile(r"(?: / | or (?:lower )?)(?:" + "|".join(NO_FLAG) + r")\b")
 # numpy's answer to a file that is neither .npy nor .npz (it falls back to unpickling, which latentid refuses).
 _NOT_NUMPY = re.compile(
     r"could not read the (\.np[yz]) file( given to --[\w-]+)? "
