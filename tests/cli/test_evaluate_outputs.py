@@ -148,7 +148,11 @@ def test_a_model_without_clusters_reports_no_clustering_scores(folder):
     given = _json("evaluate", "--run", folder / "vae", "--data", data, "--labels", folder / "labels.npy")
     assert given["metrics"]["cluster_acc"] == pytest.approx(1.0)  # labels given by the user are still scored
     assert any("not of the run" in note for note in given["notes"])
-    assert any("equal the data's true classes" in note for note in given["notes"])
+    assert any("are the data's true classes 'c' (up to renaming)" in note for note in given["notes"])
+    renamed = folder / "renamed.npy"  # the true classes relabelled: noted too (only equal labels were)
+    np.save(renamed, 7 * np.load(folder / "labels.npy") - 10)
+    given = _json("evaluate", "--run", folder / "vae", "--data", data, "--labels", renamed)
+    assert any("are the data's true classes 'c' (up to renaming)" in note for note in given["notes"])
 
 
 def test_labels_cannot_stand_in_for_a_clustering_runs_own(folder):

@@ -293,11 +293,24 @@ def _labels_note(labels: Path | None, predicted, dataset, loaded) -> list[str]:
             f"({loaded.info.get('model')}) has no clusters"
         )
     classes = getattr(dataset, "c", None)
-    if classes is not None and np.shape(predicted) == np.shape(classes) and np.array_equal(predicted, classes):
+    if classes is not None and np.shape(predicted) == np.shape(classes) and _same_partition(predicted, classes):
         notes.append(
-            f"--labels {labels} equal the data's true classes 'c': their clustering scores are 1 by construction"
+            f"--labels {labels} are the data's true classes 'c' (up to renaming): their clustering scores are 1 by "
+            "construction"
         )
     return notes
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether labels a and b, of one shape (n,) or (n, k), group the rows alike: b is a one-to-one renaming of a."""
+    if np.array_equal(a, b):
+        return True
+    try:
+        codes = [np.unique(np.asarray(v).reshape(len(v), -1), axis=0, return_inverse=True)[1].ravel() for v in (a, b)]
+    except TypeError:  # labels numpy cannot sort (mixed types): equality was the test
+        return False
+    pairs = np.unique(np.stack(codes, axis=1), axis=0)
+    return len(pairs) == codes[0].max() + 1 == codes[1].max() + 1
 
 
 def _read_labels(path: Path) -> np.ndarray:
