@@ -136,6 +136,22 @@ def test_an_interrupted_replacement_says_where_the_replaced_run_waits(monkeypatc
     assert not (out / ".replaced-run").exists()  # deleted once the replacing fit ended, as the message said
 
 
+def test_ctrl_c_after_the_fit_finished_says_the_run_is_complete(monkeypatch, data_file, tmp_path):
+    import latentid.cli.fit as fit_module
+
+    real = fit_module.fit_run
+
+    def finish_then_stop(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt  # as Ctrl-C between run.json's 'finished' and the command's last line
+
+    monkeypatch.setattr(fit_module, "fit_run", finish_then_stop)
+    out = tmp_path / "run"
+    stopped = run("fit", "--data", data_file, "--out", out, *FAST)
+    assert stopped.exit_code == 130, stopped.output
+    assert stopped.stderr == f"interrupted after the fit finished: {out} holds the complete run\n"
+
+
 def test_a_resume_that_changes_epochs_records_them(monkeypatch, data_file, tmp_path):
     out = tmp_path / "stopped"
     with monkeypatch.context() as patch:

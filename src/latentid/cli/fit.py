@@ -38,6 +38,7 @@ from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import (
     CLUSTERING_MODELS,
+    FINISHED,
     LATENTS_FILE,
     LINEAR_MODELS,
     MODEL_DIR,
@@ -443,7 +444,12 @@ def fit(
                 **params,
             )
     except KeyboardInterrupt:
-        resumable = model in DEEP and read_run_info(out) is not None
+        info = read_run_info(out)
+        if info is not None and info["status"] == FINISHED:  # Ctrl-C in the last instants: the run is complete
+            complete = f"interrupted after the fit finished: {out} holds the complete run"
+            err_console.print(escape(complete), soft_wrap=True, highlight=False)
+            raise typer.Exit(130) from None
+        resumable = model in DEEP and info is not None
         message = f"interrupted: continue with 'latentid fit --out {out} --resume'" if resumable else "interrupted"
         if resumable and (out / REPLACED_DIR).is_dir():  # an interrupted --force: the old run is not gone yet
             message += f"; the run it replaces waits in {out / REPLACED_DIR} until then, and is deleted when it ends"
