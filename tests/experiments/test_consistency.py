@@ -256,3 +256,12 @@ def test_a_seed_that_leaves_latents_inactive_is_recorded_and_named(tmp_path, spl
         record = fit_seed("vade", params, 3, train, test, tmp_path / "seed-3")
     (warning,) = record["fit"]["warnings"]
     assert json.loads((tmp_path / "seed-3" / "run.json").read_text())["warnings"] == [warning]
+
+
+def test_model_selection_names_the_model_it_describes():
+    from latentid.experiments.consistency import model_selection
+
+    settings = {"pretrain_epochs": 5, "pretrain_objective": "vae", "n_init": 3, "n_restarts": 2}
+    assert model_selection("vade", settings).startswith("VaDE's own criteria")
+    mfcvae = model_selection("mfcvae", settings)  # said "VaDE's own criteria" and one GaussianMixture
+    assert mfcvae.startswith("MFC-VAE's own criteria") and "one GaussianMixture per facet" in mfcvae

@@ -54,6 +54,7 @@ from latentid.runs import RUN_FILE, STUDY_FILE, fit_lock, make_model, run_record
 
 STUDY_MODELS = ("vade", "vae", "mfcvae")
 CLUSTERING_MODELS = ("vade", "mfcvae")  # the models whose prior has clusters (predict gives labels)
+MODEL_TITLES = {"vade": "VaDE", "mfcvae": "MFC-VAE"}  # as the papers write them
 MIN_SEEDS = 2
 MIN_ROWS = 20  # each split: the cross-seed MCC fits its alignments on half the test rows and scores the other half
 SPLIT_SEED = 0  # the seed of the file's held-out split and of any subsample: the same rows for every seed
@@ -415,13 +416,13 @@ def model_selection(name: str, settings: Mapping[str, Any]) -> str:
         f"picks the epoch kept{stopping} and the best of n_restarts={settings.get('n_restarts')} whole fits"
     )
     if name in CLUSTERING_MODELS:
+        mixture = "a GaussianMixture on the encoder means" if name == "vade" else "one GaussianMixture per facet"
         warm = (
             f"; after pretraining ({settings.get('pretrain_epochs')} epochs, objective "
-            f"{settings.get('pretrain_objective')}) the warm start initialises the prior with a GaussianMixture on the "
-            "encoder means, the best of "
+            f"{settings.get('pretrain_objective')}) the warm start initialises the prior with {mixture}, the best of "
             f"n_init={settings.get('n_init')} by likelihood"
         )
-        return "VaDE's own criteria, no labels: " + held_out + warm + "."
+        return f"{MODEL_TITLES.get(name, name)}'s own criteria, no labels: " + held_out + warm + "."
     return "no labels: " + held_out + "."
 
 
