@@ -143,6 +143,15 @@ def test_parquet_index_level_column_is_dropped(tmp_path):
     assert "row index and dropped" in data.notes[0]
 
 
+def test_a_parquet_file_s_named_pandas_index_is_dropped_with_a_note(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = _frame().drop(columns=["z0", "z1", "c"])
+    frame.set_index("x0").to_parquet(tmp_path / "d.parquet")  # pandas restores x0 as the index, out of the columns
+    data = read_dataset(tmp_path / "d.parquet")
+    np.testing.assert_allclose(data.x, frame.drop(columns=["x0"]).to_numpy(np.float32))
+    assert any("the file's pandas index x0 read as the row index and dropped" in note for note in data.notes)
+
+
 def test_one_label_column_per_facet_and_u(tmp_path):
     frame = _frame().drop(columns=["c"]).assign(**{"c_1": [1, 1, 0, 0, 1, 1, 0, 0], "c_0": np.arange(8) % 4})
     frame = frame.assign(**{"u[0]": np.arange(8.0)})

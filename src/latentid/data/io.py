@@ -590,6 +590,12 @@ def _read_table(
     try:
         if suffix == ".parquet":
             frame, has_header, note = pd.read_parquet(path), True, None
+            if not isinstance(frame.index, pd.RangeIndex) or any(name is not None for name in frame.index.names):
+                # pandas restores a written index as the frame's index, out of the columns: say it is dropped
+                named = [str(name) for name in frame.index.names if name is not None]
+                note = f"the file's pandas index{' ' + ', '.join(named) if named else ''} read as the row index and "
+                note += "dropped"
+                frame = frame.reset_index(drop=True)
         else:
             frame, has_header, note = _read_text_table(path, suffix, header)
     except (InvalidDataError, DataFileError):
