@@ -61,6 +61,10 @@ def run(*args):
             "VaDE needs at least 5000 training samples (--components 5000); X has 1000 samples, 900 after holding "
             "out the validation share 0.1. Pass more samples or lower --components.",
         ),
+        (  # a decimal point in the rule stopped the match: "or None" was left after "> 0.0"
+            "The 'noise_scale' parameter of VaDE must be a float > 0.0 or None. Got inf instead.",
+            "--noise-scale must be a float > 0.0. Got inf instead.",
+        ),
         (  # a model without components: the only fix offered was the flag-less parameter
             "VAE needs at least 4 training samples; X has 2 samples, 1 after holding out validation_fraction=0.1. "
             "Pass more samples or lower validation_fraction.",

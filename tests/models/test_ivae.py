@@ -200,7 +200,7 @@ def test_labels_and_matrices_are_not_interchangeable(with_labels, with_matrix):
 
 def test_u_with_the_wrong_number_of_columns(with_matrix):
     model, x, u = with_matrix
-    with pytest.raises(InvalidDataError, match="u has 4 columns, but IVAE was fitted with 3"):
+    with pytest.raises(InvalidDataError, match=r"u has 4 column\(s\), but IVAE was fitted with 3"):
         model.transform(x, u=np.hstack([u, u[:, :1]]))
     bad = u.copy()
     bad[0, 0] = np.nan

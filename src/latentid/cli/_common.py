@@ -102,7 +102,9 @@ _QUOTED = re.compile(r"'(\w+)'")
 # name=value (likelihood='bernoulli', device='auto' or 'cpu') -> the flag as typed: --likelihood bernoulli.
 _ASSIGNED = re.compile(r"(?<![\w/.:\\-])(\w+)=('[^']*'(?: or '[^']*')*|-?[\w.+-]*\w)")
 # "must be an int >= 1 or None": a flag cannot be given None.
-_OR_NONE = re.compile(r"(--[\w-]+ must be [^.;]*?) or None\b")
+_OR_NONE = re.compile(
+    r"(--[\w-]+ must be (?:[^.;]|\.(?=\d))*?) or None\b"
+)  # "> 0.0 or None": a decimal point is no stop
 # Estimator parameters with no flag: the command sets them itself, so the user is told their meaning and
 # never to change them ("lower --components / validation_fraction" -> "lower --components").
 NO_FLAG = {"validation_fraction": "the validation share"}

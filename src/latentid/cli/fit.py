@@ -495,7 +495,8 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
         refuse_flags(
             pick(*TRAINING_OPTIONS) | {"--resume": options["resume"] or None},
             context,
-            "a linear floor is fitted in closed form by scikit-learn, with no networks or training loop",
+            "a linear floor is fitted by scikit-learn (PCA in closed form, FastICA and the GMM by their own "
+            "iterations), with no networks or training loop",
         )
     if model is ModelName.ivae:  # its only warm start is the PCA start: --pretrain-epochs N > 0 asks for it
         refuse_flags(

@@ -113,7 +113,9 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
         )
     if arr.shape[0] < min_samples:
         got = f"{arr.shape[0]} sample" + ("" if arr.shape[0] == 1 else "s")
-        raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {got}.")
+        raise InvalidDataError(
+            f"{name} needs at least {min_samples} sample{'' if min_samples == 1 else 's'}; got {got}."
+        )
     if arr.shape[1] < 1:
         raise InvalidDataError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     finite = np.isfinite(arr)

@@ -63,7 +63,9 @@ def check_labels(values, name: str, *, min_samples: int = MIN_SAMPLES) -> np.nda
     if arr.ndim != 1:
         raise InvalidDataError(f"{name} must be 1-D of shape (n_samples,); got shape {arr.shape}. Flatten it first.")
     if arr.shape[0] < min_samples:
-        raise InvalidDataError(f"{name} needs at least {min_samples} samples; got {arr.shape[0]}.")
+        raise InvalidDataError(
+            f"{name} needs at least {min_samples} sample{'' if min_samples == 1 else 's'}; got {arr.shape[0]}."
+        )
     if arr.dtype == object:
         raise InvalidDataError(f"{name} must hold integer or string labels; got dtype object. Convert it first.")
     if np.issubdtype(arr.dtype, np.complexfloating) and np.any(arr.imag != 0):

@@ -171,7 +171,7 @@ class IVAE(LatentModel):
         elif getattr(self, "aux_categories_", None) is not None:
             raise InvalidDataError(f"this {name} was fitted with labels as u; pass labels (n_samples,) again.")
         elif matrix.shape[1] != self.aux_dim_:
-            raise InvalidDataError(f"u has {matrix.shape[1]} columns, but {name} was fitted with {self.aux_dim_}.")
+            raise InvalidDataError(f"u has {matrix.shape[1]} column(s), but {name} was fitted with {self.aux_dim_}.")
         return matrix
 
     def transform(
