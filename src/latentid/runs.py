@@ -592,6 +592,13 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
         raise DataFileError(running_message(path) if fit_in_progress(path) else interrupted_message(path))
     if info is not None and info["status"] == FAILED:
         raise DataFileError(failed_message(path, info))
+    if info is None and (path / STUDY_FILE).is_file():  # a study's folder: its fits are its seed folders
+        seeds = sorted(path.glob(f"*/seed-*/{MODEL_DIR}"))
+        example = f", e.g. {seeds[0].parent}" if seeds else ""
+        raise DataFileError(
+            f"{path}: is the folder of a study ('latentid experiment'), not of one fit. Give one of its fits, the "
+            f"<model>/seed-<n> folders{example}."
+        )
     if info is None or not (path / MODEL_DIR).is_dir():
         raise DataFileError(
             f"{path}: not a latentid run folder (no {RUN_FILE} and {MODEL_DIR}/). "

@@ -101,6 +101,12 @@ def test_mnist_study_end_to_end(tmp_path, mnist_env, fits):
     assert explained.exit_code == 0, explained.output
     checks = {c["name"]: c for c in json.loads(explained.stdout)["checks"]}
     assert checks["widths never shrink"]["passed"] is False and "2000 -> 500" in checks["widths never shrink"]["detail"]
+    study = run("explain", "--run", out)  # the study's own folder: pointed at its fits, not at 'latentid fit'
+    assert (
+        study.exit_code == 2
+        and f"Give one of its fits, the <model>/seed-<n> folders, e.g. {out / 'vade' / 'seed-0'}"
+        in " ".join(study.stderr.split())
+    ), study.output
     evaluated = run("evaluate", "--run", out / "vade" / "seed-1", "--data", "mnist", "--data-split", "test", "--json")
     assert json.loads(evaluated.stdout)["metrics"]["n_classes"] == 10
     # the same command again: every seed is finished, nothing is refitted
