@@ -143,6 +143,8 @@ def test_progress_bars_report_each_stage(data_file, tmp_path):
     assert "pretrain (restart 1 of " in result.stderr and "train (restart 1 of " in result.stderr
     assert "loss " in result.stderr and "val ELBO" in result.stderr
     assert "2/2" in result.stderr  # the training bar ran to its end
+    # not a terminal here (80 columns): no bar, so the elapsed and remaining times are whole, not '0:00:…'
+    assert "…" not in result.stderr and re.search(r"\d:\d\d:\d\d \d:\d\d:\d\d", result.stderr), result.stderr
     quiet = run("fit", "--data", data_file, "--out", tmp_path / "quiet", *FAST)
     assert quiet.exit_code == 0 and "val ELBO" not in quiet.stderr
 
