@@ -304,3 +304,27 @@ def test_u_passed_positionally_is_named_as_the_mistake_it_is(gmm_data):
     x, _, c = gmm_data
     with pytest.raises(InvalidDataError, match=r"second positional argument.*fit\(X, u=labels\)"):
         IVAE(latent_dim=2, epochs=1, random_state=0).fit(x, c)
+
+
+def test_a_refit_stopped_part_way_leaves_the_previous_fit_whole(with_labels):
+    """A refit on a continuous u stopped by Ctrl-C kept the label fit's networks but took the new u's
+    aux_categories_ (None) and aux_dim_: the labels it was trained on were refused, and a continuous u was fed
+    to an encoder trained on one-hot codes."""
+    model, x, u = copy.deepcopy(with_labels[0]), with_labels[1], with_labels[2]
+    before = model.transform(x[:5], u=u[:5])
+
+    def stop(event):
+        raise KeyboardInterrupt
+
+    model.set_params(callback=stop)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, u=np.random.default_rng(0).normal(size=(len(x), 3)).astype(np.float32))
+    model.set_params(callback=None)
+    np.testing.assert_array_equal(model.aux_categories_, LABELS)
+    np.testing.assert_array_equal(model.transform(x[:5], u=u[:5]), before)
+    with pytest.raises(InvalidDataError):
+        model.transform(x[:5], u=np.zeros((5, 3), np.float32))  # not the u it was fitted with
+    fresh = IVAE(**TINY, callback=stop)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(x, u=u)
+    assert not hasattr(fresh, "aux_categories_") and not hasattr(fresh, "n_features_in_")  # still unfitted

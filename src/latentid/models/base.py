@@ -276,6 +276,19 @@ class LatentModel(TransformerMixin, BaseEstimator):
         TrainingDivergedError if the loss stops being finite.
         """
         self._validate_params()
+        # A fit that stops part-way (Ctrl-C, divergence, a refusal, a callback's error) leaves the model as it
+        # was, fitted or not: it sets names, u's categories and sizes before the networks, which paired with the
+        # previous fit's networks gave wrong latents.
+        before = dict(vars(self))
+        try:
+            self._fit(X, u)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return self
+
+    def _fit(self, X, u) -> None:
         params = snapshot_params(self)
         frame = X
         X = validate_matrix(X, "X")
@@ -290,7 +303,6 @@ class LatentModel(TransformerMixin, BaseEstimator):
             fit_restarts(self, X, device, U)
             remember_fit_params(self, params)
             self._warn_inactive_dimensions(X, u)
-        return self
 
     def _check_memory(self, shape: tuple[int, int], n_aux: int) -> None:
         """Refuse, before the networks are built, a fit on X of ``shape`` that needs more memory than is free."""
