@@ -35,6 +35,13 @@ def test_relu_is_only_weakly_injective_level_1():
     assert verdict(activation="relu").level == "1"
 
 
+def test_one_gaussian_with_an_only_weakly_injective_f_gets_no_level():
+    """It was level 1 ('p(z) identified up to an affine map'), which any single Gaussian meets, while the same
+    prior with an injective f got the weaker-sounding but meaningful 'vanilla'."""
+    v = verdict(prior="standard-normal", activation="relu")
+    assert v.level == "none" and "says nothing of z" in " ".join(v.notes)
+
+
 def test_smooth_or_squashing_or_narrow_decoders_leave_the_theory():
     assert verdict(activation="tanh").level == "none"
     assert verdict(activation="sigmoid").level == "none"

@@ -496,6 +496,12 @@ def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     elif k == 1 and injective:
         level = "vanilla"
         notes.append("One Gaussian component (a vanilla VAE prior): identifiable only up to rotation.")
+    elif k == 1:
+        level = "none"
+        notes.append(
+            "One Gaussian component and an f only weakly injective: level 1 (p(z) up to an affine map) holds for any "
+            "single Gaussian and says nothing of z, and the rotation guarantee of a vanilla VAE needs f injective."
+        )
     elif injective and diagonal and variability.passed:
         level = "3"
     elif injective:
