@@ -264,7 +264,8 @@ def test_at_small_noise_no_row_is_left_in_a_wrong_basin():
     residual the noise cannot explain are solved again."""
     gen = SyntheticSpec.create(noise=0.001, seed=0).build()
     data = gen.sample(1000, random_state=0)
-    assert np.linalg.norm(gen.posterior_mean(data.x) - data.z, axis=1).max() < 0.02
+    # 0.025: the posterior's own spread reaches 0.014-0.021 on the worst row, depending on the draws
+    assert np.linalg.norm(gen.posterior_mean(data.x) - data.z, axis=1).max() < 0.025
     per_row = gen.log_likelihood(data.x, n_samples=64, random_state=0).per_sample
     assert per_row.min() > np.median(per_row) - 30
 
@@ -334,3 +335,18 @@ def test_a_wrong_basin_whose_residual_looks_plausible_is_solved_again():
 
     z_map = gen.posterior(x, n_samples=16).map.astype(np.float64)
     assert (neg_log_joint(z_map) <= neg_log_joint(z) + 1.0).all()
+
+
+def test_a_row_s_posterior_is_its_own_in_any_batch_and_order():
+    """Each row's importance draws came from one stream in row order: reversing 300 rows moved one row's E[z|x]
+    by 0.48 and its log p(x) by 0.63 nat (ESS 5 in one order, 223 in the other)."""
+    gen = SyntheticSpec.create(latent_dim=2, obs_dim=6, components=3, depth=3, seed=0).build()
+    x = gen.sample(60, random_state=1).x
+    full = gen.posterior(x, n_samples=64, random_state=3)
+    reversed_ = gen.posterior(x[::-1], n_samples=64, random_state=3)
+    np.testing.assert_array_equal(reversed_.mean[::-1], full.mean)
+    np.testing.assert_array_equal(reversed_.log_likelihood[::-1], full.log_likelihood)
+    alone = gen.posterior(x[7:8], n_samples=64, random_state=3)
+    np.testing.assert_array_equal(alone.mean[0], full.mean[7])
+    other_seed = gen.posterior(x, n_samples=64, random_state=4)
+    assert not np.array_equal(other_seed.mean, full.mean)  # the seed still sets the draws

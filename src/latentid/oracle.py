@@ -23,6 +23,7 @@ log p(x) is not a density in R^n: ``true_log_likelihood`` refuses it).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -203,9 +204,22 @@ _ILL_CONDITIONED = (
 )
 
 
-def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, rng):
-    """Posterior means (n, m), ESS (n,), log p(x) (n,), its standard error (n,) and p(c | x) (n, K) from one
-    set of draws."""
+def _row_draws(x: np.ndarray, base_seed: int, n_samples: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's own standard normals (n, S, m) and chi-square(STUDENT_DF) / STUDENT_DF draws (n, S, 1), from a
+    generator seeded by ``base_seed`` and the row's bytes: a row's estimate is the same alone, in any batch and
+    in any order, while different rows still get independent draws."""
+    eps, scale = np.empty((len(x), n_samples, m)), np.empty((len(x), n_samples, 1))
+    for i, row in enumerate(np.ascontiguousarray(x)):
+        digest = np.frombuffer(hashlib.blake2b(row.tobytes(), digest_size=16).digest(), dtype=np.uint64)
+        rng = np.random.default_rng([base_seed, *digest.tolist()])
+        eps[i] = rng.standard_normal((n_samples, m))
+        scale[i] = rng.chisquare(STUDENT_DF, size=(n_samples, 1)) / STUDENT_DF
+    return eps, scale
+
+
+def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, base_seed):
+    """Posterior means (n, m), ESS (n,), log p(x) (n,), its standard error (n,) and p(c | x) (n, K) from each
+    row's own draws (``_row_draws``)."""
     n, m = z_map.shape
     n_obs = x.shape[1]
     # Proposal scale C with C C^T = H^{-1}: C = L^{-T} where H = L L^T.
@@ -219,9 +233,8 @@ def _importance_chunk(prior, mixing, noise, x, z_map, hess, n_samples, rng):
         chol_h = None
     if chol_h is None or not np.isfinite(chol_h).all():
         raise InvalidDataError(_ILL_CONDITIONED)
-    eps = rng.standard_normal((n, n_samples, m))
+    eps, u = _row_draws(x, base_seed, n_samples, m)
     offsets = np.linalg.solve(np.swapaxes(chol_h, 1, 2)[:, None], eps[..., None])[..., 0]  # (n, S, m)
-    u = rng.chisquare(STUDENT_DF, size=(n, n_samples, 1)) / STUDENT_DF
     delta = offsets / np.sqrt(u)
     z = z_map[:, None, :] + delta
     log_q = _student_t_log_density(delta, hess, chol_h)  # (n, S), normalised
@@ -257,7 +270,7 @@ def oracle_posterior(
         raise InvalidDataError(f"x must have shape (n, {mixing.widths[-1]}) to match the generator; got {x.shape}.")
     if n_samples < 1:
         raise InvalidParameterError(f"n_samples must be >= 1. Got {n_samples} instead.")
-    rng = numpy_rng(random_state)
+    base_seed = int(numpy_rng(random_state).integers(2**63))  # with each row's bytes, seeds the row's draws
     max_width = max(mixing.widths)
     chunk = max(1, int(MEMORY_BUDGET // (n_samples * max_width)))
     means, maps, esses, lls, ses, probs = [], [], [], [], [], []
@@ -276,7 +289,7 @@ def oracle_posterior(
             ses.append(np.full(len(xc), np.nan))
             probs.append(prior.responsibilities(z_map))
         else:
-            mean, ess, ll, se, prob = _importance_chunk(prior, mixing, noise, xc, z_map, hess, n_samples, rng)
+            mean, ess, ll, se, prob = _importance_chunk(prior, mixing, noise, xc, z_map, hess, n_samples, base_seed)
             means.append(mean)
             esses.append(ess)
             lls.append(ll)
