@@ -12,7 +12,7 @@ import torch
 from scipy.stats import norm
 
 from latentid.data.synthetic import SyntheticSpec
-from latentid.errors import InvalidDataError
+from latentid.errors import InvalidDataError, InvalidParameterError
 from latentid.metrics import mcc
 from latentid.models import IVAE, load_model
 from latentid.models.conditional_prior import RowGaussianPrior
@@ -328,3 +328,22 @@ def test_a_refit_stopped_part_way_leaves_the_previous_fit_whole(with_labels):
     with pytest.raises(KeyboardInterrupt):
         fresh.fit(x, u=u)
     assert not hasattr(fresh, "aux_categories_") and not hasattr(fresh, "n_features_in_")  # still unfitted
+
+
+def test_labels_beyond_int64_are_refused_not_wrapped_into_one(gmm_data):
+    x = gmm_data[0][:300]
+    for u in (np.array([1e19, 2e19, 3e19] * 100), np.array([2**63 + 1, 5, 7] * 100, dtype=np.uint64)):
+        with pytest.raises(InvalidDataError, match="beyond the int64 range"):
+            IVAE(**TINY).fit(x, u=u)
+
+
+def test_a_label_per_row_warns_and_a_one_hot_too_large_for_memory_is_refused(gmm_data, monkeypatch):
+    """u = arange(n) (a time index given as labels) built eye(n)[u], n^2 floats, before any memory check."""
+    x = gmm_data[0][:300]
+    with pytest.warns(UserWarning, match="300 distinct labels to 300 rows"):
+        IVAE(**TINY).fit(x, u=np.arange(300))
+    import latentid._memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 100_000)  # below 300 x 300 float32 codes
+    with pytest.raises(InvalidParameterError, match=r"one-hot u \(300 rows x 300 distinct labels\)"):
+        IVAE(**TINY).fit(x, u=np.arange(300))

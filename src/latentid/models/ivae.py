@@ -12,9 +12,13 @@ prior is then a table of one mean and variance vector per category), or a contin
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
+from latentid._memory import check_memory
+from latentid._warnings import caller_stacklevel
 from latentid.data.io import validate_matrix
 from latentid.errors import InvalidDataError, InvalidParameterError
 from latentid.models import params as P
@@ -22,7 +26,25 @@ from latentid.models.base import COMMON_CONSTRAINTS, REFINE_SAMPLES, LatentModel
 from latentid.models.conditional_prior import ConditionalGaussianPrior
 from latentid.models.priors import Prior
 
+MANY_LABELS = 50  # above this many labels, and over half the rows, u looks continuous: a warning says so
 CONTINUOUS_PRIOR_DEPTH = 2  # hidden layers of the prior network of a continuous u (default prior_dims)
+
+
+def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
+    """Refuse labels whose one-hot codes would not fit in memory; warn when nearly every row has its own label
+    (a time index or an id given as labels), where each label's prior row rests on one or two rows."""
+    check_memory(
+        4.0 * n_rows * n_labels,
+        f"{name}'s one-hot u ({n_rows:,} rows x {n_labels:,} distinct labels)",
+        "Pass a continuous u as a 2-D array (n_samples, 1), or group the labels.",
+    )
+    if n_labels > max(MANY_LABELS, n_rows // 2):
+        warnings.warn(
+            f"u gives {n_labels:,} distinct labels to {n_rows:,} rows, so most labels' prior means and variances "
+            "rest on one or two rows. If u is continuous (a time or an id), pass it as a 2-D array (n_samples, 1).",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 class IVAE(LatentModel):
@@ -149,10 +171,18 @@ class IVAE(LatentModel):
                         "values that are not. "
                         "Pass a continuous u as a 2-D array (n_samples, aux_dim)."
                     )
+            beyond = arr.dtype.kind == "u" and arr.max(initial=0) > np.iinfo(np.int64).max
+            beyond |= arr.dtype.kind == "f" and arr.size > 0 and np.abs(arr).max() >= 2.0**63
+            if beyond:  # astype(int64) would wrap them, into one value or another's
+                raise InvalidDataError(
+                    "u holds labels beyond the int64 range (up to ±9.2e18); renumber them, e.g. "
+                    "numpy.unique(u, return_inverse=True)[1]."
+                )
             labels = arr.astype(np.int64)
             if fitting:
                 self.aux_categories_ = [int(v) for v in np.unique(labels)]
                 self.aux_dim_ = len(self.aux_categories_)
+                _check_label_count(name, n_rows, self.aux_dim_)
             categories = np.asarray(getattr(self, "aux_categories_", None) or [], dtype=np.int64)
             if len(categories) == 0:
                 raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
@@ -163,7 +193,9 @@ class IVAE(LatentModel):
                     f"u holds label {int(labels[unknown][0])}, not seen at fit "
                     f"(the labels were {', '.join(map(str, categories.tolist()))})."
                 )
-            return np.eye(len(categories), dtype=np.float32)[index]
+            onehot = np.zeros((n_rows, len(categories)), dtype=np.float32)  # not eye(K)[index]: K^2 for many labels
+            onehot[np.arange(n_rows), index] = 1.0
+            return onehot
         matrix = validate_matrix(arr, "u", min_samples=1)
         if fitting:
             self.aux_categories_ = None
