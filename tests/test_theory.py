@@ -144,3 +144,19 @@ def test_checks_carry_the_figures_their_detail_quotes():
         "figures": check.figures,
         "warning": None,
     }
+
+
+def test_a_prior_the_checks_cannot_read_is_refused_in_one_line():
+    import pytest
+
+    from latentid.errors import InvalidParameterError
+
+    decoder = DecoderDescription([2, 3], "leaky-relu", weights=[np.eye(3, 2)])
+    means, cov = np.array([[0.0, 0.0], [3.0, 3.0]]), np.array([np.eye(2)] * 2)
+    for weights, match in (([0.7, 0.7], "sum to 1"), ([1.5, -0.5], ">= 0")):
+        with pytest.raises(InvalidParameterError, match=match):
+            assess(PriorDescription(np.array(weights), means, cov), decoder)
+    with pytest.raises(InvalidParameterError, match="finite"):
+        assess(PriorDescription(np.array([0.5, 0.5]), np.array([[0.0, np.nan], [3.0, 3.0]]), cov), decoder)
+    with pytest.raises(InvalidParameterError, match=r"shapes \(K,\), \(K, m\) and \(K, m, m\)"):
+        assess(PriorDescription(np.array([0.5, 0.5]), means, cov[:1]), decoder)

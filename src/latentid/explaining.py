@@ -133,6 +133,9 @@ def explain_model(model) -> Verdict:
     name = type(model).__name__
     if name in LINEAR_NOTES:
         return Verdict("none", "no guarantee from this theory", [], [LINEAR_NOTES[name]])
+    check_fitted = getattr(model, "_check_fitted", None)
+    if check_fitted is not None:
+        check_fitted()  # NotFittedError (scikit-learn's too), not an AttributeError from inside
     prior, decoder = describe_model(model)
     verdict = assess(prior, decoder)
     if getattr(model, "aux_dim_", None) is not None:

@@ -47,6 +47,7 @@ def likelihood_gaps(
     Returns a dict with ``true_log_likelihood``, ``true_log_likelihood_se`` (Monte Carlo), ``elbo``,
     ``iw_bound``, ``iw_samples``, ``likelihood_gap`` and ``amortisation_gap`` (see the module docstring).
     """
+    _check_model_of_x(model)
     truth = generator.log_likelihood(x, n_samples=oracle_samples, random_state=random_state)
     fit_elbo = float(np.mean(model.score_samples(x, random_state=random_state)))
     iw = float(np.mean(model.iw_bound_samples(x, n_samples=iw_samples, random_state=random_state)))
@@ -59,6 +60,30 @@ def likelihood_gaps(
         "likelihood_gap": truth.mean - max(fit_elbo, iw),
         "amortisation_gap": iw - fit_elbo,
     }
+
+
+def _check_model_of_x(model) -> None:
+    """Refuse, in one line, a model whose bounds are not bounds on log p(x): a linear floor has none, and
+    iVAE's are of p(x | u)."""
+    name = type(model).__name__
+    if not isinstance(model, LatentModel):
+        raise InvalidParameterError(
+            f"likelihood_gaps needs a deep model of x (VaDE, VAE, MFCVAE); a {name} has no ELBO or "
+            "importance-weighted bound to set against the true log p(x)."
+        )
+    if getattr(model, "aux_dim_", None) is not None:
+        raise InvalidParameterError(
+            f"likelihood_gaps compares bounds on log p(x) with the true log p(x); the bounds of {name} are of "
+            "log p(x | u), so there is no gap to read."
+        )
+
+
+def _check_noise(generator: SyntheticGenerator) -> None:
+    if not generator.noise > 0:
+        raise InvalidParameterError(
+            "the gaps at the truth need noise > 0: with noise 0, x lies on the m-dimensional image of f and has "
+            "no density in R^n (no likelihood to bound). Simulate with --noise > 0."
+        )
 
 
 def true_model_module(generator: SyntheticGenerator, encoder_dims=(128, 128), seed: int = 0) -> LatentModule:
@@ -115,6 +140,7 @@ def amortisation_gap_at_truth(
     ``refined_gap_at_truth = true - refined_bound``. A gap at the truth that is large against the fitted
     model's ``likelihood_gap`` means the training objective, not the data, prefers a warped model.
     """
+    _check_noise(generator)
     module = true_model_module(generator, encoder_dims, seed)
     gen = torch.Generator().manual_seed(seed)
     xt = torch.from_numpy(np.asarray(x_train, dtype=np.float32))

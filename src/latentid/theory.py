@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from latentid.data.mixing import PIECEWISE_AFFINE, normalise_activation
+from latentid.errors import InvalidParameterError
 
 RANK_TOL = 1e-8  # relative singular-value threshold for "full rank"
 DISTINCT_TOL = 1e-6
@@ -456,8 +457,28 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
     return checks, in_theory, injective
 
 
+def _check_description(prior: PriorDescription) -> None:
+    """Refuse a prior the checks cannot read: shapes (K,), (K, m), (K, m, m), finite values, and weights that
+    are not negative and sum to 1."""
+    weights, means, cov = (np.asarray(a, dtype=np.float64) for a in (prior.weights, prior.means, prior.covariances))
+    k = weights.shape[0] if weights.ndim == 1 else -1
+    if k < 1 or means.ndim != 2 or means.shape[0] != k or cov.shape != (k, means.shape[1], means.shape[1]):
+        raise InvalidParameterError(
+            f"the prior's weights, means and covariances must have shapes (K,), (K, m) and (K, m, m); got "
+            f"{weights.shape}, {means.shape} and {cov.shape}."
+        )
+    if not (np.isfinite(weights).all() and np.isfinite(means).all() and np.isfinite(cov).all()):
+        raise InvalidParameterError("the prior's weights, means and covariances must be finite (no NaN or inf).")
+    if (weights < 0).any() or abs(weights.sum() - 1.0) > 1e-3:  # 1e-3: float32 weights of many components
+        raise InvalidParameterError(
+            f"the prior's weights must be >= 0 and sum to 1; got {np.array2string(weights, precision=3)}. "
+            "Normalise them."
+        )
+
+
 def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     """Which level of the hierarchy applies, with every assumption checked."""
+    _check_description(prior)
     prior_checks, prior_ok = _prior_checks(prior)
     decoder_checks, in_theory, injective = _decoder_checks(decoder)
     checks = prior_checks + decoder_checks

@@ -122,3 +122,13 @@ def test_evaluate_notes_held_out_classes_that_no_cluster_could_be_matched_to():
     )
     few = SyntheticSpec.create(components=4, seed=0).build().sample(300, random_state=0)
     assert "warnings" not in evaluate_latents(few.z, few, labels=few.c)  # every class seen on both sides
+
+
+def test_pandas_string_and_categorical_labels_are_labels():
+    """pandas keeps strings as objects: they were refused as 'dtype object', though strings are accepted."""
+    pd = pytest.importorskip("pandas")
+    true, pred = pd.Series(list("abcabcabca")), pd.Series(list("xyzxyzxyzx"))
+    assert cluster_report(true, pred)["cluster_acc"] == 1.0
+    assert cluster_report(true.astype("category"), pred)["cluster_acc"] == 1.0
+    with pytest.raises(InvalidDataError, match=r"got objects of type\(s\) int, str"):
+        cluster_report(pd.Series(["a", 1, "b", 2, "a"]), pred[:5])

@@ -257,3 +257,15 @@ def test_scores_free_of_column_scale_ignore_how_differently_the_columns_are_scal
     for key in ("affine_r2", "mcc_weak", "mcc_strong", "permutation_r2", "mcc_cca"):
         assert report[key] == pytest.approx(1.0, abs=1e-9), key
     assert consistency(z, z * np.array(scales))["mcc_cca"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_evaluate_latents_reads_classes_given_as_a_list():
+    """The docstring promises anything with x, z and c; a list c gave a raw TypeError."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((40, 2))
+    classes = [int(v) for v in rng.integers(0, 3, 40)]
+    data = SimpleNamespace(x=z.tolist(), z=z, c=classes)
+    out = evaluate_latents(z, data, labels=np.array(classes))
+    assert out["cluster_acc"] == 1.0 and out["affine_r2"] == pytest.approx(1.0)

@@ -1,6 +1,7 @@
 """The refined (semi-amortised) objective: the mode search, the bound around it, and the truth's own module."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -172,3 +173,38 @@ def test_iw_samples_trains_on_the_importance_weighted_bound(gmm_data):
         loss = model._loss(model.module_, xs, torch.Generator().manual_seed(3))
         bound = iw_bound(model.module_, xs, torch.Generator().manual_seed(3), 4)
     torch.testing.assert_close(loss, -bound)
+
+
+def test_gaps_refuse_models_and_generators_they_cannot_read():
+    """A PCA gave AttributeError: no 'iw_bound_samples'; iVAE asked for a u the function cannot take; a noise-0
+    generator diverged with advice about the learning rate; explain_model on an unfitted model gave an
+    AttributeError."""
+    from latentid.errors import InvalidParameterError, NotFittedError
+    from latentid.explaining import explain_model
+    from latentid.gaps import likelihood_gaps
+    from latentid.models import IVAE, PCA
+
+    gen = SyntheticSpec.create(latent_dim=2, obs_dim=6, components=3, depth=2, seed=0).build()
+    data = gen.sample(200, random_state=0)
+    with pytest.raises(InvalidParameterError, match="needs a deep model of x"):
+        likelihood_gaps(PCA(latent_dim=2).fit(data.x), gen, data.x)
+    ivae = IVAE(latent_dim=2, hidden_dims=[8], epochs=1, batch_size=64, random_state=0).fit(data.x, u=data.c)
+    with pytest.raises(InvalidParameterError, match=r"log p\(x \| u\)"):
+        likelihood_gaps(ivae, gen, data.x)
+    with pytest.raises(InvalidParameterError, match="IVAE.sample is not available"):
+        ivae.sample(3)
+    clean = SyntheticSpec.create(latent_dim=2, obs_dim=6, components=3, depth=2, noise=0, seed=0).build()
+    with pytest.raises(InvalidParameterError, match="noise > 0"):
+        amortisation_gap_at_truth(clean, data.x, data.x, epochs=1)
+    with pytest.raises(NotFittedError):
+        explain_model(VaDE(2, 3))
+
+
+def test_a_read_only_array_fits_without_torch_s_not_writable_warning():
+    x = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    x.flags.writeable = False  # as np.load(mmap_mode='r') or joblib's memmaps give
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = VaDE(2, 3, hidden_dims=[8], epochs=1, pretrain_epochs=1, n_restarts=1, random_state=0).fit(x)
+        model.transform(x)
+    assert not [w for w in caught if "not writable" in str(w.message)]

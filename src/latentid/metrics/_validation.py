@@ -66,8 +66,15 @@ def check_labels(values, name: str, *, min_samples: int = MIN_SAMPLES) -> np.nda
         raise InvalidDataError(
             f"{name} needs at least {min_samples} sample{'' if min_samples == 1 else 's'}; got {arr.shape[0]}."
         )
-    if arr.dtype == object:
-        raise InvalidDataError(f"{name} must hold integer or string labels; got dtype object. Convert it first.")
+    if arr.dtype == object:  # pandas keeps strings (and a categorical's values) as Python objects
+        if arr.size and all(isinstance(v, str) for v in arr):
+            arr = arr.astype(str)
+        else:
+            kinds = sorted({type(v).__name__ for v in arr})
+            raise InvalidDataError(
+                f"{name} must hold integer or string labels; got objects of type(s) {', '.join(kinds[:4])}. "
+                "Convert them first, e.g. to str."
+            )
     if np.issubdtype(arr.dtype, np.complexfloating) and np.any(arr.imag != 0):
         raise InvalidDataError(f"{name} must hold integer labels; got complex values with an imaginary part.")
     if np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.complexfloating):

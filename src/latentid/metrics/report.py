@@ -378,6 +378,7 @@ def evaluate_latents(
     """
     split = check_split(split)
     z_true, classes = getattr(dataset, "z", None), getattr(dataset, "c", None)
+    classes = None if classes is None else np.asarray(classes)  # any array-like, as z and x are
     source = getattr(dataset, "source", "<data>")
     if z_true is None and labels is None:
         hint = " and no predicted labels were given" if classes is not None else ""

@@ -38,7 +38,7 @@ from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
 from latentid.models.fit_memory import check_fit_memory, fit_memory_need
-from latentid.models.fitting import fit_restarts, resolve_batch_size, torch_threads
+from latentid.models.fitting import fit_restarts, resolve_batch_size, tensor_of, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
@@ -381,9 +381,9 @@ class LatentModel(TransformerMixin, BaseEstimator):
             )
         self._check_range(X)
         module = self.module_
-        x = module.standardize(torch.from_numpy(X).to(module.x_shift.device))
+        x = module.standardize(tensor_of(X).to(module.x_shift.device))
         U = self._aux_matrix(u, X.shape[0], fitting=False)
-        return x if U is None else torch.cat([x, torch.from_numpy(U).to(x.device)], dim=1)
+        return x if U is None else torch.cat([x, tensor_of(U).to(x.device)], dim=1)
 
     def _generator(self, random_state) -> torch.Generator:
         """A generator on the model's device from ``random_state`` (None: the estimator's own seed)."""

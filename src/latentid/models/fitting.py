@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -328,6 +329,14 @@ def _restart_generators(seed: int, device: torch.device) -> tuple[torch.Generato
     return generator, torch.Generator().manual_seed(seed)
 
 
+def tensor_of(arr: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``arr``'s memory, also for a read-only array (np.load(mmap_mode='r'), joblib's memmaps
+    in GridSearchCV): latentid only reads it, so torch's warning about writing to it would only alarm."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(arr)
+
+
 def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.ndarray | None = None) -> None:
     """Run ``n_restarts`` fits of ``model`` on validated X (n, n_features); keep the best on held-out ELBO.
 
@@ -356,8 +365,8 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     train_idx = torch.from_numpy(np.sort(order[:n_train])).to(device)
     val_idx = torch.from_numpy(np.sort(order[n_train:])).to(device)
     shift, scale = _standardization(model, X[order[:n_train]])
-    x_all = torch.from_numpy(X).to(device)
-    u_all = None if U is None else torch.from_numpy(U).to(device)
+    x_all = tensor_of(X).to(device)
+    u_all = None if U is None else tensor_of(U).to(device)
     noise = None if model.noise_scale is None else float(model.noise_scale) / scale
     log_path = directory / LOG_NAME if directory is not None else None
     log_records: list[dict] = []

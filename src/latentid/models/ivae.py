@@ -206,6 +206,13 @@ class IVAE(LatentModel):
             raise InvalidDataError(f"u has {matrix.shape[1]} column(s), but {name} was fitted with {self.aux_dim_}.")
         return matrix
 
+    def sample(self, n_samples: int = 1, random_state=None):
+        """Refused: iVAE models p(x | u), with no distribution of u to draw u, and so (x, z) from."""
+        raise InvalidParameterError(
+            f"{type(self).__name__}.sample is not available: the model is p(x | u) with u observed, and it has no "
+            "distribution of u to draw from."
+        )
+
     def transform(
         self, X, refine: bool | None = None, n_samples: int = REFINE_SAMPLES, random_state=None, u=None
     ) -> np.ndarray:
