@@ -381,6 +381,10 @@ def test_a_column_empty_in_every_row_is_named_as_a_trailing_delimiter(tmp_path):
     with pytest.raises(InvalidDataError, match=r"Column 3 has no value in any row: a delimiter at the end"):
         read_dataset(path)
     x = np.ones((4, 3))
+    x[:, 0] = np.inf  # an in-memory column of inf is no CSV's trailing delimiter
+    with pytest.raises(InvalidDataError, match=r"column 0 \(counted from 0\)\. Remove or impute them first\.$"):
+        validate_matrix(x, "X")
+    x = np.ones((4, 3))
     x[1, 2] = np.nan  # a value missing here and there is not that
     with pytest.raises(InvalidDataError, match=r"column 2 \(counted from 0\)\. Remove or impute them first\.$"):
         validate_matrix(x)

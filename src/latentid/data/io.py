@@ -121,7 +121,7 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
-        empty = np.flatnonzero(~finite.any(axis=0))
+        empty = np.flatnonzero(np.isnan(arr).all(axis=0))  # NaN, as a text file's empty field is read; not inf
         hint = (
             f" Column {empty[0]} has no value in any row: a delimiter at the end of each line? Drop that column."
             if empty.size and arr.shape[0] > 1
