@@ -157,3 +157,11 @@ def test_noise_below_float32_rounding_of_x_is_warned_about():
         warnings.simplefilter("error")
         SyntheticSpec(noise=1e-4).build().sample(200, random_state=0)
         SyntheticSpec().build().sample(200, random_state=0)
+
+
+def test_sample_takes_a_whole_number_of_samples_only():
+    gen = SyntheticSpec.create(seed=0).build()
+    assert len(gen.sample(np.int64(5)).x) == 5
+    for bad in (3.0, True, "5", 0):
+        with pytest.raises(InvalidParameterError, match="must be an int >= 1"):
+            gen.sample(bad)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -317,8 +318,9 @@ class SyntheticGenerator:
         shape (n,) (the component), or (n, J) (one label per facet, column j = c_j) when the spec
         has facets.
         """
-        if n < 1:
-            raise InvalidParameterError(f"The number of samples must be >= 1. Got {n} instead.")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise InvalidParameterError(f"The number of samples must be an int >= 1. Got {n!r} instead.")
+        n = int(n)
         # float64 z, two layers alive at once in the mixing, x and its noise, then the float32 copies
         widest = max(self.spec.widths)
         per_row = 8 * (self.spec.latent_dim + 4 * widest) + 4 * (self.spec.latent_dim + self.spec.obs_dim)
