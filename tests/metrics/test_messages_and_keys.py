@@ -120,7 +120,7 @@ def test_check_labels_accepts_integer_valued_floats_and_refuses_the_rest():
         )
     _raises(
         InvalidDataError,
-        r"^labels must hold integer or string labels; got dtype object\. Convert it first\.$",
+        r"^labels must hold integer or string labels; got objects of type\(s\) NoneType, int, str\. Convert them",
         check_labels,
         np.array([0, "a", None, 1], dtype=object),
         "labels",
