@@ -408,8 +408,10 @@ def fit_run(
                 for checkpoint in sorted(out.glob(pattern)):
                     load_checkpoint(checkpoint)
         if earlier is not None:  # a resumed fit keeps the record of how it started, with the options it goes on with
+            moved = _moved_data_record(earlier.get("data"), data)
             started = {
                 **earlier,
+                **({"data": moved} if moved is not None else {}),
                 "options": earlier.get("options") if options is None else options,
                 "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
                 "resume_commands": [*earlier.get("resume_commands", []), command],
@@ -478,6 +480,17 @@ SESSIONS_FIELD = "session_seconds"
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
 CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
 MODEL_FILES = ("config.json", "model.pt", "arrays.npz")
+
+
+def _moved_data_record(recorded, data: Dataset) -> dict | None:
+    """The data record of a resumed run whose file the resume read from another path (the same bytes, which the
+    resume has checked): the recorded one with its ``source`` and ``path`` made the new ones; else None."""
+    if not isinstance(recorded, dict) or recorded.get("path") is None:
+        return None
+    path = Path(data.source)
+    if not path.is_file() or str(path.resolve()) == recorded["path"]:
+        return None
+    return {**recorded, "source": data.source, "path": str(path.resolve())}
 
 
 def run_files(out: Path) -> list[Path]:

@@ -177,14 +177,16 @@ def test_a_resume_follows_its_data_file_to_a_new_path_and_refuses_other_bytes(mo
         _interrupt_after(patch, 1)
         assert run("fit", "--data", moved, "--out", out, *FAST).exit_code != 0
     renamed = moved.rename(tmp_path / "renamed.npz")
-    assert_one_line_error(run("fit", "--out", out, "--resume"), "moved.npz")  # where run.json says it was
+    # where run.json says it was, and how to go on from where it is now
+    assert_one_line_error(run("fit", "--out", out, "--resume"), "moved.npz", "is gone", "--resume --data NEW_PATH")
     other = tmp_path / "other.npz"
     with np.load(renamed) as arrays:
         np.savez(other, **{**arrays, "x": arrays["x"] + 1.0})
     assert_one_line_error(run("fit", "--out", out, "--resume", "--data", other), "other bytes", "new path")
     resumed = run("fit", "--out", out, "--resume", "--data", renamed, "--quiet")  # the same bytes: it goes on
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and info["data"]["path"] == str(renamed.resolve())  # not the dead path
 
 
 def test_a_refused_resume_leaves_run_json_as_it_was(monkeypatch, data_file, tmp_path):

@@ -97,6 +97,12 @@ def options_for_resume(
             )
     if info["status"] != RUNNING:
         return None
+    recorded = (info.get("data") or {}).get("path")
+    if "data" not in given and isinstance(recorded, str) and not Path(recorded).exists():
+        raise DataFileError(
+            f"{recorded}: the run's data file (recorded in {out / 'run.json'}) is gone. If it moved, give its new "
+            f"path: latentid fit --out {out} --resume --data NEW_PATH (the same bytes are checked)."
+        )
     return {**stored, **given} if isinstance(stored, dict) else given
 
 
