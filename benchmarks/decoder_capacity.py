@@ -17,11 +17,11 @@ Prints one line per architecture and ends with one JSON line of the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
+from json_line import json_line
 
 from latentid.data.synthetic import SyntheticSpec
 from latentid.models.networks import build_decoder
@@ -77,7 +77,7 @@ def main() -> None:
         rms, seconds = residual_rms(width, depth, train_set.z, train_set.x, test_set.z, test_set.x, args)
         figures["rms"][f"{width}x{depth}"] = rms
         print(f"decoder {width:>4} wide x {depth} hidden: rms {rms:.4f} (noise {args.noise}) in {seconds:.0f} s")
-    print(json.dumps(figures))
+    print(json_line(figures))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
+from json_line import json_line
 from speed import build, median_seconds, step_fn
 
 WIDTHS = (10, 32, 64, 128, 256, 512, 1024, 2000)
@@ -59,7 +59,7 @@ def main() -> None:
             flush=True,
         )
     name = torch.cuda.get_device_name() if gpu else "none"
-    print(json.dumps({"benchmark": "device_crossover", "gpu": name, "threads": args.threads, "rows": rows}))
+    print(json_line({"benchmark": "device_crossover", "gpu": name, "threads": args.threads, "rows": rows}))
 
 
 if __name__ == "__main__":

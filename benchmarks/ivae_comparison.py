@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from json_line import json_line
 
 from latentid.data.mixture import GaussianMixture
 from latentid.data.synthetic import SyntheticSpec
@@ -127,7 +128,7 @@ def main() -> None:
     rows = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for row in pool.map(run_one, jobs):
-            print(json.dumps(row), flush=True)
+            print(json_line(row), flush=True)
             rows.append(row)
     print("\n| m | method | strong MCC | affine R^2 | fit s |\n|---|---|---|---|---|")
     summary = {}
@@ -141,7 +142,7 @@ def main() -> None:
             cells = [f"{mcc.mean():.3f} +- {mcc.std():.3f}", f"{r2.mean():.3f} +- {r2.std():.3f}", f"{secs:.0f}"]
             print(f"| {m} | {method} | " + " | ".join(cells) + " |")
     print(
-        json.dumps(
+        json_line(
             {
                 "benchmark": "ivae_comparison",
                 "n_train": args.n_train,

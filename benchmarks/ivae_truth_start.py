@@ -27,7 +27,6 @@ Prints one line per fit and ends with one JSON line of every figure.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import torch
 from ivae_comparison import generator
+from json_line import json_line
 
 from latentid.metrics import identifiability_report
 from latentid.models import IVAE
@@ -190,7 +190,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for row in pool.map(run_one, jobs):
             row["true_log_likelihood"] = round(truth[row["seed"]], 3)
-            print(json.dumps(row), flush=True)
+            print(json_line(row), flush=True)
             rows.append(row)
     print(
         "\n| fit | strong MCC | affine R^2 | strong MCC, fitted model inverted | test ELBO - true log p(x|u) | noise |"
@@ -215,7 +215,7 @@ def main() -> None:
             f"{inv.mean():.3f} +- {inv.std():.3f} | "
             f"{gap.mean():.2f} +- {gap.std():.2f} | {noise.mean():.4f} |"
         )
-    print(json.dumps({"benchmark": "ivae_truth_start", "summary": summary, "rows": rows}))
+    print(json_line({"benchmark": "ivae_truth_start", "summary": summary, "rows": rows}))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ Ends with one JSON line per covariance type: per-fit accuracies, the mean, the b
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
+from json_line import json_line
 from sklearn.mixture import GaussianMixture
 
 from latentid.data.real import load_real
@@ -51,7 +51,7 @@ def main() -> None:
         loglik = np.array([g.score(z_train) for g in fits])
         consensus = consensus_index([g.predict(rows) for g in fits], loglik)
         print(
-            json.dumps(
+            json_line(
                 {
                     "dataset": args.dataset,
                     "model": args.model,

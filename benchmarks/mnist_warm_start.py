@@ -20,12 +20,12 @@ Ends with one JSON line per fit (objective, stage, test/train accuracy, NMI, ARI
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from json_line import json_line
 from vade_quality import parse_overrides
 
 from latentid.data.real import load_real
@@ -73,7 +73,7 @@ def main() -> None:
             "seconds": round(seconds, 1),
             "settings": {k: v for k, v in base.items() if k not in ("threads",)},
         }
-        print(json.dumps(row), flush=True)
+        print(json_line(row), flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         for objective in args.objectives.split(","):

@@ -39,6 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
+from json_line import json_line
 
 from latentid.data.synthetic import SyntheticSpec
 
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         "settings": summary,
         "seconds": round(seconds, 1),
     }
-    print(json.dumps(record))
+    print(json_line(record))
 
 
 if __name__ == "__main__":

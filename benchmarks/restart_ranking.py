@@ -27,12 +27,12 @@ of the fit each rule chooses: ``chosen_by_iw_mcc_strong``, ``chosen_by_agreement
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
 from ivae_comparison import setting as level3_setting
+from json_line import json_line
 from scipy.stats import spearmanr
 from vade_quality import parse_overrides
 
@@ -120,7 +120,7 @@ def main() -> None:
         "chosen_by_agreement_mcc_strong": most_agreed["mcc_strong"],
         "best_mcc_strong": max(strong),
     }
-    print(json.dumps({"model": args.model, "setting": args.setting, "rows": rows, **summary}))
+    print(json_line({"model": args.model, "setting": args.setting, "rows": rows, **summary}))
 
 
 if __name__ == "__main__":

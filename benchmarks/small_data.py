@@ -21,12 +21,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from json_line import json_line
 
 from latentid.data.synthetic import SyntheticSpec
 from latentid.metrics import cluster_report, identifiability_report
@@ -107,7 +107,7 @@ def main() -> None:
             f"| {np.mean([r['affine_r2'] for r in cell]):.3f} | {np.median([r['min_snr'] for r in cell]):.2f} "
             f"| {sum(r['min_snr'] < 1 for r in cell)} of {len(cell)} | |"
         )
-    print(json.dumps({"benchmark": "small_data", "runs": rows}))
+    print(json_line({"benchmark": "small_data", "runs": rows}))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -39,6 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from json_line import json_line
 from threadpoolctl import threadpool_limits
 
 from latentid.models import VaDE
@@ -292,9 +292,7 @@ def main() -> None:
         figures["simulator_1e6_seconds"] = simulator_seconds()
         print(f"simulator, 1,000,000 samples: {figures['simulator_1e6_seconds']:.2f} s", flush=True)
     print(
-        json.dumps(
-            {"benchmark": "speed", **{k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}}
-        )
+        json_line({"benchmark": "speed", **{k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}})
     )
 
 
