@@ -384,7 +384,7 @@ def _dataset_from_table(
         leave_out = f"--x-columns {','.join(rest)}" if 0 < len(rest) <= 12 else "--x-columns"
         notes.append(
             f"column(s) {_name_list(counters)} number the rows (0, 1, 2, ... or 1, 2, 3, ...), as an index or id "
-            f"does, and are trained on as x: to leave them out, pass {leave_out}"
+            f"does, and are read as x (a feature to fit or score on): to leave them out, pass {leave_out}"
         )
     if has_header and chosen is None and ground_truth:
         x_names = [names[p] for p in x_pos]
