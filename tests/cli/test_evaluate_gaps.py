@@ -61,7 +61,10 @@ def test_evaluate_run_reports_the_likelihood_gap_in_data_units(fitted):
 
 def test_table_shows_the_gap(fitted):
     root, data = fitted
-    assert "likelihood_gap" in _ok("evaluate", "--run", root / "run", "--data", data).stdout
+    table = _ok("evaluate", "--run", root / "run", "--data", data).stdout
+    assert "likelihood_gap" in table
+    # not a terminal here (80 columns): each metric's row stays one line, its description whole
+    assert any("mcc_strong" in line and "a true dim left unmatched counts 0" in line for line in table.splitlines())
 
 
 def test_no_gap_keys_without_a_run_or_without_a_generator(fitted, tmp_path):

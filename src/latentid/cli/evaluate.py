@@ -28,11 +28,11 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Header,
     Split,
-    console,
     err_console,
     friendly_errors,
     load_data,
     print_json,
+    print_unfolded,
     refuse_flags,
 )
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix, read_dataset
@@ -339,26 +339,31 @@ def _title(report: dict) -> str:
     return f"latentid evaluate: {what} against {where}, {data['n_samples']:,} samples, sha256 {data['sha256'][:12]}"
 
 
-def _table(report: dict) -> Table:
+def _table(report: dict) -> tuple[Table, list[str], list[list[str]]]:
+    """The report's table, with its header and cells (for ``print_unfolded``)."""
     table = Table(title=escape(_title(report)), caption=escape("\n".join(report["notes"])), caption_justify="left")
     baselines = [name for name in BASELINES if name in report["baselines"]]
+    header = ["metric", "value", *baselines, "what it measures", "scored on"]
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     for name in baselines:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("what it measures")
     table.add_column("scored on")
+    rows = []
     for key, value in report["metrics"].items():
         cells = [
             _format(report["baselines"][name][key]) if key in report["baselines"][name] else "" for name in baselines
         ]
-        table.add_row(key, _format(value), *cells, metric_description(key)[0], report["scored_on"][key] or "")
+        rows.append([key, _format(value), *cells, metric_description(key)[0], report["scored_on"][key] or ""])
     # Then the bookkeeping: the numbers the scores were computed with, and the split.
     split_keys = {"share": "split", "seed": "seed", "n_fit": "n_fit", "n_eval": "n_eval"}
     bookkeeping = {**report["settings"], **{split_keys[k]: v for k, v in report["split"].items()}}
     for key, value in bookkeeping.items():
-        table.add_row(key, _format(value), *[""] * len(baselines), metric_description(key)[0], "")
-    return table
+        rows.append([key, _format(value), *[""] * len(baselines), metric_description(key)[0], ""])
+    for row in rows:
+        table.add_row(*row)
+    return table, header, rows
 
 
 @app.command("evaluate")
@@ -485,4 +490,4 @@ def evaluate(
     if json_output:
         print_json(report)
     else:
-        console.print(_table(report))
+        print_unfolded(*_table(report))  # a log or a pipe (80 columns) wrapped each description over many lines
