@@ -44,8 +44,9 @@ def _data(config: RunConfig) -> tuple[Dataset, Dataset, object | None, str | Non
     from latentid.experiments.consistency import subsample
 
     name = config.data["dataset"]
-    train = subsample(open_data(name, "train"), config.data.get("n_train"), "n_train")
-    test = subsample(open_data(name, "test"), config.data.get("n_test"), "n_test")
+    seed = config.data.get("data_seed") or 0  # the subsample's seed: each data_seed its own rows
+    train = subsample(open_data(name, "train"), config.data.get("n_train"), "n_train", seed)
+    test = subsample(open_data(name, "test"), config.data.get("n_test"), "n_test", seed)
     return train, test, None, None
 
 

@@ -533,6 +533,11 @@ def _resolve_data(dataset: str, point: dict) -> dict:
         for key, size in REAL_SPLITS.items():
             if point.get(key, 0) > size:
                 raise ValueError(f"{key} must be <= {size} (the split's size), got {point[key]}")
+        if data_seed and all(point.get(key) is None for key in REAL_SPLITS):
+            raise ValueError(
+                f"data_seed {data_seed} draws nothing here: on {dataset} it seeds the n_train / n_test subsample, and "
+                "with neither set every data_seed gives the same data; set n_train or n_test, or drop data_seed"
+            )
         return {"dataset": dataset, **{k: point.get(k) for k in REAL_KEYS}, "data_seed": data_seed}
     samples = point.pop("samples", DEFAULT_SAMPLES)
     facets = parse_facets(point.pop("facets")) if "facets" in point else None
