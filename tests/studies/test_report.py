@@ -210,6 +210,18 @@ def test_an_option_set_from_the_data_makes_no_line_of_its_own(tmp_path, make_row
     assert {r["model"] for r in page.table_with("components=3")} == {"vade"}
 
 
+def test_an_option_the_study_file_set_differently_per_setting_keeps_its_own_lines(tmp_path, make_row):
+    """Two edits of a study into one store, epochs 2 at depth 1 and 40 at depth 2: merged into one 'vade' line
+    as if only depth changed, epochs nowhere in the report."""
+    rows = [
+        make_row(f"{depth}-{seed}", depth=depth, seed=seed, options={"epochs": epochs}, metrics={"affine_r2": 0.5})
+        for depth, epochs in ((1, 2), (2, 40))
+        for seed in (0, 1)
+    ]
+    _, page = _read(write_study_report(rows, tmp_path))
+    assert {r["model"] for r in page.table_with("depth=1")} == {"vade (epochs=2)", "vade (epochs=40)"}
+
+
 def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_path, make_row):
     rows = [
         make_row(f"r{i}", depth=depth, components=k, metrics={"affine_r2": 0.5 + i / 10})

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
+from latentid.studies.spec import follows_data
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -164,7 +165,7 @@ def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
         differing = [
             k
             for k in keys
-            if len({_hashable(options[i].get(k)) for i in indices}) > 1 and not _follows_data(runs, options, indices, k)
+            if len({_hashable(options[i].get(k)) for i in indices}) > 1 and not _follows_data(rows, options, indices, k)
         ]
         if differing:
             for i in indices:
@@ -172,14 +173,16 @@ def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
                 runs[i].model = f"{name} ({shown})"
 
 
-def _follows_data(runs: list[_Run], options: list[Mapping], indices: list[int], key: str) -> bool:
-    """Whether option ``key`` takes one value per data setting among the runs ``indices``: set from the data
-    (VaDE's n_components from components), so no line of its own; a line per value would split the model into
-    one-point series along the very axis it follows."""
-    values: dict[tuple, set] = {}
+def _follows_data(rows: Sequence[Mapping], options: list[Mapping], indices: list[int], key: str) -> bool:
+    """Whether option ``key`` of the runs ``indices`` is in every run the value its data set (VaDE's n_components
+    from components), so no line of its own: a line per value would split the model into one-point series along
+    the very axis it follows. An option given in the study file that differs between runs is no such thing."""
     for i in indices:
-        values.setdefault(runs[i].setting, set()).add(_hashable(options[i].get(key)))
-    return all(len(found) == 1 for found in values.values())
+        config = rows[i].get("config") or {}
+        model = config.get("model")
+        if not isinstance(model, str) or not follows_data(model, config.get("data") or {}, key, options[i].get(key)):
+            return False
+    return True
 
 
 def _ordered(names: Iterable[str], preferred: Sequence[str]) -> list[str]:

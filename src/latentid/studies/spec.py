@@ -52,6 +52,7 @@ Rules:
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -579,6 +580,22 @@ def _data_defaults(model: str, data: dict, params: dict) -> dict:
         found = {"latent_dim": MNIST_VADE["latent_dim"], "n_components": REAL_CLASSES, "likelihood": "bernoulli"}
         found.update(MNIST_DEFAULTS.get(model, {}))
     return {k: v for k, v in found.items() if k in params and v is not None}
+
+
+@functools.cache
+def _model_params(model: str) -> dict:
+    return MODELS[model]().get_params()
+
+
+def follows_data(model: str, data: Any, key: str, value: Any) -> bool:
+    """Whether ``value`` of option ``key`` is what a run of ``model`` on the resolved ``data`` takes from the data
+    (latent_dim, n_components, facets; the MNIST setup on real data) rather than from the study file."""
+    try:
+        resolved = {"dataset": "synthetic", "facets": None, **dict(data)}  # as _resolve_data spells them
+        defaults = _data_defaults(model, resolved, _model_params(model))
+    except (KeyError, TypeError, ValueError):  # a model or a data record of another shape (a hand-edited store)
+        return False
+    return key in defaults and json.loads(json.dumps(defaults[key])) == value
 
 
 def _resolve_options(model: str, given: dict, data: dict) -> tuple[dict, str | None]:
