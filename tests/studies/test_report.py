@@ -94,7 +94,7 @@ def test_the_grid_report_lists_every_run_with_plots_levels_and_errors(written_re
     assert (index.parent / "figures/metrics-vs-depth.svg").read_text().lstrip().startswith("<?xml")
     _assert_images_on_disk(index, page)
     assert "error bars one standard deviation over seeds" in text
-    assert "fixed at their most common values: components=3" in text
+    assert "fixed where depth takes the most values: components=3" in text
     # The levels, in words, next to the numbers.
     for level in ("level 3: permutation &amp; scaling", "level 2: affine", "vanilla: rotation"):
         assert level in text
@@ -220,6 +220,22 @@ def test_an_option_the_study_file_set_differently_per_setting_keeps_its_own_line
     ]
     _, page = _read(write_study_report(rows, tmp_path))
     assert {r["model"] for r in page.table_with("depth=1")} == {"vade (epochs=2)", "vade (epochs=40)"}
+
+
+def test_the_plot_fixes_the_other_options_where_the_axis_has_values_not_at_their_mode(tmp_path, make_row):
+    """depth 1-2 x K 3-4 at one noise, and depth 3 at two noises: the mode (depth 1) has one noise, so the noise
+    plot averaged every setting and said no setting had two noises, which depth 3 has."""
+    rows = [
+        make_row(f"a{depth}{k}", depth=depth, components=k, metrics={"affine_r2": 0.5})
+        for depth in (1, 2)
+        for k in (3, 4)
+    ]
+    for i, noise in enumerate((0.01, 0.1)):
+        row = make_row(f"b{i}", depth=3, components=3, metrics={"affine_r2": 0.9 - i / 2})
+        row["config"]["data"]["noise"] = noise
+        rows.append(row)
+    text, _ = _read(write_study_report(rows, tmp_path))
+    assert "fixed where noise takes the most values: depth=3, components=3" in text
 
 
 def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_path, make_row):

@@ -251,20 +251,26 @@ def _levels(runs: Iterable[_Run]) -> str:
 
 
 def _axis_subset(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[list[_Run], str]:
-    """The runs to plot against ``axis`` and the caption's words on the other varying options."""
+    """The runs to plot against ``axis`` and the caption's words on the other varying options: the setting of
+    them with the most values of ``axis`` among finished runs (the most common setting first among equals), else
+    all runs averaged."""
     others = [a for a in axes if a != axis]
     if not others:
         return list(runs), ""
     measured = [run for run in runs if run.finished] or list(runs)
-    base = {a: _mode([run.option(a) for run in measured]) for a in others}
-    subset = [run for run in runs if all(run.option(a) == v for a, v in base.items())]
-    if len({run.option(axis) for run in subset if run.finished}) >= 2:
-        fixed = ", ".join(f"{a}={_show(v)}" for a, v in base.items())
-        return subset, f"The other varying options are fixed at their most common values: {fixed}."
+    common = tuple(_mode([run.option(a) for run in measured]) for a in others)
+    found: dict[tuple, set] = {}
+    for run in measured:
+        found.setdefault(tuple(run.option(a) for a in others), set()).add(run.option(axis))
+    best = max(found, key=lambda combo: (len(found[combo]), combo == common))
+    if len(found[best]) >= 2:
+        subset = [run for run in runs if tuple(run.option(a) for a in others) == best]
+        fixed = ", ".join(f"{a}={_show(v)}" for a, v in zip(others, best, strict=True))
+        return subset, f"The other varying options are fixed where {axis} takes the most values: {fixed}."
     return (
         list(runs),
-        f"Averaged over the other varying options ({', '.join(others)}): "
-        f"no one setting of them has two values of {axis}.",
+        f"Averaged over the other varying options ({', '.join(others)}): no one setting of them has two values of "
+        f"{axis}, so the error bars also spread over those settings.",
     )
 
 
@@ -584,9 +590,10 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
         if fig is not None:
             caption = (
                 "mcc_weak (correlation after the best affine map) against mcc_strong (1:1 matching of coordinates "
-                "only), one point per run. Weak is at least strong; the height above the diagonal is what only an "
-                "affine map recovers: a model identified up to permutation and scaling (level 3) lies on it, one "
-                "identified up to an affine map (levels 1-2) may lie above it."
+                "only), one point per run. Weak is at least strong up to the split's noise (the affine map is fitted "
+                "on one half and scored on the other); the height above the diagonal is what only an affine map "
+                "recovers: a model identified up to permutation and scaling (level 3) lies on it, one identified up "
+                "to an affine map (levels 1-2) may lie above it."
             )
             body.append("<h2 id='mcc'>Strong against weak MCC</h2>")
             body.append(writer.html(fig, "mcc_weak against mcc_strong", caption, stem="mcc-weak-vs-strong", heading=0))
