@@ -364,3 +364,17 @@ def test_a_store_locked_longer_than_the_busy_timeout_waits_then_names_the_lock(t
             opened.record(row("never"))
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_copy_of_the_db_file_alone_mid_study_holds_the_runs_recorded(store, tmp_path):
+    """The store is in WAL mode: a copy of results.db taken while the study ran (its -wal beside it not copied)
+    read '0 run(s)'."""
+    import shutil
+
+    store.record(row("a"))
+    store.record(row("b"))
+    copy = tmp_path / "copy" / "results.db"
+    copy.parent.mkdir()
+    shutil.copyfile(store.path, copy)  # the store stays open, as in a running study
+    with ResultStore(copy) as copied:
+        assert sorted(r["key"] for r in copied.rows()) == ["a", "b"]
