@@ -338,3 +338,11 @@ def test_the_dodged_points_of_every_model_stay_inside_the_axes(make_row):
     for line in ax.lines:
         for x, y in line.get_transform().transform(line.get_xydata()):
             assert box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1, (line.get_label(), x, box)
+
+
+def test_the_glossary_says_the_gaps_are_scored_on_the_first_rows_only(tmp_path, make_row):
+    """A study scores the likelihood gap on run_one.GAP_ROWS rows; the glossary said 'all samples'."""
+    rows = [make_row(f"r{seed}", seed=seed, metrics={"likelihood_gap": 1.0 + seed}) for seed in (0, 1)]
+    _, page = _read(write_study_report(rows, tmp_path))
+    (gap,) = [row for row in page.table_with("scored on") if row["metric"] == "likelihood_gap"]
+    assert gap["scored on"] == "the first 2,000 rows (all when fewer)"

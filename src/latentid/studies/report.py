@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
-from latentid.studies.spec import follows_data
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -177,6 +176,8 @@ def _follows_data(rows: Sequence[Mapping], options: list[Mapping], indices: list
     """Whether option ``key`` of the runs ``indices`` is in every run the value its data set (VaDE's n_components
     from components), so no line of its own: a line per value would split the model into one-point series along
     the very axis it follows. An option given in the study file that differs between runs is no such thing."""
+    from latentid.studies.spec import follows_data  # it reads the models' defaults (torch): only when needed
+
     for i in indices:
         config = rows[i].get("config") or {}
         model = config.get("model")
@@ -439,12 +440,18 @@ def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, obje
     return "<h2 id='summary'>Summary</h2>" + table(rows, text_columns=("", "value"))
 
 
+GAP_METRICS = ("likelihood_gap", "amortisation_gap", "true_log_likelihood", "elbo", "iw_bound")
+
+
 def _glossary(metrics: Sequence[str]) -> str:
     from latentid.metrics.report import metric_description
+    from latentid.studies.run_one import GAP_ROWS
 
     rows = []
     for metric in metrics:
         what, where = metric_description(metric)
+        if metric in GAP_METRICS:  # a study scores them on a subset (run_one.GAP_ROWS), not on every row
+            where = f"the first {GAP_ROWS:,} rows (all when fewer)"
         rows.append({"metric": metric, "what it measures": what or "\u2014", "scored on": where or "\u2014"})
     return table(rows, caption="The metrics", text_columns=("metric", "what it measures", "scored on"))
 
