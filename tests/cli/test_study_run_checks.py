@@ -185,3 +185,15 @@ def test_a_study_name_reused_with_another_grid_is_noted(tmp_path):
     changed = run("experiment", "run", study(tmp_path, seeds=1, samples=250), "--store", store, "--quiet")
     assert changed.exit_code == 0
     assert "also holds 1 run of study 's' that" in " ".join(changed.stderr.split()), changed.stderr
+
+
+def test_a_real_data_study_without_the_files_is_refused_once_before_any_run(tmp_path, monkeypatch):
+    """Every run failed on its own, naming a --data-dir that `experiment run` does not have."""
+    monkeypatch.setenv("LATENTID_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "m.toml"
+    path.write_text('name = "m"\nseeds = 2\n[data]\ndataset = "mnist"\nn_train = 100\n[[models]]\nname = "pca"\n')
+    result = run("experiment", "run", path, "--store", tmp_path / "r.db", "--quiet")
+    assert result.exit_code == 2 and result.stderr.startswith("error: MNIST not found"), result.output
+    assert "point $LATENTID_DATA" in result.stderr and "--data-dir" not in result.stderr
+    assert not (tmp_path / "r.db").exists()

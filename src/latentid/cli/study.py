@@ -61,6 +61,19 @@ def _plural(count: int, noun: str, verb: str | None = None) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _check_real_data(study) -> None:
+    """Refuse, once and before any run, a study on MNIST / Fashion-MNIST whose files are not on this machine
+    (each run failed on its own, naming a --data-dir this command does not have)."""
+    from latentid.data.real import locate
+
+    names = {config.data.get("dataset") for config in study.expand() if not config.skip}
+    for name in sorted(n for n in names if n not in (None, "synthetic")):
+        try:
+            locate(name)
+        except DataFileError as exc:
+            raise DataFileError(str(exc).replace("point --data-dir or $", "point $")) from None
+
+
 def _runs_not_declared(results, study) -> int:
     """How many runs the store files under ``study``'s name that its grid does not hold."""
     declared = {config.key for config in study.expand()}
@@ -122,8 +135,9 @@ def run_command(
     from latentid.studies.sweep import run_sweep
 
     study = load_study(study_file)
-    if address is None:  # a cluster's machines may hold more than this one
+    if address is None:  # a cluster's machines may hold more than this one, and their own data
         study.check_memory()
+        _check_real_data(study)
     if artifacts is None:
         artifacts = store.parent / f"{store.stem}-artifacts"
     _check_folder(artifacts, "--artifacts")
