@@ -162,6 +162,10 @@ def test_level_none_is_outside_the_theory_and_null_is_not_assessed(store):
     assert [r["key"] for r in store.rows("level=none")] == ["floor"]
     assert [r["key"] for r in store.rows("level=null")] == ["skip"]
     assert [r["key"] for r in store.rows("level!=none")] == ["skip", "deep"]
+    store.record(row("three", level="3"))
+    store.record(row("vae", level="vanilla"))
+    # levels are text in the store: level>=2 matched nothing at all
+    assert [r["key"] for r in store.rows("level>=2")] == ["deep", "three"]
 
 
 def test_study_filter(filled):

@@ -534,6 +534,8 @@ class _Clause:
             return _equal(value, self.text)
         if self.op == "!=":
             return not _equal(value, self.text)
+        if self.field == "level" and isinstance(value, str) and value.isdigit():  # levels are text: "2", "vanilla"
+            value = int(value)
         if value is _MISSING or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
         return _ORDER[self.op](float(value), _number(self.text))
