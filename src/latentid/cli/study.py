@@ -146,7 +146,7 @@ def run_command(
         note_oversubscription(jobs, "--jobs", "runs at a time")
     columns = (
         TextColumn("{task.description}"),
-        BarColumn(),
+        *((BarColumn(),) if err_console.is_terminal else ()),  # no bar in a log: it cut the times to '0:00:…'
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]}"),
         TimeElapsedColumn(),
