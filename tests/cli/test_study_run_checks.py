@@ -169,6 +169,8 @@ def test_a_runs_warnings_are_stored_and_shown_by_results_and_report(tmp_path, mo
     assert listed.exit_code == 0, listed.output
     notes = [line for line in listed.stdout.splitlines() if line.startswith("note: ")]
     assert len(notes) == 2 and all("PCA left latent dimension(s) 1 (0.10) inactive" in n for n in notes)
+    # each note names its run by key too: two runs can share a label
+    assert {n.split("(")[1].split(")")[0] for n in notes} == {str(row["key"])[:10] for row in rows.values()}
     as_csv = run("results", store, "--format", "csv").stdout.splitlines()
     assert as_csv[0].endswith(",warnings") and all(line.endswith("inactive") for line in as_csv[1:])
 

@@ -260,7 +260,9 @@ def results_command(
     print_unfolded(table, header, cells)
     for row in rows:
         for warning in row.get("warnings") or []:
-            console.print(f"note: {escape(row.get('label') or row['key'])}: {escape(warning)}", highlight=False)
+            # by key as well: two runs can share a label (options the label does not show, after an edit)
+            named = f"{row.get('label')} ({str(row['key'])[:10]})" if row.get("label") else str(row["key"])
+            console.print(f"note: {escape(named)}: {escape(warning)}", highlight=False)
 
 
 def _cell(column: str, value) -> str:
