@@ -137,6 +137,17 @@ def test_rerun_skips_finished_seeds_and_more_seeds_extend(tmp_path, splits, fits
     assert epochs and all(e["model"] == "vae" and e["seed"] in (1, 2) for e in epochs)
 
 
+def test_results_keep_the_models_an_extending_command_does_not_name(tmp_path, splits, fits):
+    """`--models vade` after a vade + vae study wrote a results.json without vae (study.json still listed it)."""
+    train, test = splits
+    first = run_study(train, test, {"vade": VADE, "vae": VAE}, 2, tmp_path, data_settings=DATA)
+    again = run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
+    assert set(again["models"]) == {"vade", "vae"} and again["models"]["vae"] == first["models"]["vae"]
+    assert set(again["settings"]["models"]) == {"vade", "vae"}
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved["models"]) == {"vade", "vae"}
+
+
 def test_other_settings_are_refused_and_force_replaces(tmp_path, splits, fits):
     train, test = splits
     run_study(train, test, {"vae": VAE}, 2, tmp_path, data_settings=DATA)

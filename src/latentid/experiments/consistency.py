@@ -516,6 +516,28 @@ def run_study(
         )
 
 
+def _earlier_entries(out: Path, folder_settings: dict, models: Mapping) -> dict[str, tuple[dict, dict]]:
+    """The models of the study in ``out`` that this command does not fit, with their results.json entries, so
+    that the new results.json keeps them (it kept only the models of the latest command): name -> (settings,
+    entry). Only entries whose every seed folder is still finished are kept."""
+    try:
+        previous = json.loads((out / RESULTS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = previous.get("models") if isinstance(previous, dict) else None
+    if not isinstance(entries, dict):
+        return {}
+    kept = {}
+    for name, params in folder_settings.get("models", {}).items():
+        entry = entries.get(name)
+        if name in models or not isinstance(entry, dict):
+            continue
+        folders = entry.get("seed_folders") or []
+        if folders and all(_read_finished(out / folder) is not None for folder in folders):
+            kept[name] = (params, entry)
+    return kept
+
+
 def _run_claimed(
     train: Dataset,
     test: Dataset,
@@ -533,7 +555,7 @@ def _run_claimed(
     """``run_study`` once it holds the lock of ``out``: claim the folder, fit what is missing, write the results."""
     from latentid.experiments.consistency_plots import write_figures
 
-    claim_folder(out, settings, force)
+    earlier = _earlier_entries(out, claim_folder(out, settings, force), models)
     emit = progress or (lambda event: None)
     per_model: dict[str, dict] = {}
     first_latents: dict[str, np.ndarray] = {}  # seed 0's test latents per model, for the 2-D figure
@@ -571,10 +593,12 @@ def _run_claimed(
     figures = write_figures(out, first_latents, cross, test_classes, first_labels)
     for name in per_model:
         per_model[name]["figures"] = figures[name]
+    per_model = {**{name: entry for name, (_, entry) in earlier.items()}, **per_model}
+    shown = {**{name: params for name, (params, _) in earlier.items()}, **{k: resolved[k] for k in models}}
     results = _normalised(
         {
             "study": study,
-            "settings": {**settings, "models": {k: resolved[k] for k in models}, "seeds": seed_list},
+            "settings": {**settings, "models": shown, "seeds": seed_list},
             "data_source": {"train": train.source, "test": test.source},
             "n_train": len(train.x),
             "n_test": len(test.x),
