@@ -274,5 +274,8 @@ def test_model_selection_names_the_model_it_describes():
 
     settings = {"pretrain_epochs": 5, "pretrain_objective": "vae", "n_init": 3, "n_restarts": 2}
     assert model_selection("vade", settings).startswith("VaDE's own criteria")
+    assert model_selection("vade", {**settings, "init_selection": "consensus"}).endswith(
+        "n_init=3 by consensus (the one the others agree with most, mean ARI)."
+    )  # the MNIST study's default: it said "by likelihood" whatever the setting
     mfcvae = model_selection("mfcvae", settings)  # said "VaDE's own criteria" and one GaussianMixture
     assert mfcvae.startswith("MFC-VAE's own criteria") and "one GaussianMixture per facet" in mfcvae

@@ -55,6 +55,8 @@ from latentid.runs import RUN_FILE, STUDY_FILE, fit_lock, make_model, run_record
 STUDY_MODELS = ("vade", "vae", "mfcvae")
 CLUSTERING_MODELS = ("vade", "mfcvae")  # the models whose prior has clusters (predict gives labels)
 MODEL_TITLES = {"vade": "VaDE", "mfcvae": "MFC-VAE"}  # as the papers write them
+# how the starting mixture is chosen among its n_init seeds (VaDE's init_selection)
+SELECTION_WORDS = {"likelihood": "likelihood", "consensus": "consensus (the one the others agree with most, mean ARI)"}
 MIN_SEEDS = 2
 MIN_ROWS = 20  # each split: the cross-seed MCC fits its alignments on half the test rows and scores the other half
 SPLIT_SEED = 0  # the seed of the file's held-out split and of any subsample: the same rows for every seed
@@ -420,7 +422,7 @@ def model_selection(name: str, settings: Mapping[str, Any]) -> str:
         warm = (
             f"; after pretraining ({settings.get('pretrain_epochs')} epochs, objective "
             f"{settings.get('pretrain_objective')}) the warm start initialises the prior with {mixture}, the best of "
-            f"n_init={settings.get('n_init')} by likelihood"
+            f"n_init={settings.get('n_init')} by {SELECTION_WORDS.get(settings.get('init_selection'), 'likelihood')}"
         )
         return f"{MODEL_TITLES.get(name, name)}'s own criteria, no labels: " + held_out + warm + "."
     return "no labels: " + held_out + "."
