@@ -148,6 +148,29 @@ def test_results_keep_the_models_an_extending_command_does_not_name(tmp_path, sp
     assert set(saved["models"]) == {"vade", "vae"}
 
 
+def test_a_damaged_seed_file_is_named_with_how_to_fit_the_seed_again(tmp_path, splits, fits):
+    """A truncated test_latents.npy gave numpy's traceback; one of other rows was left out of the cross-seed
+    means without a word; a missing test_labels.npy said only 'no such file', and rerunning never fixed it."""
+    train, test = splits
+    run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
+    seed = tmp_path / "vade" / "seed-1"
+    latents = (seed / "test_latents.npy").read_bytes()
+    damages = [
+        (lambda: (seed / "test_latents.npy").write_bytes(latents[:100]), "test_latents.npy: unreadable"),
+        (
+            lambda: np.save(seed / "test_latents.npy", np.load(tmp_path / "vade" / "seed-0" / "test_latents.npy")[:5]),
+            r"test_latents.npy: holds an array of shape \(5, 2\), not \d+ finite rows",
+        ),
+        (lambda: (seed / "test_labels.npy").unlink(), "test_labels.npy: missing"),
+    ]
+    for damage, message in damages:
+        damage()
+        with pytest.raises(DataFileError, match=message) as info:
+            run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
+        assert f"Delete {seed} and run the same command again" in str(info.value)
+        (seed / "test_latents.npy").write_bytes(latents)
+
+
 def test_other_settings_are_refused_and_force_replaces(tmp_path, splits, fits):
     train, test = splits
     run_study(train, test, {"vae": VAE}, 2, tmp_path, data_settings=DATA)

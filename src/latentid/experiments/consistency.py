@@ -518,6 +518,22 @@ def run_study(
         )
 
 
+def _seed_array(folder: Path, name: str, n_rows: int) -> np.ndarray:
+    """A finished seed's saved test latents or labels, with one row per test row; a one-line DataFileError that
+    says how to fit the seed again when the file is missing, unreadable or of other rows (a traceback, or a seed
+    left out of the cross-seed means without a word)."""
+    path = folder / name
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        problem = "missing" if isinstance(exc, FileNotFoundError) else f"unreadable ({type(exc).__name__}: {exc})"
+    else:
+        if array.ndim in (1, 2) and array.shape[0] == n_rows and np.isfinite(array).all():
+            return array
+        problem = f"holds an array of shape {array.shape}, not {n_rows} finite rows"
+    raise DataFileError(f"{path}: {problem}. Delete {folder} and run the same command again to fit that seed again.")
+
+
 def _earlier_entries(out: Path, folder_settings: dict, models: Mapping) -> dict[str, tuple[dict, dict]]:
     """The models of the study in ``out`` that this command does not fit, with their results.json entries, so
     that the new results.json keeps them (it kept only the models of the latest command): name -> (settings,
@@ -576,9 +592,11 @@ def _run_claimed(
                 record = fit_seed(name, params, seed, train, test, folder, progress, checkpoints)
                 emit({**event, "status": "done", "record": record})
             records.append(record["metrics"])
-        latents = [np.load(_seed_dir(out, name, s) / LATENTS_FILE) for s in seed_list]
+        latents = [_seed_array(_seed_dir(out, name, s), LATENTS_FILE, len(test.x)) for s in seed_list]
         labels = (
-            [np.load(_seed_dir(out, name, s) / LABELS_FILE) for s in seed_list] if name in CLUSTERING_MODELS else None
+            [_seed_array(_seed_dir(out, name, s), LABELS_FILE, len(test.x)) for s in seed_list]
+            if name in CLUSTERING_MODELS
+            else None
         )
         per_model[name] = {
             "clusters": name in CLUSTERING_MODELS,
