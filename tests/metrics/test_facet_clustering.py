@@ -43,3 +43,23 @@ def test_evaluate_holds_numbers_only_on_facet_data_with_one_label_column():
     assert all(v is not None for k, v in out.items() if k not in prose), out
     assert "facet0_cluster_acc" not in out and out["facet1_cluster_acc"] == 1.0
     assert out["facet_cluster_acc_mean"] == 1.0
+
+
+def test_a_facet_of_one_class_is_not_scored_nor_in_the_mean():
+    """A one-class facet scored 1.0 for any labels and lifted facet_cluster_acc_mean (0.689 from 1.0 and 0.378)."""
+    classes = _classes()
+    classes[:, 0] = 0
+    noise = np.random.default_rng(2).integers(0, 2, (200, 2))
+    out = facet_cluster_report(classes, noise, split=0.5, seed=0)
+    assert not [key for key in out if key.startswith("facet0_")], out
+    assert out["facet_cluster_acc_mean"] == out["facet1_cluster_acc"] < 1.0
+
+
+def test_one_label_column_against_several_facets_is_said_to_score_one_facet_only():
+    classes = _classes()
+    joint = classes[:, 0] * 2 + classes[:, 1]  # a perfect joint clustering: 6 clusters
+    z = np.random.default_rng(1).normal(size=(200, 3))
+    out = evaluate_latents(z, _Data(z, z, classes), labels=joint, facet_blocks=[slice(0, 2), slice(2, 3)])
+    assert any(w.startswith("one label column against several facets") for w in out["warnings"])
+    both = evaluate_latents(z, _Data(z, z, classes), labels=classes, facet_blocks=[slice(0, 2), slice(2, 3)])
+    assert not any("one label column" in w for w in both.get("warnings", []))

@@ -49,9 +49,9 @@ def facet_cluster_report(classes, labels, split: float, seed: int) -> dict:
     fit split); returns ``facet{j}_cluster_acc``, ``facet{j}_nmi``, ``facet{j}_ari`` (held out),
     ``facet{j}_matched_column`` and ``facet_cluster_acc_mean`` (the mean over the facets scored).
 
-    A true facet left without a column (J_hat < J) is not scored: its ``facet{j}_*`` keys are absent (as
-    the likelihood keys are absent where they do not apply), never a 0 that would read as measured, and
-    it is left out of the mean; ``facet_cluster_acc_mean`` is absent when no facet was scored. Every value
+    A true facet of one class, or left without a column (J_hat < J), is not scored: its ``facet{j}_*`` keys are
+    absent (as the likelihood keys are absent where they do not apply), never a 0 that would read as measured,
+    and it is left out of the mean; ``facet_cluster_acc_mean`` is absent when no facet was scored. Every value
     returned is a number.
     """
     classes = _as_columns(classes, "the true classes 'c'")
@@ -59,17 +59,20 @@ def facet_cluster_report(classes, labels, split: float, seed: int) -> dict:
     if classes.shape[0] != labels.shape[0]:
         raise InvalidDataError(f"classes have {classes.shape[0]} rows but labels have {labels.shape[0]}.")
     fit_idx, _ = split_indices(classes.shape[0], split, seed)
-    accuracy = np.zeros((classes.shape[1], labels.shape[1]))
-    for j in range(classes.shape[1]):
+    # A facet of one class has nothing to cluster: any labels would score 1.0 on it and lift the mean.
+    facets = [j for j in range(classes.shape[1]) if np.unique(classes[:, j]).size > 1]
+    accuracy = np.zeros((len(facets), labels.shape[1]))
+    for row, j in enumerate(facets):
         for k in range(labels.shape[1]):
             true, pred = classes[fit_idx, j], labels[fit_idx, k]
-            accuracy[j, k] = accuracy_of(true, pred, match_clusters(true, pred))
+            accuracy[row, k] = accuracy_of(true, pred, match_clusters(true, pred))
     rows, cols = linear_sum_assignment(-accuracy)
+    matched = {facets[int(row)]: int(col) for row, col in zip(rows, cols, strict=True)}
     out: dict = {}
     for j in range(classes.shape[1]):
-        if j not in rows:  # no learned label column left for this facet: nothing to score
+        if j not in matched:  # one class, or no learned label column left for this facet: nothing to score
             continue
-        k = int(cols[list(rows).index(j)])
+        k = matched[j]
         scores = cluster_report(classes[:, j], labels[:, k], split=split, seed=seed)
         out.update({f"facet{j}_{key}": scores[key] for key in ("cluster_acc", "nmi", "ari")})
         out[f"facet{j}_matched_column"] = k

@@ -422,6 +422,15 @@ def evaluate_latents(
         if labels.ndim >= 2 or np.ndim(classes) == 2:
             out.update(facet_cluster_report(classes, labels, split=split, seed=seed))
             out["n_eval"] = split_indices(n_data, split, seed)[1].size
+            label_columns = 1 if np.ndim(labels) == 1 else np.shape(labels)[1]
+            if label_columns == 1 < (1 if np.ndim(classes) == 1 else np.shape(classes)[1]):
+                out["warnings"] = [
+                    *out.get("warnings", []),
+                    "one label column against several facets: it is scored 1:1 against the facet it matches best, "
+                    "the other facets are unscored, and facet_cluster_acc_mean is not comparable with a model that "
+                    "labels every facet (a joint clustering is penalised for having more clusters than that facet "
+                    "has classes)",
+                ]
         else:
             labels = check_labels(labels, "labels (the predicted clusters)")
             out.update(cluster_report(classes, labels, split=split, seed=seed))
