@@ -103,3 +103,15 @@ def test_bad_split(files, split):
 def test_negative_seed(files):
     result = _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--seed", "-1")
     _assert_one_line_error(result, "seed")
+
+
+def test_facet_labels_in_a_file_without_the_block_split_say_why_no_facet_affine_score(tmp_path):
+    """A CSV with z0..z3 and c0, c1 got facet cluster keys but no facet{j}_affine_r2, without a word."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 4))
+    c = np.column_stack([rng.integers(0, 3, 200), rng.integers(0, 4, 200)])
+    np.savez(tmp_path / "facets.npz", x=z @ rng.normal(size=(4, 6)), z=z, c=c)
+    np.save(tmp_path / "lat.npy", z)
+    out = json.loads(_run("--latents", tmp_path / "lat.npy", "--data", tmp_path / "facets.npz", "--json").stdout)
+    assert not any(key.endswith("_affine_r2") and key.startswith("facet") for key in out["metrics"])
+    assert any(note.startswith("no facet{j}_affine_r2: the file does not record") for note in out["notes"])

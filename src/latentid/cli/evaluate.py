@@ -471,6 +471,11 @@ def evaluate(
                 "'latentid simulate' do)"
             )
     notes += gap_notes
+    if blocks is None and dataset.z is not None and np.ndim(dataset.c) == 2 and np.shape(dataset.c)[1] > 1:
+        notes.append(
+            "no facet{j}_affine_r2: the file does not record which columns of z belong to which facet (files "
+            "written by 'latentid simulate --facets' do)"
+        )
     data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
     notes += _labels_note(labels, predicted, dataset, loaded)
