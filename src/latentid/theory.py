@@ -340,6 +340,8 @@ def _facet_note(prior: PriorDescription, level: str, diagonal: bool, variability
     facets = list(prior.facets or ())
     k = len(prior.weights)
     listed = ", ".join(f"z_{j + 1} {m}-D with {kj} component(s)" for j, (m, kj) in enumerate(facets))
+    if k == 1:  # one Gaussian: the vanilla note says what holds, the mixture levels do not apply
+        return [f"Facets (MFC-VAE): {listed}. Their product is a single Gaussian, not a mixture."]
     notes = [
         f"Facets (MFC-VAE): {listed}. Their product is one Gaussian mixture with {k} components and "
         "block-diagonal covariances, so the mixture levels apply to it as to any mixture: levels 1-2 identify z "

@@ -111,6 +111,14 @@ def test_explain_facets_from_flags(facets, level, says):
     assert payload["level"] == level and says in " ".join(payload["notes"])
 
 
+def test_facets_of_one_component_each_are_one_gaussian_not_a_mixture():
+    """Level 'vanilla' came with a note that the mixture levels 1-2 apply to the product, a contradiction."""
+    payload = json.loads(run("explain", "--facets", "2:1,2:1", "--depth", 3, "--json").stdout)
+    notes = " ".join(payload["notes"])
+    assert payload["level_name"] == "vanilla" and "a single Gaussian, not a mixture" in notes
+    assert "levels 1-2" not in notes
+
+
 @pytest.mark.parametrize(
     ("args", "names"),
     [
