@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from latentid.cli import app
 from latentid.data.synthetic import SyntheticSpec, save_simulation
+from latentid.errors import InvalidParameterError
 from latentid.models import PCA, VaDE
 
 runner = CliRunner()
@@ -315,3 +316,17 @@ def test_a_linked_data_file_is_read_by_the_name_typed_not_its_target(data_file, 
 def test_a_run_folder_that_does_not_exist_is_named_as_such(tmp_path):
     for command in (("explain", "--run"), ("transform", "--data", "mnist", "--out", tmp_path / "z.npy", "--run")):
         assert_one_line_error(run(*command, tmp_path / "nowhere"), "nowhere: no such folder")
+
+
+def test_resume_takes_the_same_facets_however_spaced(tmp_path):
+    """' 2:3 , 2:4' was refused as conflicting with the run's '2:3,2:4', which fit and simulate both accept."""
+    from latentid.cli._resume import options_for_resume
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(
+        json.dumps({"status": "running", "model": "mfcvae", "options": {"facets": "2:3,2:4"}})
+    )
+    assert options_for_resume(out, {"facets": " 2:3 , 2:4"})["facets"] == " 2:3 , 2:4"
+    with pytest.raises(InvalidParameterError, match="--facets 2:3,2:5 conflicts"):
+        options_for_resume(out, {"facets": "2:3,2:5"})

@@ -79,7 +79,7 @@ def options_for_resume(
     if isinstance(stored, dict):
         state = "interrupted fit" if info["status"] == RUNNING else "finished run"
         for name, value in dict(given).items():
-            if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value:
+            if name in ADJUSTABLE_ON_RESUME or stored.get(name) == value or _same_facets(name, stored.get(name), value):
                 continue
             if name == "data" and _same_file(info.get("data"), value):  # the data file moved: the same bytes
                 continue
@@ -104,6 +104,18 @@ def options_for_resume(
             f"path: latentid fit --out {out} --resume --data NEW_PATH (the same bytes are checked)."
         )
     return {**stored, **given} if isinstance(stored, dict) else given
+
+
+def _same_facets(name: str, stored: Any, given: Any) -> bool:
+    """Whether two --facets texts name the same facets, however spaced (' 2:3 , 2:4' is '2:3,2:4')."""
+    if name != "facets" or not isinstance(stored, str) or not isinstance(given, str):
+        return False
+    from latentid.cli.simulate import parse_facets
+
+    try:
+        return parse_facets(stored) == parse_facets(given)
+    except InvalidParameterError:
+        return False
 
 
 def _same_file(recorded: Any, path: Any) -> bool:
