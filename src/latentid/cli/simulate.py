@@ -100,7 +100,11 @@ def refuse_mixture_options(prior: Prior | None, **mixture) -> None:
 def describe_facets(spec: SyntheticSpec) -> str:
     """'2 facets (dim:components) 2:3, 2:4 -> 12 joint components' for summaries."""
     listed = ", ".join(f"{m}:{k}" for m, k in spec.facets or ())
-    return f"{len(spec.facets or ())} facets (dim:components) {listed} -> {spec.components} joint components"
+    n = len(spec.facets or ())
+    return (
+        f"{n} facet{'' if n == 1 else 's'} (dim:components) {listed} -> {spec.components} joint "
+        f"component{'' if spec.components == 1 else 's'}"
+    )
 
 
 def spec_from_options(**options) -> SyntheticSpec:
