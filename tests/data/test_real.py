@@ -205,3 +205,15 @@ def test_open_data_routes_names_and_refuses_split_for_files(shared_data, tmp_pat
         open_data(path, split="test")
     with pytest.raises(InvalidParameterError, match="--split must be one of"):
         open_data("mnist", split="validation", data_dir=shared_data)
+
+
+def test_a_data_set_folder_given_for_the_other_data_set_is_not_said_to_hold_its_files(shared_data):
+    """Both data sets name their files alike: --data-dir data/mnist for Fashion-MNIST said the folder held the
+    Fashion-MNIST files and advised moving them (MNIST's) into data/mnist/fashion-mnist."""
+    from latentid.data.real import locate
+
+    with pytest.raises(DataFileError) as wrong:
+        locate("fashion-mnist", shared_data / "mnist")
+    assert "files itself" not in str(wrong.value) and "not found there" in str(wrong.value)
+    with pytest.raises(DataFileError, match="holds the MNIST files itself"):
+        locate("mnist", shared_data / "mnist")

@@ -138,11 +138,15 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         if not missing:
             return folder
         if root.is_dir() and all(_file_in(root, f) is not None for f in spec.files.values()):
-            parent = f"use --data-dir {_quoted(root.parent)}" if root.name == spec.name else f"move them into {folder}"
-            raise DataFileError(
-                f"--data-dir {root} holds the {spec.title} files itself, but --data-dir names the folder that "
-                f"holds '{spec.name}/': {parent}."
-            )
+            # Both data sets use the same four file names: only the pins say whose files these are.
+            if all(_matches_pin(_file_in(root, f), pin) for f, pin in spec.sha256.items()):
+                parent = (
+                    f"use --data-dir {_quoted(root.parent)}" if root.name == spec.name else f"move them into {folder}"
+                )
+                raise DataFileError(
+                    f"--data-dir {root} holds the {spec.title} files itself, but --data-dir names the folder that "
+                    f"holds '{spec.name}/': {parent}."
+                )
         problem = "no such folder" if not root.is_dir() else f"{folder} lacks {', '.join(missing)}, gzipped or not"
         raise DataFileError(
             f"--data-dir {root}: {spec.title} not found there ({problem}); only this folder is looked in. "
