@@ -10,15 +10,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from latentid.cli._common import err_console
 
 
-def progress_columns() -> tuple:
-    """The columns of every latentid progress bar: label, bar, n/N, metrics, elapsed, remaining. Where stderr is
-    no terminal (a log file, a pipe) rich draws 80 columns and only the last state: the bar is left out there, as
-    it cut the times to '0:00:…'."""
+def progress_columns(field: str = "metrics") -> tuple:
+    """The columns of every latentid progress bar: label, bar, n/N, the task's ``field`` (a fit's metrics, a
+    study's failed count), elapsed, remaining. Where stderr is no terminal (a log file, a pipe) rich draws 80
+    columns and only the last state: the bar is left out there, as it cut the times to '0:00:…'."""
     return (
         TextColumn("{task.description}"),
         *((BarColumn(),) if err_console.is_terminal else ()),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[metrics]}"),
+        TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from latentid.cli import app
@@ -23,6 +23,7 @@ from latentid.cli._common import (
     print_json,
     print_unfolded,
 )
+from latentid.cli._progress import progress_columns
 from latentid.cli.experiment import experiment_app
 from latentid.errors import DataFileError, InvalidParameterError
 
@@ -144,14 +145,7 @@ def run_command(
     runner = make_executor(executor.value, jobs, address)
     if address is None:  # a local pool or a local Ray: this machine's cores (a cluster has its own)
         note_oversubscription(jobs, "--jobs", "runs at a time")
-    columns = (
-        TextColumn("{task.description}"),
-        *((BarColumn(),) if err_console.is_terminal else ()),  # no bar in a log: it cut the times to '0:00:…'
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
+    columns = progress_columns("failed")
     seen = {}  # the sweep's summary, once it has started
     try:
         with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
