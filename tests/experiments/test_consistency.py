@@ -302,3 +302,24 @@ def test_model_selection_names_the_model_it_describes():
     )  # the MNIST study's default: it said "by likelihood" whatever the setting
     mfcvae = model_selection("mfcvae", settings)  # said "VaDE's own criteria" and one GaussianMixture
     assert mfcvae.startswith("MFC-VAE's own criteria") and "one GaussianMixture per facet" in mfcvae
+
+
+def test_a_file_whose_labels_changed_is_another_study(tmp_path, gmm_data, fits):
+    """Seeds are scored against the file's labels: the same x with other labels must not extend the study."""
+    x, z, c = gmm_data
+    path, out = tmp_path / "data.npz", tmp_path / "study"
+    np.savez(path, x=x, c=c)
+    train, test, settings = open_study_data(path)
+    run_study(train, test, {"vae": VAE}, 2, out, data_settings=settings)
+    np.savez(path, x=x, c=(c + 1) % 4)
+    train, test, relabelled = open_study_data(path)
+    assert relabelled["fingerprint"] == settings["fingerprint"]
+    with pytest.raises(InvalidParameterError, match=r"labels c differ .*\(every model in it: vae\)"):
+        run_study(train, test, {"vae": VAE}, 2, out, data_settings=relabelled)
+    # a study written before the labels were fingerprinted is taken as the same study, and gains the key
+    study = json.loads((out / "study.json").read_text())
+    del study["data"]["labels_fingerprint"]
+    (out / "study.json").write_text(json.dumps(study))
+    run_study(train, test, {"vae": VAE}, 2, out, data_settings=relabelled)
+    assert json.loads((out / "study.json").read_text())["data"]["labels_fingerprint"] == relabelled["labels_fingerprint"]
+    assert len(fits) == 2

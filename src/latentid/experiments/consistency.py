@@ -61,6 +61,7 @@ MIN_SEEDS = 2
 MIN_ROWS = 20  # each split: the cross-seed MCC fits its alignments on half the test rows and scores the other half
 SPLIT_SEED = 0  # the seed of the file's held-out split and of any subsample: the same rows for every seed
 SETTINGS_FILE = STUDY_FILE
+LABELS_KEY = "labels_fingerprint"  # of a data file's labels c, in the study's data settings
 RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
@@ -131,8 +132,9 @@ def open_study_data(
     """(train, test, data_settings) for ``--data``: a published data set's own train and test splits, or a
     file with a seeded ``test_fraction`` (default 0.2) of its rows held out.
 
-    ``data_settings`` is what identifies the data in the study's settings (a file by the fingerprint of
-    its x, not by its path, so that a moved file is still the same study). ``x_columns``: a CSV/Parquet
+    ``data_settings`` is what identifies the data in the study's settings (a file by the fingerprints of
+    its x and its labels, not by its path, so that a moved file is still the same study while one whose
+    labels changed is not: its seeds would be scored against other classes). ``x_columns``: a CSV/Parquet
     file's x columns and ``header`` whether a CSV/TSV's first row names them (see
     ``latentid.data.io.read_dataset``); the notes of the file's reading are in ``train.notes``.
     """
@@ -151,6 +153,7 @@ def open_study_data(
     settings = {
         "data": "file",
         "fingerprint": data_fingerprint(full.x),
+        LABELS_KEY: None if full.c is None else data_fingerprint(np.asarray(full.c, dtype=np.int64)),
         "n_rows": len(full.x),
         "test_fraction": fraction,
         "split_seed": SPLIT_SEED,
@@ -169,6 +172,10 @@ def _label_vector(c: np.ndarray | None) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------------------------------- settings
+_DATA_DIFFERENCES = {  # the data settings that identify a file, said in words
+    "data.fingerprint": "the data file's x differ from those the study was run on",
+    f"data.{LABELS_KEY}": "the data file's labels c differ from those the study's seeds were scored against",
+}
 def _normalised(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples as lists, numpy scalars as Python numbers)."""
     return json.loads(json.dumps(_plain(value)))
@@ -194,14 +201,20 @@ def _first_difference(old: Any, new: Any, where: str) -> str | None:
                 return found
         return None
     if old != new:
-        return f"{where}: {json.dumps(old)} in the folder, {json.dumps(new)} now"
+        return _DATA_DIFFERENCES.get(where) or f"{where}: {json.dumps(old)} in the folder, {json.dumps(new)} now"
     return None
 
 
 def _difference_in_shared(old: dict, new: dict) -> str | None:
-    """The first setting in which two studies differ, over the data and the models both name; None if none."""
+    """The first setting in which two studies differ, over the data and the models both name; None if none.
+
+    A study written before the labels were fingerprinted (its data settings lack the key) is compared on x.
+    """
     shared = {**old, "models": {k: v for k, v in old["models"].items() if k in new["models"]}}
     mine = {**new, "models": {k: v for k, v in new["models"].items() if k in old["models"]}}
+    if isinstance(old.get("data"), dict) and isinstance(mine.get("data"), dict):
+        if LABELS_KEY not in old["data"]:
+            mine = {**mine, "data": {k: v for k, v in mine["data"].items() if k != LABELS_KEY}}
     return _first_difference(shared, mine, "")
 
 
@@ -253,7 +266,7 @@ def claim_folder(out: Path, settings: dict, force: bool = False) -> dict:
         else:
             raise InvalidParameterError(
                 f"{out} holds a study with other settings ({difference}). Use another --out, or --force to "
-                "replace that study."
+                f"replace that study (every model in it: {', '.join(old['models'])})."
             )
     elif out.is_dir() and any(out.iterdir()):
         raise DataFileError(
