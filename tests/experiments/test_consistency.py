@@ -321,5 +321,6 @@ def test_a_file_whose_labels_changed_is_another_study(tmp_path, gmm_data, fits):
     del study["data"]["labels_fingerprint"]
     (out / "study.json").write_text(json.dumps(study))
     run_study(train, test, {"vae": VAE}, 2, out, data_settings=relabelled)
-    assert json.loads((out / "study.json").read_text())["data"]["labels_fingerprint"] == relabelled["labels_fingerprint"]
+    stored = json.loads((out / "study.json").read_text())["data"]
+    assert stored["labels_fingerprint"] == relabelled["labels_fingerprint"]
     assert len(fits) == 2
