@@ -176,6 +176,8 @@ _DATA_DIFFERENCES = {  # the data settings that identify a file, said in words
     "data.fingerprint": "the data file's x differ from those the study was run on",
     f"data.{LABELS_KEY}": "the data file's labels c differ from those the study's seeds were scored against",
 }
+
+
 def _normalised(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples as lists, numpy scalars as Python numbers)."""
     return json.loads(json.dumps(_plain(value)))
