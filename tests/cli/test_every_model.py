@@ -217,3 +217,17 @@ def test_joint_labels_refuse_what_they_cannot_number(tmp_path):
     for bad in ([[1, 1000]], [[-1, 0]], [[0.5, 1]], [[0] * 7], [["a", "b"]]):
         with pytest.raises(InvalidDataError, match="cannot be joined"):
             joint_labels(np.array(bad), "f")
+
+
+def test_mfcvae_facets_other_than_the_simulated_ones_are_noted(facet_file, data_file, tmp_path):
+    base = ("--model", "mfcvae", "--pretrain-epochs", "0", "--restarts", "1", *DEEP_FAST)
+    same = run("fit", "--data", facet_file, "--out", tmp_path / "same", "--facets", " 2:3 , 1:2", *base)
+    assert same.exit_code == 0 and "note: --facets" not in same.stderr, same.output
+    other = run("fit", "--data", facet_file, "--out", tmp_path / "other", "--facets", "1:2,2:3", *base)
+    assert other.exit_code == 0, other.output
+    assert "note: --facets 1:2,2:3 are not the facets the data were simulated with (--facets 2:3,1:2)" in " ".join(
+        other.stderr.split()
+    )
+    mixture = run("fit", "--data", data_file, "--out", tmp_path / "mixture", "--facets", "1:2,1:2", *base)
+    assert mixture.exit_code == 0, mixture.output
+    assert "(one mixture of 5 components in 2 latent dimensions)" in " ".join(mixture.stderr.split())

@@ -33,6 +33,7 @@ from latentid.cli._progress import training_progress
 from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix
+from latentid.data.synthetic import SyntheticSpec
 from latentid.errors import InvalidParameterError, LatentIDError
 from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
@@ -422,6 +423,7 @@ def fit(
     _refuse_inapplicable(model, {**o, "resume": resume})
     parsed_facets = _facets_for(model, o["facets"], o["latent_dim"])
     dataset = load_data(o["data"], o["split"], o["data_dir"], o["x_columns"], o["header"])
+    _note_other_facets(dataset, parsed_facets)
     if o["aux"] is not None:
         aux_values(dataset, o["aux"].value)  # a file without that u is refused before any progress bar starts
     if model in DEEP:
@@ -549,6 +551,28 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
         raise InvalidParameterError("--model mfcvae needs --facets, e.g. --facets 2:3,2:4 (latent_dim:components).")
     # --components is refused for mfcvae by _refuse_inapplicable; the prior here is always a mixture
     return list(facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm))
+
+
+def _note_other_facets(dataset, facets: list[tuple[int, int]] | None) -> None:
+    """A ``note:`` when mfcvae's facets are not those the data file was simulated with (a choice, not an error)."""
+    if facets is None or "spec_json" not in dataset.extras:
+        return
+    spec = SyntheticSpec.model_validate_json(str(dataset.extras["spec_json"]))
+    true = [tuple(f) for f in spec.facets] if spec.facets else None
+    if true == [tuple(f) for f in facets]:
+        return
+    given = ",".join(f"{m}:{k}" for m, k in facets)
+    if true is None:
+        dims = plural(spec.latent_dim, "latent dimension")
+        simulated = f"one mixture of {plural(spec.components, 'component')} in {dims}"
+    else:
+        simulated = "--facets " + ",".join(f"{m}:{k}" for m, k in true)
+    err_console.print(
+        f"note: --facets {given} are not the facets the data were simulated with ({simulated}); evaluate scores "
+        "the fit against the true ones.",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _run_features(out: Path) -> int | None:
