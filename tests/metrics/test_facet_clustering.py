@@ -63,3 +63,16 @@ def test_one_label_column_against_several_facets_is_said_to_score_one_facet_only
     assert any(w.startswith("one label column against several facets") for w in out["warnings"])
     both = evaluate_latents(z, _Data(z, z, classes), labels=classes, facet_blocks=[slice(0, 2), slice(2, 3)])
     assert not any("one label column" in w for w in both.get("warnings", []))
+
+
+def test_one_facet_is_scored_as_one_mixture():
+    """Data of one facet (labels (n, 1)) and a one-facet model's (n, 1) labels get the mixture's keys, as VaDE does."""
+    classes = _classes()[:, :1]
+    rng = np.random.default_rng(1)
+    data = _Data(rng.normal(size=(200, 4)), rng.normal(size=(200, 2)), classes)
+    z_hat = data.z + 0.1 * rng.normal(size=(200, 2))
+    for labels in (classes, classes[:, 0]):
+        out = evaluate_latents(z_hat, data, labels=labels)
+        assert out["cluster_acc"] == 1.0 and not [key for key in out if key.startswith("facet")], out
+    joint = evaluate_latents(z_hat, _Data(data.x, data.z, classes[:, 0]), labels=classes)
+    assert joint["cluster_acc"] == 1.0

@@ -355,6 +355,12 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     return out
 
 
+def _one_facet_as_labels(labels: np.ndarray) -> np.ndarray:
+    """(n, 1) labels (one facet, e.g. ``simulate --facets 2:3`` or a one-facet MFC-VAE) as (n,): one facet is one
+    mixture, scored by the mixture's keys (cluster_acc ...), not as facet 0."""
+    return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
+
+
 def evaluate_latents(
     z_hat, dataset, labels=None, split: float = 0.5, seed: int = 0, facet_blocks: list[slice] | None = None
 ) -> dict:
@@ -378,7 +384,7 @@ def evaluate_latents(
     """
     split = check_split(split)
     z_true, classes = getattr(dataset, "z", None), getattr(dataset, "c", None)
-    classes = None if classes is None else np.asarray(classes)  # any array-like, as z and x are
+    classes = None if classes is None else _one_facet_as_labels(np.asarray(classes))  # any array-like, as z and x
     source = getattr(dataset, "source", "<data>")
     if z_true is None and labels is None:
         hint = " and no predicted labels were given" if classes is not None else ""
@@ -413,7 +419,7 @@ def evaluate_latents(
             z_true_scaled = unit_scaled(check_latents(z_true, "z_true"))
             out.update(facet_affine_r2(z_true_scaled, unit_scaled(z_used), facet_blocks, split, seed))
     if labels is not None:
-        labels = np.asarray(labels)
+        labels = _one_facet_as_labels(np.asarray(labels))
         if labels.shape[0] != n_data:
             raise InvalidDataError(
                 f"the predicted labels have {labels.shape[0]} entries but {source} has {n_data} samples; "
