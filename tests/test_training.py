@@ -206,9 +206,12 @@ def _scripted_train(scores, config, **kwargs):
     return _train_tiny(module, x, gen, config, x_val=x, score_fn=lambda _x: next(values), **kwargs)
 
 
-def test_an_improvement_must_exceed_tol():
+def test_tol_steers_patience_while_the_best_weights_are_kept():
     result = _scripted_train([1.0, 1.05, 1.2, 1.25], TrainConfig(4, 20, tol=0.1))
-    assert result.best_epoch == 3 and result.best_score == 1.2 and not result.stopped_early
+    assert result.best_epoch == 4 and result.best_score == 1.25, "a gain below tol still keeps the better weights"
+    slow = _scripted_train([1.0, 1.05, 1.08, 1.1, 1.3], TrainConfig(5, 20, tol=0.1, patience=2))
+    assert slow.stopped_early and slow.n_epochs == 3, "two gains below tol use up the patience"
+    assert slow.best_epoch == 3 and slow.best_score == 1.08
     strict = _scripted_train([1.0, 1.0, 1.2, 1.25], TrainConfig(4, 20))
     assert strict.best_epoch == 4, "with tol 0 any strict improvement counts"
     equal = _scripted_train([1.0, 1.0, 0.5, 0.5], TrainConfig(4, 20))

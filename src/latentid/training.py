@@ -45,7 +45,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     min_lr_ratio: float = 0.05  # cosine decays the lr from lr to lr * min_lr_ratio
     patience: int | None = None  # epochs without a held-out improvement > tol before stopping
-    tol: float = 0.0
+    tol: float = 0.0  # steers patience only: the best held-out weights are kept whatever the size of their gain
     max_grad_norm: float | None = None
     stage: str = "train"
     objective: str = "loss"  # what train_loss is, written into every log record
@@ -217,8 +217,10 @@ def train(
             )
         if not use_val:  # nothing held out: the last weights are kept, scored by the training ELBO
             result.best_score, result.best_epoch = -loss, epoch + 1
-        elif best_state is None or val > result.best_score + config.tol:
-            result.best_score, result.best_epoch, bad_epochs = val, epoch + 1, 0
+        elif best_state is None or val > result.best_score:
+            # any gain keeps these weights; only a gain above tol resets the patience count (scikit-learn's rule)
+            bad_epochs = 0 if best_state is None or val > result.best_score + config.tol else bad_epochs + 1
+            result.best_score, result.best_epoch = val, epoch + 1
             best_state = _clone_state(module)
         else:
             bad_epochs += 1
