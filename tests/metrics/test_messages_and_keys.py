@@ -645,3 +645,16 @@ def test_arrange_result_keeps_prose_apart_from_numbers():
     assert out["scored_on"]["likelihood_gap"] == "all samples" and out["scored_on"]["n_classes"] == "all samples"
     assert out["scored_on"]["cluster_acc"] == "held-out; fit on fit split"
     assert out["notes"] == [flat["split_note"]] and "likelihood keys use every sample" in out["notes"][0]
+
+
+def test_a_collapsed_column_counts_0_in_the_cross_run_cca_as_in_mcc_strong():
+    """A run that lost a dimension must not look more consistent by CCA than one that kept both."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(400, 2))
+    b = a + 0.3 * rng.normal(size=(400, 2))
+    collapsed = b.copy()
+    collapsed[:, 1] = 0.0
+    kept, lost = consistency(a, b), consistency(a, collapsed)
+    assert lost["cca_components"] == 1 and lost["mcc_cca"] < kept["mcc_cca"]
+    assert lost["mcc_cca"] == pytest.approx(consistency(a[:, :1], b[:, :1])["mcc_cca"] / 2, abs=0.01)
+    assert consistency(collapsed, a)["mcc_cca"] == pytest.approx(lost["mcc_cca"])

@@ -311,7 +311,8 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     dict with ``mcc_strong`` and ``mcc_spearman`` (symmetric by construction), ``mcc_weak`` (the mean of
     ``mcc_weak_a_to_b`` and ``mcc_weak_b_to_a``: each run against the affine-aligned other), ``affine_r2``
     (the mean of ``affine_r2_a_to_b`` and ``affine_r2_b_to_a``), ``mcc_cca`` with ``cca_components``
-    (symmetric), the dimensions and the split keys. Swapping z_a and z_b gives the same symmetric scores.
+    (symmetric; averaged over min(m_a, m_b) pairs like mcc_strong, a collapsed column counting 0), the
+    dimensions and the split keys. Swapping z_a and z_b gives the same symmetric scores.
     """
     split = check_split(split)
     z_a = unit_scaled(check_latents(z_a, "z_a", allow_constant=True))
@@ -342,7 +343,10 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
         "affine_r2": (r2_ab + r2_ba) / 2,
         "affine_r2_a_to_b": r2_ab,
         "affine_r2_b_to_a": r2_ba,
-        "mcc_cca": cca.score(a.eval, b.eval) if cca is not None else 0.0,
+        # over min(m_a, m_b) pairs as mcc_strong: a collapsed column, left out of the CCA, counts 0
+        "mcc_cca": cca.score(a.eval, b.eval) * cca.n_components_ / min(z_a.shape[1], z_b.shape[1])
+        if cca is not None
+        else 0.0,
         "cca_components": cca.n_components_ if cca is not None else 0,
         "latent_dim_a": z_a.shape[1],
         "latent_dim_b": z_b.shape[1],
