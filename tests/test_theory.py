@@ -105,6 +105,17 @@ def test_a_narrowing_decoder_is_judged_by_its_jacobian():
     assert assess(prior, unknown).level == "1"  # no Jacobian given: the layers alone (all full rank) decide
 
 
+def test_a_layer_narrower_than_m_leaves_the_theory_whatever_the_weights():
+    """m = 2 -> 10 -> 1 -> 10: the Jacobian has rank <= 1 < m on every piece, though each layer is full rank."""
+    rng = np.random.default_rng(0)
+    prior = PriorDescription(np.full(3, 1 / 3), rng.normal(size=(3, 2)) * 3, np.tile(np.eye(2) * 0.3, (3, 1, 1)))
+    weights = [rng.normal(size=(10, 2)), rng.normal(size=(1, 10)), rng.normal(size=(10, 1))]
+    for given in (weights, None):
+        v = assess(prior, DecoderDescription([2, 10, 1, 10], "leaky-relu", weights=given))
+        assert v.level == "none", v.checks
+        assert next(c for c in v.checks if c.name == "no layer narrower than m").passed is False
+
+
 def test_to_dict_gives_the_level_as_a_number_and_its_name_beside_it():
     cases = {
         "3": verdict(covariance="diag", components=5),

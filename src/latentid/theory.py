@@ -444,6 +444,17 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 {"min_relative_singular_value": float(smallest), "points": int(points)},
             )
         )
+    narrowest = min(widths[1:])
+    if narrowest < m:  # f's Jacobian has rank <= narrowest < m on every piece, whatever the weights
+        weakly = False
+        checks.append(
+            Check(
+                "no layer narrower than m",
+                False,
+                f"a layer of {narrowest} unit(s) < m = {m}: every point of the image has infinitely many preimages",
+                {"narrowest": int(narrowest), "latent_dim": int(m)},
+            )
+        )
     injective = pw_affine and out == "linear" and obs_ok and nondecreasing and act != "relu" and full_rank is not False
     if act == "relu":
         detail = "plain ReLU: at best weakly injective (one-to-one on some open piece); level 1 at most"
