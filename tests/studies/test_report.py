@@ -343,6 +343,8 @@ def test_the_dodged_points_of_every_model_stay_inside_the_axes(make_row):
 def test_the_glossary_says_the_gaps_are_scored_on_the_first_rows_only(tmp_path, make_row):
     """A study scores the likelihood gap on run_one.GAP_ROWS rows; the glossary said 'all samples'."""
     rows = [make_row(f"r{seed}", seed=seed, metrics={"likelihood_gap": 1.0 + seed}) for seed in (0, 1)]
-    _, page = _read(write_study_report(rows, tmp_path))
+    text, page = _read(write_study_report(rows, tmp_path))
     (gap,) = [row for row in page.table_with("scored on") if row["metric"] == "likelihood_gap"]
     assert gap["scored on"] == "the first 2,000 rows (all when fewer)"
+    # and which rows: a simulated setting's runs are scored on the sample they were fitted on
+    assert "for a simulated setting, the sample the model was fitted on" in " ".join(text.split())
