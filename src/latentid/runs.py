@@ -196,9 +196,9 @@ def read_run_info(path: str | Path) -> dict | None:
 _RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "status": (str,),
     "model": (str,),
-    "options": (dict,),
+    "options": (dict, type(None)),  # null in a run fitted from Python (fit_run, the demo): no command line
     "data": (dict, type(None)),
-    "command": (list,),
+    "command": (list, type(None)),
 }
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {"data": (str,), "out": (str,), "model": (str,)}
 _JSON_TYPE_NAMES = {str: "text", dict: "an object", list: "a list", type(None): "null"}

@@ -180,3 +180,24 @@ def test_demo_command_on_a_tiny_setting(tmp_path):
     assert "…" not in result.stdout and len(re.findall(r"\b[01]\.\d{3}\b", result.stdout)) >= 10, result.stdout
     bad = run("demo", "--out", tmp_path / "x", "--train-samples", 1, "--quiet")
     assert bad.exit_code == 2 and bad.stderr.startswith("error:")
+
+
+def test_a_run_fitted_from_python_is_used_by_the_commands(data_file, tmp_path):
+    """fit_run (the Python API, and the demo's run-* folders) writes no command line: the commands took its
+    run.json for a damaged one."""
+    from latentid.data.io import read_dataset
+    from latentid.runs import fit_run
+
+    out = tmp_path / "run"
+    fit_run("vade", read_dataset(data_file), out, latent_dim=2, n_components=3, epochs=1, pretrain_epochs=1)
+    assert json.loads((out / "run.json").read_text())["options"] is None
+    for args in (
+        ("evaluate", "--run", out, "--data", data_file, "--no-baselines"),
+        ("explain", "--run", out),
+        ("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "z.npy").shape[0] == len(read_dataset(data_file).x)
+    finished = run("fit", "--out", out, "--resume")
+    assert finished.exit_code == 0 and "nothing to resume" in finished.output
