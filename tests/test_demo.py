@@ -21,6 +21,15 @@ def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path):
     assert "<table>" in html and html.count("data:image/png;base64,") == 2
     assert "on the first 200 test rows" in html  # all there are (it said 1,000)
     assert json.loads((tmp_path / "results.json").read_text()) == rows
+    # VaDE's cluster accuracy is held out like every other score: matched on one half, scored on the other
+    from latentid.data.io import read_dataset
+    from latentid.metrics import cluster_report
+    from latentid.runs import load_run
+
+    test = read_dataset(tmp_path / "test.npz")
+    predicted = load_run(tmp_path / "run-vade").model.predict(test.x)
+    vade = next(row for row in rows if row["method"] == "VaDE")
+    assert vade["cluster_acc"] == cluster_report(test.c, predicted, split=0.5, seed=config.seed)["cluster_acc"]
 
 
 def test_demo_can_run_twice_into_the_same_folder(tmp_path):
