@@ -34,6 +34,8 @@ def test_fit_gmm_by_consensus_recovers_separated_components():
         assert weights.shape == (3,) and covariances.shape == (3, 2)
     with pytest.raises(ValueError, match="selection must be one of"):
         fit_gmm(z, 3, "diag", 2, seed=0, selection="bic")
+    # the largest seed a restart can draw: its n_init seeds wrap around rather than leave scikit-learn's range
+    assert fit_gmm(z[:300], 3, "diag", 3, seed=2**32 - 1, selection="consensus")[1].shape == (3, 2)
 
 
 def test_vade_takes_init_selection_and_keeps_it(gmm_data, tmp_path):

@@ -55,7 +55,8 @@ def fit_gmm(
     if selection == "likelihood":
         gmm = GaussianMixture(n_init=n_init, random_state=seed, **options).fit(z)
         return gmm.weights_, gmm.means_, gmm.covariances_
-    fits = [GaussianMixture(random_state=seed + i, **options).fit(z) for i in range(n_init)]
+    # wrapped: scikit-learn takes seeds below 2**32, and a restart's seed may be 2**32 - 1
+    fits = [GaussianMixture(random_state=(seed + i) % 2**32, **options).fit(z) for i in range(n_init)]
     rows = (
         z[:CONSENSUS_MAX_POINTS]
         if len(z) <= CONSENSUS_MAX_POINTS
