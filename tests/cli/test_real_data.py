@@ -202,15 +202,19 @@ def test_data_list_looks_only_in_an_explicit_data_dir(shared_data, tmp_path, mon
     assert str(shared_data) not in result.output and "--dir" in result.output
 
 
-def test_data_list_checks_the_files_it_reports_found(shared_data, tmp_path):
+def test_data_list_checks_the_files_it_reports_found(shared_data, tmp_path, monkeypatch):
     # Before: a truncated t10k-labels file was listed as found, and files lying in --data-dir itself as "not
     # found ... download fetches it", where fit says they belong one folder down.
     _mnist_copy(shared_data, tmp_path / "root")
     labels = next((tmp_path / "root" / "mnist").glob("t10k-labels*"))
     labels.write_bytes(labels.read_bytes()[:100])
     result = run("data", "list", "--data-dir", tmp_path / "root")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a damaged file is a failure a script can see
     assert "damaged" in result.output and "t10k-labels" in result.output
+    # found through $LATENTID_DATA, the files are fetched again into that folder, not the cache (read after it)
+    monkeypatch.setenv("LATENTID_DATA", str(tmp_path / "root"))
+    result = run("data", "list")
+    assert result.exit_code == 1 and "--dir" in result.output, result.output  # the cache was the advice before
     flat = tmp_path / "flat"
     flat.mkdir()
     for path in (shared_data / "mnist").iterdir():

@@ -36,10 +36,11 @@ def list_datasets(
     """Each published data set and the folder it is read from (or where it was looked for), its files checked
     against their SHA-256 pins.
 
-    With --data-dir only that folder is looked in."""
+    With --data-dir only that folder is looked in. Exit code 1 when a data set's files are damaged."""
     table = Table(title="latentid data")
     table.add_column("name", no_wrap=True)
     table.add_column("found in")
+    any_damaged = False
     for name, spec in REAL_DATASETS.items():
         try:
             folder = locate(name, data_dir)
@@ -55,13 +56,17 @@ def list_datasets(
             damaged = damaged_files(folder, name)
             where = f"[green]{escape(str(folder))}[/]"
             if damaged:
+                any_damaged = True
+                # into the folder the damaged files are read from: fetched elsewhere, they would still be read first
                 where = (
                     f"[red]damaged[/] in {escape(str(folder))}: {escape(', '.join(damaged))} do(es) not match the "
-                    f"pinned SHA-256 (truncated or another version); '{escape(download_command(name, data_dir))} "
-                    "--force' fetches it again"
+                    f"pinned SHA-256 (truncated or another version); "
+                    f"'{escape(download_command(name, folder.parent))} --force' fetches it again"
                 )
         table.add_row(f"{name} ({spec.title})", where)
     console.print(table)
+    if any_damaged:  # as sha256sum -c: a file that does not match its pin is a failure a script can see
+        raise typer.Exit(1)
 
 
 @data_app.command("download")
