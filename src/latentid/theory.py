@@ -444,7 +444,7 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 {"min_relative_singular_value": float(smallest), "points": int(points)},
             )
         )
-    narrowest = min(widths[1:])
+    narrowest = min(widths[1:-1], default=m)  # hidden layers only: n < m has its own check above
     if narrowest < m:  # f's Jacobian has rank <= narrowest < m on every piece, whatever the weights
         weakly = False
         checks.append(
