@@ -255,12 +255,14 @@ def test_a_report_written_again_drops_the_old_plots(tmp_path, study_rows, make_r
     write_study_report(study_rows, tmp_path)
     assert (tmp_path / "figures" / "metrics-vs-depth.svg").exists()
     (tmp_path / "figures" / "mine.txt").write_text("kept")
+    (tmp_path / "figures" / "my_plot.png").write_bytes(b"a figure the report never drew")
     rows = [make_row(f"r{s}", seed=s, metrics={"mcc_weak": 0.8, "mcc_strong": 0.7}) for s in range(2)]
     index = write_study_report(rows, tmp_path)
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "mcc-weak-vs-strong.png",
         "mcc-weak-vs-strong.svg",
         "mine.txt",
+        "my_plot.png",
     ]
     _assert_images_on_disk(index, _read(index)[1])
 

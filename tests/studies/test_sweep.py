@@ -90,6 +90,13 @@ def test_a_2x2_grid_runs_once_and_resumes_with_nothing_to_do(grid_file, tmp_path
     assert all(key in page for key, *_ in rows)  # the report lists every run
     one_line_error(run("report", store, "--out", report), "--force")
     assert run("report", store, "--out", report, "--force").exit_code == 0
+    # a folder whose figures/ holds the user's own files: refused, and --force writes beside them, deleting none
+    paper = tmp_path / "paper"
+    (paper / "figures").mkdir(parents=True)
+    (paper / "figures" / "my_plot.png").write_bytes(b"mine")
+    one_line_error(run("report", store, "--out", paper), "--force")
+    assert run("report", store, "--out", paper, "--force").exit_code == 0
+    assert (paper / "figures" / "my_plot.png").read_bytes() == b"mine"
 
 
 def test_a_process_pool_gives_the_same_results(grid_file, tmp_path):

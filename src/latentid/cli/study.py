@@ -293,6 +293,13 @@ def report_command(
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
     if (out / "index.html").exists() and not force:
         raise DataFileError(f"{out}: already holds a report. Add --force to replace it, or choose another --out.")
+    figures = out / "figures"
+    if not (out / "index.html").exists() and figures.is_dir() and any(figures.iterdir()) and not force:
+        raise DataFileError(
+            f"{figures}: holds files and {out} no report; the report's figures would be written among them. Choose "
+            "another --out, or add --force to write them there (none of those files is deleted; one of the same "
+            "name is replaced)."
+        )
     with _existing_store(store) as results:
         rows = results.rows(study=study)
     if not rows:

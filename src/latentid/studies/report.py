@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -612,14 +613,24 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
     body += _setting_tables(runs, settings, axes, models, metrics) if runs else []
     body += _problem_tables(runs, axes)
     body.append(_all_runs_table(runs, axes, metrics))
+    earlier = figures_of_report(out_dir)
     path = write_page(out_dir / "index.html", title, body)
-    _remove_stale(out_dir / FIGURE_DIR, writer.written)
+    _remove_stale(out_dir / FIGURE_DIR, earlier, writer.written)
     return path
 
 
-def _remove_stale(directory: Path, written: Sequence[Path]) -> None:
-    keep = {p.name for p in written}
-    if directory.is_dir():
-        for path in directory.iterdir():
-            if path.suffix in (".png", ".svg") and path.name not in keep and path.is_file():
-                path.unlink()
+def figures_of_report(out_dir: Path) -> set[str]:
+    """The names of the figures (in ``out_dir/figures``) that the report already in ``out_dir`` shows or links;
+    empty when there is none. Only these are a report's own: any other file there is the user's."""
+    try:
+        text = (out_dir / "index.html").read_text()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {html.unescape(name) for name in re.findall(rf"{FIGURE_DIR}/([^'\"/<>\s]+\.(?:png|svg))", text)}
+
+
+def _remove_stale(directory: Path, earlier: set[str], written: Sequence[Path]) -> None:
+    """Delete the earlier report's figures that this one did not draw again; nothing else."""
+    for name in earlier - {p.name for p in written}:
+        if (directory / name).is_file():
+            (directory / name).unlink()
