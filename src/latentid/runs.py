@@ -430,8 +430,9 @@ def fit_run(
             # checkpoint so that --resume can continue it, unless it diverged: resuming from the last good
             # checkpoint would diverge again, so run.json says it failed, and why.
             # A replacing fit (--force) that fails puts the run it replaced back; one interrupted goes on as the
-            # folder's run (resumable), as the user asked.
-            if replaced is not None and isinstance(exc, Exception):
+            # folder's run (resumable), as the user asked, unless the model has nothing to resume (pca, fastica,
+            # gmm): then the old run comes back whatever stopped the fit.
+            if replaced is not None and (isinstance(exc, Exception) or not deep):
                 restore_run_files(out, replaced)
             elif resume and isinstance(exc, LatentIDError) and not isinstance(exc, TrainingDivergedError):
                 # a resume refused (its data or settings do not match the checkpoints) leaves the record as it was,
@@ -443,6 +444,8 @@ def fit_run(
             elif created and out.is_dir() and {p.name for p in out.iterdir()} <= {RUN_FILE}:
                 (out / RUN_FILE).unlink(missing_ok=True)
                 out.rmdir()
+            elif not deep:  # a linear fit that did not end has nothing to resume: no 'running' record is left
+                (out / RUN_FILE).unlink(missing_ok=True)
             elif isinstance(exc, TrainingDivergedError) and out.is_dir():
                 failed = {**started, "status": FAILED, "error": str(exc), "failed": time.strftime("%Y-%m-%dT%H:%M:%S")}
                 write_text_atomic(out / RUN_FILE, json.dumps(failed, indent=2))

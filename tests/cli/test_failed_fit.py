@@ -91,3 +91,25 @@ def test_a_second_force_after_an_interrupted_one_keeps_the_finished_run_not_the_
         run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES, "--force"), "diverged"
     )
     assert files_of(out) == finished  # A is back, byte for byte; B's files are gone
+
+
+def test_ctrl_c_in_a_replacing_linear_fit_puts_the_replaced_run_back(tmp_path, small_simulation, monkeypatch):
+    """A linear model has nothing to resume: the finished run stayed hidden in .replaced-run while every message
+    said 'continue with --resume', which linear models refuse."""
+    import latentid.models.linear as linear
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca", "--latent-dim", "2").exit_code == 0
+    before = files_of(out)
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(linear.GMMBaseline, "fit", interrupted)
+    stopped = run("fit", "--data", small_simulation, "--out", out, "--model", "gmm", "--components", "3", "--force")
+    assert stopped.exit_code == 130 and "--resume" not in stopped.output, stopped.output
+    assert files_of(out) == before  # the finished PCA run, byte for byte
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()  # an empty folder given to --out: no 'running' record is left in it either
+    assert run("fit", "--data", small_simulation, "--out", fresh, "--model", "gmm", "--components", "3").exit_code == 130
+    assert not (fresh / "run.json").exists()
