@@ -111,5 +111,6 @@ def test_ctrl_c_in_a_replacing_linear_fit_puts_the_replaced_run_back(tmp_path, s
     assert files_of(out) == before  # the finished PCA run, byte for byte
     fresh = tmp_path / "fresh"
     fresh.mkdir()  # an empty folder given to --out: no 'running' record is left in it either
-    assert run("fit", "--data", small_simulation, "--out", fresh, "--model", "gmm", "--components", "3").exit_code == 130
+    gmm = ("--model", "gmm", "--components", "3")
+    assert run("fit", "--data", small_simulation, "--out", fresh, *gmm).exit_code == 130
     assert not (fresh / "run.json").exists()
