@@ -31,6 +31,7 @@ import numpy as np
 from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
+from latentid._shell import shell_quoted
 from latentid._warnings import user_warnings
 from latentid.checkpoint import versions
 from latentid.data.io import Dataset, _name_list
@@ -226,7 +227,7 @@ STUDY_FILE = "study.json"  # the settings file of a consistency study's folder (
 def interrupted_message(path: Path) -> str:
     message = (
         f"{path}: holds an interrupted fit (run.json says 'running'; no finished model yet). "
-        f"Continue it with 'latentid fit --out {path} --resume', or delete the folder."
+        f"Continue it with 'latentid fit --out {shell_quoted(path)} --resume', or delete the folder."
     )
     return message + replaced_run_note(path)
 
@@ -263,7 +264,7 @@ def study_seed_message(path: Path) -> str:
         return f"{path}: a latentid study is fitting this seed now; wait for it to finish."
     return (
         f"{path}: holds an interrupted fit of a study seed (checkpoints, no finished model). Run the same "
-        f"'latentid experiment ...' command again (--out {study}) to continue it, or delete the folder."
+        f"'latentid experiment ...' command again (--out {shell_quoted(study)}) to continue it, or delete the folder."
     )
 
 

@@ -221,3 +221,13 @@ def test_explain_defaults_are_simulates():
     )  # fmt: skip
     assert plain.exit_code == typed.exit_code == 0, plain.output + typed.output
     assert json.loads(plain.stdout) == json.loads(typed.stdout)
+
+
+def test_suggested_commands_quote_a_path_with_spaces(tmp_path):
+    """Pasted into a shell, 'latentid fit --out my runs/vae 1 --resume' named three paths."""
+    from latentid.runs import interrupted_message, study_seed_message
+
+    folder = tmp_path / "my runs" / "vae 1"
+    assert f'latentid fit --out "{folder}" --resume' in interrupted_message(folder)
+    seed = tmp_path / "my study" / "vae" / "seed-0"
+    assert f'--out "{tmp_path / "my study"}"' in study_seed_message(seed)

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from latentid._shell import shell_quoted
 from latentid.data.provenance import file_sha256
 from latentid.data.real import is_real_dataset_name
 from latentid.errors import DataFileError, InvalidParameterError
@@ -101,7 +102,7 @@ def options_for_resume(
     if "data" not in given and isinstance(recorded, str) and not Path(recorded).exists():
         raise DataFileError(
             f"{recorded}: the run's data file (recorded in {out / 'run.json'}) is gone. If it moved, give its new "
-            f"path: latentid fit --out {out} --resume --data NEW_PATH (the same bytes are checked)."
+            f"path: latentid fit --out {shell_quoted(out)} --resume --data NEW_PATH (the same bytes are checked)."
         )
     return {**stored, **given} if isinstance(stored, dict) else given
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from latentid._shell import shell_quoted
 from latentid.cli import app
 from latentid.cli._common import (
     BATCH_SIZE_HELP,
@@ -452,7 +453,11 @@ def fit(
             err_console.print(escape(complete), soft_wrap=True, highlight=False)
             raise typer.Exit(130) from None
         resumable = model in DEEP and info is not None
-        message = f"interrupted: continue with 'latentid fit --out {out} --resume'" if resumable else "interrupted"
+        message = (
+            f"interrupted: continue with 'latentid fit --out {shell_quoted(out)} --resume'"
+            if resumable
+            else "interrupted"
+        )
         if resumable and (out / REPLACED_DIR).is_dir():  # an interrupted --force: the old run is not gone yet
             message += f"; the run it replaces waits in {out / REPLACED_DIR} until then, and is deleted when it ends"
         err_console.print(escape(message), soft_wrap=True, highlight=False)

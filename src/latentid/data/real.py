@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shlex
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from latentid._atomic import atomic_path
+from latentid._shell import shell_quoted
 from latentid.data.io import Dataset
 from latentid.errors import DataFileError, InvalidParameterError
 
@@ -113,15 +113,9 @@ def _file_in(folder: Path, file_name: str) -> Path | None:
     return None
 
 
-def _quoted(path: str | os.PathLike) -> str:
-    """``path`` as typed in a shell, in double quotes where it needs quoting (messages quote commands in '')."""
-    text = str(path)
-    return text if shlex.quote(text) == text else '"' + text.replace('"', '\\"') + '"'
-
-
 def download_command(name: str, root: str | os.PathLike | None = None) -> str:
     """The command line that fetches data set ``name`` into ``<root>/<name>/`` (default root: the cache)."""
-    return f"latentid data download {name}" + ("" if root is None else f" --dir {_quoted(root)}")
+    return f"latentid data download {name}" + ("" if root is None else f" --dir {shell_quoted(root)}")
 
 
 def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -141,7 +135,9 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
             # Both data sets use the same four file names: only the pins say whose files these are.
             if all(_matches_pin(_file_in(root, f), pin) for f, pin in spec.sha256.items()):
                 parent = (
-                    f"use --data-dir {_quoted(root.parent)}" if root.name == spec.name else f"move them into {folder}"
+                    f"use --data-dir {shell_quoted(root.parent)}"
+                    if root.name == spec.name
+                    else f"move them into {folder}"
                 )
                 raise DataFileError(
                     f"--data-dir {root} holds the {spec.title} files itself, but --data-dir names the folder that "
