@@ -222,3 +222,26 @@ def test_a_long_numbered_family_out_of_order_names_where_the_order_breaks(tmp_pa
     frame.to_csv(tmp_path / "d.csv", index=False)
     (note,) = read_dataset(tmp_path / "d.csv").notes
     assert "x is 40 column(s): x1..x39, x0;" in note
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_pandas_default_names_are_the_header_above_whole_numbers_too(tmp_path, index):
+    """DataFrame(counts).to_csv() writes '0,1,2,3,4' (',0,1,...' with the index) above whole numbers: it was
+    fitted as a data row without a word, or, with the index, refused as NaN."""
+    counts = np.random.default_rng(1).poisson(5, size=(50, 5))
+    pd.DataFrame(counts).to_csv(tmp_path / "d.csv", index=index)
+    data = read_dataset(tmp_path / "d.csv")
+    np.testing.assert_array_equal(data.x, counts.astype(np.float32))
+    assert any("names pandas gives columns by default" in note and "--header no" in note for note in data.notes)
+    if not index:
+        assert read_dataset(tmp_path / "d.csv", header=False).x.shape[0] == 51
+
+
+def test_rising_decimals_outside_every_column_are_noted_as_a_possible_header(tmp_path):
+    spectra = np.random.default_rng(2).normal(size=(40, 5))
+    names = ",".join(f"{400 + 0.5 * i:.1f}" for i in range(5))
+    (tmp_path / "d.csv").write_text(names + "\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in spectra))
+    data = read_dataset(tmp_path / "d.csv")
+    assert data.x.shape == (41, 5)  # read as data, as a row of decimals can be
+    (note,) = data.notes
+    assert "is read as data, though its rising numbers lie outside the range" in note and "--header yes" in note

@@ -506,6 +506,8 @@ def _refuse_other_separators(path: Path, sep: str, lines: list[str]) -> None:
     )
 
 
+OUTSIDE_RANGE_ROWS = 10  # rows below a first row that lies outside every column's range, for that to tell
+PANDAS_NAMES_MIN = 3  # a first row 0, 1, 2, ... of this many cells or more is pandas' default column names
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")  # a whole number, also as pandas writes float names: '400.0'
 
 
@@ -532,6 +534,13 @@ def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     shown = _name_list([cell for cell, number in zip(first, numbers, strict=True) if number])
     if named_by_text.any():
         return True, None
+    cells = [cell.strip() for cell in first]
+    names = cells[1:] if cells[0] == "" else cells  # an empty first cell: the row index pandas wrote beside x
+    if len(names) >= PANDAS_NAMES_MIN and names == [str(i) for i in range(len(names))]:
+        return True, (
+            f"the first row ({shown}) is read as the column names: 0, 1, 2, ... are the names pandas gives columns "
+            "by default. If it is a data row, pass --header no"
+        )
     if len(first) > 1 and distinct and named_by_number[numbers].all():
         return True, (
             f"the first row ({shown}) is read as the column names: whole numbers above columns of decimals. If it "
@@ -540,14 +549,14 @@ def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     values = pd.to_numeric(pd.Series(first), errors="coerce").to_numpy()
     if (
         len(first) > 1
-        and whole.all()
-        and len(below) > 1
+        and numbers.all()
+        and len(below) >= OUTSIDE_RANGE_ROWS
         and not text_below.any()
         and np.all(np.diff(values) > 0)
         and np.all((values > parsed.max().to_numpy()) | (values < parsed.min().to_numpy()))
-    ):  # rising whole numbers, each outside its column's range: names (e.g. wavelengths) over counts?
+    ):  # rising numbers, each outside its column's range: names (e.g. wavelengths) over the data?
         return False, (
-            f"the first row ({shown}) is read as data, though its rising whole numbers lie outside the range of "
+            f"the first row ({shown}) is read as data, though its rising numbers lie outside the range of "
             "their columns. If they are the column names, pass --header yes"
         )
     return False, None
