@@ -171,3 +171,13 @@ def test_a_prior_the_checks_cannot_read_is_refused_in_one_line():
         assess(PriorDescription(np.array([0.5, 0.5]), np.array([[0.0, np.nan], [3.0, 3.0]]), cov), decoder)
     with pytest.raises(InvalidParameterError, match=r"shapes \(K,\), \(K, m\) and \(K, m, m\)"):
         assess(PriorDescription(np.array([0.5, 0.5]), means, cov[:1]), decoder)
+
+
+def test_one_layer_is_affine_whatever_activation_is_named():
+    """depth 1: x = W z + b, the activation never applied; tanh read as 'outside', relu as 'level 1 at most'."""
+    leaky = verdict(depth=1)
+    for activation in ("tanh", "relu"):
+        one_layer = verdict(depth=1, activation=activation)
+        assert one_layer.level == leaky.level == "2", [c.detail for c in one_layer.checks]
+        assert any("never applied" in c.detail for c in one_layer.checks)
+    assert verdict(depth=2, activation="tanh").level == "none"  # with a hidden layer it is applied

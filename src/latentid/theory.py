@@ -370,14 +370,17 @@ def _facet_note(prior: PriorDescription, level: str, diagonal: bool, variability
 def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, bool]:
     """Returns the checks, whether f is piecewise affine (in the theory) and whether it is injective."""
     widths = list(decoder.widths)
-    act = normalise_activation(decoder.activation)
+    named = normalise_activation(decoder.activation)
+    # one layer has no hidden activation: f is affine whatever activation is named (e.g. depth 1 with tanh)
+    act = "linear" if len(widths) == 2 else named
     out = normalise_activation(decoder.output_activation)
     pw_affine = act in PIECEWISE_AFFINE
+    unused = f" (no hidden layer: '{named}' is never applied)" if act != named else ""
     checks = [
         Check(
             "activation piecewise affine",
             pw_affine,
-            f"'{act}'" + ("" if pw_affine else ": smooth, not piecewise affine; the theory does not cover it"),
+            f"'{act}'{unused}" + ("" if pw_affine else ": smooth, not piecewise affine; the theory does not cover it"),
         ),
         Check(
             "output layer linear",
