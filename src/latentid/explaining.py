@@ -66,7 +66,13 @@ def explain_dataset(path: str | Path) -> Verdict:
     check = recoverability(jac, generator.noise, within_std)
     notes = list(verdict.notes)
     if not check.passed:
-        notes.append("Warning: the noise drowns at least one direction of z for part of the data.")
+        figures = check.figures
+        notes.append(
+            f"Warning: for part of the data the noise blurs z along f's weakest direction by about "
+            f"{figures['blur']:.3g}, more than a tenth of the smallest component sd ({figures['prior_min_std']:.3g}): "
+            "structure finer than that may not be recoverable, though z as a whole can be (the oracle's scores in "
+            "'latentid evaluate' say how well)."
+        )
     return Verdict(verdict.level, verdict.equivalence, verdict.checks + [check], notes)
 
 
