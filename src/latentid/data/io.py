@@ -348,6 +348,12 @@ def _dataset_from_table(
         notes.append(f"x is column(s) {_name_list([names[p] for p in chosen])} (--x-columns)")
     if suffix == ".parquet" and chosen is None:  # as before: a Parquet file's non-numeric columns are not x
         dropped = [p for p in x_pos if not _is_number(frame.iloc[:, p])]
+        as_text = [names[p] for p in dropped if pd.to_numeric(frame.iloc[:, p], errors="coerce").notna().all()]
+        if as_text:  # numbers stored as text are a feature mistyped, not an id or a name column: not dropped quietly
+            raise InvalidDataError(
+                f"{path}: column(s) {_name_list(as_text, 5)} hold numbers stored as text. Convert them to a numeric "
+                "dtype (e.g. frame[col] = pandas.to_numeric(frame[col])), or choose x with --x-columns."
+            )
         x_pos = [p for p in x_pos if p not in dropped]
         if dropped:
             notes.append(f"non-numeric column(s) {_name_list([names[p] for p in dropped])} ignored")
