@@ -202,6 +202,21 @@ def test_a_short_row_or_fractional_label_is_named_by_its_row(tmp_path):
         read_dataset(path)
 
 
+def test_class_names_as_labels_are_coded_and_an_empty_one_is_named_by_its_row(tmp_path):
+    """String classes in 'c' were refused ('got dtype <U1'), though labels given to evaluate may be strings."""
+    names = np.array(["dog", "cat", "cat", "bird", "dog", "bird", "cat", "dog"])
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    np.savez(tmp_path / "d.npz", x=x, c=names)
+    np.testing.assert_array_equal(read_dataset(tmp_path / "d.npz").c, [2, 1, 1, 0, 2, 0, 1, 2])
+    frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(c=names)
+    np.testing.assert_array_equal(read_dataset(_write(frame, tmp_path / "d.csv")).c, [2, 1, 1, 0, 2, 0, 1, 2])
+    np.savez(tmp_path / "numbers.npz", x=x, c=np.array([str(v) for v in [3, 1, 1, 0, 3, 0, 1, 3]]))
+    np.testing.assert_array_equal(read_dataset(tmp_path / "numbers.npz").c, [3, 1, 1, 0, 3, 0, 1, 3])
+    (tmp_path / "gap.csv").write_text("x0,x1,c\n1,2,dog\n4,5,\n6,7,cat\n")
+    with pytest.raises(InvalidDataError, match=r"'c' must hold .* at row 1 \(counted from 0\) is empty"):
+        read_dataset(tmp_path / "gap.csv")
+
+
 def test_no_x_left_is_one_line_naming_the_file(tmp_path):
     path = _write(_frame()[["z0", "z1", "c"]], tmp_path / "d.csv")
     with pytest.raises(InvalidDataError, match=r"d\.csv: no column is left for x.*--x-columns") as info:

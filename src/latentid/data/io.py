@@ -182,11 +182,35 @@ def refuse_identical_rows(X: np.ndarray, name: str) -> None:
         raise InvalidDataError(f"{name}: every row of X is the same; there is nothing to fit. Pass varied samples.")
 
 
+def _text_labels_as_codes(arr: np.ndarray, name: str, source: str) -> np.ndarray:
+    """Labels written as text (class names 'cat', 'dog'; numbers read as text) as numbers: numbers where every cell
+    is one, else each column's names coded 0, 1, ... in sorted order. An empty cell is refused by its row."""
+    import pandas as pd
+
+    cells = arr.astype(object)
+    missing = pd.isna(cells) | (np.vectorize(lambda v: isinstance(v, str) and not v.strip(), otypes=[bool])(cells))
+    if missing.any():
+        row = int(np.argwhere(missing)[0][0])
+        raise InvalidDataError(
+            f"{source}: '{name}' must hold a label on every row, but its value at row {row} (counted from 0) is "
+            "empty. Fill in or remove that row."
+        )
+    numbers = pd.to_numeric(pd.Series(cells.reshape(-1)), errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy().reshape(cells.shape)
+    text = cells.astype(str)
+    columns = text[:, None] if text.ndim == 1 else text
+    codes = np.stack([np.unique(column, return_inverse=True)[1].reshape(-1) for column in columns.T], axis=1)
+    return codes[:, 0] if text.ndim == 1 else codes
+
+
 def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:
     arr = np.asarray(values)
     # One label per sample, or one column of labels per facet (c_1, ..., c_J).
     if arr.ndim not in (1, 2) or len(arr) != n or (arr.ndim == 2 and arr.shape[1] < 1):
         raise InvalidDataError(f"{source}: '{name}' must have shape ({n},) or ({n}, n_facets); got {arr.shape}.")
+    if arr.dtype.kind in "USO":
+        arr = _text_labels_as_codes(arr, name, source)
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.issubdtype(arr.dtype, np.number):
             raise InvalidDataError(f"{source}: '{name}' must hold integer labels; got dtype {arr.dtype}.")
