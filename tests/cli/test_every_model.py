@@ -231,3 +231,23 @@ def test_mfcvae_facets_other_than_the_simulated_ones_are_noted(facet_file, data_
     mixture = run("fit", "--data", data_file, "--out", tmp_path / "mixture", "--facets", "1:2,1:2", *base)
     assert mixture.exit_code == 0, mixture.output
     assert "(one mixture of 5 components in 2 latent dimensions)" in " ".join(mixture.stderr.split())
+
+
+def test_threads_limit_a_linear_floor_s_blas(data_file, tmp_path, monkeypatch):
+    """A script passing --threads 1 to every model failed on pca, fastica and gmm ('Drop it')."""
+    from threadpoolctl import threadpool_info
+
+    import latentid.models.linear as linear
+
+    seen = []
+    real = linear.PCA.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(linear.PCA, "fit", spy)
+    result = run("fit", "--data", data_file, "--out", tmp_path / "pca", "--model", "pca", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert seen and seen[0] <= {1}, seen
+    assert_one_line_error(run("fit", "--data", data_file, "--out", tmp_path / "x", "--model", "pca", "--threads", "0"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -376,7 +377,9 @@ def fit(
             "else the CPU [default: auto]."
         ),
     ),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads during the fit."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads during the fit (torch's; for pca, fastica and gmm, the BLAS library's)."
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -415,6 +418,7 @@ def fit(
     _check_size("--encoder-width", o["encoder_width"], 1)
     _check_size("--encoder-depth", o["encoder_depth"], 0)
     _check_size("--patience", o["patience"], 0)
+    _check_size("--threads", o["threads"], 1)
     if o["encoder_depth"] == 0 and o["encoder_width"] is not None:
         raise InvalidParameterError(
             "--encoder-width does not apply to --encoder-depth 0: a linear encoder has no hidden layers."
@@ -432,8 +436,9 @@ def fit(
         note_oversubscription(o["threads"])
     else:
         params = _linear_params(model, o)
+        note_oversubscription(o["threads"])
     try:
-        with training_progress(not quiet and model in DEEP) as callback:
+        with training_progress(not quiet and model in DEEP) as callback, _blas_threads(model, o["threads"]):
             run = fit_run(
                 model.value,
                 dataset,
@@ -499,8 +504,8 @@ def _refuse_inapplicable(model: ModelName, options: dict) -> None:
 
     context = f"--model {model.value}"
     if model not in DEEP:
-        refuse_flags(
-            pick(*TRAINING_OPTIONS) | {"--resume": options["resume"] or None},
+        refuse_flags(  # --threads applies: it limits the BLAS threads of the scikit-learn fit
+            pick(*(name for name in TRAINING_OPTIONS if name != "threads")) | {"--resume": options["resume"] or None},
             context,
             "a linear floor is fitted by scikit-learn (PCA in closed form, FastICA and the GMM by their own "
             "iterations), with no networks or training loop",
@@ -556,6 +561,15 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
         raise InvalidParameterError("--model mfcvae needs --facets, e.g. --facets 2:3,2:4 (latent_dim:components).")
     # --components is refused for mfcvae by _refuse_inapplicable; the prior here is always a mixture
     return list(facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm))
+
+
+def _blas_threads(model: ModelName, threads: int | None):
+    """For a linear floor, --threads as the BLAS threads of its scikit-learn fit (a deep model's are torch's)."""
+    if model in DEEP or threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
 
 
 def _note_other_facets(dataset, facets: list[tuple[int, int]] | None) -> None:
