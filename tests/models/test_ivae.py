@@ -347,3 +347,10 @@ def test_a_label_per_row_warns_and_a_one_hot_too_large_for_memory_is_refused(gmm
     monkeypatch.setattr(memory, "available_bytes", lambda: 100_000)  # below 300 x 300 float32 codes
     with pytest.raises(InvalidParameterError, match=r"one-hot u \(300 rows x 300 distinct labels\)"):
         IVAE(**TINY).fit(x, u=np.arange(300))
+
+
+def test_one_label_on_every_row_warns_that_iVAE_is_then_a_VAE(gmm_data):
+    """--aux c on data of one component fitted without a word; a study records the case as skipped."""
+    x = gmm_data[0][:300]
+    with pytest.warns(UserWarning, match="u takes one value on every row"):
+        IVAE(**TINY).fit(x, u=np.zeros(300, dtype=int))

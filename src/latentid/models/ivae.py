@@ -38,7 +38,14 @@ def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
         f"{name}'s one-hot u ({n_rows:,} rows x {n_labels:,} distinct labels)",
         "Pass a continuous u as a 2-D array (n_samples, 1), or group the labels.",
     )
-    if n_labels > max(MANY_LABELS, n_rows // 2):
+    if n_labels == 1:
+        warnings.warn(
+            "u takes one value on every row: the prior is then one Gaussian, the same for all rows, and iVAE is a "
+            "VAE with a learned Gaussian prior (identified up to rotation at best). Pass a u that varies.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    elif n_labels > max(MANY_LABELS, n_rows // 2):
         warnings.warn(
             f"u gives {n_labels:,} distinct labels to {n_rows:,} rows, so most labels' prior means and variances "
             "rest on one or two rows. If u is continuous (a time or an id), pass it as a 2-D array (n_samples, 1).",
