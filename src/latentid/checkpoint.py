@@ -31,6 +31,7 @@ FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.pt"
 ARRAYS_NAME = "arrays.npz"  # a linear model's weights, in place of model.pt
+STAGED_SUFFIX = ".new"  # new weights beside the old ones while a save writes the config that records them
 WEIGHTS_DIGEST_KEY = "weights_sha256"  # in config.json: the SHA-256 of model.pt (arrays.npz for a linear model)
 CONFIG_DIGEST_KEY = "config_sha256"  # in config.json: the SHA-256 of the rest of it (``config_digest``)
 CHECKSUM_MARK = b"\nlatentid-sha256:"  # a checkpoint ends with this mark and the hex digest of what precedes it
@@ -125,11 +126,24 @@ def write_run(directory: str | os.PathLike, config: dict[str, Any], state: dict[
     }
     # Made before anything is written, so that a model saved here before stays whole if this fails.
     text = json.dumps(sealed(body), indent=2) + "\n"
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        tmp.write_bytes(weights)
-    write_text_atomic(directory / CONFIG_NAME, text)
+    commit_weights(directory / WEIGHTS_NAME, weights, directory / CONFIG_NAME, text)
     (directory / ARRAYS_NAME).unlink(missing_ok=True)  # a linear model saved here before: no stale weights
     return directory
+
+
+def staged(path: Path) -> Path:
+    """Where new weights wait until the config that records their digest is written."""
+    return path.with_name(path.name + STAGED_SUFFIX)
+
+
+def commit_weights(path: Path, weights: bytes, config_path: Path, config_text: str) -> None:
+    """Replace a saved model's weights ``path`` and its config so that a crash at any point leaves a loadable
+    model: the weights are staged beside the old ones, the config (recording their digest) is written, then the
+    staged weights take the old ones' place. A crash between the last two is finished by ``check_digest``."""
+    with atomic_path(staged(path)) as tmp:
+        tmp.write_bytes(weights)
+    write_text_atomic(config_path, config_text)
+    os.replace(staged(path), path)
 
 
 def config_digest(body: dict[str, Any]) -> str:
@@ -213,6 +227,10 @@ def check_digest(path: Path, digest: str | None) -> None:
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
         raise DataFileError(f"{path}: unreadable ({exc.strerror or exc}).") from exc
+    waiting = staged(path)
+    if actual != digest and waiting.is_file() and hashlib.sha256(waiting.read_bytes()).hexdigest() == digest:
+        os.replace(waiting, path)  # a save stopped after its config was written: its weights take their place
+        return
     if actual != digest:
         raise DataFileError(
             f"{path}: damaged (truncated or altered: its SHA-256 does not match the one {CONFIG_NAME} recorded at "

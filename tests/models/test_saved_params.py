@@ -138,3 +138,23 @@ def test_warnings_point_at_the_callers_line(gmm_data):
         PCA(latent_dim=2).fit(x).transform(pd.DataFrame(x, columns=[f"f{i}" for i in range(x.shape[1])]))
     ours = [w for w in caught if "inactive" in str(w.message) or "feature names" in str(w.message)]
     assert len(ours) == 2 and all(w.filename == __file__ for w in ours), [(w.filename, w.lineno) for w in ours]
+
+
+@pytest.mark.parametrize("kind", ["deep", "linear"])
+def test_a_save_stopped_between_its_writes_leaves_a_loadable_model(gmm_data, tmp_path, kind):
+    """Saving over a saved model wrote the new weights, then the config: a crash between the two left weights and
+    config that disagree, and neither model loaded. Now the weights wait beside the old ones until the config that
+    records them is written."""
+    x = gmm_data[0]
+    make = (lambda seed: VaDE(**{**FAST, "random_state": seed})) if kind == "deep" else (lambda seed: PCA(2))
+    old, new = make(0).fit(x), make(1).fit(x + (0.0 if kind == "deep" else 1.0))
+    weights = ckpt.WEIGHTS_NAME if kind == "deep" else ckpt.ARRAYS_NAME
+    folder, other = old.save(tmp_path / "m"), new.save(tmp_path / "other")
+    # stopped before the config was written: the old model, whole
+    (folder / (weights + ckpt.STAGED_SUFFIX)).write_bytes((other / weights).read_bytes())
+    np.testing.assert_allclose(load_model(folder).transform(x), old.transform(x))
+    # stopped after the config was written, before the new weights took the old ones' place: the new model
+    (folder / ckpt.CONFIG_NAME).write_bytes((other / ckpt.CONFIG_NAME).read_bytes())
+    np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))
+    assert not (folder / (weights + ckpt.STAGED_SUFFIX)).exists()
+    np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))

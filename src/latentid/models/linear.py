@@ -36,7 +36,6 @@ from sklearn.utils import TransformerTags
 from sklearn.utils.metaestimators import available_if
 
 from latentid import checkpoint as ckpt
-from latentid._atomic import atomic_path, write_text_atomic
 from latentid._random import numpy_rng
 from latentid._warnings import caller_stacklevel
 from latentid.data.io import refuse_identical_rows, validate_matrix
@@ -341,9 +340,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
         }
         # Made before anything is written, so that a model saved here before stays whole if this fails.
         text = json.dumps(ckpt.sealed(config), indent=2) + "\n"
-        with atomic_path(directory / ARRAYS_NAME) as tmp:
-            tmp.write_bytes(buffer.getvalue())
-        write_text_atomic(directory / ckpt.CONFIG_NAME, text)
+        ckpt.commit_weights(directory / ARRAYS_NAME, buffer.getvalue(), directory / ckpt.CONFIG_NAME, text)
         (directory / ckpt.WEIGHTS_NAME).unlink(missing_ok=True)  # a deep model saved here before: no stale weights
         return directory
 
