@@ -483,7 +483,7 @@ def fit_run(
 SESSIONS_FIELD = "session_seconds"
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
 CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
-MODEL_FILES = ("config.json", "model.pt", "arrays.npz")
+MODEL_FILES = ("config.json", "model.pt", "arrays.npz", "model.pt.new", "arrays.npz.new")  # .new: a save's staging
 
 
 def _moved_data_record(recorded, data: Dataset) -> dict | None:
@@ -499,7 +499,7 @@ def _moved_data_record(recorded, data: Dataset) -> dict | None:
 
 def run_files(out: Path) -> list[Path]:
     """The files of the run in ``out`` that latentid writes, and nothing else: run.json, latents.npy,
-    train_log.jsonl, the checkpoints, and model/'s config.json, model.pt and arrays.npz."""
+    train_log.jsonl, the checkpoints, and model/'s config.json, model.pt and arrays.npz (and their staged .new)."""
     files = [out / name for name in RUN_FILES]
     files += [file for pattern in CHECKPOINT_PATTERNS for file in sorted(out.glob(pattern))]
     files += [out / MODEL_DIR / name for name in MODEL_FILES]
