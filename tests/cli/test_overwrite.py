@@ -66,6 +66,7 @@ def test_fit_refuses_a_finished_run_and_force_replaces_only_latentids_files(tmp_
     assert (out / "restart-1.pt").exists() and (out / "pretrained-1.pt").exists()
     (out / "notes.txt").write_text("my notes")
     (out / "model" / "extra.txt").write_text("mine too")
+    (out / "model" / "model.pt.new").write_bytes(b"the staged weights of a save stopped before its config")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert_refused(run("fit", "--model", "pca", "--data", data_file, "--out", out), out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
