@@ -27,10 +27,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
+        _flush(tmp_path)  # on disk before the rename: after a power loss the new name never holds a torn file
         os.replace(tmp_path, target)
+        _flush(target.parent)  # and the rename itself
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _flush(path: Path) -> None:
+    """fsync a file or a folder, where the system allows it (folders cannot be opened on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

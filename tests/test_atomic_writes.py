@@ -1,0 +1,32 @@
+"""Atomic writes: the new file is on disk before it takes the old one's name, and a failed write changes nothing."""
+
+import os
+
+import pytest
+
+from latentid import _atomic
+from latentid._atomic import atomic_path, write_text_atomic
+
+
+def test_the_new_file_is_flushed_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """Without fsync a power loss after the rename could leave a finished run.json empty on disk."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(_atomic.os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))))
+    monkeypatch.setattr(_atomic.os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b)))
+    target = tmp_path / "run.json"
+    write_text_atomic(target, "{}")
+    monkeypatch.setattr(_atomic.os, "fsync", real_fsync)
+    assert target.read_text() == "{}"
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync", "replace", "fsync"], events
+    assert events[0][1].startswith(str(tmp_path / ".latentid-")) and events[2][1] == str(tmp_path)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("stopped")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
