@@ -346,3 +346,20 @@ def test_saving_over_another_kind_of_model_leaves_no_stale_weights(tmp_path, fit
     VAE(latent_dim=2, epochs=1, random_state=0, threads=1).fit(blobs[0]).save(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.pt"]
     assert type(load_model(folder)).__name__ == "VAE"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_refused_refit_leaves_the_model_as_it_was(blobs, name):
+    """The rank check ran after the new names, sizes and components were set: the model then answered on the very
+    data it had refused, with latents of rounding noise."""
+    x = blobs[0]
+    model = BUILDERS[name]().fit(x)
+    before = model.transform(x)
+    rng = np.random.default_rng(3)
+    line = rng.normal(size=(60, 1)) @ rng.normal(size=(1, 7)) + 1.0
+    with pytest.raises(InvalidDataError, match="spans only 1 dimension"):
+        model.fit(line)
+    assert model.n_features_in_ == 5
+    np.testing.assert_array_equal(model.transform(x), before)
+    with pytest.raises(InvalidParameterError, match="takes no auxiliary variable u"):
+        model.fit_transform(x, u=blobs[1])  # refused as by fit, not ignored

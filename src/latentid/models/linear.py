@@ -143,9 +143,20 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None, u=None) -> LinearModel:
         """Fit on X (n_samples, n_features); ``y`` is ignored and ``u`` refused (one signature with scikit-learn and the
-        deep models). Returns self."""
+        deep models). Returns self. A fit refused part-way (rank, non-finite components, Ctrl-C) leaves the model as
+        it was, fitted or not."""
         refuse_aux(self, u)
         self._validate_params()
+        before = dict(vars(self))
+        try:
+            self._fit(X)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return self
+
+    def _fit(self, X) -> None:
         params = snapshot_params(self)
         frame = X
         X = validate_matrix(X, "X", dtype=np.float64)
@@ -186,7 +197,6 @@ class LinearModel(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__} fit gave non-finite {bad[0]}; X may have constant or duplicate columns. "
                 "Drop them or lower latent_dim."
             )
-        return self
 
     def _principal_variances(self) -> np.ndarray | None:
         """Variances (up to one common factor) along the fitted principal axes, largest first; None: no axes."""
@@ -207,8 +217,8 @@ class LinearModel(TransformerMixin, BaseEstimator):
             )
 
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
-        """Fit, then return ``transform(X)``; shape (n_samples, latent_dim)."""
-        return self.fit(X).transform(X)
+        """Fit, then return ``transform(X)``; shape (n_samples, latent_dim). A ``u`` is refused, as by ``fit``."""
+        return self.fit(X, u=u).transform(X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of ``transform``'s columns, '<class><i>' (latent_dim,); what ``set_output(transform="pandas")``
@@ -218,8 +228,8 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
     @available_if(has_clusters)
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
-        """Fit, then return ``predict(X)``; shape (n_samples,)."""
-        return self.fit(X).predict(X)
+        """Fit, then return ``predict(X)``; shape (n_samples,). A ``u`` is refused, as by ``fit``."""
+        return self.fit(X, u=u).predict(X)
 
     def _set_fitted(self, parts: dict[str, BaseEstimator], n_features: int) -> None:
         for attr, est in parts.items():
