@@ -172,7 +172,7 @@ def test_fitted_shapes_per_facet(fitted):
     proba = model.predict_proba(x)
     assert [p.shape for p in proba] == [(n, 4), (n, 2)]
     for p in proba:
-        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
     labels = model.predict(x)
     assert labels.shape == (n, 2) and labels.dtype == np.int64
     np.testing.assert_array_equal(labels, np.stack([p.argmax(axis=1) for p in proba], axis=1))

@@ -120,6 +120,12 @@ def _check_draws(n_samples) -> None:
         raise InvalidParameterError(f"n_samples must be an int in [1, {MAX_DRAWS:,}]. Got {n_samples!r} instead.")
 
 
+def probabilities(log_p: torch.Tensor) -> np.ndarray:
+    """Rows of log-probabilities (n, K), computed in float32, as float64 probabilities that sum to 1 in float64
+    (renormalised there: exp of the float32 values summed to 1 only within 2e-7, which numpy's choice refuses)."""
+    return torch.softmax(log_p.double(), dim=1).cpu().numpy()
+
+
 class LatentModel(TransformerMixin, BaseEstimator):
     """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
 
@@ -445,8 +451,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def predict_proba(self, X, u=None) -> np.ndarray:
         """p(c | z) at the encoder's posterior mean z = E_q[z|x]; ndarray (n_samples, n_components)."""
         x = self._prepare(X, u)
-        log_p = self._batched(lambda b: q_c_log_probs(self.module_, b), x)
-        return log_p.exp().cpu().double().numpy()
+        return probabilities(self._batched(lambda b: q_c_log_probs(self.module_, b), x))
 
     @available_if(has_clusters)
     def predict(self, X, u=None) -> np.ndarray:

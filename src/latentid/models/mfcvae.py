@@ -19,7 +19,7 @@ import torch
 
 from latentid.errors import InvalidParameterError
 from latentid.models import params as P
-from latentid.models.base import COMMON_CONSTRAINTS, LatentModel
+from latentid.models.base import COMMON_CONSTRAINTS, LatentModel, probabilities
 from latentid.models.elbo import elbo
 from latentid.models.mixture_init import fit_gmm
 from latentid.models.networks import LatentModule
@@ -202,7 +202,7 @@ class MFCVAE(LatentModel):
         """p(c_j | z_j) at the encoder mean, per facet: a list of J arrays (n_samples, K_j)."""
         x = self._prepare(X, u)
         mean = self._batched(lambda b: self.module_.encoder(b)[0], x)
-        return [p.exp().cpu().double().numpy() for p in self.module_.prior.facet_log_responsibilities(mean)]
+        return [probabilities(p) for p in self.module_.prior.facet_log_responsibilities(mean)]
 
     def predict(self, X, u=None) -> np.ndarray:
         """The most probable component of each facet; ndarray (n_samples, J) int64."""
