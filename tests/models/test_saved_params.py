@@ -158,3 +158,25 @@ def test_a_save_stopped_between_its_writes_leaves_a_loadable_model(gmm_data, tmp
     np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))
     assert not (folder / (weights + ckpt.STAGED_SUFFIX)).exists()
     np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))
+
+
+def test_set_params_after_fit_changes_the_next_fit_only(gmm_data):
+    """Names, facet columns, sample labels and the latent prior were read from the live parameters: after
+    set_params they described another model than the fitted one (and set_output="pandas" failed)."""
+    from latentid.models import MFCVAE
+
+    x = gmm_data[0]
+    pca = PCA(latent_dim=2).fit(x)
+    pca.set_params(latent_dim=1)
+    assert list(pca.get_feature_names_out()) == ["pca0", "pca1"]
+    assert pca._latent_prior()[1].shape == (1, 2)
+    frame = pca.set_output(transform="pandas").transform(x)
+    assert list(frame.columns) == ["pca0", "pca1"]
+    mfc = MFCVAE(facets=((1, 2), (1, 2)), **{**FAST, "n_init": 1}).fit(x)
+    _, _, labels = mfc.sample(50, random_state=0)
+    mfc.set_params(facets=((1, 2), (1, 3)))
+    assert mfc.facet_slices_ == [slice(0, 1), slice(1, 2)]
+    np.testing.assert_array_equal(mfc.sample(50, random_state=0)[2], labels)
+    mfc.set_params(facets=((2, 2),))
+    assert mfc.facet_slices_ == [slice(0, 1), slice(1, 2)] and len(mfc.get_feature_names_out()) == 2
+    assert mfc.sample(5, random_state=0)[2].shape == (5, 2)

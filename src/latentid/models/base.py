@@ -296,6 +296,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, u) -> None:
         params = snapshot_params(self)
+        # first: during the fit the fitted parameters are the ones it runs with (fit() restores them if it stops)
+        remember_fit_params(self, params)
         frame = X
         X = validate_matrix(X, "X")
         self._check_fit_data(X)
@@ -307,7 +309,6 @@ class LatentModel(TransformerMixin, BaseEstimator):
             self._check_memory(X.shape, 0 if U is None else U.shape[1])
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
-            remember_fit_params(self, params)
             self._warn_inactive_dimensions(X, u)
 
     def _check_memory(self, shape: tuple[int, int], n_aux: int) -> None:

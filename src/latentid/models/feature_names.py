@@ -127,5 +127,7 @@ def names_out(estimator, input_features=None) -> np.ndarray:
                 f"input_features should have length equal to the number of features ({estimator.n_features_in_}), "
                 f"got {len(given)}."
             )
+    from latentid.models.saved_params import fitted_latent_dim
+
     prefix = type(estimator).__name__.lower()
-    return np.asarray([f"{prefix}{i}" for i in range(int(estimator.latent_dim))], dtype=object)
+    return np.asarray([f"{prefix}{i}" for i in range(fitted_latent_dim(estimator))], dtype=object)

@@ -43,7 +43,7 @@ from latentid.errors import DataFileError, InvalidDataError, InvalidParameterErr
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, has_clusters, refuse_aux
 from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
-from latentid.models.saved_params import params_to_save, remember_fit_params, snapshot_params
+from latentid.models.saved_params import fitted_latent_dim, params_to_save, remember_fit_params, snapshot_params
 
 ARRAYS_NAME = ckpt.ARRAYS_NAME
 SEED_CONSTRAINT = [P.SEED, P.NONE]
@@ -121,7 +121,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
     def _latent_prior(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights (K,), means (K, m), covariances (K, m, m)); default: one N(0, I) component."""
-        m = self.latent_dim
+        m = fitted_latent_dim(self)
         return np.ones(1), np.zeros((1, m)), np.eye(m)[None]
 
     # ------------------------------------------------------------------ fit
@@ -158,6 +158,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
     def _fit(self, X) -> None:
         params = snapshot_params(self)
+        remember_fit_params(self, params)  # first, as in LatentModel: fit() restores the old ones if it stops
         frame = X
         X = validate_matrix(X, "X", dtype=np.float64)
         self._check_fit_data(X)
@@ -176,7 +177,6 @@ class LinearModel(TransformerMixin, BaseEstimator):
                         "or duplicate columns or rows. Drop them, or lower latent_dim / n_components."
                     ) from exc
         self._set_fitted(parts, X.shape[1])
-        remember_fit_params(self, params)
         self._check_rank()
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         for w in caught:  # anything else is passed on as it came
@@ -503,7 +503,7 @@ class PCA(LinearModel):
         return _ppca_score_samples(self.pca_, X)
 
     def _latent_prior(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m = self.latent_dim
+        m = fitted_latent_dim(self)
         cov = np.eye(m) if self.pca_.whiten else np.diag(self.pca_.explained_variance_)
         return np.ones(1), np.zeros((1, m)), cov[None]
 

@@ -24,6 +24,7 @@ from latentid.models.elbo import elbo
 from latentid.models.mixture_init import fit_gmm
 from latentid.models.networks import LatentModule
 from latentid.models.priors import Prior, ProductPrior, block_slices
+from latentid.models.saved_params import fitted_facets
 
 
 class MFCVAE(LatentModel):
@@ -137,8 +138,9 @@ class MFCVAE(LatentModel):
 
     @property
     def facet_slices_(self) -> list[slice]:
-        """Facet j's columns of the latent space (of ``transform``'s output)."""
-        return block_slices([m for m, _ in self.facets])
+        """Facet j's columns of the latent space (of ``transform``'s output), as fitted (set_params changes the
+        facets of the next fit only)."""
+        return block_slices([m for m, _ in fitted_facets(self)])
 
     def _min_train_samples(self) -> int:
         return max(2, *(int(k) for _, k in self.facets))
@@ -211,5 +213,5 @@ class MFCVAE(LatentModel):
     def sample(self, n_samples: int = 1, random_state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw x (n, n_features), z (n, latent_dim) and the facet labels c (n, J) int64."""
         x, z, joint = super().sample(n_samples, random_state)
-        shape = tuple(int(k) for _, k in self.facets)
+        shape = tuple(k for _, k in fitted_facets(self))
         return x, z, np.stack(np.unravel_index(joint, shape), axis=1).astype(np.int64)

@@ -42,3 +42,17 @@ def params_to_load(params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(loaded.get("facets"), list):
         loaded["facets"] = tuple(tuple(pair) if isinstance(pair, list) else pair for pair in loaded["facets"])
     return loaded
+
+
+def fitted_latent_dim(estimator) -> int:
+    """The latent dimension the fitted ``estimator`` was fitted with (its facets' sum for MFC-VAE), whatever
+    ``set_params`` has set since: what its transform, names and latent prior have."""
+    params = params_to_save(estimator)
+    if params.get("facets") is not None:
+        return int(sum(int(m) for m, _ in params["facets"]))
+    return int(params["latent_dim"])
+
+
+def fitted_facets(estimator) -> list[tuple[int, int]]:
+    """MFC-VAE's (latent_dim_j, K_j) per facet as fitted, whatever ``set_params`` has set since."""
+    return [(int(m), int(k)) for m, k in params_to_save(estimator)["facets"]]
