@@ -104,6 +104,18 @@ def test_failed_then_finished_replaces_but_failed_never_replaces_finished(store)
     assert store.count() == 3
 
 
+def test_a_finished_run_written_again_keeps_the_metrics_either_study_asked_for(store):
+    """Two studies sharing runs, writing one store at once: each fitted the run for its own metrics, and the row
+    written second replaced the first, losing 'nmi' (asked only by the first) and renaming the run's study."""
+    asked_nmi = {**config(), "study": "s8", "metrics": ["affine_r2", "nmi"]}
+    assert store.record(row("a", study="s8", config=asked_nmi, metrics={"affine_r2": 0.5, "nmi": 0.7}))
+    assert store.record(row("a", study="s7", metrics={"affine_r2": 0.6, "mcc_strong": 0.4}))
+    (a,) = store.rows("key=a")
+    assert a["metrics"] == {"affine_r2": 0.6, "nmi": 0.7, "mcc_strong": 0.4}  # the newer value where both have one
+    assert a["study"] == "s8" and set(a["config"]["metrics"]) == {"affine_r2", "mcc_strong", "nmi"}
+    assert store.stored(["a"])["a"]["asked"] and "nmi" in store.stored(["a"])["a"]["asked"]
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [

@@ -220,10 +220,13 @@ class ResultStore:
                 db.execute(
                     "INSERT OR IGNORE INTO run_studies (key, study) VALUES (?, ?)", (values["key"], values["study"])
                 )
-            old = db.execute("SELECT status FROM runs WHERE key = ?", (values["key"],)).fetchone()
+            query = "SELECT status, metrics, config, study FROM runs WHERE key = ?"
+            old = db.execute(query, (values["key"],)).fetchone()
             if values["status"] == "failed" and old is not None and old[0] in DONE:
                 db.execute("COMMIT")  # the study membership only
                 return False
+            if values["status"] == "finished" and old is not None and old[0] == "finished":
+                values = _merged_with(values, old)
             marks = ", ".join("?" for _ in COLUMNS)
             db.execute(
                 f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", [values[c] for c in COLUMNS]
@@ -414,6 +417,28 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v, where) for v in value]
     raise InvalidParameterError(f"record: '{where}' holds a {type(value).__name__}, which JSON cannot store")
+
+
+def _merged_with(values: dict, old: tuple) -> dict:
+    """A finished run written over a finished one (another study fitted it too, or fitted it again for metrics it
+    lacked): the metrics either asked for are kept, the new values winning, and the run stays under the study that
+    ran it first. Two studies writing one store at once each ran the run for their own metrics, and the second
+    row written replaced the first, losing the metrics only the other had asked for."""
+    _, old_metrics, old_config, old_study = old
+    try:
+        earlier, config = json.loads(old_metrics or "{}"), json.loads(values["config"] or "{}")
+        asked_before = json.loads(old_config or "{}").get("metrics") or []
+    except (ValueError, AttributeError):
+        return values  # an unreadable old row is replaced, as before
+    metrics = {**earlier, **json.loads(values["metrics"] or "{}")}
+    if isinstance(config, dict) and isinstance(config.get("metrics"), list) and isinstance(asked_before, list):
+        config["metrics"] = list(dict.fromkeys([*config["metrics"], *asked_before]))
+    return {
+        **values,
+        "metrics": json.dumps(metrics, sort_keys=True, allow_nan=False),
+        "config": json.dumps(config, sort_keys=True, allow_nan=False),
+        "study": old_study or values["study"],
+    }
 
 
 def _row_values(row: dict) -> dict:
