@@ -360,6 +360,22 @@ def test_bad_models_are_one_line_naming_file_and_key(tmp_path, table, message):
             'name = "x"\nseeds = 1\n[[data]]\ndepth = 1\n[[data]]\ndepth = 0\n[[models]]\nname = "pca"',
             "study.toml: data[1].depth: must be an int >= 1, got 0",
         ),
+        (  # the grid dropped the repeat without a word
+            'name = "x"\nseeds = 1\n[data]\ndepth = [2, 2]\n[[models]]\nname = "pca"',
+            "study.toml: data.depth: lists 2 twice, got [2, 2]",
+        ),
+        (
+            'name = "x"\nseeds = 1\n[data]\n[[models]]\nname = "vae"\noptions = { epochs = [3, 3] }',
+            "study.toml: models[0].options.epochs: lists 3 twice",
+        ),
+        (  # ran (early stopping happened to end it), where `fit --epochs` refuses it
+            'name = "x"\nseeds = 1\n[data]\n[[models]]\nname = "vae"\noptions = { epochs = 4611686018427387904 }',
+            "study.toml: models[0].options.epochs: holds 4611686018427387904, too large",
+        ),
+        (
+            'name = "x"\nseeds = 1\n[data]\nsamples = 4611686018427387904\n[[models]]\nname = "pca"',
+            "study.toml: data.samples: holds 4611686018427387904, too large",
+        ),
     ],
 )
 def test_bad_study_keys(tmp_path, text, message):

@@ -132,9 +132,31 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
+def _distinct_values(values: list[Any]) -> list[Any]:
+    """An axis's values, refused when one is listed twice (the grid would drop the repeat without a word) or is an
+    integer of 2**62 or more (as the command line refuses: 'epochs = 4611686018427387904' ran)."""
+    texts = [json.dumps(value, sort_keys=True) for value in values]
+    repeated = next((value for value, text in zip(values, texts, strict=True) if texts.count(text) > 1), None)
+    if repeated is not None:
+        raise ValueError(f"lists {json.dumps(repeated)} twice, got {json.dumps(values)}")
+    huge = next((value for value in _integers(values) if abs(value) >= MAX_INT), None)
+    if huge is not None:
+        raise ValueError(f"holds {huge}, too large: integers must be below 2**62 ({MAX_INT:,})")
+    return values
+
+
+def _integers(value: Any) -> list[int]:
+    """Every int inside ``value`` (lists and tables included)."""
+    if type(value) is int:
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [number for item in items for number in _integers(item)]
+
+
 def _axis(item: Any) -> Any:
-    """A value or a list of values (a grid axis) of ``item``; always a non-empty list once validated."""
-    return Annotated[list[item], BeforeValidator(_as_list), Field(min_length=1)]
+    """A value or a list of values (a grid axis) of ``item``; always a non-empty list of distinct values once
+    validated."""
+    return Annotated[list[item], BeforeValidator(_as_list), Field(min_length=1), AfterValidator(_distinct_values)]
 
 
 PosInt = Annotated[int, Field(ge=1)]
@@ -223,7 +245,8 @@ class ModelTable(BaseModel):
 
 MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list of seeds alone took gigabytes
 MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
-MAX_SEED = 2**62 - 1  # the largest seed the command line takes (cli._common.MAX_INT - 1)
+MAX_INT = 2**62  # integers at or above this are refused, as by the command line (cli._common.MAX_INT)
+MAX_SEED = MAX_INT - 1  # the largest seed the command line takes
 
 
 def _visible(value: str) -> str:
@@ -495,6 +518,7 @@ class Study(BaseModel):
                 values = _option_values(key, raw, constraints.get(key, []))
                 if not values:
                     raise ValueError("must not be an empty list")
+                _distinct_values(values)
                 checked = [_check_option(table.name, key, value, constraints.get(key, [])) for value in values]
             except ValueError as exc:
                 raise self._fail(where, _one_line(exc)) from None
