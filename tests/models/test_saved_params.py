@@ -180,3 +180,17 @@ def test_set_params_after_fit_changes_the_next_fit_only(gmm_data):
     mfc.set_params(facets=((2, 2),))
     assert mfc.facet_slices_ == [slice(0, 1), slice(1, 2)] and len(mfc.get_feature_names_out()) == 2
     assert mfc.sample(5, random_state=0)[2].shape == (5, 2)
+
+
+@pytest.mark.parametrize("source", [np.random.RandomState, np.random.default_rng])
+def test_a_generator_as_random_state_is_saved_as_the_seed_the_fit_drew(gmm_data, tmp_path, source):
+    """JSON cannot hold a RandomState or a Generator: it was saved as null, so the loaded model's scores were
+    never the same twice."""
+    from latentid.models import VAE
+
+    x = gmm_data[0]
+    model = VAE(epochs=2, batch_size=64, random_state=source(0)).fit(x)
+    loaded = load_model(model.save(tmp_path / "m"))
+    assert isinstance(loaded.random_state, int)
+    assert loaded.score(x) == loaded.score(x)
+    np.testing.assert_array_equal(loaded.transform(x), model.transform(x))

@@ -463,7 +463,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
         """Per-sample ELBO, a lower bound on log p(x) in the data's units; ndarray (n_samples,).
 
         Uses the training estimator with SCORE_SAMPLES reparameterised draws, seeded by ``random_state``
-        (default: the estimator's), so it is deterministic for a seeded estimator.
+        (default: the estimator's), so it is deterministic for an estimator seeded by an int (a RandomState or a
+        Generator is drawn from at each call, as in scikit-learn; ``save`` records the int the fit drew from it).
         """
         x = self._prepare(X, u)
         gen = self._generator(random_state)
@@ -541,6 +542,10 @@ class LatentModel(TransformerMixin, BaseEstimator):
         """Write a folder with ``config.json`` and ``model.pt`` (state dict only); returns the folder."""
         self._check_fitted()
         params = params_to_save(self)
+        if isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
+            # JSON cannot hold the generator (it was saved as null: a loaded model's scores were never the same
+            # twice); the seed the fit drew from it makes the loaded model a seeded one
+            params["random_state"] = int(getattr(self, "root_seed_", 0)) % 2**32
         for key in PATH_PARAMS:  # absolute, so that the saved config means the same from any folder
             if params.get(key) is not None:
                 params[key] = str(Path(params[key]).resolve())

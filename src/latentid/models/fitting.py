@@ -358,6 +358,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
         root_seed = int(numpy_rng(model.random_state).integers(0, 2**63 - 1))
         if first is not None:
             logger.warning("%s holds checkpoints of an earlier run; resume=False, so they are overwritten", directory)
+    model.root_seed_ = root_seed  # what save() records for a random_state JSON cannot hold (a RandomState, a Generator)
     split_seq, *restart_seqs = np.random.SeedSequence(root_seed).spawn(1 + model.n_restarts)
     n_train, _ = model._split_sizes(n)
     model.batch_size_ = resolve_batch_size(model.batch_size, n_train)
