@@ -194,3 +194,25 @@ def test_a_generator_as_random_state_is_saved_as_the_seed_the_fit_drew(gmm_data,
     assert isinstance(loaded.random_state, int)
     assert loaded.score(x) == loaded.score(x)
     np.testing.assert_array_equal(loaded.transform(x), model.transform(x))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c["params"].update(latent_dim="2"), "'latent_dim' parameter of VaDE must be an int"),
+        (lambda c: c["params"].update(slope="0.2"), "'slope' parameter of VaDE must be a float"),
+        (lambda c: c.update(fitted=[]), "'fitted' is not an object"),
+        (lambda c: c.update(feature_names_in=["f0", "f1"]), "feature_names_in is not one name per feature"),
+    ],
+)
+def test_a_config_of_wrong_values_is_refused_on_load_in_one_line(vade, tmp_path, edit, match):
+    """A config.json whose digest matches (another writer, another version) but whose values are of the wrong type:
+    TypeError / AttributeError tracebacks, a slope of text loaded, a short list of names refused the fitted frame."""
+    folder = vade.save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config.pop(ckpt.CONFIG_DIGEST_KEY)
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(ckpt.sealed(config)))
+    with pytest.raises(DataFileError, match=match) as info:
+        load_model(folder)
+    assert "\n" not in str(info.value) and ".)." not in str(info.value)

@@ -36,7 +36,14 @@ from latentid.errors import DataFileError, InvalidDataError, InvalidParameterErr
 from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
-from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
+from latentid.models.feature_names import (
+    check_names,
+    check_saved_names,
+    names_out,
+    remember_names,
+    restore_names,
+    saved_names,
+)
 from latentid.models.fit_memory import check_fit_memory, fit_memory_need
 from latentid.models.fitting import fit_restarts, resolve_batch_size, tensor_of, torch_threads
 from latentid.models.likelihoods import make_likelihood
@@ -586,12 +593,17 @@ class LatentModel(TransformerMixin, BaseEstimator):
             )
         try:
             model = target(**params_to_load(config["params"]))
+            model._validate_params()  # a value of the wrong type (a slope as text) loaded, or failed deep inside
             n_features = int(config["n_features_in"])
             n_aux = int(config.get("n_aux", 0))
+            if not isinstance(config.get("fitted", {}), dict):
+                raise ValueError("'fitted' is not an object")
         except (TypeError, KeyError, ValueError) as exc:
+            reason = " ".join(str(exc).split()).rstrip(".")
             raise DataFileError(
-                f"{path}: config.json does not describe a {name} ({exc}). Save the model again."
+                f"{path}: config.json does not describe a {name} ({reason}). Save the model again."
             ) from exc
+        check_saved_names(config.get("feature_names_in"), n_features, path)
         for key, value in config.get("fitted", {}).items():
             if key in target._FITTED_SCALARS:
                 setattr(model, key, value)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from latentid._warnings import caller_stacklevel
-from latentid.errors import InvalidDataError, InvalidDataTypeError
+from latentid.errors import DataFileError, InvalidDataError, InvalidDataTypeError
 
 ATTRIBUTE = "feature_names_in_"
 SHOWN = 5  # names listed in an error before '...'
@@ -106,6 +106,18 @@ def saved_names(estimator) -> list[str] | None:
     """``feature_names_in_`` as a JSON list for a saved model's config (None when fitted without names)."""
     names = getattr(estimator, ATTRIBUTE, None)
     return None if names is None else [str(n) for n in names]
+
+
+def check_saved_names(saved, n_features: int, path) -> None:
+    """A saved config's ``feature_names_in``: None, or one name (text) per feature; DataFileError otherwise (a
+    short list loaded, then refused the very frame the model was fitted on)."""
+    if saved is None:
+        return
+    if not (isinstance(saved, list) and len(saved) == n_features and all(isinstance(n, str) for n in saved)):
+        raise DataFileError(
+            f"{path}: config.json's feature_names_in is not one name per feature ({n_features}): the file was edited "
+            "or damaged. Save the model again."
+        )
 
 
 def restore_names(estimator, saved) -> None:

@@ -42,7 +42,14 @@ from latentid.data.io import refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
 from latentid.models import params as P
 from latentid.models.base import REFINE_SAMPLES, has_clusters, refuse_aux
-from latentid.models.feature_names import check_names, names_out, remember_names, restore_names, saved_names
+from latentid.models.feature_names import (
+    check_names,
+    check_saved_names,
+    names_out,
+    remember_names,
+    restore_names,
+    saved_names,
+)
 from latentid.models.saved_params import fitted_latent_dim, params_to_save, remember_fit_params, snapshot_params
 
 ARRAYS_NAME = ckpt.ARRAYS_NAME
@@ -397,6 +404,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
         if isinstance(fitted, dict) and isinstance(fitted.get("n_iter_"), int):
             model.n_iter_ = fitted["n_iter_"]
         model._check_loaded(path, n_features)
+        check_saved_names(config.get("feature_names_in"), n_features, path)
         restore_names(model, config.get("feature_names_in"))
         return model
 
