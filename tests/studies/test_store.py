@@ -394,3 +394,13 @@ def test_a_copy_of_the_db_file_alone_mid_study_holds_the_runs_recorded(store, tm
     shutil.copyfile(store.path, copy)  # the store stays open, as in a running study
     with ResultStore(copy) as copied:
         assert sorted(r["key"] for r in copied.rows()) == ["a", "b"]
+
+
+def test_a_boolean_option_matches_however_it_is_spelled(store):
+    """options.whiten=True (Python's spelling) and =1 matched nothing, without a word; only 'true' did."""
+    pca = {**config("pca"), "options": {"whiten": True, "latent_dim": 2}}
+    store.record(row("w", config=pca))
+    store.record(row("n", config={**pca, "options": {"whiten": False, "latent_dim": 2}}))
+    for text in ("true", "True", "TRUE", "1"):
+        assert [r["key"] for r in store.rows(f"options.whiten={text}")] == ["w"], text
+    assert [r["key"] for r in store.rows("options.whiten=False")] == ["n"]

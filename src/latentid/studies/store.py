@@ -521,7 +521,9 @@ def value_text(value: Any) -> str:
 def _equal(value: Any, text: str) -> bool:
     if value is _MISSING or value is None:
         return text.lower() in ("null", "none")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):  # as TOML and JSON write it, as Python does, or as a number
+        return text.lower() in (("true", "1") if value else ("false", "0"))
+    if isinstance(value, (int, float)):
         number = _number(text)
         return number is not None and float(value) == number
     return value_text(value) == text
