@@ -241,7 +241,7 @@ def test_the_plot_fixes_the_other_options_where_the_axis_has_values_not_at_their
 def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_path, make_row):
     rows = [
         make_row(f"r{i}", depth=depth, components=k, metrics={"affine_r2": 0.5 + i / 10})
-        for i, (depth, k) in enumerate([(1, 3), (2, 6), (3, 9)])
+        for i, (depth, k) in enumerate([(1, 3), (1, 6), (2, 9), (3, 12)])
     ]
     text, page = _read(write_study_report(rows, tmp_path))
     assert [image["src"] for image in page.images] == [
@@ -249,6 +249,23 @@ def test_with_no_setting_holding_two_values_the_plot_averages_and_says_so(tmp_pa
         "figures/metrics-vs-components.png",
     ]
     assert "Averaged over the other varying options (components)" in text
+    assert "depth follows components (one value at each components)" in " ".join(text.split())
+
+
+def test_an_option_that_follows_the_axis_is_not_fixed_nor_plotted_again(tmp_path, make_row):
+    """obs_dim given per latent_dim ({ 2 = 6, 3 = 8 }): the latent_dim figure averaged over K, 'no one setting of
+    them has two values of latent_dim', and obs_dim got a figure repeating latent_dim's."""
+    rows = []
+    for m, k, seed in [(m, k, seed) for m in (2, 3) for k in (2, 4) for seed in (0, 1)]:
+        row = make_row(f"m{m}k{k}s{seed}", components=k, seed=seed, metrics={"affine_r2": 0.5 + m / 10 + k / 100})
+        row["config"]["data"].update(latent_dim=m, obs_dim={2: 6, 3: 8}[m])
+        rows.append(row)
+    text, page = _read(write_study_report(rows, tmp_path))
+    shown = [image["src"] for image in page.images]
+    assert {"figures/metrics-vs-latent-dim.png", "figures/metrics-vs-components.png"} <= set(shown)
+    assert not [src for src in shown if "obs" in src], shown
+    words = " ".join(text.split())
+    assert "fixed where latent_dim takes the most values: components=2. obs_dim follows latent_dim" in words
 
 
 def test_a_report_written_again_drops_the_old_plots(tmp_path, study_rows, make_row):

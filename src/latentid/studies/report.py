@@ -256,9 +256,10 @@ def _axis_subset(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[
     """The runs to plot against ``axis`` and the caption's words on the other varying options: the setting of
     them with the most values of ``axis`` among finished runs (the most common setting first among equals), else
     all runs averaged."""
-    others = [a for a in axes if a != axis]
+    following = [a for a in axes if a != axis and _follows(runs, a, axis)]  # obs_dim from a latent_dim table
+    others = [a for a in axes if a != axis and a not in following]
     if not others:
-        return list(runs), ""
+        return list(runs), _following_words(following, axis)
     measured = [run for run in runs if run.finished] or list(runs)
     common = tuple(_mode([run.option(a) for run in measured]) for a in others)
     found: dict[tuple, set] = {}
@@ -268,12 +269,40 @@ def _axis_subset(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[
     if len(found[best]) >= 2:
         subset = [run for run in runs if tuple(run.option(a) for a in others) == best]
         fixed = ", ".join(f"{a}={_show(v)}" for a, v in zip(others, best, strict=True))
-        return subset, f"The other varying options are fixed where {axis} takes the most values: {fixed}."
+        return subset, (
+            f"The other varying options are fixed where {axis} takes the most values: {fixed}."
+            + _following_words(following, axis, " ")
+        )
     return (
         list(runs),
         f"Averaged over the other varying options ({', '.join(others)}): no one setting of them has two values of "
-        f"{axis}, so the error bars also spread over those settings.",
+        f"{axis}, so the error bars also spread over those settings." + _following_words(following, axis, " "),
     )
+
+
+def _follows(runs: Sequence[_Run], option: str, axis: str) -> bool:
+    """Whether ``option`` takes one value at each value of ``axis`` over the runs (it follows from it)."""
+    seen: dict[object, set] = {}
+    for run in runs:
+        seen.setdefault(run.option(axis), set()).add(run.option(option))
+    return all(len(values) == 1 for values in seen.values())
+
+
+def _following_words(following: Sequence[str], axis: str, lead: str = "") -> str:
+    if not following:
+        return ""
+    verb = "follows" if len(following) == 1 else "follow"
+    return f"{lead}{', '.join(following)} {verb} {axis} (one value at each {axis})."
+
+
+def _plotted_axes(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
+    """The axes to plot against: one that follows an earlier axis and determines it (obs_dim given per latent_dim)
+    would repeat that axis's figure."""
+    kept: list[str] = []
+    for axis in axes:
+        if not any(_follows(runs, axis, earlier) and _follows(runs, earlier, axis) for earlier in kept):
+            kept.append(axis)
+    return kept
 
 
 def _axis_figure(runs: Sequence[_Run], axis: str, metrics: Sequence[str], models: Sequence[str], colors):
@@ -589,7 +618,7 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
         body.append(_glossary(metrics))
         if axes:
             body.append("<h2 id='axes'>Metrics against each varying option</h2>")
-        for axis in axes:
+        for axis in _plotted_axes(runs, axes):
             subset, fixing = _axis_subset(runs, axis, axes)
             fig = _axis_figure(subset, axis, metrics, models, colors)
             if fig is None:
