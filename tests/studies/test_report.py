@@ -196,6 +196,27 @@ def test_runs_of_one_model_with_different_options_are_different_lines(tmp_path, 
     assert [r["model"] for r in page.table_with("depth=1")] == ["vade (lr=0.001)", "vade (lr=0.01)"]
 
 
+def test_a_skipped_run_s_options_make_no_line_and_facets_read_as_written(tmp_path, make_row):
+    """MFC-VAE skipped on data without facets keeps the class's default facets: the report showed a second
+    'mfcvae (facets=[[2, 4], [2, 4]])' line, declared nowhere, and the facets as nested lists."""
+    fitted = {"facets": [[1, 2], [1, 3]]}
+    rows = [
+        make_row(f"f{seed}", model="mfcvae", seed=seed, options=fitted, metrics={"affine_r2": 0.5}) for seed in (0, 1)
+    ]
+    rows += [
+        make_row(f"s{seed}", model="mfcvae", seed=seed, depth=3, status="skipped", options={"facets": [[2, 4], [2, 4]]})
+        for seed in (0, 1)
+    ]
+    text, _ = _read(write_study_report(rows, tmp_path))
+    assert "facets=" not in text
+    rows += [
+        make_row(f"g{seed}", model="mfcvae", seed=seed, options={"facets": [[2, 2]]}, metrics={"affine_r2": 0.4})
+        for seed in (0, 1)
+    ]
+    text, _ = _read(write_study_report(rows, tmp_path / "two"))
+    assert "mfcvae (facets=1:2,1:3)" in text and "mfcvae (facets=2:2)" in text and "[[" not in text
+
+
 def test_an_option_set_from_the_data_makes_no_line_of_its_own(tmp_path, make_row):
     # Before: VaDE's n_components (which follows the data's components) split it into one-point series,
     # "vade (n_components=3)" and "vade (n_components=6)", so no VaDE line ran along the components axis.

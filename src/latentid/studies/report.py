@@ -161,16 +161,25 @@ def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
     for i, run in enumerate(runs):
         by_model.setdefault(run.model, []).append(i)
     for name, indices in by_model.items():
-        keys = sorted({k for i in indices for k in options[i]})
+        # a skipped run fitted nothing: its options (MFC-VAE's default facets on data without any) make no line
+        fitted = [i for i in indices if runs[i].status != "skipped"] or indices
+        keys = sorted({k for i in fitted for k in options[i]})
         differing = [
             k
             for k in keys
-            if len({_hashable(options[i].get(k)) for i in indices}) > 1 and not _follows_data(rows, options, indices, k)
+            if len({_hashable(options[i].get(k)) for i in fitted}) > 1 and not _follows_data(rows, options, fitted, k)
         ]
         if differing:
             for i in indices:
-                shown = ", ".join(f"{k}={_show(_hashable(options[i].get(k)))}" for k in differing)
+                shown = ", ".join(f"{k}={_option_text(k, options[i].get(k))}" for k in differing)
                 runs[i].model = f"{name} ({shown})"
+
+
+def _option_text(key: str, value: object) -> str:
+    """An option's value as a study file writes it (facets as '1:2,1:3', not nested lists)."""
+    if key == "facets" and isinstance(value, list) and all(isinstance(f, list) and len(f) == 2 for f in value):
+        return ",".join(f"{m}:{k}" for m, k in value)
+    return _show(_hashable(value))
 
 
 def _follows_data(rows: Sequence[Mapping], options: list[Mapping], indices: list[int], key: str) -> bool:
