@@ -181,7 +181,7 @@ def test_one_column_u_must_hold_integers(with_labels):
     model, x, u = with_labels
     with pytest.raises(InvalidDataError, match="must hold integer labels"):
         model.transform(x, u=u + 0.5)
-    with pytest.raises(InvalidDataError, match="must hold integer labels"):
+    with pytest.raises(InvalidDataError, match="fitted with integer labels as u; pass those, not text"):
         model.transform(x, u=u.astype(str))
     with pytest.raises(InvalidDataError, match="must hold integer labels"):
         IVAE(**TINY).fit(x, u=np.linspace(0.0, 1.0, len(x)))
@@ -354,3 +354,25 @@ def test_one_label_on_every_row_warns_that_iVAE_is_then_a_VAE(gmm_data):
     x = gmm_data[0][:300]
     with pytest.warns(UserWarning, match="u takes one value on every row"):
         IVAE(**TINY).fit(x, u=np.zeros(300, dtype=int))
+
+
+def test_class_names_as_u_are_labels_seen_at_fit(gmm_data, tmp_path):
+    """fit(X, u=names) was refused ('must hold integer labels'), where the command line codes class names."""
+    from latentid.models import load_model
+
+    x, _, c = gmm_data
+    names = np.array(["bird", "cat", "dog", "eel"])[c % 4]
+    model = IVAE(**TINY).fit(x, u=names)
+    assert model.aux_categories_ == sorted(set(names.tolist()))
+    coded = IVAE(**TINY).fit(x, u=np.unique(names, return_inverse=True)[1])
+    np.testing.assert_allclose(
+        model.transform(x, u=names), coded.transform(x, u=np.unique(names, return_inverse=True)[1])
+    )
+    loaded = load_model(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.transform(x, u=names), model.transform(x, u=names))
+    with pytest.raises(InvalidDataError, match="label 'fish', not seen at fit"):
+        model.transform(x[:2], u=np.array(["cat", "fish"]))
+    with pytest.raises(InvalidDataError, match="fitted with text labels"):
+        model.transform(x[:2], u=np.array([0, 1]))
+    with pytest.raises(InvalidDataError, match="no label at row 1"):
+        IVAE(**TINY).fit(x[:4], u=np.array(["cat", None, "dog", "cat"], dtype=object))

@@ -12,6 +12,7 @@ prior is then a table of one mean and variance vector per category), or a contin
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -52,6 +53,11 @@ def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
             UserWarning,
             stacklevel=caller_stacklevel(),
         )
+
+
+def _numbers_as_objects(arr: np.ndarray) -> bool:
+    """An object array that holds only numbers (None and NaN count as missing numbers), not class names."""
+    return arr.dtype.kind == "O" and all(v is None or isinstance(v, numbers.Number) for v in arr.tolist())
 
 
 class IVAE(LatentModel):
@@ -169,7 +175,11 @@ class IVAE(LatentModel):
         arr = np.asarray(u)
         if arr.ndim not in (1, 2) or arr.shape[0] != n_rows:
             raise InvalidDataError(f"u must have {n_rows} rows, one per row of X; got shape {arr.shape}.")
+        if arr.ndim == 1 and arr.dtype.kind in "USO" and not _numbers_as_objects(arr):
+            return self._text_label_codes(arr, n_rows, fitting)
         if arr.ndim == 1:
+            if arr.dtype.kind == "O":
+                arr = arr.astype(np.float64)  # numbers held as objects (a pandas column of ints and NaN)
             if not np.issubdtype(arr.dtype, np.integer):
                 numeric = np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr))
                 if not numeric or np.any(arr != np.round(arr)):
@@ -190,7 +200,12 @@ class IVAE(LatentModel):
                 self.aux_categories_ = [int(v) for v in np.unique(labels)]
                 self.aux_dim_ = len(self.aux_categories_)
                 _check_label_count(name, n_rows, self.aux_dim_)
-            categories = np.asarray(getattr(self, "aux_categories_", None) or [], dtype=np.int64)
+            fitted = getattr(self, "aux_categories_", None) or []
+            if any(isinstance(v, str) for v in fitted):
+                raise InvalidDataError(
+                    f"this {name} was fitted with text labels as u ({fitted[0]!r}, ...); pass those."
+                )
+            categories = np.asarray(fitted, dtype=np.int64)
             if len(categories) == 0:
                 raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
             index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
@@ -212,6 +227,34 @@ class IVAE(LatentModel):
         elif matrix.shape[1] != self.aux_dim_:
             raise InvalidDataError(f"u has {matrix.shape[1]} column(s), but {name} was fitted with {self.aux_dim_}.")
         return matrix
+
+    def _text_label_codes(self, arr: np.ndarray, n_rows: int, fitting: bool) -> np.ndarray:
+        """Class names as u (n,) -> one-hot (n, n_categories) over the names seen at fit, in sorted order."""
+        name = type(self).__name__
+        missing = [i for i, v in enumerate(arr.tolist()) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise InvalidDataError(f"u has no label at row {missing[0]} (counted from 0); give every row one.")
+        labels = arr.astype(str)
+        if fitting:
+            self.aux_categories_ = [str(v) for v in np.unique(labels)]
+            self.aux_dim_ = len(self.aux_categories_)
+            _check_label_count(name, n_rows, self.aux_dim_)
+        fitted = getattr(self, "aux_categories_", None)
+        if fitted is None:
+            raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
+        if not all(isinstance(v, str) for v in fitted):
+            raise InvalidDataError(f"this {name} was fitted with integer labels as u; pass those, not text.")
+        categories = np.asarray(fitted, dtype=str)
+        index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
+        unknown = categories[index] != labels
+        if unknown.any():
+            raise InvalidDataError(
+                f"u holds label {str(labels[unknown][0])!r}, not seen at fit "
+                f"(the labels were {', '.join(map(repr, fitted))})."
+            )
+        onehot = np.zeros((n_rows, len(categories)), dtype=np.float32)
+        onehot[np.arange(n_rows), index] = 1.0
+        return onehot
 
     def sample(self, n_samples: int = 1, random_state=None):
         """Refused: iVAE models p(x | u), with no distribution of u to draw u, and so (x, z) from."""
