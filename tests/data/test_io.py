@@ -159,10 +159,17 @@ def test_a_parquet_feature_stored_as_text_is_refused_and_an_id_column_dropped(tm
     frame.assign(x0=frame["x0"].astype(str)).to_parquet(tmp_path / "typed.parquet")
     with pytest.raises(InvalidDataError, match=r"x0 hold numbers stored as text.*pandas.to_numeric"):
         read_dataset(tmp_path / "typed.parquet")
-    frame.assign(name=[f"s{i}" for i in range(len(frame))]).to_parquet(tmp_path / "named.parquet")
-    data = read_dataset(tmp_path / "named.parquet")  # an id column of text: dropped, as before, with a note
-    np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
-    assert any("non-numeric column(s) name ignored" in note for note in data.notes)
+    others = {
+        "name": [f"s{i}" for i in range(len(frame))],  # an id column of text
+        "code": [f"{i:05d}" for i in range(len(frame))],  # zero-padded ids read as numbers, but ids
+        "flag": np.arange(len(frame)) % 2 == 0,  # bool and dates are no text at all
+        "when": pd.date_range("2020-01-01", periods=len(frame)),
+    }
+    for name, column in others.items():  # dropped, as before, with a note
+        frame.assign(**{name: column}).to_parquet(tmp_path / f"{name}.parquet")
+        data = read_dataset(tmp_path / f"{name}.parquet")
+        np.testing.assert_allclose(data.x, frame.to_numpy(np.float32))
+        assert any(f"non-numeric column(s) {name} ignored" in note for note in data.notes), name
 
 
 def test_one_label_column_per_facet_and_u(tmp_path):

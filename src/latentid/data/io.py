@@ -372,7 +372,13 @@ def _dataset_from_table(
         notes.append(f"x is column(s) {_name_list([names[p] for p in chosen])} (--x-columns)")
     if suffix == ".parquet" and chosen is None:  # as before: a Parquet file's non-numeric columns are not x
         dropped = [p for p in x_pos if not _is_number(frame.iloc[:, p])]
-        as_text = [names[p] for p in dropped if pd.to_numeric(frame.iloc[:, p], errors="coerce").notna().all()]
+        # text (not bool or dates, dropped as before) that reads as numbers, ids such as "007" apart
+        as_text = [
+            names[p]
+            for p in dropped
+            if (pd.api.types.is_object_dtype(frame.iloc[:, p]) or pd.api.types.is_string_dtype(frame.iloc[:, p]))
+            and _numbers_as_text(frame.iloc[:, p])
+        ]
         if as_text:  # numbers stored as text are a feature mistyped, not an id or a name column: not dropped quietly
             raise InvalidDataError(
                 f"{path}: column(s) {_name_list(as_text, 5)} hold numbers stored as text. Convert them to a numeric "
@@ -621,6 +627,16 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
             f"{path}: the header names column(s) {_name_list(repeated)} more than once. Give each column its own name."
         )
     return pd.read_csv(path, sep=sep), True, note
+
+
+def _numbers_as_text(column) -> bool:
+    """Whether every cell of a text column reads as a number, none written with a leading zero (an id: '00017')."""
+    import pandas as pd
+
+    text = column.astype(str).str.strip()
+    if text.str.fullmatch(r"[+-]?0\d+").any():
+        return False
+    return bool(pd.to_numeric(column, errors="coerce").notna().all())
 
 
 def _read_table(
