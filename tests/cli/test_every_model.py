@@ -251,3 +251,16 @@ def test_threads_limit_a_linear_floor_s_blas(data_file, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert seen and seen[0] <= {1}, seen
     assert_one_line_error(run("fit", "--data", data_file, "--out", tmp_path / "x", "--model", "pca", "--threads", "0"))
+
+
+def test_a_damaged_recorded_generator_is_one_line_where_it_is_needed(facet_file, tmp_path):
+    """fit's facets note parsed spec_json unguarded (a pydantic traceback); evaluate did the same."""
+    arrays = dict(np.load(facet_file))
+    arrays["spec_json"] = np.array("not json")
+    damaged = tmp_path / "damaged.npz"
+    np.savez(damaged, **arrays)
+    out = tmp_path / "run"
+    args = ("--model", "mfcvae", "--facets", "1:2,2:3", "--pretrain-epochs", "0", "--restarts", "1", *DEEP_FAST)
+    fitted = run("fit", "--data", damaged, "--out", out, *args)
+    assert fitted.exit_code == 0, fitted.output  # fit needs no generator: only the note is left out
+    assert_one_line_error(run("evaluate", "--run", out, "--data", damaged), "spec_json", "does not parse")

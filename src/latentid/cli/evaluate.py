@@ -38,7 +38,7 @@ from latentid.cli._common import (
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix, read_dataset
 from latentid.data.provenance import data_provenance
 from latentid.data.real import is_real_dataset_name
-from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, facet_blocks
+from latentid.data.synthetic import SyntheticGenerator, facet_blocks, recorded_spec
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.gaps import likelihood_gaps
 from latentid.metrics import evaluate_latents
@@ -133,10 +133,8 @@ def _learned_latents(latents: Path | None, run: Path | None, dataset, refine: bo
 
 def _facet_blocks(dataset) -> list[slice] | None:
     """The true facets' latent columns when the data file was simulated with facets, else None."""
-    if "spec_json" not in dataset.extras:
-        return None
-    spec = SyntheticSpec.model_validate_json(str(dataset.extras["spec_json"]))
-    return facet_blocks(spec) if spec.facets else None
+    spec = recorded_spec(dataset.extras, dataset.source)
+    return facet_blocks(spec) if spec is not None and spec.facets else None
 
 
 def _working(what: str):

@@ -35,8 +35,8 @@ from latentid.cli._progress import training_progress
 from latentid.cli._resume import options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix
-from latentid.data.synthetic import SyntheticSpec
-from latentid.errors import InvalidParameterError, LatentIDError
+from latentid.data.synthetic import recorded_spec
+from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
 from latentid.runs import (
@@ -574,9 +574,14 @@ def _blas_threads(model: ModelName, threads: int | None):
 
 def _note_other_facets(dataset, facets: list[tuple[int, int]] | None) -> None:
     """A ``note:`` when mfcvae's facets are not those the data file was simulated with (a choice, not an error)."""
-    if facets is None or "spec_json" not in dataset.extras:
+    if facets is None:
         return
-    spec = SyntheticSpec.model_validate_json(str(dataset.extras["spec_json"]))
+    try:
+        spec = recorded_spec(dataset.extras, dataset.source)
+    except DataFileError:  # fit does not need the generator: an unreadable one only leaves the note out
+        return
+    if spec is None:
+        return
     true = [tuple(f) for f in spec.facets] if spec.facets else None
     if true == [tuple(f) for f in facets]:
         return

@@ -37,7 +37,7 @@ from latentid._random import SeedLike, numpy_rng
 from latentid.data.io import Dataset
 from latentid.data.mixing import MixingMLP, normalise_activation
 from latentid.data.mixture import GaussianMixture
-from latentid.errors import InvalidParameterError
+from latentid.errors import DataFileError, InvalidParameterError
 
 PILOT_SAMPLES = 4096
 DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
@@ -418,16 +418,36 @@ class SyntheticGenerator:
             raise InvalidParameterError(
                 f"{source}: no generator is recorded in this file; it was not written by 'latentid simulate'."
             )
-        spec = SyntheticSpec.model_validate(json.loads(str(arrays["spec_json"])))
+        spec = recorded_spec(arrays, source)
         depth = sum(1 for key in arrays if key.startswith("mixing_weight_"))
-        mixing = MixingMLP(
-            tuple(arrays[f"mixing_weight_{i}"] for i in range(depth)),
-            tuple(arrays[f"mixing_bias_{i}"] for i in range(depth)),
-            str(arrays["mixing_activation"]),
-            float(arrays["mixing_slope"]),
-        )
-        prior = GaussianMixture(arrays["prior_weights"], arrays["prior_means"], arrays["prior_covariances"])
+        try:
+            mixing = MixingMLP(
+                tuple(arrays[f"mixing_weight_{i}"] for i in range(depth)),
+                tuple(arrays[f"mixing_bias_{i}"] for i in range(depth)),
+                str(arrays["mixing_activation"]),
+                float(arrays["mixing_slope"]),
+            )
+            prior = GaussianMixture(arrays["prior_weights"], arrays["prior_means"], arrays["prior_covariances"])
+        except KeyError as exc:
+            raise DataFileError(
+                f"{source}: its generator lacks the array {exc.args[0]!r}: the file was edited or damaged. "
+                "Simulate it again."
+            ) from None
         return cls(spec=spec, prior=prior, mixing=mixing)
+
+
+def recorded_spec(arrays: dict[str, np.ndarray], source: str) -> SyntheticSpec | None:
+    """The SyntheticSpec a simulated file records (its ``spec_json``), None when it records none; a one-line
+    DataFileError when it does not parse (an edited or damaged file)."""
+    if "spec_json" not in arrays:
+        return None
+    try:
+        return SyntheticSpec.model_validate(json.loads(str(arrays["spec_json"])))
+    except (ValueError, TypeError) as exc:  # json's and pydantic's errors are ValueErrors
+        raise DataFileError(
+            f"{source}: its recorded generator (spec_json) does not parse ({type(exc).__name__}): the file was "
+            "edited or damaged. Simulate it again."
+        ) from None
 
 
 def save_simulation(path, generator: SyntheticGenerator, data: Dataset) -> None:
