@@ -218,19 +218,25 @@ def checked_digest(digest: Any, config_path: Path) -> str | None:
     return digest
 
 
+def _digest_of(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataFileError(f"{path}: unreadable ({exc.strerror or exc}).") from exc
+
+
 def check_digest(path: Path, digest: str | None) -> None:
     """Refuse ``path`` when its SHA-256 differs from ``digest`` (nothing to check when None; a missing file is
     left to its reader to report)."""
-    if digest is None or not path.is_file():
+    if digest is None:
         return
-    try:
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise DataFileError(f"{path}: unreadable ({exc.strerror or exc}).") from exc
     waiting = staged(path)
-    if actual != digest and waiting.is_file() and hashlib.sha256(waiting.read_bytes()).hexdigest() == digest:
+    if waiting.is_file() and _digest_of(waiting) == digest and (not path.is_file() or _digest_of(path) != digest):
         os.replace(waiting, path)  # a save stopped after its config was written: its weights take their place
         return
+    if not path.is_file():
+        return
+    actual = _digest_of(path)
     if actual != digest:
         raise DataFileError(
             f"{path}: damaged (truncated or altered: its SHA-256 does not match the one {CONFIG_NAME} recorded at "
@@ -243,10 +249,10 @@ def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if path.is_dir():
         path = path / WEIGHTS_NAME
+    if path.name == WEIGHTS_NAME:  # a saved model's weights: checked against its config.json's record
+        check_digest(path, _recorded_digest(path, WEIGHTS_DIGEST_KEY))  # (and a stopped save's finished)
     if not path.is_file():
         raise DataFileError(f"{path}: no such weights file. Pass a saved model folder or a .pt state dict.")
-    if path.name == WEIGHTS_NAME:  # a saved model's weights: checked against its config.json's record
-        check_digest(path, _recorded_digest(path, WEIGHTS_DIGEST_KEY))
     state = _load_tensors(path, "weights file")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataFileError(f"{path}: not a state dict of tensors. Pass a saved model folder or a .pt state dict.")

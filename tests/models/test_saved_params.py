@@ -158,6 +158,9 @@ def test_a_save_stopped_between_its_writes_leaves_a_loadable_model(gmm_data, tmp
     np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))
     assert not (folder / (weights + ckpt.STAGED_SUFFIX)).exists()
     np.testing.assert_allclose(load_model(folder).transform(x), new.transform(x))
+    # a first save (nothing there before) stopped at the same point: no weights under their name yet
+    (other / weights).replace(other / (weights + ckpt.STAGED_SUFFIX))
+    np.testing.assert_allclose(load_model(other).transform(x), new.transform(x))
 
 
 def test_set_params_after_fit_changes_the_next_fit_only(gmm_data):
