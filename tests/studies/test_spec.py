@@ -368,6 +368,18 @@ def test_bad_models_are_one_line_naming_file_and_key(tmp_path, table, message):
             'name = "x"\nseeds = 1\n[data]\n[[models]]\nname = "vae"\noptions = { epochs = [3, 3] }',
             "study.toml: models[0].options.epochs: lists 3 twice",
         ),
+        (  # one value spelled twice: a float option's 0 and 0.0, facets with a space, an activation's spellings
+            'name = "x"\nseeds = 1\n[data]\n[[models]]\nname = "fastica"\noptions = { tol = [1, 1.0] }',
+            "study.toml: models[0].options.tol: lists 1.0 twice",
+        ),
+        (
+            'name = "x"\nseeds = 1\n[data]\nfacets = ["1:2,1:3", "1:2, 1:3"]\n[[models]]\nname = "pca"',
+            "study.toml: data.facets: lists [[1, 2], [1, 3]] twice",
+        ),
+        (
+            'name = "x"\nseeds = 1\n[data]\nactivation = ["leaky-relu", "leaky_relu"]\n[[models]]\nname = "pca"',
+            'study.toml: data.activation: lists "leaky-relu" twice',
+        ),
         (  # ran (early stopping happened to end it), where `fit --epochs` refuses it
             'name = "x"\nseeds = 1\n[data]\n[[models]]\nname = "vae"\noptions = { epochs = 4611686018427387904 }',
             "study.toml: models[0].options.epochs: holds 4611686018427387904, too large",

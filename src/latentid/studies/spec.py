@@ -220,8 +220,8 @@ class DataTable(BaseModel):
     @field_validator("facets")
     @classmethod
     def _facets(cls, values: list[str]) -> list[str]:
-        for value in values:
-            parse_facets(value)
+        parsed = [parse_facets(value) for value in values]
+        _distinct_values(parsed)  # "1:2,1:3" and "1:2, 1:3" are one value
         return values
 
     @field_validator("activation")
@@ -229,8 +229,7 @@ class DataTable(BaseModel):
     def _activation(cls, values: list[str]) -> list[str]:
         from latentid.data.mixing import normalise_activation
 
-        for value in values:
-            normalise_activation(value)  # ValueError naming the choices
+        _distinct_values([normalise_activation(value) for value in values])  # ValueError naming the choices
         return values
 
 
@@ -518,8 +517,8 @@ class Study(BaseModel):
                 values = _option_values(key, raw, constraints.get(key, []))
                 if not values:
                     raise ValueError("must not be an empty list")
-                _distinct_values(values)
                 checked = [_check_option(table.name, key, value, constraints.get(key, [])) for value in values]
+                _distinct_values(checked)  # as checked: tol = [0, 0.0] is one value twice
             except ValueError as exc:
                 raise self._fail(where, _one_line(exc)) from None
             axes[key] = checked
