@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 
 
 def shell_quoted(path: str | os.PathLike) -> str:
     """``path`` as typed in a shell, in double quotes where it needs quoting (messages quote commands in '')."""
     text = str(path)
-    return text if shlex.quote(text) == text else '"' + text.replace('"', '\\"') + '"'
+    if shlex.quote(text) == text:
+        return text
+    # inside double quotes a shell still expands $ and backticks and reads backslashes: escape those and quotes
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
