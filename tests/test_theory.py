@@ -180,6 +180,8 @@ def test_one_layer_is_affine_whatever_activation_is_named():
         one_layer = verdict(depth=1, activation=activation)
         assert one_layer.level == leaky.level == "2", [c.detail for c in one_layer.checks]
         assert any("never applied" in c.detail for c in one_layer.checks)
+        injective = next(c for c in one_layer.checks if c.name == "f injective")
+        assert injective.detail.startswith("affine,"), injective.detail
     assert verdict(depth=2, activation="tanh").level == "none"  # with a hidden layer it is applied
 
 

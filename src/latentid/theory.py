@@ -462,7 +462,8 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
     if act == "relu":
         detail = "plain ReLU: at best weakly injective (one-to-one on some open piece); level 1 at most"
     elif injective:
-        detail = "leaky-ReLU, full-rank layers, widths never shrink: injective"
+        kind = "affine" if act == "linear" else "leaky-ReLU"
+        detail = f"{kind}, full-rank layers, widths never shrink: injective"
     elif not nondecreasing and weakly and decoder.jacobian_rank is not None:
         detail = "widths shrink somewhere: not shown injective, weakly injective by its Jacobian; level 1 at most"
     else:
