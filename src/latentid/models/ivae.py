@@ -55,6 +55,21 @@ def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
         )
 
 
+def _one_hot(categories: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Labels (n,) -> one-hot codes (n, K) over the sorted categories (K,) seen at fit; an unseen label refused."""
+    index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
+    unknown = categories[index] != labels
+    if unknown.any():
+        shown = lambda v: repr(str(v)) if isinstance(v, str) else str(int(v))  # noqa: E731
+        raise InvalidDataError(
+            f"u holds label {shown(labels[unknown][0])}, not seen at fit "
+            f"(the labels were {', '.join(shown(v) for v in categories.tolist())})."
+        )
+    onehot = np.zeros((len(labels), len(categories)), dtype=np.float32)  # not eye(K)[index]: K^2 for many labels
+    onehot[np.arange(len(labels)), index] = 1.0
+    return onehot
+
+
 def _numbers_as_objects(arr: np.ndarray) -> bool:
     """An object array that holds only numbers (None and NaN count as missing numbers), not class names."""
     return arr.dtype.kind == "O" and all(v is None or isinstance(v, numbers.Number) for v in arr.tolist())
@@ -208,16 +223,7 @@ class IVAE(LatentModel):
             categories = np.asarray(fitted, dtype=np.int64)
             if len(categories) == 0:
                 raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
-            index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
-            unknown = categories[index] != labels
-            if unknown.any():
-                raise InvalidDataError(
-                    f"u holds label {int(labels[unknown][0])}, not seen at fit "
-                    f"(the labels were {', '.join(map(str, categories.tolist()))})."
-                )
-            onehot = np.zeros((n_rows, len(categories)), dtype=np.float32)  # not eye(K)[index]: K^2 for many labels
-            onehot[np.arange(n_rows), index] = 1.0
-            return onehot
+            return _one_hot(categories, labels)
         matrix = validate_matrix(arr, "u", min_samples=1)
         if fitting:
             self.aux_categories_ = None
@@ -244,17 +250,7 @@ class IVAE(LatentModel):
             raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
         if not all(isinstance(v, str) for v in fitted):
             raise InvalidDataError(f"this {name} was fitted with integer labels as u; pass those, not text.")
-        categories = np.asarray(fitted, dtype=str)
-        index = np.searchsorted(categories, labels).clip(0, len(categories) - 1)
-        unknown = categories[index] != labels
-        if unknown.any():
-            raise InvalidDataError(
-                f"u holds label {str(labels[unknown][0])!r}, not seen at fit "
-                f"(the labels were {', '.join(map(repr, fitted))})."
-            )
-        onehot = np.zeros((n_rows, len(categories)), dtype=np.float32)
-        onehot[np.arange(n_rows), index] = 1.0
-        return onehot
+        return _one_hot(np.asarray(fitted, dtype=str), labels)
 
     def sample(self, n_samples: int = 1, random_state=None):
         """Refused: iVAE models p(x | u), with no distribution of u to draw u, and so (x, z) from."""
