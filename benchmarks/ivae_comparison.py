@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from arguments import check_overrides, non_negative_int, positive_int
 from json_line import json_line
+from vade_quality import parse_overrides
 
 from latentid.data.mixture import GaussianMixture
 from latentid.data.synthetic import SyntheticSpec
@@ -100,17 +101,20 @@ def run_one(job: tuple[int, int, str, int, int, dict, float, int | None]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dims", type=int, nargs="+", default=[2, 5])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--dims", type=positive_int, nargs="+", default=[2, 5])
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--n-train", type=int, default=10_000)
-    parser.add_argument("--n-test", type=int, default=4_000)
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes (1 torch thread each)")
+    parser.add_argument("--n-train", type=positive_int, default=10_000)
+    parser.add_argument("--n-test", type=positive_int, default=4_000)
+    parser.add_argument("--jobs", type=positive_int, default=1, help="parallel processes (1 torch thread each)")
     parser.add_argument("--set", action="append", default=[], help="deep-model override key=value (JSON value)")
     parser.add_argument("--variance-power", type=float, default=1.0, help="spread component variances (generator)")
-    parser.add_argument("--components", type=int, default=None, help="mixture components K (default 2m + 2)")
+    parser.add_argument("--components", type=positive_int, default=None, help="mixture components K (default 2m + 2)")
     args = parser.parse_args()
-    overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
+    overrides = parse_overrides(args.set)
+    for method, estimator in (("ivae", IVAE), ("vade", VaDE), ("vae", VAE)):  # the models the overrides go to
+        if method in args.methods:
+            check_overrides(parser, estimator, overrides)
     for m in args.dims:
         verdict = assess(*describe_generator(setting(m, args.seeds[0], args.components).build()))
         print(f"m={m}: explain says level {verdict.level} (identifiable up to {verdict.equivalence})", flush=True)

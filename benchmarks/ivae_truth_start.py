@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from arguments import non_negative_int, positive_int
 from ivae_comparison import generator
 from json_line import json_line
 
@@ -163,12 +164,12 @@ def run_one(job: tuple[int, str, int, int, int, int, int]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--n-train", type=int, default=10_000)
-    parser.add_argument("--n-test", type=int, default=4_000)
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--n-train", type=positive_int, default=10_000)
+    parser.add_argument("--n-test", type=positive_int, default=4_000)
     parser.add_argument("--encoder-epochs", type=int, default=200, help="epochs with decoder and prior fixed")
     parser.add_argument("--joint-epochs", type=int, default=300, help="epochs of everything after those")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes (1 torch thread each)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="parallel processes (1 torch thread each)")
     parser.add_argument("--fits", nargs="+", default=list(FITS), choices=FITS, help="which fits to run")
     parser.add_argument(
         "--starts", type=int, default=0, help="inversion: also start from this many draws of p(z|u) per row"

@@ -20,7 +20,7 @@ time of E[z|x] on the test sample).
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/quality.py --jobs 2                  # the full suite (hours)
+    OMP_NUM_THREADS=1 python benchmarks/quality.py --jobs 2                  # the full suite (about 25 minutes here)
     OMP_NUM_THREADS=1 python benchmarks/quality.py --quick --jobs 2          # about 5 minutes
     OMP_NUM_THREADS=1 python benchmarks/quality.py --settings base depth6 --methods oracle pca vade --seeds 0
 
@@ -39,11 +39,13 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
+from arguments import check_overrides, non_negative_int, positive_int
 from json_line import json_line
 
 from latentid.data.synthetic import SyntheticSpec
 
 METHODS = ("oracle", "pca", "fastica", "vade", "vae", "ivae", "mfcvae")
+DEEP_CLASSES = {"vade": "VaDE", "vae": "VAE", "ivae": "IVAE", "mfcvae": "MFCVAE"}  # the methods --set reaches
 DEEP_WITHOUT_U = ("vade", "vae", "mfcvae")  # the likelihood gap is measured for these
 GAP_ROWS = 1000
 
@@ -261,12 +263,16 @@ def markdown(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the ~5-minute subset (see QUICK_* in the source)")
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), help="default: all (--quick: 4)")
-    parser.add_argument("--seeds", type=int, nargs="+", help="default 0 1 2 (--quick: 0)")
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), help=f"default: all (--quick: {len(QUICK_SETTINGS)})"
+    )
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", help="default 0 1 2 (--quick: 0)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--n-train", type=int, help=f"default {N_TRAIN} (--quick: {QUICK_N_TRAIN})")
-    parser.add_argument("--n-test", type=int, help=f"default {N_TEST} (--quick: {QUICK_N_TEST})")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes over (setting, seed), 1 thread each")
+    parser.add_argument("--n-train", type=positive_int, help=f"default {N_TRAIN} (--quick: {QUICK_N_TRAIN})")
+    parser.add_argument("--n-test", type=positive_int, help=f"default {N_TEST} (--quick: {QUICK_N_TEST})")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, help="parallel processes over (setting, seed), 1 thread each"
+    )
     parser.add_argument(
         "--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="a deep method's hyper-parameter (JSON)"
     )
@@ -277,14 +283,24 @@ def main(argv: list[str] | None = None) -> None:
         method, _, key = target.partition(".")
         if method not in METHODS or not key or not value:
             parser.error(f"--set {item}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(METHODS)}")
-        overrides.setdefault(method, {})[key] = json.loads(value)
+        try:
+            overrides.setdefault(method, {})[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parser.error(f"--set {item}: the value must be JSON (a number, true/false, a list, or a quoted string)")
+    if overrides:  # checked now, not found as an error row at the end of the suite
+        import latentid.models
+
+        for method, given in overrides.items():
+            if method not in DEEP_CLASSES:
+                parser.error(f"--set {method}.*: {method} takes no --set (only {', '.join(DEEP_CLASSES)} do)")
+            check_overrides(parser, getattr(latentid.models, DEEP_CLASSES[method]), given, prefix=f"{method}.")
 
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the spawned workers
     quick = args.quick
     settings = args.settings or list(QUICK_SETTINGS if quick else SETTINGS)
     seeds = args.seeds or ([0] if quick else list(SEEDS))
-    n_train = args.n_train or (QUICK_N_TRAIN if quick else N_TRAIN)
-    n_test = args.n_test or (QUICK_N_TEST if quick else N_TEST)
+    n_train = args.n_train if args.n_train is not None else (QUICK_N_TRAIN if quick else N_TRAIN)
+    n_test = args.n_test if args.n_test is not None else (QUICK_N_TEST if quick else N_TEST)
     gap_rows = QUICK_GAP_ROWS if quick else GAP_ROWS
     methods = list(args.methods)
     tasks = [
@@ -311,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarise(rows, settings, methods)
     print(f"Quality suite{' (--quick)' if quick else ''}: {n_train} training / {n_test} test samples, seeds {seeds}.")
     deep = f"deep models with {QUICK_DEEP}" if quick and QUICK_DEEP else "every estimator with its defaults"
+    deep += " but the overrides below" if overrides else ""
     print(f"{deep[0].upper()}{deep[1:]}; likelihood gap on up to {gap_rows} test rows.")
     if overrides:
         print(f"Overrides (--set): {json.dumps(overrides)}.")

@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 import torch
+from arguments import check_overrides, positive_int
 from ivae_comparison import setting as level3_setting
 from json_line import json_line
 from scipy.stats import spearmanr
@@ -50,9 +51,9 @@ def main() -> None:
     parser.add_argument("--setting", choices=("default", "level3"), default="default")
     parser.add_argument("--latent-dim", type=int, default=2, help="--setting level3 only")
     parser.add_argument("--model", choices=("vade", "ivae"), default="vade")
-    parser.add_argument("--n-train", type=int, default=20_000)
-    parser.add_argument("--n-test", type=int, default=2_000)
-    parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--n-train", type=positive_int, default=20_000)
+    parser.add_argument("--n-test", type=positive_int, default=2_000)
+    parser.add_argument("--restarts", type=positive_int, default=10)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -63,6 +64,7 @@ def main() -> None:
     gen = spec.build()
     train, test = gen.sample(args.n_train, random_state=1000), gen.sample(args.n_test, random_state=123)
     overrides = {"n_restarts": 1, **parse_overrides(args.overrides)}  # each row is one fit
+    check_overrides(parser, IVAE if args.model == "ivae" else VaDE, overrides)
     rows, latents = [], []
     for seed in range(args.restarts):
         tic = time.perf_counter()

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from arguments import non_negative_int, positive_int
 from json_line import json_line
 
 from latentid.data.synthetic import SyntheticSpec
@@ -80,8 +81,8 @@ def run_one(job: tuple[str, int, int, int | str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes, 1 torch thread each")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=positive_int, default=1, help="parallel processes, 1 torch thread each")
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     sets = [("tanh", 600), ("tanh", 3000), ("linear", 600), ("linear", 3000), ("sim", 600), ("sim", 2000)]
     jobs = [(name, n, seed, batch) for name, n in sets for seed in args.seeds for batch in BATCHES]

@@ -38,6 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from arguments import positive_int
 from json_line import json_line
 from threadpoolctl import threadpool_limits
 
@@ -226,8 +227,10 @@ def simulator_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads [default: torch's, all cores]")
-    parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="torch threads [default: torch's, all cores]"
+    )
+    parser.add_argument("--repeats", type=positive_int, default=30, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--compile", action="store_true", help="torch.compile the VaDE loss (autoencoder stays eager)")

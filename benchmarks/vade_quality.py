@@ -18,7 +18,9 @@ Usage::
     python benchmarks/vade_quality.py --methods vade --set 'hidden_dims=[10,10,10,10,10]'
 
 ``--set key=value`` overrides a VaDE (and VAE) hyper-parameter; the value is parsed as JSON when it
-can be (numbers, lists, null, true/false), else kept as a string.
+can be (numbers, lists, null, true/false), else kept as a string, and checked against VaDE before any fit.
+The last stdout line is one JSON object (``benchmark``, ``spec``, ``overrides``, ``rows``); ``--json PATH``
+writes the same object to a file.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
+from arguments import check_overrides, non_negative_int, positive_int
+from json_line import json_line
 from sklearn.decomposition import PCA
 
 from latentid.data.synthetic import SyntheticSpec
@@ -171,12 +176,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="any other SyntheticSpec field, e.g. mean_scale=3, hidden_width=6, weights=dirichlet",
     )
-    parser.add_argument("--n-train", type=int, default=20_000)
-    parser.add_argument("--n-test", type=int, default=4_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="model seeds (each also redraws data)")
+    parser.add_argument("--n-train", type=positive_int, default=20_000)
+    parser.add_argument("--n-test", type=positive_int, default=4_000)
+    parser.add_argument(
+        "--seeds", type=non_negative_int, nargs="+", default=[0], help="model seeds (each also redraws data)"
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per fit")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads per fit")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
@@ -193,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         **parse_overrides(args.spec_overrides),
     )
     overrides = parse_overrides(args.overrides)
+    check_overrides(parser, VaDE, overrides)  # the overrides go to VaDE (and those it shares, to the VAE)
+    if args.json and not Path(args.json).resolve().parent.is_dir():  # found before the fits, not after them
+        parser.error(f"--json {args.json}: its folder does not exist")
     print(f"# {spec.model_dump_json()}")
     print(f"# n_train={args.n_train} n_test={args.n_test} overrides={overrides}")
     print("# R^2 on the held-out half of the test sample (alignment fitted on the other half)")
@@ -200,9 +210,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = run(spec, args.n_train, args.n_test, args.seeds, args.methods, overrides, args.threads)
     print()
     print(summary(rows))
+    result = {"benchmark": "vade_quality", "spec": spec.model_dump(), "overrides": overrides, "rows": rows}
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"spec": spec.model_dump(), "overrides": overrides, "rows": rows}, fh, indent=2)
+            fh.write(json_line(result) + "\n")
+    print(json_line(result))
 
 
 if __name__ == "__main__":
