@@ -77,7 +77,7 @@ def main() -> None:
         rms, seconds = residual_rms(width, depth, train_set.z, train_set.x, test_set.z, test_set.x, args)
         figures["rms"][f"{width}x{depth}"] = rms
         print(f"decoder {width:>4} wide x {depth} hidden: rms {rms:.4f} (noise {args.noise}) in {seconds:.0f} s")
-    print(json_line(figures))
+    print(json_line({"benchmark": "decoder_capacity", **figures}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Which warm start lets VaDE cluster MNIST? Autoencoder pretraining (Jiang et al.) against a VAE one.
 
 For each pretraining objective, VaDE with the settings of ``latentid experiment mnist`` (``MNIST_VADE``:
-the paper's MLP 784-500-500-2000, latent 10, K = 10, diagonal covariances, Bernoulli likelihood) is
+the paper's MLP 784-500-500-2000, latent 10, K = 10, full covariances, Bernoulli likelihood) is
 pretrained once; the mixture fitted to the pretrained codes is scored as is (one VaDE epoch, the "init"
 row), then VaDE trains from the same pretrained weights. Nothing in a fit looks at labels; the test-split
 accuracy (1:1 Hungarian), NMI and ARI are read afterwards.

@@ -133,7 +133,11 @@ def main() -> None:
         "chosen_by_agreement_mcc_strong": most_agreed["mcc_strong"],
         "best_mcc_strong": max(strong),
     }
-    print(json_line({"model": args.model, "setting": args.setting, "rows": rows, **summary}))
+    print(
+        json_line(
+            {"benchmark": "restart_ranking", "model": args.model, "setting": args.setting, "rows": rows, **summary}
+        )
+    )
 
 
 if __name__ == "__main__":
