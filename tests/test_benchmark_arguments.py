@@ -1,0 +1,46 @@
+"""The benchmarks' bad arguments are one argparse error line (exit code 2) before any data are drawn or any model
+is fitted, and a benchmark's last stdout line is one strict JSON object. (Their figures are measured by hand.)"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(BENCHMARKS / script), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=BENCHMARKS)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        # quality.py ran its whole suite and recorded an 'error' row per fit for a misspelt option
+        ("quality.py", ["--set", "vade.nonexistent=1"], "--set vade.nonexistent: not a parameter of VaDE"),
+        ("quality.py", ["--set", "vade.epochs=-1"], "'epochs' parameter of VaDE must be an int >= 1"),
+        ("quality.py", ["--n-train", "0"], "argument --n-train: must be an int >= 1"),
+        ("ivae_comparison.py", ["--jobs", "0"], "argument --jobs: must be an int >= 1"),
+        ("restart_ranking.py", ["--restarts", "0"], "argument --restarts: must be an int >= 1"),
+        ("vade_quality.py", ["--json", "/nonexistent-folder/x.json"], "its folder does not exist"),
+        ("speed.py", ["--repeats", "0"], "argument --repeats: must be an int >= 1"),
+    ],
+)
+def test_a_bad_argument_is_one_error_line(script, args, message):
+    done = run(script, *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_vade_quality_ends_with_its_json_line(tmp_path):
+    """It printed a table and no JSON line at all."""
+    done = run(
+        "vade_quality.py", "--methods", "pca", "--n-train", "200", "--n-test", "100", "--json", str(tmp_path / "q.json")
+    )
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["benchmark"] == "vade_quality" and len(last["rows"]) == 1
+    assert json.loads((tmp_path / "q.json").read_text()) == last
