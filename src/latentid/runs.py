@@ -33,7 +33,7 @@ from torch import nn
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid._shell import shell_quoted
 from latentid._warnings import user_warnings
-from latentid.checkpoint import versions
+from latentid.checkpoint import ARRAYS_NAME, CONFIG_NAME, STAGED_SUFFIX, WEIGHTS_NAME, versions
 from latentid.data.io import Dataset, _name_list
 from latentid.data.provenance import data_provenance
 from latentid.errors import (
@@ -483,7 +483,8 @@ def fit_run(
 SESSIONS_FIELD = "session_seconds"
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
 CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
-MODEL_FILES = ("config.json", "model.pt", "arrays.npz", "model.pt.new", "arrays.npz.new")  # .new: a save's staging
+_WEIGHTS = (WEIGHTS_NAME, ARRAYS_NAME)
+MODEL_FILES = (CONFIG_NAME, *_WEIGHTS, *(name + STAGED_SUFFIX for name in _WEIGHTS))  # .new: a save's staging
 
 
 def _moved_data_record(recorded, data: Dataset) -> dict | None:

@@ -178,7 +178,9 @@ def _name_models(runs: list[_Run], rows: Sequence[Mapping]) -> None:
 def _option_text(key: str, value: object) -> str:
     """An option's value as a study file writes it (facets as '1:2,1:3', not nested lists)."""
     if key == "facets" and isinstance(value, list) and all(isinstance(f, list) and len(f) == 2 for f in value):
-        return ",".join(f"{m}:{k}" for m, k in value)
+        from latentid.studies.spec import facets_text  # it reads the models (torch): only when needed
+
+        return facets_text(value)
     return _show(_hashable(value))
 
 
