@@ -111,9 +111,11 @@ def aux_values(data: Dataset, aux: str) -> np.ndarray:
     values = data.c if aux == "c" else data.u
     if values is None:
         what = "labels 'c'" if aux == "c" else "auxiliary array 'u'"
+        # 'latentid simulate' writes c, never u: name it only where it helps
+        simulated = "a file written by 'latentid simulate', " if aux == "c" else ""
         raise InvalidDataError(
-            f"{data.source}: has no {what} for --aux {aux}. Use a file written by 'latentid simulate', an .npz with "
-            f"that array, or a CSV/Parquet file with a column named {aux} (or {aux}0, {aux}1, ...)."
+            f"{data.source}: has no {what} for --aux {aux}. Use {simulated}an .npz with that array, or a "
+            f"CSV/Parquet file with a column named {aux} (or {aux}0, {aux}1, ...)."
         )
     if aux == "c" and values.ndim == 2:  # one label column per facet: the joint label
         values = joint_labels(values, data.source)
@@ -178,7 +180,9 @@ def save_array(path: Path, array: np.ndarray) -> None:
 
 
 def read_run_info(path: str | Path) -> dict | None:
-    """run.json of a run folder (None when there is none); a run.json without ``status`` is a finished run."""
+    """run.json of a run folder (None when there is none). A run.json without ``status`` (older latentid, or an
+    edit) is a finished run where ``model/`` holds a saved model, else an interrupted one: a folder of
+    checkpoints alone was never declared finished with nothing to use."""
     file = Path(path) / RUN_FILE
     if not file.is_file():
         return None
@@ -188,7 +192,8 @@ def read_run_info(path: str | Path) -> dict | None:
         raise DataFileError(f"{file}: unreadable ({type(exc).__name__}). Delete the run folder and fit again.") from exc
     if not isinstance(info, dict):
         raise DataFileError(f"{file}: not a latentid run record. Delete the run folder and fit again.")
-    info.setdefault("status", FINISHED)
+    if "status" not in info:
+        info["status"] = FINISHED if (Path(path) / MODEL_DIR / CONFIG_NAME).is_file() else RUNNING
     _check_field_types(info, file)
     return info
 

@@ -330,3 +330,28 @@ def test_resume_takes_the_same_facets_however_spaced(tmp_path):
     assert options_for_resume(out, {"facets": " 2:3 , 2:4"})["facets"] == " 2:3 , 2:4"
     with pytest.raises(InvalidParameterError, match="--facets 2:3,2:5 conflicts"):
         options_for_resume(out, {"facets": "2:3,2:5"})
+
+
+def test_a_run_json_without_status_is_finished_only_beside_a_saved_model(monkeypatch, data_file, finished, tmp_path):
+    import shutil
+
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code == 130
+    info = json.loads((out / "run.json").read_text())
+    del info["status"]  # an edit, or an older latentid's record
+    (out / "run.json").write_text(json.dumps(info))
+    # checkpoints and no model: an interrupted fit, continued (it was declared finished, with nothing to use)
+    assert_one_line_error(run("transform", "--run", out, "--data", data_file, "--out", tmp_path / "z.npy"), "--resume")
+    resumed = run("fit", "--out", out, "--resume", "--quiet")
+    assert resumed.exit_code == 0 and "nothing to resume" not in resumed.output, resumed.output
+    assert json.loads((out / "run.json").read_text())["status"] == "finished" and (out / "latents.npy").is_file()
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished, copy)
+    info = json.loads((copy / "run.json").read_text())
+    del info["status"]
+    (copy / "run.json").write_text(json.dumps(info))
+    result = run("fit", "--out", copy, "--resume", "--quiet")
+    assert result.exit_code == 0 and "nothing to resume" in result.stdout, result.output
