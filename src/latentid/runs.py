@@ -57,6 +57,9 @@ RUN_FILE = "run.json"
 MODEL_DIR = "model"
 LATENTS_FILE = "latents.npy"
 REPLACED_DIR = ".replaced-run"  # a run that --force replaces waits here until the new fit has finished
+# where that run's files go one by one; the folder is renamed REPLACED_DIR once all are in, so a kill part-way
+# leaves this name, and the move is undone (``undo_interrupted_set_aside``), never taken for a whole run
+SETTING_ASIDE_DIR = REPLACED_DIR + ".moving"
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"  # run.json's status
 
 
@@ -183,6 +186,8 @@ def read_run_info(path: str | Path) -> dict | None:
     """run.json of a run folder (None when there is none). A run.json without ``status`` (older latentid, or an
     edit) is a finished run where ``model/`` holds a saved model, else an interrupted one: a folder of
     checkpoints alone was never declared finished with nothing to use."""
+    if (Path(path) / SETTING_ASIDE_DIR).is_dir() and not fit_in_progress(Path(path)):
+        undo_interrupted_set_aside(Path(path))
     file = Path(path) / RUN_FILE
     if not file.is_file():
         return None
@@ -516,7 +521,7 @@ def foreign_entries(out: Path) -> list[str]:
     """Names in ``out``, a folder without run.json, that a fit there would mix its files among (sorted): all
     of them but the folder a replaced run waits in. Without run.json no run owns them, so a latents.npy,
     train_log.jsonl or model/ there is the user's, which the fit would overwrite."""
-    return sorted(entry.name for entry in out.iterdir() if entry.name != REPLACED_DIR)
+    return sorted(entry.name for entry in out.iterdir() if entry.name not in (REPLACED_DIR, SETTING_ASIDE_DIR))
 
 
 def _prune_model_dir(out: Path) -> None:
@@ -540,6 +545,7 @@ def set_aside_run_files(out: Path) -> Path:
     and the folder's own files are that unfinished fit's: those are deleted and the waiting run is kept, so a
     run is only ever lost to one that finished.
     """
+    undo_interrupted_set_aside(out)
     aside = out / REPLACED_DIR
     if aside.exists():
         info = read_run_info(out)
@@ -548,12 +554,28 @@ def set_aside_run_files(out: Path) -> Path:
         else:
             remove_run_files(out)
             return aside
+    moving = out / SETTING_ASIDE_DIR
     for file in run_files(out):
-        target = aside / file.relative_to(out)
+        target = moving / file.relative_to(out)
         target.parent.mkdir(parents=True, exist_ok=True)
         file.replace(target)
+    moving.mkdir(exist_ok=True)  # a folder with no run files still sets an (empty) run aside
+    moving.replace(aside)  # one rename: the whole run waits, or none of it does
     _prune_model_dir(out)
     return aside
+
+
+def undo_interrupted_set_aside(out: Path) -> None:
+    """Put back the files a ``set_aside_run_files`` killed part-way had moved (the rest of that run is still in
+    ``out``: nothing is written there before the set-aside ends). Call it only with no fit running in ``out``."""
+    moving = Path(out) / SETTING_ASIDE_DIR
+    if not moving.is_dir():
+        return
+    for file in sorted(p for p in moving.rglob("*") if p.is_file()):
+        target = Path(out) / file.relative_to(moving)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file.replace(target)
+    shutil.rmtree(moving)
 
 
 def restore_run_files(out: Path, aside: Path) -> None:

@@ -114,3 +114,44 @@ def test_ctrl_c_in_a_replacing_linear_fit_puts_the_replaced_run_back(tmp_path, s
     gmm = ("--model", "gmm", "--components", "3")
     assert run("fit", "--data", small_simulation, "--out", fresh, *gmm).exit_code == 130
     assert not (fresh / "run.json").exists()
+
+
+def test_a_force_killed_while_setting_the_old_run_aside_loses_none_of_it(tmp_path, small_simulation, monkeypatch):
+    """The old run's files went into .replaced-run one by one, run.json first: a --force killed after two of them
+    left a folder that the next --force took for an interrupted replacement, deleting the files not yet moved, and
+    when that fit failed only run.json came back, still saying 'finished'."""
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE).exit_code == 0
+    finished = files_of(out)
+    moving = out / ".replaced-run.moving"  # the state a kill after two of the moves leaves
+    for name in ("run.json", "latents.npy"):
+        moving.mkdir(exist_ok=True)
+        (out / name).replace(moving / name)
+    assert_one_line_error(
+        run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, *DIVERGES, "--force"), "diverged"
+    )
+    assert files_of(out) == finished  # the whole run is back, byte for byte
+
+    for name in ("run.json", "latents.npy"):  # and a command that only reads the folder finds the whole run
+        moving.mkdir(exist_ok=True)
+        (out / name).replace(moving / name)
+    assert run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy").exit_code == 0
+    assert files_of(out) == finished
+
+    # Ctrl-C part-way through the moves: the run is whole at once
+    moves = []
+    real_replace = Path.replace
+
+    def stopped_after_two(self, target):
+        if ".replaced-run" in str(target) and len(moves) == 2:
+            raise KeyboardInterrupt
+        moves.append(target) if ".replaced-run" in str(target) else None
+        return real_replace(self, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "replace", stopped_after_two)
+        stopped = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force")
+    assert stopped.exit_code == 130 and len(moves) == 2
+    assert files_of(out) == finished
