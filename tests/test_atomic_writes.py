@@ -30,3 +30,31 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("stopped")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_failed_write_names_the_file_asked_for_and_a_short_write_as_a_full_disk(tmp_path, monkeypatch):
+    """numpy reports a full disk as '2000 requested and 992 written' with no errno, and a folder that refuses
+    the temporary file was named by that file ('.latentid-c4mm9nk0.tmp: Permission denied')."""
+    import errno
+
+    target = tmp_path / "latents.npy"
+    with pytest.raises(OSError) as caught, atomic_path(target):
+        raise OSError("2000 requested and 992 written")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert os.listdir(tmp_path) == []
+
+    def refused(**kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".latentid-x.tmp"))
+
+    monkeypatch.setattr(_atomic.tempfile, "mkstemp", refused)
+    with pytest.raises(OSError) as caught, atomic_path(target):
+        pass
+    assert caught.value.filename == str(target) and caught.value.strerror == "Permission denied"
+
+
+def test_an_output_path_through_a_file_names_that_file(tmp_path):
+    """'d.npz/z.npy' gave 'd.npz: File exists'; the problem is that d.npz is no folder."""
+    (tmp_path / "d.npz").write_text("data")
+    with pytest.raises(OSError) as caught, atomic_path(tmp_path / "d.npz" / "sub" / "z.npy"):
+        pass
+    assert caught.value.filename == str(tmp_path / "d.npz") and "not a folder" in caught.value.strerror

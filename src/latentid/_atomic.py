@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. An OSError names ``path``
+    (not the temporary name, which the user never gave), as does a full disk however the writer reported it.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A short temporary name: a target name near the 255-byte limit must still work.
-    fd, tmp = tempfile.mkstemp(prefix=".latentid-", suffix=".tmp", dir=target.parent)
+    _make_folder(target.parent)
+    try:
+        # A short temporary name: a target name near the 255-byte limit must still work.
+        fd, tmp = tempfile.mkstemp(prefix=".latentid-", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _naming(exc, target) from None
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
@@ -30,9 +37,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _flush(tmp_path)  # on disk before the rename: after a power loss the new name never holds a torn file
         os.replace(tmp_path, target)
         _flush(target.parent)  # and the rename itself
+    except OSError as exc:
+        raise _naming(exc, target) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """``exc`` as an OSError about ``target``. numpy reports a short write ('2000 requested and 992 written')
+    with no errno: on a local file that is a full disk."""
+    short_write = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
+    if short_write or exc.errno in DISK_FULL:
+        return OSError(errno.ENOSPC, "no space left on the device", str(target))
+    return OSError(exc.errno, exc.strerror or str(exc), str(target))
+
+
+def _make_folder(folder: Path) -> None:
+    """mkdir -p, with a folder path that runs through a file named as such (mkdir says 'File exists')."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise OSError(errno.ENOTDIR, "a file, not a folder: it cannot hold the output", str(blocking)) from None
 
 
 def _flush(path: Path) -> None:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from latentid._atomic import DISK_FULL
 from latentid.errors import InvalidParameterError, LatentIDError
 
 console = Console(soft_wrap=True)
@@ -177,6 +178,8 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 fail(readable(flag_names(str(exc)) if name_flags else str(exc)))
             except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
                 where = f"{exc.filename}: " if exc.filename else ""
+                if exc.errno in DISK_FULL:
+                    fail(f"{where}no space left on the device. Free some space and run the command again.")
                 fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
             except MemoryError:
                 fail("not enough memory for this request; ask for fewer samples or a smaller model.")

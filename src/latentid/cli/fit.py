@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from latentid._atomic import DISK_FULL
 from latentid._shell import shell_quoted
 from latentid.cli import app
 from latentid.cli._common import (
@@ -46,6 +47,7 @@ from latentid.runs import (
     LINEAR_MODELS,
     MODEL_DIR,
     REPLACED_DIR,
+    RUNNING,
     aux_values,
     check_data_for_run,
     fit_run,
@@ -467,6 +469,14 @@ def fit(
             message += f"; the run it replaces waits in {out / REPLACED_DIR} until then, and is deleted when it ends"
         err_console.print(escape(message), soft_wrap=True, highlight=False)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        info = read_run_info(out) if exc.errno in DISK_FULL and model in DEEP else None
+        if info is None or info["status"] != RUNNING:
+            raise
+        raise DataFileError(  # the checkpoints written so far are kept: the fit goes on from the last one
+            f"{exc.filename or out}: no space left on the device. Free some space, then continue with "
+            f"'latentid fit --out {shell_quoted(out)} --resume'."
+        ) from None
     written = (
         f"{MODEL_DIR}/, {LATENTS_FILE}, train_log.jsonl, run.json"
         if model in DEEP

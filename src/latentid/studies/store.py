@@ -35,6 +35,7 @@ OP one of = != > >= < <=. FIELD is a column (status, study, level, key, label, h
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import difflib
 import json
@@ -47,6 +48,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from latentid._atomic import DISK_FULL
 from latentid._warnings import caller_stacklevel
 from latentid.errors import DataFileError, InvalidParameterError
 
@@ -140,6 +142,8 @@ class ResultStore:
         except (sqlite3.DatabaseError, OSError) as exc:
             self.close()
             reason = "not an SQLite file" if "not a database" in str(exc) else " ".join(str(exc).split())
+            if "disk is full" in str(exc) or getattr(exc, "errno", None) in DISK_FULL:
+                reason = "no space left on the device"
             raise DataFileError(f"{self.path}: cannot open the results store ({reason})") from None
 
     def _open_retrying(self) -> None:
@@ -185,7 +189,8 @@ class ResultStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                db.execute("ROLLBACK")
             raise
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,14 +237,28 @@ class ResultStore:
                 f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})", [values[c] for c in COLUMNS]
             )
             db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise self._unwritable(exc) from None
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
         # Move the run from the write-ahead log into the .db file itself: a copy of the .db alone (scp to a
         # laptop mid-study, or after a crash) held none of the runs still in <store>-wal. PASSIVE: never waits.
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # The run is recorded either way (in the log), so a checkpoint the disk refuses is left for later.
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return True
+
+    def _unwritable(self, exc: sqlite3.OperationalError) -> DataFileError:
+        """A one-line error for a run that could not be recorded (a full disk, a store made read-only)."""
+        reason = "no space left on the device" if "full" in str(exc) else " ".join(str(exc).split())
+        return DataFileError(
+            f"{self.path}: cannot record the run ({reason}). Free some space (or make the store writable) and run "
+            "the study again: the runs recorded so far are kept."
+        )
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE, waiting up to ``LOCK_WAIT_S`` (with a warning once SQLite's busy timeout has passed)
