@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import shutil
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 from torch import nn
 
 from latentid._atomic import atomic_path, write_text_atomic
+from latentid._folder_lock import folder_lock
 from latentid._shell import shell_quoted
 from latentid._warnings import user_warnings
 from latentid.checkpoint import ARRAYS_NAME, CONFIG_NAME, STAGED_SUFFIX, WEIGHTS_NAME, versions
@@ -289,26 +288,11 @@ def fit_in_progress(path: Path) -> bool:
         return True
 
 
-@contextmanager
 def fit_lock(out: Path):
     """Hold an exclusive lock on the run folder ``out`` while a fit writes into it: a second ``fit`` (a
     ``--resume`` or ``--force`` started while the first still runs) is refused in one line instead of writing
-    the same checkpoints. An advisory flock on the folder itself, released by the OS when the process ends,
-    so a killed fit leaves no stale lock; where the OS has no flock, fits are not locked."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on POSIX
-        yield
-        return
-    handle = os.open(out, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataFileError(running_message(out)) from None
-        yield
-    finally:
-        os.close(handle)
+    the same checkpoints (``folder_lock``)."""
+    return folder_lock(out, running_message(out))
 
 
 def failed_message(path: str | Path, info: dict) -> str:

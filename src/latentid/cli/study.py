@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from latentid._folder_lock import folder_lock
 from latentid.cli import app
 from latentid.cli._common import (
     console,
@@ -291,6 +292,22 @@ def report_command(
 
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
+    with _existing_store(store) as results:
+        rows = results.rows(study=study)
+    if not rows:
+        raise InvalidParameterError(
+            f"{store}: holds no runs" + (f" of study '{study}'" if study else "") + "; nothing to report."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    busy = f"{out}: another 'latentid report' is writing into it now. Wait for it to end, or choose another --out."
+    with folder_lock(out, busy):  # checked and written under the lock: a second report is refused, not mixed in
+        _check_report_folder(out, force)
+        page = write_study_report(rows, out, title=None if study is None else f"Study report: {study}")
+    console.print(f"Wrote the report of {len(rows)} run(s) -> [bold]{escape(str(page))}[/]")
+
+
+def _check_report_folder(out: Path, force: bool) -> None:
+    """The overwrite policy of a report's folder: a report there, or figures of the user's, need --force."""
     if (out / "index.html").exists() and not force:
         raise DataFileError(f"{out}: already holds a report. Add --force to replace it, or choose another --out.")
     figures = out / "figures"
@@ -300,11 +317,3 @@ def report_command(
             "another --out, or add --force to write them there (none of those files is deleted; one of the same "
             "name is replaced)."
         )
-    with _existing_store(store) as results:
-        rows = results.rows(study=study)
-    if not rows:
-        raise InvalidParameterError(
-            f"{store}: holds no runs" + (f" of study '{study}'" if study else "") + "; nothing to report."
-        )
-    page = write_study_report(rows, out, title=None if study is None else f"Study report: {study}")
-    console.print(f"Wrote the report of {len(rows)} run(s) -> [bold]{escape(str(page))}[/]")

@@ -153,15 +153,40 @@ class FigureWriter:
     directory None: each figure is embedded as a PNG data URI. Otherwise it is written to
     ``directory/<stem>.png`` and ``.svg`` (atomically) and shown by a path relative to ``page_dir``
     (the folder of the page that will show it; default: directory's parent).
-    ``written`` lists the files written, in order.
+    ``written`` lists the files written, in order. ``defer``: keep the files in memory until ``flush()``, so that
+    a page replacing another writes its figures in one burst just before itself: a report stopped while it
+    draws leaves the old page with its own figures, not with some of the new one's.
     """
 
-    def __init__(self, directory: str | Path | None = None, page_dir: str | Path | None = None, dpi: int = 110):
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        page_dir: str | Path | None = None,
+        dpi: int = 110,
+        *,
+        defer: bool = False,
+    ):
         self.directory = None if directory is None else Path(directory)
         self.page_dir = Path(page_dir) if page_dir is not None else (self.directory.parent if self.directory else None)
         self.dpi = dpi
+        self.defer = defer
         self.written: list[Path] = []
+        self._pending: list[tuple[Path, bytes]] = []
         self._stems: set[str] = set()
+
+    def _write(self, path: Path, data: bytes) -> None:
+        if self.defer:
+            self._pending.append((path, data))
+            return
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        self.written.append(path)
+
+    def flush(self) -> None:
+        """Write the figures ``defer`` held back (each atomically)."""
+        pending, self._pending, self.defer = self._pending, [], False
+        for path, data in pending:
+            self._write(path, data)
 
     def _stem(self, wanted: str) -> str:
         stem, i = _slug(wanted), 2
@@ -191,9 +216,7 @@ class FigureWriter:
             files = {}
             for fmt, data in self._render(fig, ["png", "svg"]).items():
                 files[fmt] = self.directory / f"{name}.{fmt}"
-                with atomic_path(files[fmt]) as tmp:
-                    tmp.write_bytes(data)
-                self.written.append(files[fmt])
+                self._write(files[fmt], data)
             rel = {fmt: Path(_relative(p, self.page_dir)).as_posix() for fmt, p in files.items()}
             src = html.escape(rel["png"], quote=True)
             links = f" <a href='{html.escape(rel['svg'], quote=True)}'>SVG</a>, <a href='{src}'>PNG</a>"

@@ -618,7 +618,7 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
     models = list(dict.fromkeys(run.model for run in runs))
     metrics = _metrics(runs)
     colors = _colors(models)
-    writer = FigureWriter(out_dir / FIGURE_DIR, page_dir=out_dir)
+    writer = FigureWriter(out_dir / FIGURE_DIR, page_dir=out_dir, defer=True)  # written just before the page
 
     body = [_summary(runs, axes, fixed, settings, models)]
     if not runs:
@@ -654,6 +654,7 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
     body += _problem_tables(runs, axes)
     body.append(_all_runs_table(runs, axes, metrics))
     earlier = figures_of_report(out_dir)
+    writer.flush()
     path = write_page(out_dir / "index.html", title, body)
     _remove_stale(out_dir / FIGURE_DIR, earlier, writer.written)
     return path
