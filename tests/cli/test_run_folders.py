@@ -355,3 +355,32 @@ def test_a_run_json_without_status_is_finished_only_beside_a_saved_model(monkeyp
     (copy / "run.json").write_text(json.dumps(info))
     result = run("fit", "--out", copy, "--resume", "--quiet")
     assert result.exit_code == 0 and "nothing to resume" in result.stdout, result.output
+
+
+def test_a_fit_begun_under_another_default_resumes_with_the_value_it_began_with(monkeypatch, data_file, tmp_path):
+    """A fit interrupted before an upgrade changed a default (batch size 256 -> auto) could not be resumed: without
+    the flag its checkpoint named today's default as a change; with the old value typed, the flag was refused as not
+    the run's. Made here by a run.json that, like an older latentid's, did not record the flag."""
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        assert run("fit", "--data", data_file, "--out", out, *FAST).exit_code == 130
+    info = json.loads((out / "run.json").read_text())
+    del info["options"]["batch_size"]  # began with 64 "by default"
+    (out / "run.json").write_text(json.dumps(info))
+    saved = (out / "run.json").read_bytes()
+
+    typed = run("fit", "--out", out, "--resume", "--quiet", "--batch-size", 32)  # another value: still refused
+    assert_one_line_error(typed, "--batch-size")
+    (out / "run.json").write_bytes(saved)
+    import shutil
+
+    shutil.copytree(out, tmp_path / "typed")
+    same = run("fit", "--out", tmp_path / "typed", "--resume", "--quiet", "--batch-size", 64)  # the value it began with
+    assert same.exit_code == 0, same.output
+    resumed = run("fit", "--out", out, "--resume", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert "the default of --batch-size has changed since this fit began; it goes on with --batch-size 64" in (
+        resumed.stderr
+    )
+    assert json.loads((out / "run.json").read_text())["params"]["batch_size"] == 64

@@ -53,14 +53,18 @@ def typed_options(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, A
 
 
 def options_for_resume(
-    out: Path, given: dict[str, Any], same_fit: Callable[[dict, dict], bool] | None = None
+    out: Path,
+    given: dict[str, Any],
+    same_fit: Callable[[dict, dict], bool] | None = None,
+    begun_with: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The options to resume the fit in ``out`` with: run.json's, updated by ``given``.
 
     Returns None when ``out`` holds a finished run (resuming it changes nothing), and ``given`` unchanged
     when ``out`` has no run.json with options but has checkpoints (a folder from an older latentid or the
     Python API). A folder with neither, or no folder, has nothing to resume, and a fit that failed (diverged)
-    would only fail again: DataFileError.
+    would only fail again: DataFileError. ``begun_with``: options the fit began with by default whose default has
+    changed since (``fit._defaults_changed_since``), taken as run.json's own.
     """
     if fit_in_progress(out):
         raise DataFileError(running_message(out))
@@ -77,6 +81,8 @@ def options_for_resume(
         raise DataFileError(failed_message(out, info))
     given = dict(given)
     stored = info.get("options")
+    if isinstance(stored, dict) and begun_with:  # defaults changed since the fit began: its values, as if typed
+        stored = {**begun_with, **stored}
     if isinstance(stored, dict):
         state = "interrupted fit" if info["status"] == RUNNING else "finished run"
         for name, value in dict(given).items():

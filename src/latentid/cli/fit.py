@@ -33,7 +33,7 @@ from latentid.cli._common import (
     refuse_flags,
 )
 from latentid.cli._progress import training_progress
-from latentid.cli._resume import options_for_resume, require, typed_options
+from latentid.cli._resume import ADJUSTABLE_ON_RESUME, flag, options_for_resume, require, typed_options
 from latentid.cli.simulate import FACETS_HELP, Prior, facets_from_options
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix
 from latentid.data.synthetic import recorded_spec
@@ -406,7 +406,15 @@ def fit(
         )
     if resume and given.get("model") is not None and ModelName(given["model"]) not in DEEP:
         _refuse_inapplicable(ModelName(given["model"]), {**_restore(given), "resume": True})
-    options = options_for_resume(out, given, _same_fit(_run_features(out))) if resume else given
+    if resume:
+        same_fit = _same_fit(_run_features(out))
+        begun_with = _defaults_changed_since(out, same_fit)
+        options = options_for_resume(out, given, same_fit, begun_with)
+        for name, value in begun_with.items():
+            note = f"the default of {flag(name)} has changed since this fit began; it goes on with {flag(name)} {value}"
+            err_console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
+    else:
+        options = given
     if options is None:
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
@@ -627,7 +635,8 @@ def _linear_params(model: ModelName, o: dict) -> dict:
 
 def _same_fit(n_features: int | None):
     """Whether two sets of fit options make the same model: the same class with the same parameters, its
-    defaults included (what ``options_for_resume`` asks of a flag typed again). None without ``n_features``."""
+    defaults included (what ``options_for_resume`` asks of a flag typed again). None without ``n_features``;
+    ``same.settings(options)`` gives (model name, its parameters)."""
     if n_features is None:
         return None
 
@@ -648,7 +657,38 @@ def _same_fit(n_features: int | None):
         except (LatentIDError, ValueError, TypeError, KeyError):  # a value that makes no model: not the run's
             return False
 
+    same.settings = settings
     return same
+
+
+def _defaults_changed_since(out: Path, same_fit) -> dict:
+    """The fit options an interrupted fit in ``out`` began with by default, where today's default differs (an
+    upgrade of latentid changed it): {option: the value its checkpoints record}. Without them the resume was
+    refused both ways: the checkpoint named today's default as a change, and the flag typed with the old value was
+    refused as not the run's. Empty when nothing changed or nothing can be read."""
+    from latentid.checkpoint import load_checkpoint
+
+    info = read_run_info(out) if out.is_dir() and same_fit is not None else None
+    stored = (info or {}).get("options")
+    checkpoints = sorted(out.glob("restart-*.pt")) + sorted(out.glob("pretrain-*.pt")) if info else []
+    if not isinstance(stored, dict) or info["status"] != RUNNING or not checkpoints:
+        return {}
+    try:
+        began = load_checkpoint(checkpoints[0]).get("config") or {}
+        name, today = same_fit.settings(stored)
+    except (LatentIDError, ValueError, TypeError, KeyError):
+        return {}  # the resume itself names what is wrong
+    if began.get("class") != type(make_model(name)).__name__:
+        return {}
+    return {
+        option: value
+        for option, value in began.items()
+        if option in FIT_OPTIONS
+        and option not in stored
+        and option not in ADJUSTABLE_ON_RESUME
+        and isinstance(value, (int, float, str, bool))
+        and today.get(option) != value
+    }
 
 
 def _deep_params(model: ModelName, o: dict, facets, n_features: int) -> dict:
