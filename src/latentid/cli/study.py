@@ -53,7 +53,12 @@ def _existing_store(store: Path):
         raise DataFileError(
             f"{store}: an empty file, not a results store. Give the --store file of 'latentid experiment run'."
         )
-    return ResultStore(store)
+    try:
+        return ResultStore(store)
+    except DataFileError as exc:  # a store the user may read but not write: results and report only read it
+        if "readonly" not in str(exc) and "read-only" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        return ResultStore(store, read_only=True)
 
 
 def _plural(count: int, noun: str, verb: str | None = None) -> str:

@@ -126,12 +126,19 @@ _CHUNK = 500  # keys per IN (...) query, below SQLite's limit on bound parameter
 
 
 class ResultStore:
-    """A results store at ``path``, created with its schema when missing. A context manager."""
+    """A results store at ``path``, created with its schema when missing. A context manager.
 
-    def __init__(self, path: str | Path):
+    ``read_only``: open an existing store for reading alone (``results``, ``report`` on a store the user may not
+    write, e.g. a colleague's shared one); its schema must be this latentid's, as it cannot be upgraded.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         try:
+            if read_only:
+                self._open_read_only()
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -145,6 +152,31 @@ class ResultStore:
             if "disk is full" in str(exc) or getattr(exc, "errno", None) in DISK_FULL:
                 reason = "no space left on the device"
             raise DataFileError(f"{self.path}: cannot open the results store ({reason})") from None
+
+    def _open_read_only(self) -> None:
+        # mode=ro still needs the write-ahead log's index (<store>-shm), which a reader who may not write the
+        # folder cannot create; then the file alone (immutable): every recorded run is checkpointed into it.
+        uri = self.path.resolve().as_uri()
+        for query in ("?mode=ro", "?immutable=1"):
+            db = sqlite3.connect(uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError:
+                db.close()
+                continue
+            self._db = db
+            break
+        else:
+            raise DataFileError(f"{self.path}: cannot open the results store for reading")
+        if version != SCHEMA_VERSION:
+            raise DataFileError(
+                f"{self.path}: a results store of schema version {version}, which this latentid reads as "
+                f"{SCHEMA_VERSION}; it is read-only to you, so it cannot be upgraded. Copy it somewhere you can "
+                "write, and read the copy."
+                if version < SCHEMA_VERSION
+                else f"{self.path}: results store of schema version {version}, newer than this latentid's "
+                f"({SCHEMA_VERSION}); upgrade latentid"
+            )
 
     def _open_retrying(self) -> None:
         # Switching a new file to WAL, or reading its WAL index while another process creates it, can

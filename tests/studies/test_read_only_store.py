@@ -1,0 +1,53 @@
+"""A store the user may read but not write (a colleague's, shared read-only): results and report read it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.errors import DataFileError
+from latentid.studies.store import ResultStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path, study_rows):
+    path = tmp_path / "r.db"
+    with ResultStore(path) as opened:
+        for row in study_rows:
+            opened.record(row)
+    return path
+
+
+def test_a_store_opened_read_only_gives_its_rows_and_refuses_a_write(store, study_rows):
+    with ResultStore(store) as writable:
+        expected = writable.rows()
+    with ResultStore(store, read_only=True) as opened:
+        assert opened.rows() == expected and len(expected) == len(study_rows)
+        with pytest.raises(DataFileError, match="cannot record the run"):
+            opened.record({**study_rows[0], "key": "new"})
+
+
+def test_results_and_report_read_a_store_they_cannot_write(store, tmp_path, monkeypatch):
+    """They opened every store for writing (WAL mode, the schema's upgrade): 'attempt to write a readonly
+    database' for a store in a folder the user could not write."""
+
+    def refused(self):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(ResultStore, "_open_retrying", refused)
+    listed = runner.invoke(app, ["results", str(store), "--format", "csv"])
+    assert listed.exit_code == 0 and listed.stdout.count("\n") > 5, listed.output
+    reported = runner.invoke(app, ["report", str(store), "--out", str(tmp_path / "report")])
+    assert reported.exit_code == 0 and (tmp_path / "report" / "index.html").is_file(), reported.output
+
+
+def test_a_read_only_store_of_an_older_schema_says_how_to_read_it(store):
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA user_version = 2")
+    with pytest.raises(DataFileError, match="cannot be upgraded. Copy it somewhere you can write"):
+        ResultStore(store, read_only=True)
