@@ -210,8 +210,40 @@ _RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "data": (dict, type(None)),
     "command": (list, type(None)),
 }
-_OPTION_TYPES: dict[str, tuple[type, ...]] = {"data": (str,), "out": (str,), "model": (str,)}
-_JSON_TYPE_NAMES = {str: "text", dict: "an object", list: "a list", type(None): "null"}
+_WHOLE_OPTIONS = (  # fit's options that take an int; --resume hands them to the estimator as stored
+    "latent_dim",
+    "components",
+    "kl_warmup_epochs",
+    "progressive_epochs",
+    "decoder_width",
+    "decoder_depth",
+    "encoder_width",
+    "encoder_depth",
+    "epochs",
+    "pretrain_epochs",
+    "iw_samples",
+    "refine_steps",
+    "restarts",
+    "patience",
+    "seed",
+    "threads",
+)
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "data": (str,),
+    "out": (str,),
+    "model": (str,),
+    **dict.fromkeys(_WHOLE_OPTIONS, (int,)),
+    "lr": (int, float),
+    "noise_scale": (int, float),
+}
+_JSON_TYPE_NAMES = {
+    str: "text",
+    dict: "an object",
+    list: "a list",
+    type(None): "null",
+    int: "a whole number",
+    float: "a number",
+}
 
 
 def _check_field_types(info: dict, file: Path) -> None:
@@ -222,8 +254,8 @@ def _check_field_types(info: dict, file: Path) -> None:
     if isinstance(options, dict):
         fields += [(f"options.{key}", options[key], types) for key, types in _OPTION_TYPES.items() if key in options]
     for key, value, types in fields:
-        if not isinstance(value, types):
-            want = " or ".join(_JSON_TYPE_NAMES[t] for t in types)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            want = " or ".join(_JSON_TYPE_NAMES[t] for t in types if not (t is int and float in types))
             raise DataFileError(
                 f"{file}: its {key} is {json.dumps(value)[:40]}, not {want}: the file was edited or damaged. "
                 "Restore it, or delete the run folder and fit again."
@@ -627,6 +659,11 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
         raise DataFileError(
             f"{path}: is the folder of a study ('latentid experiment'), not of one fit. Give one of its fits, the "
             f"<model>/seed-<n> folders{example}."
+        )
+    if info is not None and not (path / MODEL_DIR).is_dir():
+        raise DataFileError(
+            f"{path}: its {RUN_FILE} says the fit finished, but {MODEL_DIR}/ is missing (deleted or moved). Restore "
+            f"{MODEL_DIR}/, or fit again with --force."
         )
     if info is None or not (path / MODEL_DIR).is_dir():
         raise DataFileError(

@@ -117,6 +117,7 @@ def edit_run_json(folder, edit):
 EDITS = {
     "data-as-text": lambda info: info.update(data="x"),
     "options-data-as-number": lambda info: info["options"].update(data=5),
+    "options-epochs-as-text": lambda info: info["options"].update(epochs="2"),  # was '--epochs ... Got '2''
     "model-as-list": lambda info: info.update(model=["vade"]),
     "model-of-another-class": lambda info: info.update(model="vae"),
     "model-unknown": lambda info: info.update(model="bogus"),
@@ -281,3 +282,16 @@ def test_a_hand_edited_results_store_is_named(tmp_path, edit):
         assert result.exit_code == 2, (args, result.output, repr(result.exception))
         assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
         assert "run k1:" in result.stderr and "edited or damaged" in result.stderr
+
+
+def test_a_finished_run_whose_model_folder_is_gone_says_so(tmp_path, made):
+    """It was 'not a latentid run folder (no run.json and model/)' beside the run.json, and --resume said
+    'holds a finished run; nothing to resume'."""
+    folder = shutil.copytree(made / "finished", tmp_path / "run")
+    shutil.rmtree(folder / "model")
+    for args in (
+        ["transform", "--run", folder, "--data", made / "d.npz", "--out", tmp_path / "z.npy"],
+        ["fit", "--out", folder, "--resume", "--quiet"],
+    ):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 2 and "says the fit finished, but model/ is missing" in result.stderr, result.output

@@ -416,6 +416,8 @@ def fit(
     else:
         options = given
     if options is None:
+        if not (out / MODEL_DIR).is_dir():
+            load_run(out)  # its one line: run.json says finished, model/ is gone
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
         console.print(f"{escape(str(out))} holds a finished run ({info.get('model')}{done}); nothing to resume.")
