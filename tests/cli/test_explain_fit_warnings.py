@@ -30,3 +30,17 @@ def test_a_fit_without_that_warning_gets_no_such_note(small_simulation, tmp_path
     assert not info["warnings"]
     result = runner.invoke(app, ["explain", "--run", str(tmp_path / "run"), "--json"])
     assert not any("recorded at fit time" in n for n in json.loads(result.stdout)["notes"])
+
+
+def test_an_ivae_fit_with_a_rare_label_is_flagged_beside_its_level(small_simulation, tmp_path):
+    import numpy as np
+
+    data = dict(np.load(small_simulation))
+    data["c"] = data["c"].copy()
+    data["c"][0] = data["c"].max() + 1  # a label on one row
+    rare = tmp_path / "rare.npz"
+    np.savez(rare, **data)
+    info = _fit(rare, tmp_path / "run", "--model", "ivae", "--aux", "c", "--epochs", 2)
+    assert any(w.startswith("u has labels with fewer than 5 rows") for w in info["warnings"]), info["warnings"]
+    notes = json.loads(runner.invoke(app, ["explain", "--run", str(tmp_path / "run"), "--json"]).stdout)["notes"]
+    assert any(n.startswith("Warning (recorded at fit time): u has labels with fewer than 5 rows") for n in notes)

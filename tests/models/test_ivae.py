@@ -356,6 +356,23 @@ def test_one_label_on_every_row_warns_that_iVAE_is_then_a_VAE(gmm_data):
         IVAE(**TINY).fit(x, u=np.zeros(300, dtype=int))
 
 
+def test_a_label_with_few_rows_warns_that_its_prior_row_rests_on_them(gmm_data):
+    """A label on one row fitted without a word; where that row fell among the validation rows, its prior row was
+    never trained, and explain counted it among the components (level 3 where the trained labels gave level 2)."""
+    import warnings
+
+    x, _, c = gmm_data
+    x, c = x[:300], c[:300].copy()
+    c[0] = 7
+    with pytest.warns(UserWarning, match=r"u has labels with fewer than 5 rows: 7 \(1 row\): ") as caught:
+        IVAE(**TINY).fit(x, u=c)
+    assert len([w for w in caught if "fewer than 5 rows" in str(w.message)]) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        IVAE(**TINY).fit(x, u=np.arange(300) % 3)  # labels of 100 rows each: no such warning
+    assert not [w for w in caught if "fewer than 5 rows" in str(w.message)]
+
+
 def test_class_names_as_u_are_labels_seen_at_fit(gmm_data, tmp_path):
     """fit(X, u=names) was refused ('must hold integer labels'), where the command line codes class names."""
     from latentid.models import load_model

@@ -26,6 +26,7 @@ from latentid.data.mixing import ACTIVATIONS, normalise_activation
 from latentid.data.real import is_real_dataset_name
 from latentid.errors import InvalidParameterError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
+from latentid.models.ivae import RARE_LABEL_WARNING
 from latentid.runs import load_run
 from latentid.theory import Verdict
 
@@ -63,13 +64,17 @@ def render(verdict: Verdict, source: str) -> None:
 
 def _with_fit_warnings(verdict: Verdict, info: dict) -> Verdict:
     """The verdict on a fitted model, with a note for each inactive-dimension warning its fit recorded in
-    run.json: the level holds for the fitted model, but a fit that uses fewer dimensions than it has says
-    next to nothing about z along the others."""
-    inactive = [w for w in info.get("warnings") or [] if isinstance(w, str) and "inactive" in w]
+    run.json (the level holds for the fitted model, but a fit that uses fewer dimensions than it has says
+    next to nothing about z along the others), and for iVAE's warning of labels with few rows."""
+    recorded = [w for w in info.get("warnings") or [] if isinstance(w, str)]
     notes = [
         f"Warning (recorded at fit time): {w} The level above is the fitted model's; along inactive dimensions "
         "its latents carry next to no information about x."
-        for w in inactive
+        for w in recorded
+        if "inactive" in w
+    ]
+    notes += [  # iVAE: a label's prior row that (nearly) nothing trained still counts as a component above
+        f"Warning (recorded at fit time): {w}" for w in recorded if w.startswith(RARE_LABEL_WARNING)
     ]
     return dataclasses.replace(verdict, notes=[*verdict.notes, *notes]) if notes else verdict
 

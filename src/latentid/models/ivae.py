@@ -28,12 +28,17 @@ from latentid.models.conditional_prior import ConditionalGaussianPrior
 from latentid.models.priors import Prior
 
 MANY_LABELS = 50  # above this many labels, and over half the rows, u looks continuous: a warning says so
+RARE_LABEL_ROWS = 5  # a label with fewer rows gives its prior row almost nothing to learn from: a warning says so
+RARE_LABEL_WARNING = f"u has labels with fewer than {RARE_LABEL_ROWS} rows:"
 CONTINUOUS_PRIOR_DEPTH = 2  # hidden layers of the prior network of a continuous u (default prior_dims)
 
 
-def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
-    """Refuse labels whose one-hot codes would not fit in memory; warn when nearly every row has its own label
-    (a time index or an id given as labels), where each label's prior row rests on one or two rows."""
+def _check_label_count(name: str, labels: np.ndarray) -> None:
+    """Refuse labels (n,) whose one-hot codes would not fit in memory; warn when nearly every row has its own
+    label (a time index or an id given as labels), where each label's prior row rests on one or two rows, and
+    when a few labels have under ``RARE_LABEL_ROWS`` rows."""
+    values, counts = np.unique(labels, return_counts=True)
+    n_rows, n_labels = len(labels), len(values)
     check_memory(
         4.0 * n_rows * n_labels,
         f"{name}'s one-hot u ({n_rows:,} rows x {n_labels:,} distinct labels)",
@@ -50,6 +55,17 @@ def _check_label_count(name: str, n_rows: int, n_labels: int) -> None:
         warnings.warn(
             f"u gives {n_labels:,} distinct labels to {n_rows:,} rows, so most labels' prior means and variances "
             "rest on one or two rows. If u is continuous (a time or an id), pass it as a 2-D array (n_samples, 1).",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+    elif (counts < RARE_LABEL_ROWS).any():
+        rare = [f"{value} ({count} row{'s' if count > 1 else ''})" for value, count in zip(values, counts, strict=True)]
+        rare = [text for text, count in zip(rare, counts, strict=True) if count < RARE_LABEL_ROWS]
+        shown = ", ".join(rare[:5]) + (f" and {len(rare) - 5} more" if len(rare) > 5 else "")
+        warnings.warn(
+            f"{RARE_LABEL_WARNING} {shown}: each one's prior mean and variance rest on those rows alone, and a "
+            "label whose rows all fall among the validation rows is never trained (its prior row stays as it "
+            "started), while 'explain' counts it among the components. Group rare labels, or leave out their rows.",
             UserWarning,
             stacklevel=caller_stacklevel(),
         )
@@ -214,7 +230,7 @@ class IVAE(LatentModel):
             if fitting:
                 self.aux_categories_ = [int(v) for v in np.unique(labels)]
                 self.aux_dim_ = len(self.aux_categories_)
-                _check_label_count(name, n_rows, self.aux_dim_)
+                _check_label_count(name, labels)
             fitted = getattr(self, "aux_categories_", None) or []
             if any(isinstance(v, str) for v in fitted):
                 raise InvalidDataError(
@@ -244,7 +260,7 @@ class IVAE(LatentModel):
         if fitting:
             self.aux_categories_ = [str(v) for v in np.unique(labels)]
             self.aux_dim_ = len(self.aux_categories_)
-            _check_label_count(name, n_rows, self.aux_dim_)
+            _check_label_count(name, labels)
         fitted = getattr(self, "aux_categories_", None)
         if fitted is None:
             raise InvalidDataError(f"this {name} was fitted with a continuous u (a matrix); pass one again.")
