@@ -365,6 +365,12 @@ def _one_facet_as_labels(labels: np.ndarray) -> np.ndarray:
     return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
 
 
+ONE_CLASS_NOTE = (
+    "the data has one true class (every c the same), so there is nothing to cluster: cluster_acc, nmi and ari are "
+    "not scored (any labels would score an accuracy of 1.0 or near it)"
+)
+
+
 def evaluate_latents(
     z_hat, dataset, labels=None, split: float = 0.5, seed: int = 0, facet_blocks: list[slice] | None = None
 ) -> dict:
@@ -441,6 +447,10 @@ def evaluate_latents(
                     "labels every facet (a joint clustering is penalised for having more clusters than that facet "
                     "has classes)",
                 ]
+        elif np.unique(check_labels(classes, "the true classes c")).size < 2:
+            # as a facet of one class (metrics.facets): any labels would score accuracy 1.0 against it
+            out["n_eval"] = split_indices(n_data, split, seed)[1].size
+            out["warnings"] = [*out.get("warnings", []), ONE_CLASS_NOTE]
         else:
             labels = check_labels(labels, "labels (the predicted clusters)")
             out.update(cluster_report(classes, labels, split=split, seed=seed))
