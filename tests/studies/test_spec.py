@@ -409,7 +409,7 @@ def test_a_grid_too_large_to_run_is_refused_before_it_is_built(tmp_path, monkeyp
         study(tmp_path, 'name = "s"\nseeds = 20000\n' + header)  # 1e8 took gigabytes, then hung
     monkeypatch.setattr(spec_module, "MAX_RUNS", 5)
     grid = 'name = "s"\nseeds = 3\n[data]\nlatent_dim = [2, 3]\nsamples = 300\n\n[[models]]\nname = "pca"\n'
-    with pytest.raises(InvalidParameterError, match=r"grid.toml: seeds: the grid holds 6 runs .* more than 5"):
+    with pytest.raises(InvalidParameterError, match=r"grid.toml: the grid: it holds 6 runs .* more than 5"):
         study(tmp_path, grid, name="grid.toml").expand()
 
 
@@ -453,3 +453,55 @@ def test_data_seed_draws_the_real_data_subsample_and_is_refused_where_it_draws_n
     whole = 'name = "m"\nseeds = 1\n[data]\ndataset = "mnist"\ndata_seed = [0, 1]\n' + models('name = "pca"')
     with pytest.raises(InvalidParameterError, match="data_seed 1 draws nothing here"):
         study(tmp_path, whole, "whole.toml")
+
+
+def test_the_grid_is_counted_from_its_axes_before_any_point_is_built(tmp_path, monkeypatch):
+    """10^8 data points were resolved one by one (gigabytes, then a MemoryError traceback) before the count; a
+    list of 20,000 seeds passed the 10,000-seed limit that seeds = 20000 met."""
+    import latentid.studies.spec as spec_module
+
+    def built(*args):
+        raise AssertionError("a data point was built before the grid was counted")
+
+    monkeypatch.setattr(spec_module, "_resolve_data", built)
+    samples, noise, depth = (
+        ", ".join(str(v) for v in values)
+        for values in (range(100, 1100), [0.01 * (i + 1) for i in range(1000)], range(1, 101))
+    )
+    axes = f"samples = [{samples}]\nnoise = [{noise}]\ndepth = [{depth}]\n"
+    huge = 'name = "s"\nseeds = 1\n[data]\n' + axes + models('name = "pca"')
+    with pytest.raises(InvalidParameterError, match=r"the grid: it holds 100,000,000 runs \(100,000,000 data points"):
+        study(tmp_path, huge).expand()
+    seeds = ", ".join(str(i) for i in range(20_000))
+    with pytest.raises(InvalidParameterError, match=r"seeds: must list at most 10,000 seeds .*got 20,000"):
+        study(tmp_path, f'name = "s"\nseeds = [{seeds}]\n[data]\nsamples = 300\n' + models('name = "pca"'))
+
+
+def test_settings_that_change_nothing_are_one_run_not_several(tmp_path):
+    """slope with tanh, hidden_width at depth 1, refine_steps without refined inference, the noise scale of a
+    Bernoulli likelihood and the ELBO estimator of an importance-weighted bound: each axis ran as separate runs of
+    byte-identical results, drawn in the report as an axis with flat lines."""
+    cases = [
+        ('activation = "tanh"\nslope = [0.1, 0.2]\n', 'name = "pca"'),
+        ("depth = 1\nhidden_width = [5, 9]\n", 'name = "pca"'),
+        ("", 'name = "vae"\noptions = { refine_steps = [1, 7] }'),
+        ("", 'name = "vae"\noptions = { likelihood = "bernoulli", noise_scale = [0.1, 0.5] }'),
+        ("", 'name = "vade"\noptions = { iw_samples = 3, elbo = ["mean_field", "vade"] }'),
+    ]
+    for data, model in cases:
+        runs = study(tmp_path, f'name = "s"\nseeds = 1\n[data]\nsamples = 300\n{data}' + models(model)).expand()
+        assert len(runs) == 1, (data, model)
+    # where the other setting makes them count, they still do
+    live = 'name = "s"\nseeds = 1\n[data]\nsamples = 300\nactivation = ["tanh", "leaky-relu"]\nslope = [0.1, 0.2]\n'
+    assert len(study(tmp_path, live + models('name = "pca"')).expand()) == 3
+    refined = models('name = "vae"\noptions = { inference = "refined", refine_steps = [1, 7] }')
+    assert len(study(tmp_path, 'name = "s"\nseeds = 1\n[data]\nsamples = 300\n' + refined).expand()) == 2
+
+
+def test_real_data_sizes_too_small_to_score_and_control_characters_in_names_are_refused(tmp_path):
+    real = 'name = "m"\nseeds = 1\n[data]\ndataset = "mnist"\nn_train = 20\nn_test = [1, 20]\n' + models('name = "pca"')
+    with pytest.raises(InvalidParameterError, match=r"n_test must be >= 20 .*got 1"):
+        study(tmp_path, real).expand()  # every such run failed, after the plan, with exit code 1
+    body = "seeds = 1\n[data]\nsamples = 300\n" + models('name = "pca"')
+    with pytest.raises(InvalidParameterError, match=r"name: must not hold control characters"):
+        study(tmp_path, 'name = "evil\\u001b[31mRED"\n' + body)

@@ -73,6 +73,7 @@ from pydantic import (
     field_validator,
 )
 
+from latentid.data.mixing import normalise_activation
 from latentid.data.synthetic import SyntheticSpec
 from latentid.errors import DataFileError, InvalidParameterError
 from latentid.runs import MODELS
@@ -251,6 +252,8 @@ MAX_SEED = MAX_INT - 1  # the largest seed the command line takes
 def _visible(value: str) -> str:
     if not value.strip():
         raise ValueError(f"must hold a visible character (results and reports list runs by it), got {value!r}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):  # an escape sequence would reach the terminal
+        raise ValueError(f"must not hold control characters (newlines, escapes), got {value!r}")
     return value
 
 
@@ -263,6 +266,8 @@ def _seeds(value: Any) -> list[int]:
         return list(range(value))
     if not isinstance(value, list) or not value or any(type(s) is not int or s < 0 for s in value):
         raise ValueError(f"must be an int >= 1 (seeds 0..n-1) or a non-empty list of ints >= 0, got {value!r}")
+    if len(value) > MAX_SEEDS:
+        raise ValueError(f"must list at most {MAX_SEEDS:,} seeds (one fit per seed and point), got {len(value):,}")
     if len(set(value)) != len(value):
         raise ValueError(f"lists a seed twice, got {value!r}")
     if max(value) > MAX_SEED:
@@ -396,15 +401,21 @@ class Study(BaseModel):
 
     def _expand(self) -> list[RunConfig]:
         option_axes = [self._option_axes(i, table) for i, table in enumerate(self.models)]
-        points = [list(self._data_points(i, table)) for i, table in enumerate(self.data)]
         option_points = sum(math.prod(map(len, axes.values())) for axes in option_axes)
-        count = sum(map(len, points)) * option_points * len(self.seeds)
+        # counted from the axes' lengths before any point is built: 10^8 data points took gigabytes, then hung
+        data_points = sum(
+            math.prod(len(values) for key, values in table if key != "dataset" and values is not None)
+            for table in self.data
+        )
+        count = data_points * option_points * len(self.seeds)
         if count > MAX_RUNS:
             raise self._fail(
-                "seeds",
-                f"the grid holds {count:,} runs (data points x models x option points x seeds), more than "
-                f"{MAX_RUNS:,}: split it into several studies, or use fewer seeds or axis values",
+                "the grid",
+                f"it holds {count:,} runs ({data_points:,} data points x {option_points:,} model and option points x "
+                f"{len(self.seeds):,} seeds), more than {MAX_RUNS:,}: split it into several studies, or use fewer "
+                "seeds or axis values",
             )
+        points = [list(self._data_points(i, table)) for i, table in enumerate(self.data)]
         runs: list[tuple[dict, str, dict, int, str | None]] = []
         for data_points in points:
             for data in data_points:
@@ -554,9 +565,13 @@ def _resolve_data(dataset: str, point: dict) -> dict:
     point = dict(point)
     data_seed = point.pop("data_seed", 0)
     if dataset != "synthetic":
+        from latentid.experiments.consistency import MIN_ROWS
+
         for key, size in REAL_SPLITS.items():
             if point.get(key, 0) > size:
                 raise ValueError(f"{key} must be <= {size} (the split's size), got {point[key]}")
+            if point.get(key) is not None and point[key] < MIN_ROWS:  # every run failed on it, after the plan
+                raise ValueError(f"{key} must be >= {MIN_ROWS} (rows to fit and score on), got {point[key]}")
         if data_seed and all(point.get(key) is None for key in REAL_SPLITS):
             raise ValueError(
                 f"data_seed {data_seed} draws nothing here: on {dataset} it seeds the n_train / n_test subsample, and "
@@ -575,6 +590,13 @@ def _resolve_data(dataset: str, point: dict) -> dict:
         point.pop("components", None)
         for key in MIXTURE_KEYS:
             point.pop(key, None)
+    # Keys that change nothing where they are set are folded, as the mixture's are above: slope = [0.1, 0.2] with
+    # tanh, or hidden_width at depth 1 (no hidden layer), ran as separate settings of byte-identical data.
+    activation = normalise_activation(point.get("activation", SyntheticSpec.model_fields["activation"].default))
+    if activation != "leaky-relu":
+        point.pop("slope", None)
+    if point.get("depth", SyntheticSpec.model_fields["depth"].default) == 1:
+        point.pop("hidden_width", None)
     if isinstance(point.get("obs_dim"), dict):
         default_m = SyntheticSpec.model_fields["latent_dim"].default
         m = sum(f[0] for f in facets) if facets else point.get("latent_dim", default_m)
@@ -626,6 +648,8 @@ def _resolve_options(model: str, given: dict, data: dict) -> tuple[dict, str | N
     params = {k: v for k, v in MODELS[model]().get_params().items() if k not in RUNNER_OPTIONS}
     options = {**params, **RUN_LEVEL_OPTIONS.get(model, {}), **_data_defaults(model, data, params), **given}
     options = json.loads(json.dumps(options))  # tuples -> lists: the canonical JSON form
+    for key in _inert_options(options):  # as `latentid fit` refuses them; here an axis of them ran as equal runs
+        options[key] = json.loads(json.dumps(params[key]))
     features = data["obs_dim"] if data["dataset"] == "synthetic" else 784
     skip = None
     if model == "mfcvae" and "facets" not in given and "facets" not in _data_defaults(model, data, params):
@@ -636,6 +660,20 @@ def _resolve_options(model: str, given: dict, data: dict) -> tuple[dict, str | N
     if skip is None and latent is not None and latent > features:
         skip = f"the model's latent dimension {latent} exceeds the data's {features} features"
     return options, skip
+
+
+def _inert_options(options: dict) -> list[str]:
+    """The options that the others make do nothing (the rules by which `latentid fit` refuses their flags): the
+    noise scale and standardising of a Bernoulli likelihood, the prior-term estimator of an importance-weighted or
+    refined bound, the refinement steps of amortised inference."""
+    inert = []
+    if options.get("likelihood") == "bernoulli":
+        inert += ["noise_scale", "standardize"]
+    if options.get("inference") == "refined" or (options.get("iw_samples") or 1) > 1:
+        inert.append("elbo")
+    if options.get("inference") != "refined":
+        inert.append("refine_steps")
+    return [key for key in inert if key in options]
 
 
 def _option_values(key: str, raw: Any, constraints: list) -> list:
