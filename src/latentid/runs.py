@@ -17,6 +17,7 @@ A run folder holds
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import shutil
@@ -185,8 +186,10 @@ def read_run_info(path: str | Path) -> dict | None:
     """run.json of a run folder (None when there is none). A run.json without ``status`` (older latentid, or an
     edit) is a finished run where ``model/`` holds a saved model, else an interrupted one: a folder of
     checkpoints alone was never declared finished with nothing to use."""
-    if (Path(path) / SETTING_ASIDE_DIR).is_dir() and not fit_in_progress(Path(path)):
-        undo_interrupted_set_aside(Path(path))
+    if (Path(path) / SETTING_ASIDE_DIR).is_dir():
+        # under the folder's lock: a fit --force (or another reader) may be at it; then the folder is left as is
+        with contextlib.suppress(DataFileError, OSError), fit_lock(Path(path)):
+            undo_interrupted_set_aside(Path(path))
     file = Path(path) / RUN_FILE
     if not file.is_file():
         return None
@@ -583,7 +586,7 @@ def set_aside_run_files(out: Path) -> Path:
 
 def undo_interrupted_set_aside(out: Path) -> None:
     """Put back the files a ``set_aside_run_files`` killed part-way had moved (the rest of that run is still in
-    ``out``: nothing is written there before the set-aside ends). Call it only with no fit running in ``out``."""
+    ``out``: nothing is written there before the set-aside ends). Call it only holding ``fit_lock(out)``."""
     moving = Path(out) / SETTING_ASIDE_DIR
     if not moving.is_dir():
         return
@@ -591,7 +594,7 @@ def undo_interrupted_set_aside(out: Path) -> None:
         target = Path(out) / file.relative_to(moving)
         target.parent.mkdir(parents=True, exist_ok=True)
         file.replace(target)
-    shutil.rmtree(moving)
+    shutil.rmtree(moving, ignore_errors=True)
 
 
 def restore_run_files(out: Path, aside: Path) -> None:

@@ -155,3 +155,30 @@ def test_a_force_killed_while_setting_the_old_run_aside_loses_none_of_it(tmp_pat
         stopped = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force")
     assert stopped.exit_code == 130 and len(moves) == 2
     assert files_of(out) == finished
+
+
+def test_a_reader_leaves_a_part_way_set_aside_to_the_fit_that_holds_the_folder(tmp_path, small_simulation, monkeypatch):
+    """The undo ran outside the folder's lock: a reader could move files back while a fit --force set them aside
+    under the lock, and its rmtree then deleted what that fit had just moved (run.json and latents.npy lost)."""
+    import latentid.runs as runs_module
+    from latentid.runs import fit_lock, read_run_info
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE).exit_code == 0
+    finished = files_of(out)
+    moving = out / ".replaced-run.moving"
+    moving.mkdir()
+    (out / "latents.npy").replace(moving / "latents.npy")
+    with fit_lock(out):  # a fit holds the folder: the reader changes nothing in it
+        read_run_info(out)
+        assert (moving / "latents.npy").is_file() and not (out / "latents.npy").exists()
+    locked = []
+    real_undo = runs_module.undo_interrupted_set_aside
+
+    def watched(folder):
+        locked.append(runs_module.fit_in_progress(folder))  # True while a handle holds the folder's lock
+        real_undo(folder)
+
+    monkeypatch.setattr(runs_module, "undo_interrupted_set_aside", watched)
+    assert read_run_info(out)["status"] == "finished" and files_of(out) == finished
+    assert locked == [True]  # the reader undid it holding the lock, so no fit could be setting aside meanwhile

@@ -134,6 +134,15 @@ def test_data_of_one_class_is_not_scored_as_a_clustering():
     result = evaluate_latents(data.z, data, labels=np.arange(300) % 3)
     assert not {"cluster_acc", "nmi", "ari"} & set(result) and result["warnings"] == [ONE_CLASS_NOTE]
     assert result["n_eval"] == 150 and result["mcc_strong"] == pytest.approx(1.0)
+    with pytest.raises(InvalidDataError, match="labels"):  # the labels given are still checked
+        evaluate_latents(data.z, data, labels=np.full(300, np.nan))
+    from types import SimpleNamespace
+
+    from latentid.studies.run_one import _unmeasured_note
+
+    asked = SimpleNamespace(metrics=["cluster_acc"], model="gmm")  # a study's run asking for it says why it is None
+    note = _unmeasured_note(asked, {"cluster_acc": None}, data, labels=np.zeros(300, dtype=int))
+    assert note == "not measured: cluster_acc (the data has one true class: nothing to cluster)"
 
 
 def test_pandas_string_and_categorical_labels_are_labels():

@@ -51,3 +51,23 @@ def test_a_read_only_store_of_an_older_schema_says_how_to_read_it(store):
         db.execute("PRAGMA user_version = 2")
     with pytest.raises(DataFileError, match="cannot be upgraded. Copy it somewhere you can write"):
         ResultStore(store, read_only=True)
+
+
+def test_a_read_only_store_whose_log_holds_runs_is_refused_not_read_short(store, monkeypatch):
+    """Where the log's index cannot be made, the file alone was read: runs still in <store>-wal were left out of
+    results and report without a word."""
+    real_connect = sqlite3.connect
+
+    def no_index(database, *args, **kwargs):  # what a reader who may not write the folder meets
+        if "mode=ro" in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_index)
+    log = store.with_name(store.name + "-wal")
+    log.unlink(missing_ok=True)
+    with ResultStore(store, read_only=True) as opened:  # every run in the file: read from it
+        assert len(opened.rows()) > 0
+    log.write_bytes(b"\0" * 64)  # runs waiting in the log
+    with pytest.raises(DataFileError, match=r"some of its runs are still in r.db-wal"):
+        ResultStore(store, read_only=True)

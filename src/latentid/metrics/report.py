@@ -390,7 +390,8 @@ def evaluate_latents(
     Returns
     -------
     dict: the keys of :func:`identifiability_report` when the data has ``z``, those of
-    :func:`~latentid.metrics.clustering.cluster_report` when labels are given, and ``source``.
+    :func:`~latentid.metrics.clustering.cluster_report` when labels are given (not when the data has one true
+    class: nothing to cluster, ``warnings`` says so), and ``source``.
     """
     split = check_split(split)
     z_true, classes = getattr(dataset, "z", None), getattr(dataset, "c", None)
@@ -447,16 +448,17 @@ def evaluate_latents(
                     "labels every facet (a joint clustering is penalised for having more clusters than that facet "
                     "has classes)",
                 ]
-        elif np.unique(check_labels(classes, "the true classes c")).size < 2:
-            # as a facet of one class (metrics.facets): any labels would score accuracy 1.0 against it
-            out["n_eval"] = split_indices(n_data, split, seed)[1].size
-            out["warnings"] = [*out.get("warnings", []), ONE_CLASS_NOTE]
         else:
             labels = check_labels(labels, "labels (the predicted clusters)")
-            out.update(cluster_report(classes, labels, split=split, seed=seed))
-            unmatched = _unmatched_note(classes, labels, split, seed)
-            if unmatched:
-                out["warnings"] = [*out.get("warnings", []), unmatched]
+            if np.unique(check_labels(classes, "the true classes c")).size < 2:
+                # as a facet of one class (metrics.facets): any labels would score accuracy 1.0 against it
+                out["n_eval"] = split_indices(n_data, split, seed)[1].size
+                out["warnings"] = [*out.get("warnings", []), ONE_CLASS_NOTE]
+            else:
+                out.update(cluster_report(classes, labels, split=split, seed=seed))
+                unmatched = _unmatched_note(classes, labels, split, seed)
+                if unmatched:
+                    out["warnings"] = [*out.get("warnings", []), unmatched]
         # The same split as the identifiability keys (same n, split and seed), so these agree with them.
         out.update(_split_info(split, seed, n_data - out["n_eval"], out["n_eval"]))
         out["split_note"] = SPLIT_NOTE

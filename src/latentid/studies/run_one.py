@@ -114,6 +114,8 @@ def _unmeasured_note(config: RunConfig, metrics: dict, data: Dataset, labels) ->
             reasons.append("the data has no labels c")
         elif labels is None:
             reasons.append(f"{config.model} has no clusters to score")
+        elif np.ndim(data.c) == 1 and np.unique(data.c).size < 2:
+            reasons.append("the data has one true class: nothing to cluster")
     if any(name in GAP_METRICS for name in missing):
         reasons.append("the likelihood gaps need simulated data with noise > 0 and a deep model of x alone")
     return f"not measured: {', '.join(missing)}" + (f" ({'; '.join(reasons)})" if reasons else "")

@@ -155,14 +155,25 @@ class ResultStore:
 
     def _open_read_only(self) -> None:
         # mode=ro still needs the write-ahead log's index (<store>-shm), which a reader who may not write the
-        # folder cannot create; then the file alone (immutable): every recorded run is checkpointed into it.
+        # folder cannot create; then the file alone (immutable), where no run waits in the log: each recorded run
+        # is checkpointed into the file, unless a reader held it then.
         uri = self.path.resolve().as_uri()
+        log = self.path.with_name(self.path.name + "-wal")
         for query in ("?mode=ro", "?immutable=1"):
-            db = sqlite3.connect(uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            if query == "?immutable=1" and log.is_file() and log.stat().st_size > 0:
+                raise DataFileError(
+                    f"{self.path}: some of its runs are still in {log.name}, which cannot be read without writing "
+                    f"{self.path.name}-shm beside it, and this folder is read-only to you. Ask the store's owner to "
+                    "run 'latentid results' on it once (that moves them into the file), or copy the store with its "
+                    "-wal file into a folder you can write."
+                )
+            db = None
             try:
+                db = sqlite3.connect(uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 version = db.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.OperationalError:
-                db.close()
+                if db is not None:
+                    db.close()
                 continue
             self._db = db
             break
