@@ -200,3 +200,27 @@ def test_more_jobs_than_cores_is_noted(tmp_path, monkeypatch):
     result = run("experiment", "run", study, "--store", tmp_path / "o.db", "--jobs", 3, "--quiet")
     assert result.exit_code == 0, result.output
     assert "--jobs 3 is more than the 2 CPU core(s)" in result.stderr
+
+
+def test_a_ctrl_c_while_a_row_is_recorded_counts_the_row_that_went_in(tmp_path, monkeypatch):
+    """The interrupted line said one run fewer than the store held (6076 of 100000 against 6077 stored) when
+    Ctrl-C came while the row was being recorded (its fsync, the log's checkpoint)."""
+    from latentid.studies.store import ResultStore
+
+    study = tmp_path / "pca.toml"
+    study.write_text(GRID.split("[[models]]")[0] + '[[models]]\nname = "pca"\n')
+    real_record = ResultStore.record
+    calls = []
+
+    def recorded_then_stopped(self, row):
+        calls.append(row["key"])
+        done = real_record(self, row)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # after the commit: the row is in
+        return done
+
+    monkeypatch.setattr(ResultStore, "record", recorded_then_stopped)
+    store = tmp_path / "r.db"
+    result = run("experiment", "run", study, "--store", store, "--quiet")
+    assert result.exit_code == 130 and len(stored(store)) == 2
+    assert "interrupted: 2 of 4 runs of study 'grid'" in result.stderr, result.stderr

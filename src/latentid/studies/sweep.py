@@ -13,6 +13,7 @@ fitted model is not kept. Every run the study asks for is recorded as the study'
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,15 @@ def run_sweep(
             path.parent.mkdir(parents=True, exist_ok=True)
             save_array(path, latents)
             row["artifacts"] = {"latents": str(path.resolve())}
-        store.record(row)
+        try:
+            store.record(row)
+        except BaseException:
+            # Ctrl-C while the row was being recorded (its fsync, the log's checkpoint): where the row went in, the
+            # summary counts it, so that the interrupted line says what the store holds (it said one run fewer)
+            with contextlib.suppress(Exception):
+                if store.stored([row["key"]]).get(row["key"], {}).get("status") == row["status"]:
+                    setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
+            raise
         setattr(summary, row["status"], getattr(summary, row["status"]) + 1)
         if on_row is not None:
             on_row(row, summary)
