@@ -505,3 +505,10 @@ def test_real_data_sizes_too_small_to_score_and_control_characters_in_names_are_
     body = "seeds = 1\n[data]\nsamples = 300\n" + models('name = "pca"')
     with pytest.raises(InvalidParameterError, match=r"name: must not hold control characters"):
         study(tmp_path, 'name = "evil\\u001b[31mRED"\n' + body)
+
+
+def test_a_sample_count_too_small_to_score_is_refused_at_the_plan(tmp_path):
+    """samples = 4 passed the plan, then every run failed on 'split=0.5 leaves 2 fit and 2 held-out samples',
+    a split the file never set."""
+    with pytest.raises(InvalidParameterError, match=r"data.samples: must be an int >= 8"):
+        study(tmp_path, 'name = "s"\nseeds = 1\n[data]\nsamples = 4\n' + models('name = "gmm"'))

@@ -76,6 +76,7 @@ from pydantic import (
 from latentid.data.mixing import normalise_activation
 from latentid.data.synthetic import SyntheticSpec
 from latentid.errors import DataFileError, InvalidParameterError
+from latentid.metrics._validation import MIN_SAMPLES
 from latentid.runs import MODELS
 
 try:  # Python >= 3.11
@@ -201,7 +202,9 @@ class DataTable(BaseModel):
     activation: _axis(str) | None = None
     slope: _axis(float) | None = None
     noise: _axis(Annotated[float, Field(ge=0)]) | None = None
-    samples: _axis(Annotated[int, Field(ge=2)]) | None = None
+    # each run is scored on a held-out half (run_one.EVAL_SPLIT), and each half needs MIN_SAMPLES rows: below, every
+    # run failed, after the plan, on a split the file never set
+    samples: _axis(Annotated[int, Field(ge=2 * MIN_SAMPLES)]) | None = None
     n_train: _axis(PosInt) | None = None
     n_test: _axis(PosInt) | None = None
     data_seed: _axis(NonNegInt) | None = None
