@@ -404,3 +404,23 @@ def test_a_boolean_option_matches_however_it_is_spelled(store):
     for text in ("true", "True", "TRUE", "1"):
         assert [r["key"] for r in store.rows(f"options.whiten={text}")] == ["w"], text
     assert [r["key"] for r in store.rows("options.whiten=False")] == ["n"]
+
+
+def test_the_table_and_csv_say_why_a_run_failed_or_was_skipped(store, tmp_path):
+    """Only --format json and the report held the reason: `results --where status=failed --format csv` listed
+    failed rows with empty metrics and no word of why."""
+    from typer.testing import CliRunner
+
+    from latentid.cli import app
+
+    store.record(row("ok", metrics={"affine_r2": 0.5}))
+    store.record(row("bad", "failed", error="pretrain diverged at epoch 1", config=config("vade", 2)))
+    store.record(row("skip", "skipped", error="mfcvae needs facets", config=config("mfcvae", 3)))
+    columns, cells = rows_to_table(store.rows())
+    assert columns[-1] == "error"
+    assert [cell[-1] for cell in cells] == [None, "pretrain diverged at epoch 1", "mfcvae needs facets"]
+    path = str(store.path)
+    csv_text = CliRunner().invoke(app, ["results", path, "--format", "csv", "--where", "status=failed"]).stdout
+    assert csv_text.splitlines()[0].endswith(",error") and "pretrain diverged at epoch 1" in csv_text
+    table = CliRunner().invoke(app, ["results", path]).stdout
+    assert "failed: bad (bad): pretrain diverged at epoch 1" in table and "skipped: skip (skip): mfcvae needs" in table

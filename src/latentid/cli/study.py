@@ -253,15 +253,23 @@ def results_command(
     cells = [[_cell(name, v) for name, v in zip(header, values, strict=True)] for values in body]
     if header[-1] == "warnings":  # a count in the table, the messages below it: they are sentences
         cells = [[*values[:-1], str(len(row.get("warnings") or []))] for values, row in zip(cells, rows, strict=True)]
+    if "error" in header:  # a sentence as well: below the table, the column says only whether there is one
+        at = header.index("error")
+        cells = [
+            [*values[:at], "yes" if row.get("error") else "-", *values[at + 1 :]]
+            for values, row in zip(cells, rows, strict=True)
+        ]
     for name in header:
         table.add_column(name, no_wrap=True)
     for values in cells:
         table.add_row(*values)
     print_unfolded(table, header, cells)
     for row in rows:
+        # by key as well: two runs can share a label (options the label does not show, after an edit)
+        named = f"{row.get('label')} ({str(row['key'])[:10]})" if row.get("label") else str(row["key"])
+        if row.get("error"):
+            console.print(f"{escape(row['status'])}: {escape(named)}: {escape(str(row['error']))}", highlight=False)
         for warning in row.get("warnings") or []:
-            # by key as well: two runs can share a label (options the label does not show, after an edit)
-            named = f"{row.get('label')} ({str(row['key'])[:10]})" if row.get("label") else str(row["key"])
             console.print(f"note: {escape(named)}: {escape(warning)}", highlight=False)
 
 

@@ -700,8 +700,9 @@ def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
 # ---------------------------------------------------------------------- table out
 def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
     """(columns, cells) for a table or CSV: key, study, model, status, the config fields that vary among the
-    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, and
-    ``warnings`` (a run's warnings joined by " | ") when any row has one.
+    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, ``error`` (why
+    a run failed or was skipped) when any row has one, and ``warnings`` (a run's warnings joined by " | ") when any
+    row has one.
 
     A config field varies when the rows that have it hold more than one value; an option, when the rows of one
     model do (models' own defaults differ: vade's tol 0 beside fastica's 1e-4 is no setting of the study); lists
@@ -722,8 +723,13 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         names = [name for config in configs for name in config.get("metrics") or []]
         names += [name for row in rows for name in row.get("metrics") or {}]
         metrics = list(dict.fromkeys(names))
+    erred = any(row.get("error") for row in rows)
     warned = any(row.get("warnings") for row in rows)
-    columns = ["key", "study", "model", "status", *varying, *metrics, "seconds", *(["warnings"] if warned else [])]
+    columns = [
+        *("key", "study", "model", "status", *varying, *metrics, "seconds"),
+        *(["error"] if erred else []),
+        *(["warnings"] if warned else []),
+    ]
     cells = []
     for row, config in zip(rows, configs, strict=True):
         settings = []
@@ -733,6 +739,7 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         scores = [(row.get("metrics") or {}).get(name) for name in metrics]
         cells.append(
             [row["key"], row.get("study"), config.get("model"), row["status"], *settings, *scores, row["seconds"]]
+            + ([row.get("error")] if erred else [])
             + ([" | ".join(row.get("warnings") or [])] if warned else [])
         )
     return columns, cells
