@@ -231,3 +231,15 @@ def test_suggested_commands_quote_a_path_with_spaces(tmp_path):
     assert f'latentid fit --out "{folder}" --resume' in interrupted_message(folder)
     seed = tmp_path / "my study" / "vae" / "seed-0"
     assert f'--out "{tmp_path / "my study"}"' in study_seed_message(seed)
+
+
+def test_a_mixture_of_one_component_short_of_samples_is_not_told_to_lower_its_components():
+    """'Pass more samples or lower --components' with --components 1 already: no way out by it."""
+    import numpy as np
+
+    from latentid.errors import InvalidDataError
+    from latentid.models import VaDE
+
+    with pytest.raises(InvalidDataError) as info:
+        VaDE(n_components=1).fit(np.random.default_rng(0).normal(size=(2, 3)))
+    assert str(info.value).endswith("Pass more samples or lower validation_fraction."), str(info.value)

@@ -237,6 +237,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 ((f" ({key}={params[key]})", f"{what} / ") for key, what in MIN_SAMPLES_SET_BY if key in params),
                 ("", ""),
             )
+            if params.get("n_components") == 1:  # at its least already: lowering it is no way out
+                lower = ""
             raise InvalidDataError(
                 f"{name} needs at least {need} training samples{why}; X has {n} samples, {n_train} after holding "
                 f"out validation_fraction={self.validation_fraction}. Pass more samples or lower "
