@@ -512,3 +512,14 @@ def test_a_sample_count_too_small_to_score_is_refused_at_the_plan(tmp_path):
     a split the file never set."""
     with pytest.raises(InvalidParameterError, match=r"data.samples: must be an int >= 8"):
         study(tmp_path, 'name = "s"\nseeds = 1\n[data]\nsamples = 4\n' + models('name = "gmm"'))
+
+
+def test_a_misspelt_required_key_and_a_list_of_data_sets_are_named_as_such(tmp_path):
+    """'seed = 1' gave only "missing key 'seeds'", and dataset = ["mnist", "fashion-mnist"] "must be one of
+    'synthetic', ...", where every other list is an axis."""
+    body = "[data]\nsamples = 300\n" + models('name = "pca"')
+    with pytest.raises(InvalidParameterError, match=r"missing key 'seeds' \(the file has 'seed': a misspelling\?\)"):
+        study(tmp_path, 'name = "s"\nseed = 1\n' + body)
+    real = 'name = "s"\nseeds = 1\n[data]\ndataset = ["mnist", "fashion-mnist"]\n' + models('name = "pca"')
+    with pytest.raises(InvalidParameterError, match=r"data.dataset: not an axis: one data set per \[\[data\]\] table"):
+        study(tmp_path, real)

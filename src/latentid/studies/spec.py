@@ -801,6 +801,19 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return list(DataTable.model_fields if loc[0] == "data" else ModelTable.model_fields)
 
 
+def _node_at(raw: Any, loc: tuple) -> Any:
+    """The part of the file at ``loc`` (('models', 0) -> raw['models'][0]); None where there is none."""
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
 def _validation_message(exc: ValidationError, raw: dict) -> str:
     error = exc.errors(include_url=False)[0]
     loc = error["loc"]
@@ -808,7 +821,14 @@ def _validation_message(exc: ValidationError, raw: dict) -> str:
         hint = _did_you_mean(str(loc[-1]), _allowed_keys(loc))
         return f"unknown key {_loc_text(loc, raw)!r}{hint}"
     if error["type"] == "missing":
-        return f"missing key {_loc_text(loc, raw)!r}"
+        # a misspelt required key is both missing and unknown: name the key the file has ('seed' for 'seeds')
+        node = _node_at(raw, loc[:-1])
+        keys = [key for key in node if isinstance(key, str)] if isinstance(node, dict) else []
+        close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+        have = f" (the file has {close[0]!r}: a misspelling?)" if close else ""
+        return f"missing key {_loc_text(loc, raw)!r}{have}"
+    if loc[-1:] == ("dataset",) and error["type"] == "literal_error" and isinstance(error["input"], list):
+        return f"{_loc_text(loc, raw)}: not an axis: one data set per [[data]] table (write one table for each)"
     if loc == ("models",) and error["type"] == "list_type":
         return "models: must be an array of tables, each written [[models]]"
     return f"{_loc_text(loc, raw) or 'study'}: {_pydantic_text(error)}"
