@@ -112,3 +112,15 @@ def written_report(tmp_path_factory):
 
     rows = _grid_rows()
     return write_study_report(rows, tmp_path_factory.mktemp("report")), rows
+
+
+@pytest.fixture
+def grid_store(tmp_path, study_rows):
+    """A results store at tmp_path / 'r.db' holding the grid's rows (see _grid_rows)."""
+    from latentid.studies.store import ResultStore
+
+    path = tmp_path / "r.db"
+    with ResultStore(path) as opened:
+        for row in study_rows:
+            opened.record(row)
+    return path

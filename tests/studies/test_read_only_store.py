@@ -15,12 +15,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def store(tmp_path, study_rows):
-    path = tmp_path / "r.db"
-    with ResultStore(path) as opened:
-        for row in study_rows:
-            opened.record(row)
-    return path
+def store(grid_store):
+    return grid_store
 
 
 def test_a_store_opened_read_only_gives_its_rows_and_refuses_a_write(store, study_rows):

@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 from latentid._folder_lock import folder_lock
 from latentid.cli import app
 from latentid.studies import report as report_module
-from latentid.studies.store import ResultStore
 
 runner = CliRunner()
 
@@ -18,12 +17,8 @@ def files_of(folder):
 
 
 @pytest.fixture
-def store(tmp_path, study_rows):
-    path = tmp_path / "r.db"
-    with ResultStore(path) as opened:
-        for row in study_rows:
-            opened.record(row)
-    return path
+def store(grid_store):
+    return grid_store
 
 
 def test_a_report_stopped_while_it_draws_leaves_the_old_page_with_its_own_figures(store, tmp_path, monkeypatch):
