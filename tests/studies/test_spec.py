@@ -523,3 +523,12 @@ def test_a_misspelt_required_key_and_a_list_of_data_sets_are_named_as_such(tmp_p
     real = 'name = "s"\nseeds = 1\n[data]\ndataset = ["mnist", "fashion-mnist"]\n' + models('name = "pca"')
     with pytest.raises(InvalidParameterError, match=r"data.dataset: not an axis: one data set per \[\[data\]\] table"):
         study(tmp_path, real)
+
+
+def test_mfcvae_facets_written_as_pairs_are_one_value(tmp_path):
+    """facets = [[1, 2], [1, 2]] was read as an axis of two values, each refused as 'not a list of pairs'."""
+    body = 'name = "s"\nseeds = 1\n[data]\nsamples = 300\nlatent_dim = 2\n'
+    pairs = study(tmp_path, body + models('name = "mfcvae"\noptions = { facets = [[1, 2], [1, 3]] }')).expand()
+    text = study(tmp_path, body + models('name = "mfcvae"\noptions = { facets = "1:2,1:3" }')).expand()
+    assert len(pairs) == 1 and pairs[0].options["facets"] == [[1, 2], [1, 3]]
+    assert [run.key for run in pairs] == [run.key for run in text]

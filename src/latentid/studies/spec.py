@@ -679,11 +679,19 @@ def _inert_options(options: dict) -> list[str]:
     return [key for key in inert if key in options]
 
 
+def _is_pair(value: Any) -> bool:
+    """Whether ``value`` is a (latent_dim, n_components) pair as TOML writes it: a list of two ints."""
+    return isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)
+
+
 def _option_values(key: str, raw: Any, constraints: list) -> list:
     """The axis of one option: list-valued parameters take lists of lists, facets strings, others lists."""
     from latentid.models.params import FACETS, IntSequence
 
     if any(c is FACETS for c in constraints):
+        pairs = isinstance(raw, list) and raw and all(_is_pair(v) for v in raw)
+        if pairs:  # facets = [[1, 2], [1, 2]]: one value written as pairs, not an axis of two (each refused)
+            return [raw]
         return [(parse_facets(v) if isinstance(v, str) else v) for v in _as_list(raw)] if raw != [] else []
     if any(isinstance(c, IntSequence) for c in constraints):
         return raw if isinstance(raw, list) and raw and all(isinstance(v, list) for v in raw) else [raw]
