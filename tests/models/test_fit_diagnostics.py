@@ -51,3 +51,20 @@ def test_a_fit_that_leaves_its_latents_unused_says_so(gmm_data):
 
 def test_a_fit_that_uses_its_latents_does_not_warn(gmm_data):
     assert _inactive_warnings(0.01, 30, gmm_data[0]) == []
+
+
+def test_a_fit_that_ran_away_with_a_finite_loss_warns():
+    """lr 10 on the default setting ended with posterior means of 2e9 and a finite loss, saved without a word."""
+    import numpy as np
+
+    from latentid.data.synthetic import SyntheticSpec
+    from latentid.models import VAE
+
+    x = SyntheticSpec.create(seed=0).build().sample(600, random_state=0).x
+    with pytest.warns(UserWarning, match=r"posterior means reach .* training ran away.*lr=10 now"):
+        runaway = VAE(lr=10.0, epochs=5, random_state=0).fit(x)
+    assert np.abs(runaway.transform(x)).max() > 1e4
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        VAE(epochs=5, random_state=0).fit(x)
+    assert not [w for w in caught if "ran away" in str(w.message)]

@@ -59,6 +59,9 @@ EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
 ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
+# Posterior means beyond this (model units: x standardised, priors started at unit scale) are no fit: lr 1 and 10 on
+# the default synthetic setting reached 3e5 to 8e9 with a finite loss, and were saved without a word.
+RUNAWAY_LATENT_SCALE = 1e4
 # device='auto' takes a GPU only for networks this large: below, a step is bound by kernel launches there, and
 # the CPU is as fast or faster (benchmarks/device_crossover.py on an H200: tied at 283k weights, the GPU 4x
 # ahead at 1.9M; the paper's synthetic networks, ~1k weights, trained 2x slower on the GPU).
@@ -345,6 +348,15 @@ class LatentModel(TransformerMixin, BaseEstimator):
         x = self._tensor_of(X[rows], None if u is None else np.asarray(u)[rows])  # X: the array fit validated
         means = self._batched(lambda b: self.module_.encoder(b)[0], x).cpu().double().numpy()
         sds = self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().double().numpy()
+        reach = float(np.abs(means).max(initial=0.0))
+        if not reach < RUNAWAY_LATENT_SCALE:  # finite, so no divergence was caught, but no sane fit is here
+            warnings.warn(
+                f"{type(self).__name__}'s posterior means reach {reach:.3g} (in the model's standardised units, where "
+                "a fit's latents are of order 1-10): training ran away, though the loss stayed finite. Fit again with "
+                f"a lower learning rate (lr={self.lr:g} now).",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
         snr = latent_signal_to_noise(means, sds)
         inactive = inactive_dimensions(snr)
         if inactive:
