@@ -59,8 +59,8 @@ EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
 ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
-# Posterior means beyond this (model units: x standardised, priors started at unit scale) are no fit: lr 1 and 10 on
-# the default synthetic setting reached 3e5 to 8e9 with a finite loss, and were saved without a word.
+# Posterior means beyond this many times the data's largest value (as the model sees x: standardised, or not) are no
+# fit: lr 1 and 10 on the default synthetic setting reached 3e5 to 8e9 with a finite loss, saved without a word.
 RUNAWAY_LATENT_SCALE = 1e4
 # device='auto' takes a GPU only for networks this large: below, a step is bound by kernel launches there, and
 # the CPU is as fast or faster (benchmarks/device_crossover.py on an H200: tied at 283k weights, the GPU 4x
@@ -349,11 +349,12 @@ class LatentModel(TransformerMixin, BaseEstimator):
         means = self._batched(lambda b: self.module_.encoder(b)[0], x).cpu().double().numpy()
         sds = self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().double().numpy()
         reach = float(np.abs(means).max(initial=0.0))
-        if not reach < RUNAWAY_LATENT_SCALE:  # finite, so no divergence was caught, but no sane fit is here
+        data_reach = float(x.abs().max()) if x.numel() else 0.0  # x as the model sees it (standardised or not)
+        if not reach < RUNAWAY_LATENT_SCALE * max(1.0, data_reach):  # finite (no divergence caught), but no fit
             warnings.warn(
-                f"{type(self).__name__}'s posterior means reach {reach:.3g} (in the model's standardised units, where "
-                "a fit's latents are of order 1-10): training ran away, though the loss stayed finite. Fit again with "
-                f"a lower learning rate (lr={self.lr:g} now).",
+                f"{type(self).__name__}'s posterior means reach {reach:.3g}, against data reaching {data_reach:.3g} "
+                "as the model sees them: training ran away, though the loss stayed finite. Fit again with a lower "
+                f"learning rate (lr={self.lr:g} now).",
                 UserWarning,
                 stacklevel=caller_stacklevel(),
             )
