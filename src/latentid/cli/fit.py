@@ -46,6 +46,7 @@ from latentid.runs import (
     LATENTS_FILE,
     LINEAR_MODELS,
     MODEL_DIR,
+    MODELS,
     REPLACED_DIR,
     RUNNING,
     aux_values,
@@ -680,7 +681,7 @@ def _defaults_changed_since(out: Path, same_fit) -> dict:
         name, today = same_fit.settings(stored)
     except (LatentIDError, ValueError, TypeError, KeyError):
         return {}  # the resume itself names what is wrong
-    if began.get("class") != type(make_model(name)).__name__:
+    if began.get("class") != MODELS[name].__name__:
         return {}
     return {
         option: value

@@ -59,8 +59,8 @@ def _check_label_count(name: str, labels: np.ndarray) -> None:
             stacklevel=caller_stacklevel(),
         )
     elif (counts < RARE_LABEL_ROWS).any():
-        rare = [f"{value} ({count} row{'s' if count > 1 else ''})" for value, count in zip(values, counts, strict=True)]
-        rare = [text for text, count in zip(rare, counts, strict=True) if count < RARE_LABEL_ROWS]
+        few = counts < RARE_LABEL_ROWS
+        rare = [f"{v} ({n} row{'s' if n > 1 else ''})" for v, n in zip(values[few], counts[few], strict=True)]
         shown = ", ".join(rare[:5]) + (f" and {len(rare) - 5} more" if len(rare) > 5 else "")
         warnings.warn(
             f"{RARE_LABEL_WARNING} {shown}: each one's prior mean and variance rest on those rows alone, and a "
