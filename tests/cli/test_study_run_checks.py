@@ -186,7 +186,31 @@ def test_a_study_name_reused_with_another_grid_is_noted(tmp_path):
     assert again.exit_code == 0 and "does not declare" not in again.stderr  # the same grid: nothing to say
     changed = run("experiment", "run", study(tmp_path, seeds=1, samples=250), "--store", store, "--quiet")
     assert changed.exit_code == 0
-    assert "also holds 1 run of study 's' that" in " ".join(changed.stderr.split()), changed.stderr
+    said = " ".join(changed.stderr.split())
+    assert "also holds 1 run of study 's' that" in said, said
+    assert "only in data.samples (200 in the store, 250 now); an earlier version of the file?" in said, said
+
+
+def test_runs_set_apart_by_a_changed_default_are_named_as_such(tmp_path, monkeypatch):
+    """A rerun after latentid changed a default refits: the note names the setting, not an edit of the file."""
+    from latentid.runs import MODELS
+
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path, seeds=1), "--store", store, "--quiet").exit_code == 0
+    init = MODELS["pca"].__init__  # a later version of latentid, whose PCA no longer whitens by default
+    monkeypatch.setattr(init, "__kwdefaults__", {**init.__kwdefaults__, "whiten": False})
+    again = run("experiment", "run", study(tmp_path, seeds=1), "--store", store, "--quiet")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert "differ from this file's runs only in options.whiten (True in the store, False now)" in said, said
+    assert "a default changed since they ran" in said and "earlier version of the file" not in said, said
+
+    edited = tmp_path / "s.toml"  # the same setting, now written in the file: an edit, not a default
+    edited.write_text(STUDY.format(seeds=1, samples=200) + "options.whiten = false\n")
+    monkeypatch.undo()
+    noted = " ".join(run("experiment", "run", edited, "--store", store, "--quiet").stderr.split())
+    assert "an earlier version of the file?" in noted and "options.whiten (True in the store, False now)" in noted
+    assert "default changed" not in noted, noted
 
 
 def test_a_real_data_study_without_the_files_is_refused_once_before_any_run(tmp_path, monkeypatch):

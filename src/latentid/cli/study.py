@@ -81,14 +81,29 @@ def _check_real_data(study) -> None:
             raise DataFileError(str(exc).replace("point --data-dir or $", "point $")) from None
 
 
-def _runs_not_declared(results, study) -> int:
-    """How many runs the store files under ``study``'s name that its grid does not hold."""
-    declared = {config.key for config in study.expand()}
+def _undeclared_note(results, study, store: Path, study_file: Path) -> str:
+    """A note on the runs the store files under ``study``'s name that its grid does not hold ("" if none):
+    how many, and what sets them apart, so that a changed default is not taken for an edit of the file."""
+    from latentid.studies.undeclared import describe, set_in_file, undeclared_runs
+
     try:
         held = results.rows(study=study.name)
     except InvalidParameterError:  # the store has no run of that study yet
-        return 0
-    return sum(row["key"] not in declared for row in held)
+        return ""
+    declared = [{**config.model_dump(), "key": config.key} for config in study.expand()]
+    found = undeclared_runs(held, declared)
+    if not found.count:
+        return ""
+    why = describe(found)
+    if why and found.explained == found.count and not set_in_file(study) & found.differences.keys():
+        cause = f"they {why}, which the file leaves to latentid's defaults: a default changed since they ran"
+    else:
+        cause = f"{'they ' + why + '; ' if why else ''}an earlier version of the file?"
+    return (
+        f"note: {store} also holds {_plural(found.count, 'run')} of study {study.name!r} that {study_file} does not "
+        f"declare ({cause}): 'results' and 'report' for this study include them. Use another study name or "
+        "--store to keep them apart."
+    )
 
 
 def _check_folder(path: Path, flag: str) -> None:
@@ -156,15 +171,9 @@ def run_command(
     try:
         with ResultStore(store) as results, Progress(*columns, console=err_console, disable=quiet) as progress:
             task = progress.add_task(f"study {escape(study.name)}", total=None, failed="")
-            undeclared = _runs_not_declared(results, study)
-            if undeclared:
-                progress.console.print(
-                    f"note: {escape(str(store))} also holds {_plural(undeclared, 'run')} of study "
-                    f"{escape(repr(study.name))} that {escape(str(study_file))} does not declare (an earlier version "
-                    "of the file?): 'results' and 'report' for this study include them. Use another study name or "
-                    "--store to keep them apart.",
-                    highlight=False,
-                )
+            note = _undeclared_note(results, study, store, study_file)
+            if note:
+                progress.console.print(escape(note), highlight=False)
 
             def started(summary) -> None:
                 seen["summary"] = summary

@@ -1,0 +1,99 @@
+"""Runs a store files under a study's name that the study file no longer declares, and what sets them apart.
+
+Such runs come from an earlier version of the file, or from the same file under an earlier version of
+latentid whose defaults differ: every run's key covers its resolved settings, defaults included, so a changed
+default gives the same line of the file a new key. Telling the two apart spares the user a hunt through
+their own file for an edit they never made.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A stored run further than this many settings from every declared run is not called "the same run".
+MAX_DIFFERENCES = 3
+
+
+@dataclass(frozen=True)
+class Undeclared:
+    """``count`` runs of the study not in its grid; ``differences`` (setting path -> (stored value, value the
+    file's grid now resolves to)) for the runs that differ from a declared run in a few settings only, most
+    frequent first; ``explained`` how many of the ``count`` those cover."""
+
+    count: int
+    differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    explained: int = 0
+
+
+def _settings(config: dict) -> dict[str, Any]:
+    """The settings that make a run's key (seed and model aside), flattened to 'data.x' / 'options.y'."""
+    flat = {}
+    for part in ("data", "options"):
+        for name, value in (config.get(part) or {}).items():
+            flat[f"{part}.{name}"] = value
+    return flat
+
+
+def _nearest(stored: dict, declared: Iterable[dict]) -> dict[str, tuple[Any, Any]] | None:
+    """The settings in which ``stored`` differs from its nearest declared run of the same model and seed
+    (None when there is none within ``MAX_DIFFERENCES``)."""
+    mine = _settings(stored)
+    best = None
+    for config in declared:
+        if config.get("model") != stored.get("model") or config.get("seed") != stored.get("seed"):
+            continue
+        theirs = _settings(config)
+        missing = object()
+        differ = {
+            path: (mine.get(path, missing), theirs.get(path, missing))
+            for path in sorted(mine.keys() | theirs.keys())
+            if mine.get(path, missing) != theirs.get(path, missing)
+        }
+        if differ and len(differ) <= MAX_DIFFERENCES and (best is None or len(differ) < len(best)):
+            best = {path: tuple(None if v is missing else v for v in pair) for path, pair in differ.items()}
+    return best
+
+
+def undeclared_runs(held: list[dict], declared: list[dict]) -> Undeclared:
+    """``held``: the store's rows of the study (each with "key" and "config"); ``declared``: the configs
+    (``RunConfig.model_dump()``, with "key") of the study file's grid."""
+    keys = {config["key"] for config in declared}
+    extra = [row for row in held if row["key"] not in keys]
+    seen: Counter[str] = Counter()
+    values: dict[str, tuple[Any, Any]] = {}
+    explained = 0
+    for row in extra:
+        differ = _nearest(row.get("config") or {}, declared)
+        if differ is None:
+            continue
+        explained += 1
+        for path, pair in differ.items():
+            seen[path] += 1
+            values.setdefault(path, pair)
+    ordered = {path: values[path] for path, _ in seen.most_common()}
+    return Undeclared(count=len(extra), differences=ordered, explained=explained)
+
+
+def set_in_file(study) -> set[str]:
+    """The setting paths ('data.depth', 'options.lr') that ``study``'s file gives a value; the others are
+    latentid's defaults."""
+    paths = {f"data.{name}" for table in study.data for name, value in table if value is not None}
+    return paths | {f"options.{name}" for table in study.models for name in table.options}
+
+
+def describe(undeclared: Undeclared) -> str:
+    """What sets the runs apart, for a note: "they differ from the file's runs in options.batch_size (256 in
+    the store, 'auto' now)", or "" when no declared run is near them."""
+    if not undeclared.differences:
+        return ""
+    parts = [
+        f"{path} ({stored!r} in the store, {now!r} now)"
+        if stored is not None and now is not None
+        else f"{path} ({'set in the store only' if now is None else 'not in the store'})"
+        for path, (stored, now) in undeclared.differences.items()
+    ]
+    some = "" if undeclared.explained == undeclared.count else f"{undeclared.explained} of them "
+    return f"{some}differ from this file's runs only in {', '.join(parts)}"
