@@ -67,3 +67,28 @@ def test_a_read_only_store_whose_log_holds_runs_is_refused_not_read_short(store,
     log.write_bytes(b"\0" * 64)  # runs waiting in the log
     with pytest.raises(DataFileError, match=r"some of its runs are still in r.db-wal"):
         ResultStore(store, read_only=True)
+
+
+def test_only_a_refusal_to_write_sends_a_store_to_read_only(tmp_path):
+    """Told by SQLite's error code, not by its wording: a damaged or full store is reported, not read around."""
+    from latentid.studies.store import StoreNotWritableError, _refused_writing
+
+    path = tmp_path / "a.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+    reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        reader.execute("INSERT INTO t VALUES (1)")
+    reader.close()
+    assert _refused_writing(refused.value) and _refused_writing(PermissionError(13, "Permission denied"))
+
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"not a store at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as garbled:
+        sqlite3.connect(damaged).execute("PRAGMA journal_mode")
+    assert not _refused_writing(garbled.value) and not _refused_writing(OSError(28, "No space left on device"))
+    with pytest.raises(DataFileError, match="not an SQLite file") as opened:
+        ResultStore(damaged)
+    assert not isinstance(opened.value, StoreNotWritableError)
+    with pytest.raises(DataFileError, match="not an SQLite file"):
+        ResultStore(damaged, read_only=True)

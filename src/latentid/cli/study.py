@@ -45,7 +45,7 @@ class OutputFormat(str, Enum):
 
 def _existing_store(store: Path):
     """Open a store that must exist already (results, report): never create an empty one by mistake."""
-    from latentid.studies.store import ResultStore
+    from latentid.studies.store import ResultStore, StoreNotWritableError
 
     if not store.is_file():
         raise DataFileError(f"{store}: no such results store. Give the --store file of 'latentid experiment run'.")
@@ -55,9 +55,7 @@ def _existing_store(store: Path):
         )
     try:
         return ResultStore(store)
-    except DataFileError as exc:  # a store the user may read but not write: results and report only read it
-        if "readonly" not in str(exc) and "read-only" not in str(exc) and "unable to open" not in str(exc):
-            raise
+    except StoreNotWritableError:  # a store the user may read but not write: results and report only read it
         return ResultStore(store, read_only=True)
 
 

@@ -125,6 +125,22 @@ CREATE TABLE IF NOT EXISTS run_studies (
 _CHUNK = 500  # keys per IN (...) query, below SQLite's limit on bound parameters
 
 
+class StoreNotWritableError(DataFileError):
+    """The store, its folder or its log may not be written by this user: ``ResultStore(path, read_only=True)``
+    may still read it."""
+
+
+def _refused_writing(exc: BaseException) -> bool:
+    """Whether opening a store failed for want of permission to write it (or to create its -wal and -shm files
+    beside it), rather than for a damaged file or a full disk."""
+    if isinstance(exc, PermissionError):
+        return True
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"))
+    return any(words in str(exc) for words in ("readonly", "read-only", "unable to open"))  # raised without a code
+
+
 class ResultStore:
     """A results store at ``path``, created with its schema when missing. A context manager.
 
@@ -151,7 +167,8 @@ class ResultStore:
             reason = "not an SQLite file" if "not a database" in str(exc) else " ".join(str(exc).split())
             if "disk is full" in str(exc) or getattr(exc, "errno", None) in DISK_FULL:
                 reason = "no space left on the device"
-            raise DataFileError(f"{self.path}: cannot open the results store ({reason})") from None
+            error = StoreNotWritableError if _refused_writing(exc) else DataFileError
+            raise error(f"{self.path}: cannot open the results store ({reason})") from None
 
     def _open_read_only(self) -> None:
         # mode=ro still needs the write-ahead log's index (<store>-shm), which a reader who may not write the
@@ -171,10 +188,12 @@ class ResultStore:
             try:
                 db = sqlite3.connect(uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 version = db.execute("PRAGMA user_version").fetchone()[0]
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError as exc:
                 if db is not None:
                     db.close()
-                continue
+                if isinstance(exc, sqlite3.OperationalError):
+                    continue
+                raise
             self._db = db
             break
         else:
