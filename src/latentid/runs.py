@@ -430,6 +430,7 @@ def fit_run(
             "seed": params.get("random_state"),
             "params": json_params(params),  # what a --resume compares the flags typed again with
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **({THREADS_FIELD: [_torch_threads(params)]} if deep else {}),
         }
         if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
             from latentid.checkpoint import load_checkpoint
@@ -445,6 +446,7 @@ def fit_run(
                 "options": earlier.get("options") if options is None else options,
                 "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
                 "resume_commands": [*earlier.get("resume_commands", []), command],
+                **({THREADS_FIELD: [*_recorded_threads(earlier), _torch_threads(params)]} if deep else {}),
             }
         replaced = set_aside_run_files(out) if force and not resume and not created else None
         write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
@@ -495,6 +497,16 @@ def fit_run(
         labels = {"aux_label_columns": label_columns(data)} if aux == "c" else {}
         info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"], **labels)
         info = {**started, **info, SESSIONS_FIELD: sessions, "warnings": fit_warnings}
+        threads = sorted(set(started.get(THREADS_FIELD, [])))
+        if len(threads) > 1:
+            info["threads_note"] = mixed_threads_note(threads)
+        began = (started.get("params") or {}).get("epochs") if isinstance(started.get("params"), dict) else None
+        if deep and type(began) is int and began != params.get("epochs"):
+            info["epochs_note"] = (
+                f"the fit began with {began} epochs and went on to {params.get('epochs')} (--resume --epochs): the "
+                "learning rate's schedule was stretched part-way, so a fit of that many epochs from the start gives "
+                "another model"
+            )
         if len(sessions) < 1 + len(started.get("resumed", [])):  # a session killed outright recorded no time
             info["fit_seconds_note"] = (
                 f"the sum of {len(sessions)} of the fit's {1 + len(started.get('resumed', []))} sessions: a session "
@@ -510,6 +522,33 @@ def fit_run(
 # run.json: the seconds of each session of a fit (the first, then each --resume) whose end was seen (it finished,
 # or Ctrl-C / an error interrupted it); fit_seconds is their sum.
 SESSIONS_FIELD = "session_seconds"
+# run.json: torch's CPU threads in each session of a deep model's fit. Sums of floats are added up in another order
+# with another thread count, so a fit's last digits (and, over many epochs, more) depend on it.
+THREADS_FIELD = "torch_threads"
+
+
+def _torch_threads(params: dict) -> int:
+    """The torch CPU threads a deep model's fit with ``params`` runs with (its ``threads``, else torch's own)."""
+    import torch
+
+    return int(params.get("threads") or torch.get_num_threads())
+
+
+def _recorded_threads(earlier: dict) -> list[int]:
+    """The thread counts an interrupted run's record holds ([] for a run.json written before they were kept)."""
+    threads = earlier.get(THREADS_FIELD)
+    return [t for t in threads if type(t) is int] if isinstance(threads, list) else []
+
+
+def mixed_threads_note(threads: list[int]) -> str:
+    """What a fit whose sessions ran with different torch thread counts (``threads``, sorted) differs in."""
+    counts = " and ".join(map(str, threads))
+    return (
+        f"the fit's sessions ran with {counts} torch threads: the model differs a little from a fit with one thread "
+        "count throughout, which alone reproduces it exactly"
+    )
+
+
 RUN_FILES = (RUN_FILE, LATENTS_FILE, "train_log.jsonl")  # with model/ and the checkpoints below
 CHECKPOINT_PATTERNS = ("restart-*.pt", "pretrained-*.pt", "pretrain-*.pt")
 _WEIGHTS = (WEIGHTS_NAME, ARRAYS_NAME)

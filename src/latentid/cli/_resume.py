@@ -29,7 +29,9 @@ from latentid.runs import (
     study_seed_message,
 )
 
-ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")  # they steer the run without changing its result
+# Flags a resumed run may change: how long it goes on and where it runs. Its result still depends on them (the
+# schedule spans the epochs; the thread count and device set the order floats are added in), so fit notes it.
+ADJUSTABLE_ON_RESUME = ("epochs", "threads", "device")
 
 
 def flag(name: str) -> str:

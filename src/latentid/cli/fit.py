@@ -447,6 +447,9 @@ def fit(
     if model in DEEP:
         params = _deep_params(model, o, parsed_facets, dataset.x.shape[1])
         note_oversubscription(o["threads"])
+        if resume:
+            for note in _resume_changes(out, params):
+                err_console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
     else:
         params = _linear_params(model, o)
         note_oversubscription(o["threads"])
@@ -499,6 +502,9 @@ def fit(
     )
     for warning in run.info.get("warnings", []):
         err_console.print(f"note: {escape(warning)} (recorded in run.json)", soft_wrap=True, highlight=False)
+    for note in ("threads_note", "epochs_note"):
+        if run.info.get(note):
+            err_console.print(f"note: {escape(run.info[note])} (recorded in run.json)", soft_wrap=True)
 
 
 def plural(count: int, noun: str) -> str:
@@ -582,6 +588,32 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
         raise InvalidParameterError("--model mfcvae needs --facets, e.g. --facets 2:3,2:4 (latent_dim:components).")
     # --components is refused for mfcvae by _refuse_inapplicable; the prior here is always a mixture
     return list(facets_from_options(facets, latent_dim=latent_dim, components=None, prior=Prior.gmm))
+
+
+def _resume_changes(out: Path, params: dict) -> list[str]:
+    """Notes on what a --resume with ``params`` changes that the result depends on: the epoch count (the learning
+    rate's schedule is laid over the fit's epochs) and torch's thread count (the order floats are added in)."""
+    import torch
+
+    from latentid.runs import THREADS_FIELD
+
+    info = read_run_info(out) or {}
+    began = info.get("params") if isinstance(info.get("params"), dict) else {}
+    notes = []
+    if type(began.get("epochs")) is int and began["epochs"] != params.get("epochs"):
+        notes.append(
+            f"the fit began with {began['epochs']} epochs and goes on to {params.get('epochs')}: the learning rate's "
+            "schedule is stretched from here, so the model will not be that of a fit of "
+            f"{params.get('epochs')} epochs from the start"
+        )
+    threads = [t for t in info.get(THREADS_FIELD) or [] if type(t) is int]
+    now = int(params.get("threads") or torch.get_num_threads())
+    if threads and threads[-1] != now:
+        notes.append(
+            f"the fit ran with {threads[-1]} torch thread(s) and goes on with {now}: the model will differ a little "
+            f"from a fit with one thread count throughout (add --threads {threads[-1]} to keep it reproducible)"
+        )
+    return notes
 
 
 def _blas_threads(model: ModelName, threads: int | None):
