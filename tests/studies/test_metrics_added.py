@@ -124,7 +124,7 @@ def test_a_version_1_store_is_migrated_and_its_runs_keep_their_study(tmp_path):
         assert [r["key"] for r in opened.rows(study="new")] == ["k"]
         assert [r["key"] for r in opened.rows(where="study=new")] == ["k"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert sorted(db.execute("SELECT key, study FROM run_studies")) == [("k", "new"), ("k", "old")]
     db.close()
 
@@ -148,5 +148,5 @@ def test_a_version_2_store_gains_the_warnings_column_and_keeps_its_runs(tmp_path
         opened.record({"key": "k2", "status": "finished", "warnings": ["VaDE left latent dimension 1 inactive"]})
         assert opened.rows(where="key=k2")[0]["warnings"] == ["VaDE left latent dimension 1 inactive"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     db.close()

@@ -75,7 +75,7 @@ def test_schema_wal_and_version(tmp_path):
         pass
     db = sqlite3.connect(tmp_path / "r.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     columns = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
     assert columns[:5] == ["key", "study", "label", "config", "status"] and {"host", "warnings"} <= set(columns)
     assert [r[1] for r in db.execute("PRAGMA table_info(run_studies)")] == ["key", "study"]

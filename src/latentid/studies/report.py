@@ -472,6 +472,11 @@ def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, obje
     hosts = sorted({str(run.row["host"]) for run in runs if run.row.get("host")})
     if hosts:
         facts.append(("hosts", ", ".join(hosts)))
+    threads = Counter(run.row["threads"] for run in runs if type(run.row.get("threads")) is int)
+    if threads:
+        counts = ", ".join(f"{n} ({count} run{'s' if count > 1 else ''})" for n, count in sorted(threads.items()))
+        mixed = ": a fit's last digits depend on its thread count" if len(threads) > 1 else ""
+        facts.append(("torch threads of the deep models' fits", counts + mixed))
     versions: dict[str, set[str]] = {}
     for run in runs:
         for name, version in (run.row.get("versions") or {}).items():

@@ -140,6 +140,7 @@ def _new_row(config: RunConfig) -> dict:
         "host": platform.node(),
         "latents": None,
         "warnings": [],
+        "threads": None,
     }
 
 
@@ -172,6 +173,8 @@ def run_one(config_json: str, threads: int | None = None) -> dict:
         aux = config.options.get("aux")
         inputs = {} if aux is None else {"u": aux_values(fit_data, aux)}
         model = make_model(config.model, **config.estimator_options(), random_state=config.seed)
+        if config.model in DEEP_MODELS:  # the order its floats are added in, so its last digits, depend on it
+            row["threads"] = torch.get_num_threads()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             try:  # a failed fit's warnings are kept too: they may say why it failed

@@ -2,7 +2,7 @@
 
 The file is in WAL mode with a 30 s busy timeout, so several processes (one per worker) can record at
 once: a writer waits for the other's transaction instead of failing. ``PRAGMA user_version`` holds the
-schema version (2; a version-1 store is migrated when opened). Table ``runs``:
+schema version (4; an older store is migrated when opened). Table ``runs``:
 
     key TEXT PRIMARY KEY   RunConfig.key (data, model, options and seed; not the study's name or metrics)
     study, label TEXT      the study that ran it and RunConfig.label()
@@ -20,6 +20,9 @@ schema version (2; a version-1 store is migrated when opened). Table ``runs``:
     started, finished TEXT ISO times
     versions, artifacts    JSON objects (package -> version; name -> path)
     host TEXT              the machine that ran it
+    warnings TEXT          JSON list of what the run's fit and scoring warned of
+    threads INTEGER        torch's CPU threads during a deep model's fit (NULL for the linear floors, a skipped
+                           run, and runs recorded before version 4): a fit's last digits depend on it
 
 Table ``run_studies`` (key, study): every study that asked for a run, the one that ran it and those that
 found it already done (``add_study``), so that a run shared by several studies is found by each study's
@@ -52,7 +55,9 @@ from latentid._atomic import DISK_FULL
 from latentid._warnings import caller_stacklevel
 from latentid.errors import DataFileError, InvalidParameterError
 
-SCHEMA_VERSION = 3  # 2: the run_studies table; 3: the warnings column
+SCHEMA_VERSION = 4  # 2: the run_studies table; 3: the warnings column; 4: the threads column
+# The oldest schema a reader who may not write the store reads as it is (a column added since reads as NULL).
+OLDEST_READABLE_AS_IS = 3
 BUSY_TIMEOUT_S = 30.0
 # How long a write waits in all for a store another process holds locked (a DB browser's transaction, a copy):
 # a finished run must not be lost to a lock held a little longer than SQLite's own busy timeout.
@@ -73,6 +78,7 @@ COLUMNS = (
     "artifacts",
     "host",
     "warnings",
+    "threads",
 )
 JSON_COLUMNS = ("config", "metrics", "versions", "artifacts", "warnings")
 # latentid.runs.LINEAR_MODELS (not imported: that loads torch): the linear floors outside the theory, whose
@@ -112,7 +118,8 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT,
     artifacts TEXT,
     host TEXT,
-    warnings TEXT
+    warnings TEXT,
+    threads INTEGER
 )
 """
 _STUDIES_SCHEMA = """
@@ -198,12 +205,12 @@ class ResultStore:
             break
         else:
             raise DataFileError(f"{self.path}: cannot open the results store for reading")
-        if version != SCHEMA_VERSION:
+        if not OLDEST_READABLE_AS_IS <= version <= SCHEMA_VERSION:
             raise DataFileError(
                 f"{self.path}: a results store of schema version {version}, which this latentid reads as "
                 f"{SCHEMA_VERSION}; it is read-only to you, so it cannot be upgraded. Copy it somewhere you can "
                 "write, and read the copy."
-                if version < SCHEMA_VERSION
+                if version < OLDEST_READABLE_AS_IS
                 else f"{self.path}: results store of schema version {version}, newer than this latentid's "
                 f"({SCHEMA_VERSION}); upgrade latentid"
             )
@@ -246,8 +253,11 @@ class ResultStore:
             db.execute(
                 "INSERT OR IGNORE INTO run_studies (key, study) SELECT key, study FROM runs WHERE study IS NOT NULL"
             )
-            if "warnings" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:  # version 2 -> 3
+            present = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+            if "warnings" not in present:  # version 2 -> 3
                 db.execute("ALTER TABLE runs ADD COLUMN warnings TEXT")
+            if "threads" not in present:  # version 3 -> 4
+                db.execute("ALTER TABLE runs ADD COLUMN threads INTEGER")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -400,12 +410,13 @@ class ResultStore:
         """Every run (in recording order) as a dict of COLUMNS, JSON columns parsed; ``study`` keeps one
         study's, ``where`` filters (the module's docstring). InvalidParameterError for a bad filter."""
         clauses = parse_where(where)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM runs"
         params: tuple = ()
-        if study is not None:  # the study that ran it, or another that asked for it
-            sql = sql + " WHERE study = ? OR key IN (SELECT key FROM run_studies WHERE study = ?)"
-            params = (study, study)
         try:
+            present = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}  # an older store read as it is
+            sql = f"SELECT {', '.join(c if c in present else 'NULL' for c in COLUMNS)} FROM runs"
+            if study is not None:  # the study that ran it, or another that asked for it
+                sql = sql + " WHERE study = ? OR key IN (SELECT key FROM run_studies WHERE study = ?)"
+                params = (study, study)
             found = [self._parse(record) for record in self.db.execute(sql + " ORDER BY rowid", params)]
             members: dict[str, list[str]] = {}
             for key, name in self.db.execute("SELECT key, study FROM run_studies ORDER BY key, study"):
@@ -553,7 +564,7 @@ def _row_values(row: dict) -> dict:
 # ---------------------------------------------------------------------- where
 _CLAUSE = re.compile(r"\s*([A-Za-z_][\w.\-]*)\s*(!=|>=|<=|==|=|>|<)\s*(.*?)\s*")
 _SPLIT = re.compile(r",(?=\s*[A-Za-z_][\w.\-]*\s*(?:!=|>=|<=|==|=|>|<))")  # commas that start a new clause
-ROW_FIELDS = ("key", "study", "label", "status", "level", "error", "seconds", "started", "finished", "host")
+ROW_FIELDS = ("key", "study", "label", "status", "level", "error", "seconds", "started", "finished", "host", "threads")
 _MISSING = object()
 
 
@@ -719,7 +730,8 @@ def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
 # ---------------------------------------------------------------------- table out
 def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
     """(columns, cells) for a table or CSV: key, study, model, status, the config fields that vary among the
-    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, ``error`` (why
+    rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, ``threads``
+    when the deep models' fits ran with different thread counts, ``error`` (why
     a run failed or was skipped) when any row has one, and ``warnings`` (a run's warnings joined by " | ") when any
     row has one.
 
@@ -744,8 +756,11 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         metrics = list(dict.fromkeys(names))
     erred = any(row.get("error") for row in rows)
     warned = any(row.get("warnings") for row in rows)
+    # shown where the deep fits ran with different thread counts, which their last digits depend on
+    threaded = len({row.get("threads") for row in rows if row.get("threads") is not None}) > 1
     columns = [
         *("key", "study", "model", "status", *varying, *metrics, "seconds"),
+        *(["threads"] if threaded else []),
         *(["error"] if erred else []),
         *(["warnings"] if warned else []),
     ]
@@ -758,6 +773,7 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         scores = [(row.get("metrics") or {}).get(name) for name in metrics]
         cells.append(
             [row["key"], row.get("study"), config.get("model"), row["status"], *settings, *scores, row["seconds"]]
+            + ([row.get("threads")] if threaded else [])
             + ([row.get("error")] if erred else [])
             + ([" | ".join(row.get("warnings") or [])] if warned else [])
         )
