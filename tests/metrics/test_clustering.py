@@ -153,3 +153,14 @@ def test_pandas_string_and_categorical_labels_are_labels():
     assert cluster_report(true.astype("category"), pred)["cluster_acc"] == 1.0
     with pytest.raises(InvalidDataError, match=r"got objects of type\(s\) int, str"):
         cluster_report(pd.Series(["a", 1, "b", 2, "a"]), pred[:5])
+
+
+def test_labels_too_many_to_match_in_memory_are_refused_in_words(monkeypatch):
+    """20,000 distinct labels on each side ended the process with std::bad_alloc: no message, no exit code."""
+    from latentid import _memory
+
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 2**20)  # 1 MiB: a 1,000 x 1,000 table needs 24 MB
+    ids = np.arange(1_000)
+    with pytest.raises(InvalidParameterError, match="Matching 1,000 clusters to 1,000 classes needs about"):
+        cluster_report(ids, ids[::-1].copy())
+    assert cluster_report(ids % 3, ids % 3)["cluster_acc"] == 1.0  # a few classes still fit

@@ -13,8 +13,11 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
+from latentid._memory import check_memory
 from latentid.errors import InvalidDataError
 from latentid.metrics._validation import MIN_SAMPLES, check_labels, split_indices
+
+TABLE_COPIES = 3  # int64 contingency table, linear_sum_assignment's float64 copy, and its working arrays
 
 
 def _same_samples(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +41,13 @@ def match_clusters(labels_true, labels_pred) -> dict:
     labels_true, labels_pred = _same_samples(labels_true, labels_pred)
     classes, true_idx = np.unique(labels_true, return_inverse=True)
     clusters, pred_idx = np.unique(labels_pred, return_inverse=True)
+    # the dense table, and the assignment's float copy of it: labels that are ids (a value per row) ended the
+    # process with std::bad_alloc, no message and no exit code
+    check_memory(
+        TABLE_COPIES * 8 * classes.size * clusters.size,
+        f"Matching {clusters.size:,} clusters to {classes.size:,} classes",
+        "Are the labels row ids rather than clusters? Give labels with fewer distinct values.",
+    )
     table = contingency_matrix(true_idx, pred_idx)  # (n_classes, n_clusters)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return {clusters[c].item(): classes[r].item() for r, c in zip(rows, cols, strict=True)}
