@@ -547,6 +547,13 @@ PANDAS_NAMES_MIN = 3  # a first row 0, 1, 2, ... of this many cells or more is p
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?")  # a whole number, also as pandas writes float names: '400.0'
 
 
+def _number_cells(cells: list[str]) -> np.ndarray:
+    """Which of a row's cells (as written) read as numbers, shape (len(cells),) bool; an empty cell does not."""
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(cells, dtype=object).replace("", None), errors="coerce").notna().to_numpy()
+
+
 def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     """Whether the first row of a text table read without a header (``frame``; ``first``, its cells as
     written) is its column names, and a note where that is a guess from numbers.
@@ -556,7 +563,7 @@ def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     in the first row that is neither says it is data."""
     import pandas as pd
 
-    numbers = pd.to_numeric(pd.Series(first, dtype=object).replace("", None), errors="coerce").notna().to_numpy()
+    numbers = _number_cells(first)
     if not numbers.any():
         return True, None  # no number at all: names, as before
     below = frame.iloc[1:]
@@ -606,11 +613,17 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
     _refuse_other_separators(path, sep, _first_lines(path, suffix))
     note = None
     if header is None:
-        frame = pd.read_csv(path, header=None, sep=sep)
         first = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
-        header, note = _detect_header(frame, [str(cell) for cell in first])
-        if not header:
-            return frame, False, note
+        first = [str(cell) for cell in first]
+        # no number in it: names, as usual; not worth reading every cell as text (about 10x x's memory) to say so
+        if _number_cells(first).any():
+            # low_memory=False: one dtype per column over the whole file, not pandas' "mixed types" warning
+            frame = pd.read_csv(path, header=None, sep=sep, low_memory=False)
+            header, note = _detect_header(frame, first)
+            if not header:
+                return frame, False, note
+        else:
+            header = True
     if not header:
         frame = pd.read_csv(path, header=None, sep=sep)
         first = pd.to_numeric(frame.iloc[0], errors="coerce") if len(frame) else None
