@@ -350,3 +350,19 @@ def test_a_row_s_posterior_is_its_own_in_any_batch_and_order():
     np.testing.assert_array_equal(alone.mean[0], full.mean[7])
     other_seed = gen.posterior(x, n_samples=64, random_state=4)
     assert not np.array_equal(other_seed.mean, full.mean)  # the seed still sets the draws
+
+
+def test_an_oracle_pass_reports_its_rows_within_reporting_rows():
+    """evaluate's oracle on a million rows took half an hour in silence: its bar counts the rows done."""
+    from latentid.data.synthetic import SyntheticSpec
+    from latentid.oracle import reporting_rows
+
+    gen = SyntheticSpec.create(latent_dim=2, obs_dim=5, depth=2, seed=1).build()
+    x = gen.sample(300, random_state=0).x
+    seen = []
+    with reporting_rows(lambda done, total: seen.append((done, total))):
+        gen.posterior_mean(x, n_samples=8)
+    assert seen and seen[-1] == (300, 300) and all(t == 300 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    gen.posterior_mean(x, n_samples=8)  # outside: nothing reported
+    assert seen[-1] == (300, 300) and len(seen) == len({d for d, _ in seen})

@@ -23,8 +23,11 @@ log p(x) is not a density in R^n: ``true_log_likelihood`` refuses it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +40,20 @@ from latentid.data.mixture import GaussianMixture
 from latentid.errors import InvalidDataError, InvalidParameterError
 
 logger = logging.getLogger(__name__)
+# Called with (rows done, rows in all) after each chunk of an oracle pass, within ``reporting_rows``.
+_ROW_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("oracle_row_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_rows(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Within it, every oracle pass (posterior means, log p(x), the likelihood gaps) calls ``callback(done,
+    total)`` after each chunk of rows: a pass over a million rows takes half an hour, so a progress bar's."""
+    token = _ROW_PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _ROW_PROGRESS.reset(token)
+
 
 STUDENT_DF = 5.0
 GN_ITERATIONS = 60
@@ -51,6 +68,7 @@ RESCUE_SDS = 0.0
 RESCUE_STARTS = 1 << 16  # prior draws searched for the rows solved again
 RESCUE_REFINED = 16  # of which the nearest this many are refined
 MEMORY_BUDGET = 1e7  # float64 entries per chunk of importance samples (about 160 MB)
+MAX_CHUNK_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -272,7 +290,9 @@ def oracle_posterior(
         raise InvalidParameterError(f"n_samples must be >= 1. Got {n_samples} instead.")
     base_seed = int(numpy_rng(random_state).integers(2**63))  # with each row's bytes, seeds the row's draws
     max_width = max(mixing.widths)
-    chunk = max(1, int(MEMORY_BUDGET // (n_samples * max_width)))
+    # A row's result does not depend on its chunk (shared starts, draws seeded by its bytes): the cap is for the
+    # progress bar, which moves once a chunk.
+    chunk = max(1, min(MAX_CHUNK_ROWS, int(MEMORY_BUDGET // (n_samples * max_width))))
     means, maps, esses, lls, ses, probs = [], [], [], [], [], []
     for start in range(0, len(x), chunk):
         xc = x[start : start + chunk]
@@ -297,6 +317,9 @@ def oracle_posterior(
             probs.append(prob)
         maps.append(z_map)
         logger.debug("oracle: %d / %d rows", min(start + chunk, len(x)), len(x))
+        report = _ROW_PROGRESS.get()
+        if report is not None:
+            report(min(start + chunk, len(x)), len(x))
     return OracleResult(
         mean=np.concatenate(means).astype(np.float32),
         map=np.concatenate(maps).astype(np.float32),
