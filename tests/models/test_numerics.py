@@ -103,3 +103,16 @@ def test_awkward_data_gives_a_finite_fit_or_a_clear_error(kind, standardize):
         assert "\n" not in message and len(message) < 400, message
         return
     assert_finite_fit(model, x)
+
+
+def test_a_fitted_model_takes_float64_rows_close_together_and_judges_rounding_by_its_own_scale():
+    """A batch of near-identical float64 rows (finite differences) was refused as 'finer than float32 keeps', and
+    told to subtract the batch's means: advice that gives a fitted model wrong latents."""
+    from latentid.errors import InvalidDataError
+
+    x = np.random.default_rng(0).normal(size=(300, 4))
+    model = VaDE(latent_dim=2, n_components=2, epochs=1, pretrain_epochs=1, n_restarts=1, random_state=0).fit(x)
+    near = np.vstack([x[:1], x[:1] + 1e-7])  # float64
+    np.testing.assert_array_equal(model.transform(near), model.transform(near.astype(np.float32)))
+    with pytest.raises(InvalidDataError, match="finer than float32 keeps.*the scale it was fitted on"):
+        model.transform(x + 1e8)  # rounding of whole units, where the model was fitted on a spread of 1

@@ -84,8 +84,14 @@ class Dataset:
 IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their root mean square are the same
 
 
-def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.float32) -> np.ndarray:
-    """Check a user array and return it as C-contiguous ``dtype`` of shape (n_samples, n_features)."""
+def validate_matrix(
+    values, name: str = "X", *, min_samples: int = 2, dtype=np.float32, fitted_spread: float | None = None
+) -> np.ndarray:
+    """Check a user array and return it as C-contiguous ``dtype`` of shape (n_samples, n_features).
+
+    ``fitted_spread``: for data given to a fitted model, the spread of the data it was fitted on, which a value's
+    rounding in the cast is judged against (else the spread of ``values`` themselves: rows given to a fitted model
+    may lie as close together as they like, as long as the model can tell them apart)."""
     if scipy.sparse.issparse(values):
         raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
     arr = np.asarray(values)
@@ -140,7 +146,7 @@ def validate_matrix(values, name: str = "X", *, min_samples: int = 2, dtype=np.f
             f"{bad[0]}, column {bad[1]}; the limit is {np.finfo(dtype).max:.3g}). Rescale the data first."
         )
     if cast.dtype != arr.dtype and arr.dtype.itemsize >= 4:  # a cast that can round: did it erase variation?
-        _refuse_rounded_away(arr, cast, name)
+        _refuse_rounded_away(arr, cast, name, fitted_spread=fitted_spread)
     return cast
 
 
@@ -152,10 +158,13 @@ def _missing(arr: np.ndarray) -> np.ndarray:
 ROUNDING_TOLERANCE = 1e-3  # of the widest column's range: rounding to float32 may move a value by no more
 
 
-def _refuse_rounded_away(arr: np.ndarray, cast: np.ndarray, name: str, rows: int = 4096) -> None:
+def _refuse_rounded_away(
+    arr: np.ndarray, cast: np.ndarray, name: str, rows: int = 4096, fitted_spread: float | None = None
+) -> None:
     """InvalidDataError when the cast ``cast`` of ``arr`` (n, d) moved some column's values by more than
-    ``ROUNDING_TOLERANCE`` of the widest column's range: small variation on a large offset (values 1e8 + noise)
-    collapses in float32, and the models would fit the rounding. Checked in blocks of ``rows`` rows."""
+    ``ROUNDING_TOLERANCE`` of the widest column's range (or of ``fitted_spread``, the fitted model's): small
+    variation on a large offset (values 1e8 + noise) collapses in float32, and the models would fit the rounding.
+    Checked in blocks of ``rows`` rows."""
     error = np.zeros(arr.shape[1])
     for start in range(0, arr.shape[0], rows):
         block = slice(start, start + rows)
@@ -163,15 +172,21 @@ def _refuse_rounded_away(arr: np.ndarray, cast: np.ndarray, name: str, rows: int
     spread = arr.max(axis=0).astype(np.float64) - arr.min(axis=0)
     # Against the widest column: the deep models scale x by one number, and a near-constant column whose
     # last digits round away beside wide ones loses nothing they can use. One row, or all equal: no spread.
-    if not spread.max() > 0:
+    reference = spread.max() if fitted_spread is None else fitted_spread
+    if not reference > 0:
         return
-    lost = np.flatnonzero(error > ROUNDING_TOLERANCE * spread.max())
+    lost = np.flatnonzero(error > ROUNDING_TOLERANCE * reference)
     if lost.size:
         j = int(lost[0])
+        fix = (
+            "Subtract each column's mean (in float64) first."
+            if fitted_spread is None
+            else "Give the model data on the scale it was fitted on."
+        )
         raise InvalidDataError(
             f"{name}: column {j} (counted from 0) spans only {spread[j]:.3g} around {arr[0, j]:.3g}, finer than "
             f"{np.dtype(cast.dtype).name} keeps at that size (values move by up to {error[j]:.3g}); "
-            f"{lost.size} column(s) are affected. Subtract each column's mean (in float64) first."
+            f"{lost.size} column(s) are affected. {fix}"
         )
 
 

@@ -402,7 +402,9 @@ class LatentModel(TransformerMixin, BaseEstimator):
 
     def _tensor_of(self, X, u=None) -> torch.Tensor:
         """``_prepare`` without the column-names check: for arrays fit itself passes (n, n_features)."""
-        X = validate_matrix(X, "X", min_samples=1)
+        # rounding to float32 is judged against the data the model was fitted on, not the rows given: a batch of
+        # near-identical rows (finite differences, one row's neighbours) was refused, with advice to centre them
+        X = validate_matrix(X, "X", min_samples=1, fitted_spread=float(self.module_.x_scale))
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
@@ -566,7 +568,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
         params = params_to_save(self)
         if isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
             # JSON cannot hold the generator (it was saved as null: a loaded model's scores were never the same
-            # twice); the seed the fit drew from it makes the loaded model a seeded one
+            # twice); an int from the fit's root seed makes the loaded model's scores repeat. A refit with it is
+            # another fit: the root seed is drawn from the int, not the int itself.
             params["random_state"] = int(getattr(self, "root_seed_", 0)) % 2**32
         for key in PATH_PARAMS:  # absolute, so that the saved config means the same from any folder
             if params.get(key) is not None:
