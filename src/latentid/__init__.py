@@ -15,15 +15,25 @@ _LAZY = {
     "SyntheticGenerator": "latentid.data.synthetic",
     "SyntheticSpec": "latentid.data.synthetic",
     "LatentIDError": "latentid.errors",
+    "LatentIDWarning": "latentid.errors",
     "assess": "latentid.theory",
 }
 
-__all__ = ["Dataset", "LatentIDError", "SyntheticGenerator", "SyntheticSpec", "assess", "read_dataset", "__version__"]
+__all__ = [
+    "Dataset",
+    "LatentIDError",
+    "LatentIDWarning",
+    "SyntheticGenerator",
+    "SyntheticSpec",
+    "assess",
+    "read_dataset",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from latentid.data.io import Dataset, read_dataset
     from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec
-    from latentid.errors import LatentIDError
+    from latentid.errors import LatentIDError, LatentIDWarning
     from latentid.theory import assess
 
 

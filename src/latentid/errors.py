@@ -37,3 +37,9 @@ class NotFittedError(LatentIDError, SklearnNotFittedError):
 
 class TrainingDivergedError(LatentIDError, RuntimeError):
     """Training produced a non-finite loss; the last good checkpoint is kept."""
+
+
+class LatentIDWarning(UserWarning):
+    """What latentid warns of (an inactive latent dimension, a run-away fit, rare labels): a UserWarning, so filters
+    and code written for those keep working, of its own class, so ``warnings.filterwarnings("ignore",
+    category=LatentIDWarning)`` silences latentid's alone."""

@@ -41,6 +41,7 @@ from latentid.errors import (
     InvalidDataError,
     InvalidParameterError,
     LatentIDError,
+    LatentIDWarning,
     TrainingDivergedError,
 )
 from latentid.models import IVAE, MFCVAE, PCA, VAE, FastICA, GMMBaseline, LinearModel, VaDE
@@ -455,7 +456,7 @@ def fit_run(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
                 if aux_note:
-                    warnings.warn(aux_note, UserWarning, stacklevel=1)
+                    warnings.warn(aux_note, LatentIDWarning, stacklevel=1)
                 model.fit(data.x, **inputs)
         except BaseException as exc:
             # A fit refused before it trained leaves nothing behind; one that trained keeps its

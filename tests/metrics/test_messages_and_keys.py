@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from latentid.errors import InvalidDataError, InvalidParameterError, NotFittedError
+from latentid.errors import InvalidDataError, InvalidParameterError, LatentIDWarning, NotFittedError
 from latentid.metrics import (
     AffineAlignment,
     CCAAlignment,
@@ -58,9 +58,10 @@ def test_latent_errors_name_the_argument(fn, first, second):
         _raises(InvalidDataError, rf"^{first} has constant column\(s\) 1 on the held-out split", fn, half, H)
     # a constant learned column is a collapsed fit: scored, with a warning that names it
     for args in ((Z, CONSTANT), (Z, half)) if fn is identifiability_report else ((CONSTANT, H), (Z, half)):
-        with pytest.warns(UserWarning, match="collapsed"):
+        with pytest.warns(LatentIDWarning, match="collapsed") as caught:
             out = fn(*args)
         assert out["collapsed_columns"] == 1 and "column(s) (1)" in out["warnings"][0]
+        assert caught[0].filename == __file__  # the caller's line, also through evaluate_latents (it named report.py)
 
 
 def test_cca_alignment_errors_name_the_argument():
@@ -658,3 +659,15 @@ def test_a_collapsed_column_counts_0_in_the_cross_run_cca_as_in_mcc_strong():
     assert lost["cca_components"] == 1 and lost["mcc_cca"] < kept["mcc_cca"]
     assert lost["mcc_cca"] == pytest.approx(consistency(a[:, :1], b[:, :1])["mcc_cca"] / 2, abs=0.01)
     assert consistency(collapsed, a)["mcc_cca"] == pytest.approx(lost["mcc_cca"])
+
+
+def test_evaluate_latents_warns_of_a_collapsed_column_at_the_callers_line():
+    """Its warning named metrics/report.py (a fixed stacklevel), so a filter by the user's module missed it."""
+    from latentid.data.synthetic import SyntheticSpec
+    from latentid.metrics import evaluate_latents
+
+    data = SyntheticSpec.create(latent_dim=2, obs_dim=4, depth=2, seed=0).build().sample(200, random_state=0)
+    z_hat = np.column_stack([data.z[:, 0], np.zeros(200)])
+    with pytest.warns(LatentIDWarning, match="collapsed") as caught:
+        evaluate_latents(z_hat, data)
+    assert caught[0].filename == __file__

@@ -116,3 +116,25 @@ def test_a_fitted_model_takes_float64_rows_close_together_and_judges_rounding_by
     np.testing.assert_array_equal(model.transform(near), model.transform(near.astype(np.float32)))
     with pytest.raises(InvalidDataError, match="finer than float32 keeps.*the scale it was fitted on"):
         model.transform(x + 1e8)  # rounding of whole units, where the model was fitted on a spread of 1
+
+
+def test_latentid_warns_in_its_own_category_and_never_through_the_log(tmp_path, caplog):
+    """Overwritten checkpoints were a log record (red text in a notebook that no warning filter silences); every
+    warning is a LatentIDWarning, a UserWarning that ``filterwarnings(category=LatentIDWarning)`` silences alone."""
+    import warnings
+
+    from latentid import LatentIDWarning
+
+    x = np.random.default_rng(0).normal(size=(200, 4))
+    settings = dict(latent_dim=2, n_components=2, epochs=1, pretrain_epochs=1, n_restarts=1, random_state=0)
+    VaDE(**settings, checkpoint_dir=str(tmp_path)).fit(x)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        VaDE(**settings, checkpoint_dir=str(tmp_path)).fit(x)
+    overwritten = [w for w in caught if "holds checkpoints of an earlier run" in str(w.message)]
+    assert len(overwritten) == 1 and overwritten[0].category is LatentIDWarning
+    assert overwritten[0].filename == __file__
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert issubclass(LatentIDWarning, UserWarning) and all(
+        w.category is LatentIDWarning for w in caught if issubclass(w.category, UserWarning)
+    )

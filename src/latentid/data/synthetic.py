@@ -37,7 +37,7 @@ from latentid._random import SeedLike, numpy_rng
 from latentid.data.io import Dataset
 from latentid.data.mixing import MixingMLP, normalise_activation
 from latentid.data.mixture import GaussianMixture
-from latentid.errors import DataFileError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidParameterError, LatentIDWarning
 
 PILOT_SAMPLES = 4096
 DIRICHLET_CONCENTRATION = 5.0  # keeps every component's weight away from zero
@@ -294,7 +294,7 @@ def _warn_if_noise_below_rounding(x: np.ndarray, x32: np.ndarray, noise: float) 
             f"the noise scale {noise:.3g} is below the float32 rounding of x it is stored in (rms error "
             f"{rounding:.2g}): the true log-likelihood, the oracle and likelihood gaps on these data are unreliable. "
             f"Use noise >= {rounding / ROUNDING_SHARE:.2g}.",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=3,
         )
 

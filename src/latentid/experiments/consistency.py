@@ -47,7 +47,7 @@ from latentid.checkpoint import jsonable
 from latentid.data.io import Dataset
 from latentid.data.real import is_real_dataset_name
 from latentid.data.sources import open_data
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, LatentIDWarning
 from latentid.metrics import cluster_report, consistency
 from latentid.models.fitting import data_fingerprint
 from latentid.runs import RUN_FILE, STUDY_FILE, fit_lock, make_model, run_record, save_array
@@ -336,7 +336,7 @@ def fit_seed(
         text = " ".join(str(w.message).split())
         if issubclass(w.category, UserWarning) and text not in fit_warnings:
             fit_warnings.append(text)
-            warnings.warn(f"{name}, seed {seed}: {text}", UserWarning, stacklevel=2)
+            warnings.warn(f"{name}, seed {seed}: {text}", LatentIDWarning, stacklevel=2)
         elif not issubclass(w.category, UserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     z_test = model.transform(test.x)

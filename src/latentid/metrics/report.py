@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import r2_score
 
-from latentid.errors import InvalidDataError
+from latentid._warnings import caller_stacklevel
+from latentid.errors import InvalidDataError, LatentIDWarning
 from latentid.metrics._validation import (
     MIN_SAMPLES,
     check_labels,
@@ -176,7 +177,7 @@ def _learned_parts(arr: np.ndarray, name: str, fit_idx, eval_idx, notes: list[st
         cols = ", ".join(str(c) for c in collapsed[:5]) + (", ..." if collapsed.size > 5 else "")
         message = f"{name} has {collapsed.size} collapsed (constant) column(s) ({cols}): {COLLAPSED_NOTE}"
         notes.append(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, LatentIDWarning, stacklevel=caller_stacklevel())
     keep = np.setdiff1d(np.arange(arr.shape[1]), collapsed)
     eval_all = held.copy()
     eval_all[:, collapsed] = 0.0

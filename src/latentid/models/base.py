@@ -32,7 +32,7 @@ from latentid._random import numpy_rng
 from latentid._warnings import caller_stacklevel
 from latentid.checkpoint import jsonable
 from latentid.data.io import refuse_identical_rows, validate_matrix
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, NotFittedError
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, LatentIDWarning, NotFittedError
 from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
 from latentid.models import params as P
 from latentid.models.elbo import elbo, iw_bound, q_c_log_probs
@@ -355,7 +355,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}'s posterior means reach {reach:.3g}, against data reaching {data_reach:.3g} "
                 "as the model sees them: training ran away, though the loss stayed finite. Fit again with a lower "
                 f"learning rate (lr={self.lr:g} now).",
-                UserWarning,
+                LatentIDWarning,
                 stacklevel=caller_stacklevel(),
             )
         snr = latent_signal_to_noise(means, sds)
@@ -367,7 +367,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 f"the data less than the posterior's own sd (signal-to-noise in brackets), so the fit uses "
                 f"{len(snr) - len(inactive)} of its {len(snr)} dimensions. More epochs, a smaller batch size or fewer "
                 "latent dimensions may help.",
-                UserWarning,
+                LatentIDWarning,
                 stacklevel=caller_stacklevel(),
             )
 

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from latentid._warnings import caller_stacklevel
-from latentid.errors import DataFileError, InvalidDataError, InvalidDataTypeError
+from latentid.errors import DataFileError, InvalidDataError, InvalidDataTypeError, LatentIDWarning
 
 ATTRIBUTE = "feature_names_in_"
 SHOWN = 5  # names listed in an error before '...'
@@ -67,7 +67,7 @@ def check_names(estimator, X) -> None:
     if fitted is None:
         warnings.warn(
             f"X has feature names, but {name} was fitted without feature names.",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=caller_stacklevel(),
         )
         return
@@ -75,7 +75,7 @@ def check_names(estimator, X) -> None:
         warnings.warn(
             f"X does not have valid feature names, but {name} was fitted with feature names; its columns are taken "
             "in the fitted order.",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=caller_stacklevel(),
         )
         return

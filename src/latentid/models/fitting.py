@@ -22,8 +22,9 @@ import torch
 
 from latentid._atomic import atomic_path
 from latentid._random import numpy_rng
+from latentid._warnings import caller_stacklevel
 from latentid.checkpoint import load_checkpoint, read_state, versions
-from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, LatentIDWarning
 from latentid.models.networks import LatentModule
 from latentid.training import TrainConfig, TrainResult, train
 
@@ -357,7 +358,11 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
     else:
         root_seed = int(numpy_rng(model.random_state).integers(0, 2**63 - 1))
         if first is not None:
-            logger.warning("%s holds checkpoints of an earlier run; resume=False, so they are overwritten", directory)
+            warnings.warn(  # a warning, not a log record: a notebook shows it once, and filters silence it
+                f"{directory} holds checkpoints of an earlier run; resume=False, so they are overwritten",
+                LatentIDWarning,
+                stacklevel=caller_stacklevel(),
+            )
     model.root_seed_ = root_seed  # what save() records for a random_state JSON cannot hold (a RandomState, a Generator)
     split_seq, *restart_seqs = np.random.SeedSequence(root_seed).spawn(1 + model.n_restarts)
     n_train, _ = model._split_sizes(n)

@@ -21,7 +21,7 @@ import torch
 from latentid._memory import check_memory
 from latentid._warnings import caller_stacklevel
 from latentid.data.io import validate_matrix
-from latentid.errors import InvalidDataError, InvalidParameterError
+from latentid.errors import InvalidDataError, InvalidParameterError, LatentIDWarning
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, REFINE_SAMPLES, LatentModel
 from latentid.models.conditional_prior import ConditionalGaussianPrior
@@ -48,14 +48,14 @@ def _check_label_count(name: str, labels: np.ndarray) -> None:
         warnings.warn(
             "u takes one value on every row: the prior is then one Gaussian, the same for all rows, and iVAE is a "
             "VAE with a learned Gaussian prior (identified up to rotation at best). Pass a u that varies.",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=caller_stacklevel(),
         )
     elif n_labels > max(MANY_LABELS, n_rows // 2):
         warnings.warn(
             f"u gives {n_labels:,} distinct labels to {n_rows:,} rows, so most labels' prior means and variances "
             "rest on one or two rows. If u is continuous (a time or an id), pass it as a 2-D array (n_samples, 1).",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=caller_stacklevel(),
         )
     elif (counts < RARE_LABEL_ROWS).any():
@@ -66,7 +66,7 @@ def _check_label_count(name: str, labels: np.ndarray) -> None:
             f"{RARE_LABEL_WARNING} {shown}: each one's prior mean and variance rest on those rows alone, and a "
             "label whose rows all fall among the validation rows is never trained (its prior row stays as it "
             "started), while 'explain' counts it among the components. Group rare labels, or leave out their rows.",
-            UserWarning,
+            LatentIDWarning,
             stacklevel=caller_stacklevel(),
         )
 

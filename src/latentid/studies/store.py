@@ -53,7 +53,7 @@ from typing import Any
 
 from latentid._atomic import DISK_FULL
 from latentid._warnings import caller_stacklevel
-from latentid.errors import DataFileError, InvalidParameterError
+from latentid.errors import DataFileError, InvalidParameterError, LatentIDWarning
 
 SCHEMA_VERSION = 4  # 2: the run_studies table; 3: the warnings column; 4: the threads column
 # The oldest schema a reader who may not write the store reads as it is (a column added since reads as NULL).
@@ -354,7 +354,7 @@ class ResultStore:
                     warnings.warn(
                         f"{self.path}: another process holds the results store locked; waiting (up to "
                         f"{LOCK_WAIT_S / 60:.0f} min) to record the run.",
-                        UserWarning,
+                        LatentIDWarning,
                         stacklevel=caller_stacklevel(),
                     )
                     warned = True
