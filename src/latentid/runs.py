@@ -367,7 +367,11 @@ def fit_run(
     (finished or interrupted): its files (``RUN_FILES``) are deleted once the new fit's parameters are
     checked, other files in the folder are kept.
     """
-    out = Path(out)
+    if not isinstance(data, Dataset):  # an array went on to fail deep inside ('ndarray' has no attribute 'source')
+        raise InvalidParameterError(
+            f"fit_run takes a latentid Dataset (read_dataset(path), or Dataset(x=X)); got {type(data).__name__}."
+        )
+    out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
     if fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit

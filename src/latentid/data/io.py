@@ -94,6 +94,8 @@ def validate_matrix(
     may lie as close together as they like, as long as the model can tell them apart)."""
     if scipy.sparse.issparse(values):
         raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
+    if hasattr(values, "detach") and hasattr(values, "requires_grad"):  # a torch tensor: one in a graph, or on a GPU,
+        values = values.detach().cpu()  # refused numpy's conversion with torch's RuntimeError
     arr = np.asarray(values)
     if arr.dtype == object:  # e.g. a pandas frame of mixed columns: numbers in it are read as numbers
         try:

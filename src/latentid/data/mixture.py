@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from latentid._random import SeedLike, numpy_rng
-from latentid.errors import InvalidParameterError
+from latentid.errors import InvalidDataError, InvalidParameterError
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +81,10 @@ class GaussianMixture:
     def component_log_prob(self, z: np.ndarray) -> np.ndarray:
         """log(weights[k]) + log N(z; means[k], covariances[k]), shape (n, K) for z of shape (n, m)."""
         z = np.asarray(z, dtype=np.float64)
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise InvalidDataError(
+                f"z must have shape (n, {self.dim}); got {z.shape}. Pass one point as z[None] (shape (1, {self.dim}))."
+            )
         diff = z[:, None, :] - self.means[None, :, :]  # (n, K, m)
         # Solve L y = diff per component: y has shape (n, K, m).
         sol = np.stack([np.linalg.solve(self.cholesky[k], diff[:, k, :].T).T for k in range(self.n_components)], axis=1)

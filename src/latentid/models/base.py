@@ -278,7 +278,12 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 f"The 'device' parameter of {type(self).__name__} is {device!r}, but torch sees no CUDA device. "
                 "Use device='auto' or 'cpu'."
             )
-        return torch.device(device)
+        try:
+            return torch.device(device)
+        except RuntimeError:  # 'tpu', 'gpu': torch's own message is a list of every backend it knows
+            raise InvalidParameterError(
+                f"The 'device' of {type(self).__name__} must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+            ) from None
 
     def _resume_config(self) -> dict[str, Any]:
         params = {k: jsonable(v) for k, v in self.get_params(deep=False).items() if k not in RUN_CONTROL}
@@ -565,6 +570,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write a folder with ``config.json`` and ``model.pt`` (state dict only); returns the folder."""
         self._check_fitted()
+        path = Path(path).expanduser()  # '~/models/x' as a shell reads it, not a folder named '~' here
         params = params_to_save(self)
         if isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
             # JSON cannot hold the generator (it was saved as null: a loaded model's scores were never the same
@@ -589,11 +595,13 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike, device: str | None = None) -> LatentModel:
         """Rebuild a fitted estimator from a folder written by ``save`` (no pickle).
 
-        ``device``: where to place it ('cpu', 'cuda', ...); None puts it on CUDA when torch sees one.
+        ``device``: where to place it ('cpu', 'cuda', 'cuda:1', or 'auto'); None is 'auto', as a fit's default: a
+        GPU torch sees for networks of at least 500,000 weights, else the CPU.
 
         Called on the base class it returns whichever model the folder holds; called on a model class
         it refuses a folder holding another class.
         """
+        path = Path(path).expanduser()
         config = ckpt.read_run_config(path)
         name = config.get("class")
         target = LatentModel._registry.get(name)

@@ -335,7 +335,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write a folder with ``arrays.npz`` then ``config.json`` (each atomically); returns the folder."""
         self._check_fitted()
-        directory = Path(path)
+        directory = Path(path).expanduser()
         if directory.exists() and not directory.is_dir():
             raise DataFileError(f"{directory}: exists and is not a folder. Choose another path to save the model.")
         params = params_to_save(self)
@@ -367,7 +367,7 @@ class LinearModel(TransformerMixin, BaseEstimator):
 
         On ``LinearModel`` it returns whichever baseline the folder holds; on a subclass it refuses another class.
         """
-        path = Path(path)
+        path = Path(path).expanduser()
         config = ckpt.read_run_config(path)
         name = config.get("class")
         target = LINEAR_MODELS.get(name)
