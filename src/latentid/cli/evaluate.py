@@ -410,7 +410,12 @@ def evaluate(
     split: float = typer.Option(
         0.5, "--split", parser=_share, help="Share of samples that fits the alignments; the rest scores."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random fit/held-out split."),
+    seed: int = typer.Option(
+        0,
+        "--seed",
+        help="Seed of the random fit/held-out split, and of every random draw the scores take: --refine's, the "
+        "ELBO's and bound's, the oracle's and the true log-likelihood's.",
+    ),
     no_baselines: bool = typer.Option(
         False,
         "--no-baselines",

@@ -82,7 +82,7 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "n_fit": ("samples that fit the alignments", "-"),
     "n_eval": ("held-out samples the identifiability and clustering scores use", "-"),
     "split": ("share of samples in the fit split", "-"),
-    "seed": ("seed of the random split", "-"),
+    "seed": ("seed of the random split and of the scores' random draws", "-"),
     "true_log_likelihood": ("log p(x) under the true generator, nats per sample", "all samples"),
     "true_log_likelihood_se": ("its Monte Carlo standard error", "all samples"),
     "elbo": ("the fitted model's ELBO, nats per sample", "all samples"),
