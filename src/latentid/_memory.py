@@ -29,13 +29,27 @@ def _read_int(path: str, key: str | None = None) -> int | None:
 
 
 def available_bytes() -> int | None:
-    """Memory this process may still take: the machine's MemAvailable, or less under a cgroup (container) limit;
-    None where neither can be read (no check is made)."""
+    """Memory this process may still take: the machine's MemAvailable, or less under a cgroup (container) limit
+    or an address-space limit (``ulimit -v``); None where none can be read (no check is made)."""
     machine = _read_int("/proc/meminfo", "MemAvailable:")
     limit, used = _read_int("/sys/fs/cgroup/memory.max"), _read_int("/sys/fs/cgroup/memory.current")
     group = None if limit is None or used is None else max(0, limit - used)  # memory.max is "max" when unlimited
-    known = [v for v in (machine, group) if v is not None]
+    known = [v for v in (machine, group, _address_space_left()) if v is not None]
     return min(known) if known else None
+
+
+def _address_space_left() -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) leaves this process beyond the address space it holds (VmSize); None when
+    unlimited or unreadable. Under such a limit a large request failed late, as a MemoryError, past every check."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    held = _read_int("/proc/self/status", "VmSize:")
+    return None if held is None else max(0, soft - held)
 
 
 def check_memory(need_bytes: float, what: str, fix: str) -> None:

@@ -72,3 +72,15 @@ def test_more_components_than_the_simulator_draws_among_is_refused_at_once():
     with pytest.raises(InvalidParameterError, match=r"components \(100000000\) is more than 10,000"):
         SyntheticSpec.create(components=100_000_000)
     assert SyntheticSpec.create(components=10_000).components == 10_000
+
+
+def test_an_address_space_limit_counts_too(monkeypatch):
+    """Under `ulimit -v` the checks passed, and a large request failed late as a MemoryError."""
+    import resource
+
+    files = {"/proc/meminfo": 100 * MIB, "/proc/self/status": 30 * MIB}
+    monkeypatch.setattr(_memory, "_read_int", lambda path, key=None: files.get(path))
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (50 * MIB, resource.RLIM_INFINITY))
+    assert _memory.available_bytes() == 20 * MIB  # the limit less the address space the process holds
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert _memory.available_bytes() == 100 * MIB
