@@ -41,3 +41,13 @@ def test_a_fit_beyond_the_memory_available_is_refused_before_anything_is_built(m
 def test_a_fit_within_the_memory_available_goes_ahead(monkeypatch):
     monkeypatch.setattr(_memory, "available_bytes", lambda: 2**30)
     VAE(latent_dim=2, hidden_dims=[8], epochs=1, device="cpu").fit(_x(5))
+
+
+def test_the_working_copies_of_a_large_x_count_in_the_check(monkeypatch):
+    """A fit holds about 3.6 copies of X at its peak, which the check left out: a 5 GB X was not refused."""
+    x = np.random.default_rng(0).normal(size=(100_000, 10)).astype(np.float32)  # 4 MB; 12 MB of working copies
+    monkeypatch.setattr(_memory, "available_bytes", lambda: 8 * 2**20)
+    monkeypatch.setattr(LatentModel, "_build", lambda *args, **kwargs: pytest.fail("built before the check"))
+    small = VAE(latent_dim=2, hidden_dims=[4], encoder_dims=[4], batch_size=32, device="cpu")
+    with pytest.raises(InvalidParameterError, match=r"Fitting VAE on 1,000,000 values of X .* fewer rows"):
+        small.fit(x)

@@ -335,7 +335,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         rows = min(n_train, resolve_batch_size(self.batch_size, n_train))
         samples = max(1, int(getattr(self, "iw_samples", 1) or 1))
         need = fit_memory_need(shape[1], n_aux, self.latent_dim, hidden, enc_hidden, rows, samples)
-        check_fit_memory(type(self).__name__, *need)
+        check_fit_memory(type(self).__name__, *need, data_values=shape[0] * (shape[1] + n_aux))
 
     def _weight_count(self, n_features: int, U: np.ndarray | None) -> int | None:
         """The networks' weight count, which 'auto' places by; None where it would not change the choice."""

@@ -17,6 +17,10 @@ from latentid._memory import check_memory
 WEIGHT_COPIES = 20
 # Bytes kept per hidden unit and row of a batch: the layer's output and activation, and their gradients (fp32).
 BYTES_PER_UNIT = 16
+# Bytes per value of X (n_samples x n_features) a fit holds beside X itself, at its peak: the standardisation's
+# copy of the training rows and its float64 deviations (12), or the standardised X's training and validation rows
+# (4). Measured 3.6 copies of a float32 X in all (2.66 GB at 200,000 x 784); a 5 GB X was not refused.
+DATA_BYTES_PER_VALUE = 12
 
 
 def mlp_weights(widths: Sequence[int]) -> int:
@@ -43,14 +47,19 @@ def fit_memory_need(
     return weights, float(activations)
 
 
-def check_fit_memory(name: str, weights: int, activation_bytes: float) -> None:
+def check_fit_memory(name: str, weights: int, activation_bytes: float, data_values: int = 0) -> None:
     """InvalidParameterError naming the fix when a fit of networks with ``weights`` fp32 weights (their
-    ``WEIGHT_COPIES``) and one batch's ``activation_bytes`` needs more memory than is available."""
+    ``WEIGHT_COPIES``), one batch's ``activation_bytes`` and the working copies of ``data_values`` values of X
+    needs more memory than is available."""
     weight_bytes = 4.0 * WEIGHT_COPIES * weights
-    if weight_bytes >= activation_bytes:
+    data_bytes = float(DATA_BYTES_PER_VALUE * data_values)
+    if data_bytes >= max(weight_bytes, activation_bytes):
+        what = f"{name} on {data_values:,} values of X (its working copies of them)"
+        fix = "Fit on fewer rows (a random subset), or on a machine with more memory."
+    elif weight_bytes >= activation_bytes:
         what = f"{name}'s networks ({weights:,} weights)"
         fix = "Use narrower networks (hidden_dims, encoder_dims): by default every hidden layer is as wide as the data."
     else:
         what = f"{name}'s batches of activations"
         fix = "Lower batch_size or iw_samples, or use narrower networks (hidden_dims)."
-    check_memory(weight_bytes + activation_bytes, f"Fitting {what}", fix)
+    check_memory(weight_bytes + activation_bytes + data_bytes, f"Fitting {what}", fix)

@@ -96,7 +96,9 @@ def _standardization(model: LatentModel, x: np.ndarray) -> tuple[np.ndarray, flo
     if model.likelihood != "gaussian" or not model.standardize:
         return np.zeros(x.shape[1], dtype=np.float32), 1.0
     shift = x.mean(axis=0, dtype=np.float64)
-    scale = float(np.sqrt(np.mean((x - shift) ** 2)))
+    deviations = x - shift  # float64, twice x: squared in place rather than into a third array
+    deviations **= 2
+    scale = float(np.sqrt(np.mean(deviations)))
     return shift.astype(np.float32), scale if scale > 0 and math.isfinite(scale) else 1.0
 
 
@@ -389,6 +391,7 @@ def fit_restarts(model: LatentModel, X: np.ndarray, device: torch.device, U: np.
         if u_all is not None:
             x_std = torch.cat([x_std, u_all], dim=1)
         x_train, x_val = x_std[train_idx], x_std[val_idx]
+        del x_std  # a third copy of X through training otherwise
         path = _checkpoint_path(directory, r) if directory is not None else None
         state = load_checkpoint(path) if resuming and path is not None and path.exists() else None
         extra = {"restart": r, "n_restarts": model.n_restarts}  # r is 1-based
