@@ -223,3 +223,16 @@ def test_a_real_data_study_without_the_files_is_refused_once_before_any_run(tmp_
     assert result.exit_code == 2 and result.stderr.startswith("error: MNIST not found"), result.output
     assert "point $LATENTID_DATA" in result.stderr and "--data-dir" not in result.stderr
     assert not (tmp_path / "r.db").exists()
+
+
+def test_results_print_a_sentence_many_runs_share_once(tmp_path):
+    """2,000 pca runs printed the same 'not measured: cluster_acc ...' sentence 2,000 times under the table."""
+    path = tmp_path / "s.toml"
+    path.write_text(STUDY.format(seeds=6, samples=200).replace('metrics = ["affine_r2"]', 'metrics = ["cluster_acc"]'))
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", path, "--store", store, "--quiet").exit_code == 0
+    listed = run("results", store)
+    below = [line for line in " ".join(listed.stdout.split("\n")).split("finished: ")[1:]]
+    assert len(below) == 1, listed.stdout
+    assert " ".join(below[0].split()).startswith("6 runs (pca "), below[0]
+    assert "; and 3 more): not measured: cluster_acc" in " ".join(below[0].split()), below[0]

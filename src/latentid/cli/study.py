@@ -271,13 +271,33 @@ def results_command(
     for values in cells:
         table.add_row(*values)
     print_unfolded(table, header, cells)
+    for line in _sentences_below(rows):
+        console.print(escape(line), highlight=False)
+
+
+SHARED_SENTENCE_NAMES = 3  # a sentence shared by more runs is printed once, naming this many of them
+
+
+def _sentences_below(rows: list[dict]) -> list[str]:
+    """The lines under the results table: each run's error ("failed: <run>: ...") and warnings ("note: <run>:
+    ..."), in the rows' order; a sentence more than ``SHARED_SENTENCE_NAMES`` runs share is one line naming the first
+    of them and how many more (2,000 runs of pca printed the same 'not measured' sentence 2,000 times)."""
+    shared: dict[tuple[str, str], list[str]] = {}
     for row in rows:
         # by key as well: two runs can share a label (options the label does not show, after an edit)
         named = f"{row.get('label')} ({str(row['key'])[:10]})" if row.get("label") else str(row["key"])
         if row.get("error"):
-            console.print(f"{escape(row['status'])}: {escape(named)}: {escape(str(row['error']))}", highlight=False)
+            shared.setdefault((str(row["status"]), str(row["error"])), []).append(named)
         for warning in row.get("warnings") or []:
-            console.print(f"note: {escape(named)}: {escape(warning)}", highlight=False)
+            shared.setdefault(("note", str(warning)), []).append(named)
+    lines = []
+    for (kind, sentence), runs in shared.items():
+        if len(runs) <= SHARED_SENTENCE_NAMES:
+            lines += [f"{kind}: {named}: {sentence}" for named in runs]
+        else:
+            first, more = "; ".join(runs[:SHARED_SENTENCE_NAMES]), len(runs) - SHARED_SENTENCE_NAMES
+            lines.append(f"{kind}: {len(runs):,} runs ({first}; and {more:,} more): {sentence}")
+    return lines
 
 
 def _cell(column: str, value) -> str:
