@@ -136,6 +136,24 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data_file, tmp_path):
     assert json.loads((out / "run.json").read_text())["epochs_run"] == 16
 
 
+def test_sigterm_stops_a_fit_as_ctrl_c_does(data_file, tmp_path):
+    """A batch scheduler's time limit (SIGTERM) killed the fit silently: no --resume line, no time recorded."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen(_fit_command(data_file, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while sum(r["stage"] == "train" for r in _train_records(out)) < 2:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the fit never reached its second training epoch"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    stderr = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 143, stderr
+    assert "interrupted: continue with 'latentid fit --out" in stderr and "--resume'" in stderr, stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "running" and len(info["session_seconds"]) == 1  # its time is kept
+
+
 def test_progress_bars_report_each_stage(data_file, tmp_path):
     loud = [a for a in FAST if a != "--quiet"]
     result = run("fit", "--data", data_file, "--out", tmp_path / "run", *loud)

@@ -86,11 +86,12 @@ def main() -> None:
     from latentid.cli._common import err_console
 
     show_warnings_on_one_line()
+    terminated = _stop_on_sigterm()
     try:
         code = app(standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("error: interrupted. A fit can continue with the same command plus --resume.")
-        sys.exit(130)
+        sys.exit(SIGTERM_EXIT if terminated else 130)
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `latentid` (or `latentid data`): the help, no error
             typer.echo(exc.format_message())
@@ -100,4 +101,35 @@ def main() -> None:
         where = " ".join(["latentid", *_subcommands(getattr(exc, "ctx", None))])
         err_console.print(f"error: {message} (see '{where} --help')", markup=False, highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
-    sys.exit(code or 0)
+    sys.exit(SIGTERM_EXIT if terminated and code == 130 else code or 0)
+
+
+SIGTERM_EXIT = 143  # 128 + SIGTERM, as a shell reports a process it ended
+
+
+class _Stopped(list):
+    """Truthy once SIGTERM has arrived (a list, so that the handler can mark it)."""
+
+
+def _stop_on_sigterm() -> _Stopped:
+    """Make SIGTERM (a batch scheduler's time limit, ``kill``, a container stopped) end a command as Ctrl-C does:
+    its interrupted fit records its time and says how to --resume, a study says what it kept. It killed the
+    process at once, silently. Returns the mark that it arrived, for the exit code."""
+    import os
+    import signal
+
+    stopped, main_pid = _Stopped(), os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:  # a process forked from this one: ends as it always did
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread): leave SIGTERM as it is
+        pass
+    return stopped
