@@ -264,3 +264,16 @@ def test_a_csv_with_a_header_of_names_is_parsed_once_as_numbers(tmp_path, monkey
     data = read_dataset(path)
     assert data.x.shape == (20, 3) and list(data.x_names) == ["a", "b", "f"]
     assert whole_file_reads == ["infer"]
+
+
+def test_header_names_after_a_comma_and_space_are_read_without_the_space(tmp_path):
+    """np.savetxt(delimiter=', ') writes 'x0, x1, z0, c': ' z0' and ' c' were not the ground truth, so the true
+    latents and labels were fitted as features, and --x-columns x1 was 'no column' beside a listed ' x1'."""
+    rng = np.random.default_rng(0)
+    x, z, c = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)), rng.integers(0, 3, size=30)
+    path = tmp_path / "spaced.csv"
+    np.savetxt(path, np.column_stack([x, z, c]), delimiter=", ", header="x0, x1, z0, z1, c", comments="")
+    data = read_dataset(path)
+    assert list(data.x_names) == ["x0", "x1"] and data.z.shape == (30, 2) and data.c.shape == (30,)
+    np.testing.assert_allclose(data.z, z, rtol=1e-6)
+    assert read_dataset(path, x_columns="x1").x.shape == (30, 1)

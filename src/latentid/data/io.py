@@ -651,12 +651,16 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
             )
         return frame, False, None
     names = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
-    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name.strip())
+    # 'x0, x1, z0' (np.savetxt's delimiter=', '): ' z0' was no ground-truth column, and z and c were fitted as x
+    names = [name.strip() for name in names]
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name)
     if repeated:
         raise InvalidDataError(
             f"{path}: the header names column(s) {_name_list(repeated)} more than once. Give each column its own name."
         )
-    return pd.read_csv(path, sep=sep), True, note
+    frame = pd.read_csv(path, sep=sep, low_memory=False)
+    frame.columns = [name.strip() if isinstance(name, str) else name for name in frame.columns]
+    return frame, True, note
 
 
 def _numbers_as_text(column) -> bool:
