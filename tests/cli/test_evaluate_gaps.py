@@ -87,3 +87,21 @@ def test_a_deep_run_on_noiseless_data_says_why_it_has_no_gap(fitted, tmp_path):
     payload = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)
     assert not any(key in payload["metrics"] for key in GAP_KEYS)
     assert any("noise 0, where log p(x) is not a density" in note for note in payload["notes"])
+
+
+def test_a_file_whose_x_was_changed_after_simulate_gets_no_oracle_and_no_gap(fitted, tmp_path):
+    """Standardised after simulate, x was scored against the generator that drew the raw x: a likelihood gap of
+    -9,784 nats (the fit 'beating' the true log p(x)) and an oracle at strong MCC 0.69, without a word."""
+    root, data = fitted
+    arrays = dict(np.load(data))
+    arrays["x"] = ((arrays["x"] - arrays["x"].mean(0)) / arrays["x"].std(0)).astype(np.float32)
+    changed = tmp_path / "standardised.npz"
+    np.savez(changed, **arrays)
+    payload = json.loads(_ok("evaluate", "--run", root / "run", "--data", changed, "--json").stdout)
+    assert not any(key in payload["metrics"] for key in GAP_KEYS)
+    assert "oracle" not in payload["baselines"] and "pca" in payload["baselines"]
+    assert any("x is not what the file's generator draws" in note for note in payload["notes"]), payload["notes"]
+
+    kept = json.loads(_ok("evaluate", "--run", root / "run", "--data", data, "--json").stdout)  # rows as drawn
+    assert "oracle" in kept["baselines"] and "likelihood_gap" in kept["metrics"]
+    assert not any("generator draws" in note for note in kept["notes"])

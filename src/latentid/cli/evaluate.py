@@ -158,6 +158,29 @@ def _working(what: str):
             yield
 
 
+# SyntheticGenerator.misfit beyond which x is not what the file's generator drew: about 0.8 for the x it drew, 3 to
+# 3,000 for the same x shifted by a tenth of its sd or standardised (noise 0.01-0.05; measured); with noise 0,
+# about 1e-16 against 0.006 to 0.3.
+MISFIT_LIMIT, MISFIT_LIMIT_NOISELESS = 3.0, 1e-6
+
+
+def _changed_since_simulated(dataset) -> str:
+    """A note when the file records its generator but its x is not what that generator draws (changed after
+    'latentid simulate': standardised, rescaled, another file's x); "" otherwise. Rows taken out are fine."""
+    if "spec_json" not in dataset.extras:
+        return ""
+    generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
+    misfit = generator.misfit(dataset.x)
+    limit = MISFIT_LIMIT if generator.noise > 0 else MISFIT_LIMIT_NOISELESS
+    if not misfit > limit:
+        return ""
+    return (
+        f"no oracle baseline and no likelihood gap: x is not what the file's generator draws (its rows lie "
+        f"{misfit:.3g} times as far from the generator's image as its noise puts them; about 1 for its own draws): "
+        "was x changed after 'latentid simulate' (standardised, rescaled)? Score against the file simulate wrote"
+    )
+
+
 def _gaps(loaded, dataset, seed: int) -> tuple[dict, list[str]]:
     """The likelihood-gap keys when the data file carries its generator with noise > 0, else {}; with a note
     when a deep model's run gets none.
@@ -174,12 +197,13 @@ def _gaps(loaded, dataset, seed: int) -> tuple[dict, list[str]]:
     return likelihood_gaps(loaded.model, generator, dataset.x, random_state=seed), []
 
 
-def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str]]:
+def _baselines(dataset, split: float, seed: int, blocks, with_oracle: bool = True) -> tuple[dict, list[str]]:
     """The oracle's and PCA's scores on the same rows, split and seed, with notes: identifiability, and for the
     oracle also clustering (the Bayes classifier argmax p(c | x)) where the file has true classes.
 
     Only for a file that carries its generator (written by 'latentid simulate') and its true z; else ({}, []).
-    A baseline that cannot be computed is left out with a note saying why.
+    A baseline that cannot be computed is left out with a note saying why; ``with_oracle`` False leaves the oracle
+    out (x is not what the file's generator draws, ``_changed_since_simulated``).
     """
     if "spec_json" not in dataset.extras or dataset.z is None:
         return {}, []
@@ -198,7 +222,7 @@ def _baselines(dataset, split: float, seed: int, blocks) -> tuple[dict, list[str
         return PCA(m, random_state=seed).fit(dataset.x).transform(dataset.x), None
 
     out, notes = {}, []
-    for name, latents_and_labels in (("oracle", oracle), ("pca", pca)):
+    for name, latents_and_labels in (("oracle", oracle), ("pca", pca))[0 if with_oracle else 1 :]:
         try:
             latents, labels = latents_and_labels()
             result = evaluate_latents(latents, dataset, labels=labels, split=split, seed=seed, facet_blocks=blocks)
@@ -473,15 +497,19 @@ def evaluate(
     with warnings.catch_warnings():  # a collapsed latent's warning goes into notes, once, not as a Python warning
         warnings.simplefilter("ignore", UserWarning)
         result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
-    with _working("likelihood gaps (the true log p(x))"):
-        gaps, gap_notes = _gaps(loaded, dataset, seed)
+    changed = _changed_since_simulated(dataset)
+    if changed:  # the file's generator no longer describes its x: every score under it would be wrong
+        gaps, gap_notes = {}, [changed]
+    else:
+        with _working("likelihood gaps (the true log p(x))"):
+            gaps, gap_notes = _gaps(loaded, dataset, seed)
     result.update(gaps)
     arranged = arrange_result(result)
     if no_baselines:
         baselines, notes = {}, ["baselines skipped (--no-baselines)"]
     else:
         with _working("oracle baseline (E[z | x])"):
-            baselines, notes = _baselines(dataset, split, seed, blocks)
+            baselines, notes = _baselines(dataset, split, seed, blocks, with_oracle=not changed)
         if not baselines and dataset.z is not None and "spec_json" not in dataset.extras:
             notes.append(
                 "no oracle or PCA baseline: the data does not record its generator (files written by "
