@@ -78,12 +78,23 @@ def test_nan_latents(files):
     z_hat = np.load(files / "z_hat.npy")
     z_hat[5, 1] = np.nan
     np.save(files / "nan.npy", z_hat)
-    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "nan.npy"), "NaN", "row 5")
+    _assert_one_line_error(
+        _run("--data", files / "data.npz", "--latents", files / "nan.npy"), f"{files / 'nan.npy'} (--latents)", "row 5"
+    )
 
 
 def test_shape_mismatch(files):
     np.save(files / "short.npy", np.load(files / "z_hat.npy")[:200])
-    _assert_one_line_error(_run("--data", files / "data.npz", "--latents", files / "short.npy"), "200 rows", "300")
+    _assert_one_line_error(  # named by its file: "the learned latents" did not say which
+        _run("--data", files / "data.npz", "--latents", files / "short.npy"),
+        f"{files / 'short.npy'} (--latents) has 200 rows",
+        "300",
+    )
+    np.save(files / "few_labels.npy", np.zeros(200, dtype=np.int64))
+    _assert_one_line_error(
+        _run("--data", files / "data.npz", "--latents", files / "z_hat.npy", "--labels", files / "few_labels.npy"),
+        f"{files / 'few_labels.npy'} (--labels) has 200 entries",
+    )
 
 
 def test_data_without_z_or_labels(files):

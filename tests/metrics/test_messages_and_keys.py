@@ -246,7 +246,8 @@ def test_evaluate_latents_messages():
     _raises(InvalidDataError, message, evaluate_latents, NAN[:50], latents_only)
     _raises(
         InvalidDataError,
-        r"^the learned latents have 49 rows but d\.npz has 50 samples; they must be the latents of the same samples, "
+        r"^z_hat \(the learned latents\) has 49 rows but d\.npz has 50 samples; they must be the latents of the same "
+        r"samples, "
         r"in the same order\.$",
         evaluate_latents,
         z[:-1],
@@ -272,8 +273,8 @@ def test_evaluate_latents_messages():
     )
     _raises(
         InvalidDataError,
-        r"^the predicted labels have 49 entries but d\.npz has 50 samples; pass one label per sample, in the data's "
-        r"order\.$",
+        r"^labels \(the predicted clusters\) has 49 entries but d\.npz has 50 samples; pass one label per sample, "
+        r"in the data's order\.$",
         evaluate_latents,
         z,
         both,

@@ -496,7 +496,16 @@ def evaluate(
     blocks = _facet_blocks(dataset)
     with warnings.catch_warnings():  # a collapsed latent's warning goes into notes, once, not as a Python warning
         warnings.simplefilter("ignore", UserWarning)
-        result = evaluate_latents(z_hat, dataset, labels=predicted, split=split, seed=seed, facet_blocks=blocks)
+        result = evaluate_latents(
+            z_hat,
+            dataset,
+            labels=predicted,
+            split=split,
+            seed=seed,
+            facet_blocks=blocks,
+            **({"latents_name": f"{latents} (--latents)"} if latents is not None else {}),
+            **({"labels_name": f"{labels} (--labels)"} if labels is not None else {}),
+        )
     changed = _changed_since_simulated(dataset)
     if changed:  # the file's generator no longer describes its x: every score under it would be wrong
         gaps, gap_notes = {}, [changed]

@@ -373,7 +373,15 @@ ONE_CLASS_NOTE = (
 
 
 def evaluate_latents(
-    z_hat, dataset, labels=None, split: float = 0.5, seed: int = 0, facet_blocks: list[slice] | None = None
+    z_hat,
+    dataset,
+    labels=None,
+    split: float = 0.5,
+    seed: int = 0,
+    facet_blocks: list[slice] | None = None,
+    *,
+    latents_name: str = "z_hat (the learned latents)",
+    labels_name: str = "labels (the predicted clusters)",
 ) -> dict:
     """Every metric the data allows for learned latents: the one implementation behind ``latentid evaluate``.
 
@@ -387,6 +395,7 @@ def evaluate_latents(
     labels : None or array-like of shape (n_samples,), predicted cluster labels, or (n_samples, J_hat) per facet
     split, seed : as in :func:`identifiability_report`; the clustering matching uses the same split
     facet_blocks : None or the true facets' column slices of ``z`` (more than one adds ``facet{j}_affine_r2``)
+    latents_name, labels_name : what errors call ``z_hat`` and ``labels`` (the command line: the files given)
 
     Returns
     -------
@@ -411,11 +420,11 @@ def evaluate_latents(
             f"predicted labels were given but {source} has no true classes 'c' to compare them with; "
             "use a data file with 'c' (an .npz key) or drop --labels."
         )
-    z_hat = check_latents(z_hat, "z_hat (the learned latents)", allow_constant=True)
+    z_hat = check_latents(z_hat, latents_name, allow_constant=True)
     n_data = len(dataset.x)
     if z_hat.shape[0] != n_data:
         raise InvalidDataError(
-            f"the learned latents have {z_hat.shape[0]} rows but {source} has {n_data} samples; "
+            f"{latents_name} has {z_hat.shape[0]} rows but {source} has {n_data} samples; "
             "they must be the latents of the same samples, in the same order."
         )
     out: dict = {"source": source}
@@ -434,7 +443,7 @@ def evaluate_latents(
         labels = _one_facet_as_labels(np.asarray(labels))
         if labels.shape[0] != n_data:
             raise InvalidDataError(
-                f"the predicted labels have {labels.shape[0]} entries but {source} has {n_data} samples; "
+                f"{labels_name} has {labels.shape[0]} entries but {source} has {n_data} samples; "
                 "pass one label per sample, in the data's order."
             )
         if labels.ndim >= 2 or np.ndim(classes) == 2:
@@ -450,7 +459,7 @@ def evaluate_latents(
                     "has classes)",
                 ]
         else:
-            labels = check_labels(labels, "labels (the predicted clusters)")
+            labels = check_labels(labels, labels_name)
             if np.unique(check_labels(classes, "the true classes c")).size < 2:
                 # as a facet of one class (metrics.facets): any labels would score accuracy 1.0 against it
                 out["n_eval"] = split_indices(n_data, split, seed)[1].size
