@@ -277,3 +277,12 @@ def test_header_names_after_a_comma_and_space_are_read_without_the_space(tmp_pat
     assert list(data.x_names) == ["x0", "x1"] and data.z.shape == (30, 2) and data.c.shape == (30,)
     np.testing.assert_allclose(data.z, z, rtol=1e-6)
     assert read_dataset(path, x_columns="x1").x.shape == (30, 1)
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_a_text_table_not_in_utf8_says_how_to_convert_it(tmp_path, encoding):
+    """A raw UnicodeDecodeError, with no word of what to do."""
+    path = tmp_path / "d.csv"
+    path.write_text("caf\u00e9,b\n1,2\n3,4\n", encoding=encoding)
+    with pytest.raises(DataFileError, match=r"d\.csv: not UTF-8 text \(byte 0x[0-9a-f]{2} is no UTF-8\)\. Save it as"):
+        read_dataset(path)

@@ -691,6 +691,12 @@ def _read_table(
             frame, has_header, note = _read_text_table(path, suffix, header)
     except (InvalidDataError, DataFileError):
         raise
+    except UnicodeDecodeError as exc:  # Latin-1 or UTF-16 text, or a binary file under a text name
+        raise DataFileError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} is no UTF-8). Save it as UTF-8, e.g. "
+            "pandas.read_csv(path, encoding='latin-1' or the file's own, such as 'utf-16').to_csv('data.csv', "
+            "index=False); if it is not a text table, give it its own extension (.npy, .npz, .parquet)."
+        ) from None
     except Exception as exc:  # any parser failure becomes one readable line
         raise DataFileError(f"{path}: could not read the {suffix} file ({type(exc).__name__}: {exc}).") from exc
     return _dataset_from_table(frame, path, has_header, x_columns, suffix, ground_truth, min_samples, note)
