@@ -745,6 +745,8 @@ def check_data_for_run(run: Run, data: Dataset) -> Dataset:
             if not missing:
                 listed = ",".join(fitted) if len(fitted) <= 12 else f"(the {len(fitted)} in run.json's data.x_columns)"
                 which += f". Choose the fitted columns with --x-columns {listed}"
+        elif isinstance(fitted, list) and len(fitted) <= 12:  # this file has no names: say which the fit had
+            which = f" (columns {', '.join(fitted)} of a table)"
         raise DataFileError(
             f"{data.source}: has {have} feature{'' if have == 1 else 's'} but the run in {run.path} was fitted on "
             f"{expected}{which}."

@@ -149,3 +149,22 @@ def test_a_fit_from_a_table_saves_its_column_names_for_python(csv_file, tmp_path
         warnings.filterwarnings("error", message=".*feature names")
         again = run("transform", "--run", out, "--data", csv_file, "--out", tmp_path / "z.npy")
     assert again.exit_code == 0, again.output
+
+
+def test_the_runs_own_x_columns_are_named_as_the_runs_in_errors(tmp_path):
+    """transform on a headerless file said '--x-columns: no column x0', a flag the user never gave it; on an .npy,
+    'fitted on 3' without which 3."""
+    x = np.random.default_rng(0).normal(size=(50, 5))
+    pd.DataFrame(x, columns=[f"x{i}" for i in range(5)]).to_csv(tmp_path / "named.csv", index=False)
+    np.savetxt(tmp_path / "plain.csv", x, delimiter=",")
+    np.save(tmp_path / "plain.npy", x.astype(np.float32))
+    out = tmp_path / "run"
+    assert run("fit", "--model", "pca", "--latent-dim", 1, "--data", tmp_path / "named.csv", "--x-columns",
+               "x0,x2,x4", "--out", out, "--quiet").exit_code == 0  # fmt: skip
+    for command in (("transform", "--out", tmp_path / "z.npy"), ("evaluate",)):
+        failed = run(*command[:1], "--run", out, "--data", tmp_path / "plain.csv", *command[1:])
+        assert failed.exit_code == 2 and "--x-columns x0,x2,x4 is the run's own, from its run.json" in " ".join(
+            failed.stderr.split()
+        ), failed.output
+    npy = run("transform", "--run", out, "--data", tmp_path / "plain.npy", "--out", tmp_path / "z.npy")
+    assert npy.exit_code == 2 and "fitted on 3 (columns x0, x2, x4 of a table)" in " ".join(npy.stderr.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -266,6 +267,21 @@ def load_data(
     )
     print_notes(dataset)
     return dataset
+
+
+@contextlib.contextmanager
+def runs_columns_named(recorded: str | None):
+    """Errors about --x-columns that the user did not type, but the run recorded (``recorded``), say so: "no column
+    'x0'" named a flag given to another command."""
+    try:
+        yield
+    except LatentIDError as exc:
+        if recorded is None or "--x-columns" not in str(exc):
+            raise
+        text = str(exc).rstrip(".")
+        raise type(exc)(
+            f"{text} (--x-columns {recorded} is the run's own, from its run.json; give --x-columns to choose others)."
+        ) from None
 
 
 def print_notes(dataset) -> None:

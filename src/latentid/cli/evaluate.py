@@ -35,6 +35,7 @@ from latentid.cli._common import (
     print_json,
     print_unfolded,
     refuse_flags,
+    runs_columns_named,
 )
 from latentid.cli._progress import progress_columns
 from latentid.data.io import TABLE_SUFFIXES, TEXT_SUFFIXES, data_suffix, read_dataset
@@ -472,9 +473,11 @@ def evaluate(
     (per learned dimension: its posterior means' sd over the rows / the encoder's posterior sd), inactive (the
     dimensions below 1)} for a deep model's run, else null; notes [sentences].
     """
+    recorded = None
     if run is not None and data_suffix(data) in TABLE_SUFFIXES:
         options = (read_run_info(run) or {}).get("options") or {}
-        x_columns = options.get("x_columns") if x_columns is None else x_columns
+        recorded = options.get("x_columns") if x_columns is None else None
+        x_columns = recorded if x_columns is None else x_columns
         if data_suffix(data) in TEXT_SUFFIXES:
             header = options.get("header") if header is None else header
     if not is_real_dataset_name(data):  # named here as evaluate's flags (the reader calls the split --split)
@@ -483,7 +486,8 @@ def evaluate(
             f"the file {data}",
             "they choose the split and folder of --data mnist or --data fashion-mnist",
         )
-    dataset = load_data(data, data_split, data_dir, x_columns, header)
+    with runs_columns_named(recorded):
+        dataset = load_data(data, data_split, data_dir, x_columns, header)
     _check_split(split, len(dataset.x))
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     if labels is not None and run_labels is not None:

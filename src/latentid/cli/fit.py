@@ -31,6 +31,7 @@ from latentid.cli._common import (
     note_oversubscription,
     refuse_existing,
     refuse_flags,
+    runs_columns_named,
 )
 from latentid.cli._progress import training_progress
 from latentid.cli._resume import ADJUSTABLE_ON_RESUME, flag, options_for_resume, require, typed_options
@@ -227,12 +228,15 @@ def data_for_run(
 ):
     """The data a run is applied to (one row will do), checked against it; a CSV/Parquet file takes the run's
     --x-columns and --header unless given others."""
+    recorded = None
     if data_suffix(data) in TABLE_SUFFIXES:
         options = loaded.info.get("options") or {}
-        x_columns = options.get("x_columns") if x_columns is None else x_columns
+        recorded = options.get("x_columns") if x_columns is None else None
+        x_columns = recorded if x_columns is None else x_columns
         if data_suffix(data) in TEXT_SUFFIXES:
             header = options.get("header") if header is None else header
-    return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns, header, min_samples=1))
+    with runs_columns_named(recorded):
+        return check_data_for_run(loaded, load_data(data, split, data_dir, x_columns, header, min_samples=1))
 
 
 def _require_npy(out: Path, force: bool) -> None:
