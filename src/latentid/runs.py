@@ -32,7 +32,7 @@ from torch import nn
 from latentid._atomic import atomic_path, write_text_atomic
 from latentid._folder_lock import folder_lock
 from latentid._shell import shell_quoted
-from latentid._warnings import user_warnings
+from latentid._warnings import caller_stacklevel, user_warnings
 from latentid.checkpoint import ARRAYS_NAME, CONFIG_NAME, STAGED_SUFFIX, WEIGHTS_NAME, versions
 from latentid.data.io import Dataset, _name_list
 from latentid.data.provenance import data_provenance
@@ -750,6 +750,14 @@ def check_data_for_run(run: Run, data: Dataset) -> Dataset:
         raise DataFileError(
             f"{data.source}: has {have} feature{'' if have == 1 else 's'} but the run in {run.path} was fitted on "
             f"{expected}{which}."
+        )
+    if isinstance(fitted, list) and data.x_names is None:  # as the Python API warns of a frame without names
+        shown = ", ".join(fitted) if len(fitted) <= 12 else f"the {len(fitted)} columns of run.json's data.x_columns"
+        warnings.warn(
+            f"{data.source} has no column names: its columns are taken as those the run was fitted on ({shown}), "
+            "in that order",
+            LatentIDWarning,
+            stacklevel=caller_stacklevel(),
         )
     if isinstance(fitted, list) and data.x_names is not None and list(data.x_names) != fitted:
         at = next(i for i, (a, b) in enumerate(zip(data.x_names, fitted, strict=True)) if a != b)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from latentid.cli import app
 from latentid.cli._common import load_data
-from latentid.errors import InvalidParameterError
+from latentid.errors import InvalidParameterError, LatentIDWarning
 
 runner = CliRunner()
 
@@ -168,3 +168,21 @@ def test_the_runs_own_x_columns_are_named_as_the_runs_in_errors(tmp_path):
         ), failed.output
     npy = run("transform", "--run", out, "--data", tmp_path / "plain.npy", "--out", tmp_path / "z.npy")
     assert npy.exit_code == 2 and "fitted on 3 (columns x0, x2, x4 of a table)" in " ".join(npy.stderr.split())
+
+
+def test_an_unnamed_file_given_to_a_run_fitted_on_named_columns_is_warned_of(tmp_path):
+    """The Python API warns of a frame without names; the command line took an .npy of the same width silently."""
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    pd.DataFrame(x, columns=["a", "b", "f"]).to_csv(tmp_path / "named.csv", index=False)
+    np.save(tmp_path / "plain.npy", x.astype(np.float32))
+    out = tmp_path / "run"
+    fitted = run("fit", "--model", "pca", "--latent-dim", 1, "--data", tmp_path / "named.csv", "--out", out)
+    assert fitted.exit_code == 0, fitted.output
+    said = r"plain\.npy has no column names: its columns are taken as those the run was fitted on \(a, b, f\)"
+    with pytest.warns(LatentIDWarning, match=said):  # the console script prints it as a 'warning:' line
+        applied = run("transform", "--run", out, "--data", tmp_path / "plain.npy", "--out", tmp_path / "z.npy")
+    assert applied.exit_code == 0, applied.output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run("transform", "--run", out, "--data", tmp_path / "named.csv", "--out", tmp_path / "z2.npy")
+    assert not [w for w in caught if "no column names" in str(w.message)]
