@@ -138,3 +138,15 @@ def test_latentid_warns_in_its_own_category_and_never_through_the_log(tmp_path, 
     assert issubclass(LatentIDWarning, UserWarning) and all(
         w.category is LatentIDWarning for w in caught if issubclass(w.category, UserWarning)
     )
+
+
+def test_the_prior_init_is_a_stage_of_the_callback_between_pretraining_and_training():
+    """A mixture of many full components on wide latents takes minutes to hours to fit, and nothing showed it."""
+    x = np.random.default_rng(0).normal(size=(200, 4))
+    events = []
+    VaDE(latent_dim=2, n_components=2, epochs=1, pretrain_epochs=1, n_restarts=1, random_state=0,
+         callback=events.append).fit(x)  # fmt: skip
+    stages = [(e["stage"], e["epoch"]) for e in events]
+    at = stages.index(("prior init", 0))
+    assert stages[at + 1] == ("prior init", 1) and stages[at - 1][0] == "pretrain" and stages[at + 2][0] == "train"
+    assert events[at + 1]["seconds"] >= 0 and events[at]["loss"] is None

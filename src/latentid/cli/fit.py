@@ -452,6 +452,9 @@ def fit(
         params = _deep_params(model, o, parsed_facets, dataset.x.shape[1])
         note_oversubscription(o["threads"])
         if resume:
+            probe = make_model(model.value, **params)  # settings refused in one line, before any note on them
+            probe._validate_params()
+            probe._resolve_device()
             for note in _resume_changes(out, params):
                 err_console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
     else:

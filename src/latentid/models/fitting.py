@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,6 +126,9 @@ def _load_pretrained(module: LatentModule, path: str) -> None:
             ) from exc
 
 
+PRIOR_INIT_STAGE = "prior init"  # the callback's stage while the prior is set from the warm start's latents
+
+
 def warm_start(
     model: LatentModel,
     module: LatentModule,
@@ -195,7 +199,29 @@ def warm_start(
             x_obs, _ = module.observed_and_prior(x_train[head])
             module.likelihood.init_from_residuals(x_obs, module.decoder(z[head]))
     aux = x_train[:, x_train.shape[1] - module.n_aux :].cpu().double().numpy() if module.n_aux else None
-    model._init_prior(module, z.cpu().double().numpy(), seed, aux=aux)
+    # An event before and after: a mixture of many full components on wide latents (K = 500, m = 100) is fitted
+    # for minutes to hours, and the progress bar showed nothing (a callback needs no new key to read it).
+    callback, extra = train_kwargs.get("callback"), train_kwargs.get("event_extra", {})
+    tic = time.perf_counter()
+    for epoch in (0, 1):
+        if callback is not None:
+            seconds = time.perf_counter() - tic if epoch else 0.0
+            callback(
+                {
+                    "stage": PRIOR_INIT_STAGE,
+                    "epoch": epoch,
+                    "n_epochs": 1,
+                    "loss": None,
+                    "val_elbo": None,
+                    "lr": None,
+                    "seconds": seconds,
+                    "elapsed": seconds,
+                    "eta": None,
+                    **extra,
+                }
+            )
+        if epoch == 0:
+            model._init_prior(module, z.cpu().double().numpy(), seed, aux=aux)
     return history
 
 
