@@ -198,3 +198,60 @@ def test_the_blur_warning_quotes_what_it_measures(tmp_path):
     assert check.passed is False
     (note,) = [n for n in verdict.notes if n.startswith("Warning: for part of the data")]
     assert f"about {check.figures['blur']:.3g}" in note and "drowns" not in note
+
+
+def _diag_prior(m: int = 2, k: int = 5, scale: float = 1.0, seed: int = 0) -> PriorDescription:
+    rng = np.random.default_rng(seed)
+    variances = rng.uniform(0.2, 2.0, size=(k, m))
+    cov = np.stack([np.diag(v) for v in variances])
+    return PriorDescription(np.full(k, 1 / k), rng.normal(size=(k, m)) * 3 * scale, cov * scale**2)
+
+
+def _increasing(m: int = 2, n: int = 6, seed: int = 0) -> DecoderDescription:
+    rng = np.random.default_rng(seed)
+    return DecoderDescription([m, 4, n], "leaky-relu", weights=[rng.normal(size=(4, m)), rng.normal(size=(n, 4))])
+
+
+def test_rescaling_z_never_changes_the_level():
+    """'Diagonal' was an absolute 1e-8 on the off-diagonal terms: correlation 0.9 read as diagonal (level 3)
+    once z was scaled by 1e-5, and as level 2 at 1e-3; two components 3e-7 apart at 1e-7 read as one."""
+    base = _diag_prior()
+    sd = np.sqrt(np.einsum("kii->ki", base.covariances))
+    correlated = base.covariances + 0.9 * np.einsum("ki,kj->kij", sd, sd) * (1 - np.eye(2))
+    for scale in (1.0, 1e-3, 1e-5, 1e-7, 1e4):
+        diag = PriorDescription(base.weights, base.means * scale, base.covariances * scale**2)
+        full = PriorDescription(base.weights, base.means * scale, correlated * scale**2)
+        assert assess(diag, _increasing()).level == "3", scale
+        assert assess(full, _increasing()).level == "2", scale
+
+
+def test_a_component_of_no_weight_is_no_part_of_the_prior():
+    """Five diagonal components with one at weight 0 have four in p(z): fewer than the 2m + 1 level 3 needs."""
+    prior = _diag_prior(k=5)
+    weights = np.array([0.25, 0.25, 0.25, 0.25, 0.0])
+    verdict = assess(PriorDescription(weights, prior.means, prior.covariances), _increasing())
+    assert verdict.level == "2" and any("Component(s) 4 have weight below" in n for n in verdict.notes)
+    assert assess(prior, _increasing()).level == "3"
+
+
+def test_a_relu_decoder_whose_jacobian_collapses_is_outside_the_theory():
+    """A plain-ReLU decoder was never checked: one with every unit dead (f constant) was level 1."""
+    prior = _diag_prior()
+    relu = _increasing()
+    dead = DecoderDescription(relu.widths, "relu", weights=relu.weights, jacobian_rank=(0.0, 2000))
+    alive = DecoderDescription(relu.widths, "relu", weights=relu.weights, jacobian_rank=(0.3, 2000))
+    assert assess(prior, dead).level == "none" and assess(prior, alive).level == "1"
+    note = " ".join(assess(prior, alive).notes)
+    assert "assumes f weakly injective" in note and "not shown" in note
+
+
+def test_a_fitted_leaky_relu_of_slope_0_is_read_as_a_plain_relu():
+    """slope 0 is a ReLU: it was called injective, level 3, where the theory allows level 1 at most."""
+    from latentid.explaining import explain_model
+    from latentid.models import VaDE
+
+    x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    settings = dict(latent_dim=2, n_components=5, covariance="diag", hidden_dims=[6, 6], epochs=1, pretrain_epochs=1)
+    model = VaDE(**settings, n_restarts=1, slope=0.0, random_state=0).fit(x)
+    verdict = explain_model(model)
+    assert verdict.level in ("1", "none") and "plain ReLU" in " ".join(c.detail for c in verdict.checks)

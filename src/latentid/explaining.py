@@ -100,9 +100,12 @@ def describe_model(model) -> tuple[PriorDescription, DecoderDescription]:
     jac = decoder_with_jacobian(model.module_, z)[1].detach().cpu().double().numpy()  # (N, n, m)
     singular = np.linalg.svd(jac, compute_uv=False)  # (N, m), descending
     smallest = float(np.min(singular[:, -1] / np.maximum(singular[:, 0], 1e-300)))
+    activation = normalise_activation(model.activation)
+    if activation == "leaky-relu" and not getattr(model, "slope", 0.2) > 0:  # slope 0: a plain ReLU, not injective
+        activation = "relu"
     decoder = DecoderDescription(
         widths,
-        normalise_activation(model.activation),
+        activation,
         normalise_activation(output),
         weights,
         jacobian_rank=(smallest, JACOBIAN_POINTS),

@@ -26,7 +26,9 @@ from latentid.data.mixing import PIECEWISE_AFFINE, normalise_activation
 from latentid.errors import InvalidParameterError
 
 RANK_TOL = 1e-8  # relative singular-value threshold for "full rank"
-DISTINCT_TOL = 1e-6
+DISTINCT_TOL = 1e-6  # of the prior's own scale (its largest sd, and its square for covariances)
+UNUSED_WEIGHT = 1e-6  # a fitted component of less weight is no part of p(z)
+DIAGONAL_TOL = 1e-6  # largest |correlation| between two coordinates of a component that still counts as diagonal
 # A component whose smallest covariance eigenvalue is below this share of the largest eigenvalue over all
 # components is flat next to the prior's spread: non-degenerate in exact arithmetic, but the level rests on it
 # numerically, so the check is passed with a warning (not a tick). 1e-5: a float32 fit's relative precision
@@ -168,14 +170,15 @@ def _prior_checks(prior: PriorDescription) -> tuple[list[Check], bool]:
             Check("components pairwise distinct", None, "one component: nothing to compare", {"components": 1})
         )
         return checks, nondegenerate
+    sd = max(np.sqrt(eig_max), 1e-300)  # in units of the prior's largest sd: no rescaling of z changes the verdict
     gaps = [
-        (np.linalg.norm(means[i] - means[j]) + np.linalg.norm(cov[i] - cov[j]), i, j)
+        (np.linalg.norm(means[i] - means[j]) / sd + np.linalg.norm(cov[i] - cov[j]) / sd**2, i, j)
         for i in range(k)
         for j in range(i + 1, k)
     ]
     gap, i, j = min(gaps)
     distinct = bool(gap > DISTINCT_TOL)
-    detail = f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g}"
+    detail = f"closest pair ({i}, {j}): mean+covariance distance {gap:.3g} (in the prior's largest sd)"
     figures = {"closest_pair": [i, j], "closest_distance": float(gap)}
     warning = None
     alike = _most_alike_pair(means, cov) if distinct and nondegenerate else None
@@ -434,14 +437,16 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
             )
         )
     weakly = full_rank is not False
-    if not nondecreasing and decoder.jacobian_rank is not None:
-        # Wide then narrow: no layer-wise argument; a piecewise-affine f whose Jacobian has full column rank
-        # on every piece has finitely many preimages everywhere and is one-to-one on open pieces (weakly injective).
+    if (not nondecreasing or act == "relu") and decoder.jacobian_rank is not None:
+        # Wide then narrow, or plain ReLU: no layer-wise argument. A piecewise-affine f whose Jacobian has full
+        # column rank where the prior puts its mass has finitely many preimages there; that is needed for weak
+        # injectivity, not enough (such an f may still fold two regions onto one: f(z) = |z|), so weak
+        # injectivity stays an assumption. A rank-deficient Jacobian (dead ReLUs, a constant f) rules it out.
         smallest, points = decoder.jacobian_rank
         weakly = bool(smallest > RANK_TOL)
         checks.append(
             Check(
-                "Jacobian of f full column rank (weak injectivity)",
+                "Jacobian of f full column rank (needed for weak injectivity)",
                 weakly,
                 f"smallest relative singular value {smallest:.3g} over {points} points drawn from the prior",
                 {"min_relative_singular_value": float(smallest), "points": int(points)},
@@ -465,7 +470,10 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         kind = "affine" if act == "linear" else "leaky-ReLU"
         detail = f"{kind}, full-rank layers, widths never shrink: injective"
     elif not nondecreasing and weakly and decoder.jacobian_rank is not None:
-        detail = "widths shrink somewhere: not shown injective, weakly injective by its Jacobian; level 1 at most"
+        detail = (
+            "widths shrink somewhere: not shown injective; its Jacobian has full rank, which weak injectivity "
+            "needs, and weak injectivity is assumed (f may fold); level 1 at most"
+        )
     else:
         detail = "not shown injective"
     checks.append(Check("f injective", injective, detail))
@@ -493,17 +501,43 @@ def _check_description(prior: PriorDescription) -> None:
         )
 
 
+def _without_unused(prior: PriorDescription) -> tuple[PriorDescription, str | None]:
+    """The prior without components of weight below ``UNUSED_WEIGHT`` (a fitted mixture that stopped using some:
+    p(z) has only the others, and they alone count toward level 3's 2m + 1), and a note naming them."""
+    weights = np.asarray(prior.weights, dtype=np.float64)
+    unused = np.flatnonzero(weights < UNUSED_WEIGHT)
+    if not unused.size or unused.size == weights.size or prior.facets is not None:
+        return prior, None
+    keep = weights >= UNUSED_WEIGHT
+    reduced = PriorDescription(
+        weights[keep] / weights[keep].sum(),
+        np.asarray(prior.means, dtype=np.float64)[keep],
+        np.asarray(prior.covariances, dtype=np.float64)[keep],
+    )
+    listed = ", ".join(map(str, unused))
+    note = (
+        f"Component(s) {listed} have weight below {UNUSED_WEIGHT:g}: p(z) is the mixture of the other "
+        f"{int(keep.sum())}, which alone are checked."
+    )
+    return reduced, note
+
+
 def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     """Which level of the hierarchy applies, with every assumption checked."""
     _check_description(prior)
+    prior, unused_note = _without_unused(prior)
     prior_checks, prior_ok = _prior_checks(prior)
     decoder_checks, in_theory, injective = _decoder_checks(decoder)
     checks = prior_checks + decoder_checks
-    notes: list[str] = []
+    notes: list[str] = [unused_note] if unused_note else []
     cov = np.asarray(prior.covariances, dtype=np.float64)
     k, m = np.asarray(prior.means).shape
     off_diagonal = cov - np.einsum("kii->ki", cov)[:, :, None] * np.eye(m)
-    diagonal = bool(np.allclose(off_diagonal, 0.0))
+    variances = np.maximum(np.einsum("kii->ki", cov), 1e-300)
+    # as correlations, so that no rescaling of z changes the level (an absolute 1e-8 did: a prior of correlation
+    # 0.9 read as diagonal once z was scaled by 1e-4)
+    correlations = off_diagonal / np.sqrt(variances[:, :, None] * variances[:, None, :])
+    diagonal = bool(np.all(np.abs(correlations) <= DIAGONAL_TOL))
     largest_off = float(np.abs(off_diagonal).max()) if off_diagonal.size else 0.0
     checks.append(
         Check(
@@ -547,8 +581,9 @@ def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     else:
         level = "1"
         notes.append(
-            "f is only weakly injective (assumed for ReLU nets, checked by the Jacobian for decoders that narrow: "
-            "one-to-one on some open piece of its image)."
+            "Level 1 assumes f weakly injective (one-to-one on some open piece of its image), as the theory does for "
+            "ReLU nets and decoders that narrow; it is not shown: a full-rank Jacobian, checked where a model's is "
+            "known, rules out collapsed directions, not a fold of two regions onto one."
         )
     if prior.facets is not None:
         notes.extend(_facet_note(prior, level, diagonal, variability))

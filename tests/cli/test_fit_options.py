@@ -142,10 +142,10 @@ def test_explain_levels_follow_the_decoders_shape(fit):
     assert level == 2  # widths never shrink, full-rank layers: injective
     level, checks = verdict("--decoder-width", N + 6, "--decoder-depth", 2)
     assert level == 1  # wide then narrow: weakly injective by its Jacobian only
-    assert checks["Jacobian of f full column rank (weak injectivity)"] is True
+    assert checks["Jacobian of f full column rank (needed for weak injectivity)"] is True
     level, checks = verdict("--decoder-width", M - 1, "--decoder-depth", 2)
     assert level == "none"  # a 1-unit layer: the Jacobian has rank 1 < m everywhere
-    assert checks["Jacobian of f full column rank (weak injectivity)"] is False
+    assert checks["Jacobian of f full column rank (needed for weak injectivity)"] is False
 
 
 def test_restarts_default_to_the_models_own(fit, data_file, tmp_path):
