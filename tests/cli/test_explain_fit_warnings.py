@@ -44,3 +44,19 @@ def test_an_ivae_fit_with_a_rare_label_is_flagged_beside_its_level(small_simulat
     assert any(w.startswith("u has labels with fewer than 5 rows") for w in info["warnings"]), info["warnings"]
     notes = json.loads(runner.invoke(app, ["explain", "--run", str(tmp_path / "run"), "--json"]).stdout)["notes"]
     assert any(n.startswith("Warning (recorded at fit time): u has labels with fewer than 5 rows") for n in notes)
+
+
+def test_a_model_of_a_higher_level_than_its_data_is_told_of_the_data(tmp_path):
+    """A diagonal VaDE fitted to full-covariance data said level 3 (permutation and scaling) with no word that the
+    data's own generator reaches level 2: a misspecified model recovers their z up to an affine map at best."""
+    data = tmp_path / "full.npz"
+    simulate = ["simulate", "--samples", 400, "--covariance", "full", "--components", 4, "--depth", 2, "--seed", 1]
+    assert runner.invoke(app, [str(a) for a in [*simulate, "--out", data]]).exit_code == 0
+    fitted = ("--covariance", "diag", "--components", 5, "--epochs", 2, "--pretrain-epochs", 1, "--restarts", 1)
+    _fit(data, tmp_path / "diag", *fitted)
+    verdict = json.loads(runner.invoke(app, ["explain", "--run", str(tmp_path / "diag"), "--json"]).stdout)
+    said = " ".join(verdict["notes"])
+    assert verdict["level"] == 3 and "come from a generator of level 2" in said and "affine map at best" in said
+    _fit(data, tmp_path / "full", "--covariance", "full", "--components", 4, "--epochs", 2, "--pretrain-epochs", 1)
+    same = json.loads(runner.invoke(app, ["explain", "--run", str(tmp_path / "full"), "--json"]).stdout)
+    assert same["level"] == 2 and "come from a generator" not in " ".join(same["notes"])

@@ -24,7 +24,7 @@ from latentid.cli.simulate import (
 )
 from latentid.data.mixing import ACTIVATIONS, normalise_activation
 from latentid.data.real import is_real_dataset_name
-from latentid.errors import InvalidParameterError
+from latentid.errors import InvalidParameterError, LatentIDError
 from latentid.explaining import explain_dataset, explain_model, explain_spec
 from latentid.models.ivae import RARE_LABEL_WARNING
 from latentid.runs import load_run
@@ -77,6 +77,27 @@ def _with_fit_warnings(verdict: Verdict, info: dict) -> Verdict:
         f"Warning (recorded at fit time): {w}" for w in recorded if w.startswith(RARE_LABEL_WARNING)
     ]
     return dataclasses.replace(verdict, notes=[*verdict.notes, *notes]) if notes else verdict
+
+
+def _with_data_level(verdict: Verdict, info: dict) -> Verdict:
+    """The verdict on a fitted model, with a note where the file it was fitted on records a generator of a lower
+    level: the model's guarantee is for data of its own class, and a diagonal VaDE fitted to full-covariance data
+    (level 2) recovers their z up to an affine map at best, whatever its own level 3 says."""
+    path = (info.get("data") or {}).get("path")
+    if verdict.level not in ("2", "3") or not isinstance(path, str) or not Path(path).is_file():
+        return verdict
+    try:
+        data_level = explain_dataset(path).level
+    except LatentIDError:  # no generator in the file, or one that cannot be read: nothing to compare with
+        return verdict
+    if data_level not in ("1", "2") or int(data_level) >= int(verdict.level):
+        return verdict
+    note = (
+        f"The data this model was fitted on ({path}) come from a generator of level {data_level}: the model's level "
+        f"{verdict.level} holds for data of its own class, and on these z is recovered up to "
+        f"{'an affine map' if data_level == '2' else 'its distribution, up to an affine map'} at best."
+    )
+    return dataclasses.replace(verdict, notes=[*verdict.notes, note])
 
 
 @app.command()
@@ -150,7 +171,8 @@ def explain(
         )
     if run is not None:
         loaded = load_run(run)
-        verdict, source = _with_fit_warnings(explain_model(loaded.model), loaded.info), f"fitted model in {run}"
+        verdict = _with_fit_warnings(explain_model(loaded.model), loaded.info)
+        verdict, source = _with_data_level(verdict, loaded.info), f"fitted model in {run}"
     elif data is not None:
         if is_real_dataset_name(data):
             raise InvalidParameterError(

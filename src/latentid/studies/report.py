@@ -527,7 +527,9 @@ def _setting_tables(runs, settings, axes, models, metrics) -> list[str]:
     parts.append(
         f"<p class='note'>Mean \u00b1 {SPREAD} of each metric over the finished runs; (n=k) where only k of them "
         "have the metric. The level is what latentid explain --run says for the model on the setting: a level of "
-        "the identifiability hierarchy, or outside the theory (the linear floors pca, fastica, gmm).</p>"
+        "the identifiability hierarchy, or outside the theory (the linear floors pca, fastica, gmm, and a Bernoulli "
+        "likelihood). A model's level holds for data of its own class: on a setting of a lower level (a diagonal "
+        "VaDE on full-covariance data) the setting's level is the most it can deliver.</p>"
     )
     for i, setting in enumerate(settings, 1):
         title = _setting_text(setting, axes) if axes else "the only setting"
@@ -650,8 +652,8 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
                 "mcc_weak (correlation after the best affine map) against mcc_strong (1:1 matching of coordinates "
                 "only), one point per run. Weak is at least strong up to the split's noise (the affine map is fitted "
                 "on one half and scored on the other); the height above the diagonal is what only an affine map "
-                "recovers: a model identified up to permutation and scaling (level 3) lies on it, one identified up "
-                "to an affine map (levels 1-2) may lie above it."
+                "recovers: a model identified up to permutation and scaling (level 3), on data of its own class, lies "
+                "on it; one identified up to an affine map (levels 1-2) may lie above it."
             )
             body.append("<h2 id='mcc'>Strong against weak MCC</h2>")
             body.append(writer.html(fig, "mcc_weak against mcc_strong", caption, stem="mcc-weak-vs-strong", heading=0))
