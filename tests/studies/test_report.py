@@ -388,3 +388,43 @@ def test_the_glossary_says_the_gaps_are_scored_on_the_first_rows_only(tmp_path, 
     assert gap["scored on"] == "the first 2,000 rows (all when fewer)"
     # and which rows: a simulated setting's runs are scored on the sample they were fitted on
     assert "for a simulated setting, the sample the model was fitted on" in " ".join(text.split())
+
+
+def test_option_values_that_print_alike_stay_two_lines(make_row):
+    """tol 1e-4 and 1.0000001e-4 both printed as 'tol=0.0001': one legend entry, their runs pooled."""
+    from latentid.studies.report import _parse_runs
+    from latentid.studies.spec import display
+
+    rows = [make_row(f"r{i}", model="fastica", options={"tol": tol}) for i, tol in enumerate((1e-4, 1.0000001e-4))]
+    assert len({run.model for run in _parse_runs(rows)}) == 2
+    assert display(1e-4) == "0.0001" and display(1.0000001e-4) != display(1e-4)
+
+
+def test_a_point_of_one_run_has_no_error_bar(make_row):
+    """One run per point drew a bar of 0, the same as a real spread of 0."""
+    from latentid.studies.report import _axis_figure, _colors, _parse_runs
+
+    rows = [make_row(f"r{k}", components=k, metrics={"affine_r2": 0.5}) for k in (3, 6)]
+    rows += [make_row(f"s{seed}", components=9, seed=seed, metrics={"affine_r2": 0.5 + seed / 10}) for seed in (0, 1)]
+    runs = _parse_runs(rows)
+    figure = _axis_figure(runs, "components", ["affine_r2"], ["vade"], _colors(["vade"]))
+    ax = figure.axes[0]
+    bars = [c for c in ax.collections if len(c.get_segments())]
+    assert len(bars) == 1 and len(bars[0].get_segments()) == 1  # the point of 2 runs alone
+
+
+def test_runs_of_several_data_seeds_are_said_to_be_pooled(tmp_path, make_row):
+    """data_seed 0-2 averaged into each point under 'the mean over seeds', and named nowhere on the page."""
+    from latentid.studies.report import write_study_report
+
+    def row(key, seed, data_seed, depth):
+        made = make_row(key, depth=depth, seed=seed, metrics={"affine_r2": 0.5})
+        made["config"]["data"]["data_seed"] = data_seed
+        return made
+
+    rows = [row(f"r{d}{s}{k}", s, d, k) for d in (0, 1, 2) for s in (0, 1) for k in (1, 3)]
+    page = write_study_report(rows, tmp_path / "pooled").read_text()
+    assert "seeds and data sets (data_seed 0, 1, 2" in page and "<th>data_seed</th>" in page
+    single = [row(f"q{s}{k}", s, 0, k) for s in (0, 1) for k in (1, 3)]
+    page = write_study_report(single, tmp_path / "one").read_text()
+    assert "data sets (data_seed" not in page and "<th>data_seed</th>" not in page

@@ -6,7 +6,8 @@ writes ``out_dir/index.html`` and ``out_dir/figures/*.png|svg``. The page shows
 
 - a summary: the studies, runs finished / failed / skipped, the time they took, the versions used;
 - for every data option that varies across the runs, each metric against that option, one line per
-  model, the mean over seeds with error bars of one standard deviation, the other varying options
+  model, the mean over seeds (and data seeds, said so) with error bars of one standard deviation (none for
+  one run), the other varying options
   fixed at their most common values (averaged over, where fixing them leaves one value), and below
   it the level of the identifiability hierarchy each model reaches at each value;
 - weak against strong MCC, one panel per model, the diagonal drawn: what lies above it is recovered
@@ -108,8 +109,9 @@ def _order_key(value: object) -> tuple:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # short, unless that merges two values (tol 1e-4 and 1.0000001e-4: one line)
+        text = f"{value:g}"
+        return text if float(text) == value else repr(value)
     return format_value(value)
 
 
@@ -230,11 +232,12 @@ def _mode(values: Sequence[object]) -> object:
 
 
 def _stats(values: Sequence[float | None]) -> tuple[float, float, int]:
-    """(mean, sd, n) over the finite values; sd is 0 for one value, NaN mean for none."""
+    """(mean, sd, n) over the finite values; sd is NaN for one value (no spread is known: drawn as no bar, not as
+    a bar of 0), NaN mean for none."""
     good = _finite(values)
     if not good:
         return math.nan, math.nan, 0
-    sd = float(np.std(good, ddof=1)) if len(good) > 1 else 0.0
+    sd = float(np.std(good, ddof=1)) if len(good) > 1 else math.nan
     return float(np.mean(good)), sd, len(good)
 
 
@@ -343,20 +346,14 @@ def _axis_figure(runs: Sequence[_Run], axis: str, metrics: Sequence[str], models
                     means.append(mean)
                     sds.append(sd)
             if xs:
-                bars = ax.errorbar(
-                    xs,
-                    means,
-                    yerr=sds,
-                    color=colors[model],
-                    marker="o",
-                    ms=4,
-                    capsize=3,
-                    lw=1.2,
-                    label=model,
-                )
+                drawn = [ax.errorbar(xs, means, color=colors[model], marker="o", ms=4, lw=1.2, label=model)]
+                spread = [(x, mean, sd) for x, mean, sd in zip(xs, means, sds, strict=True) if math.isfinite(sd)]
+                if spread:  # bars only where a point has 2+ runs: one run has no spread, which a bar of 0 implied
+                    sx, smean, ssd = zip(*spread, strict=True)
+                    drawn.append(ax.errorbar(sx, smean, yerr=ssd, fmt="none", ecolor=colors[model], capsize=3, lw=1.2))
                 # Shifted after drawing: the axis limits were taken from the unshifted data.
                 shift = ScaledTranslation(dodge[model] / 72, 0.0, fig.dpi_scale_trans)
-                for artist in bars.get_children():
+                for artist in (child for bars in drawn for child in bars.get_children()):
                     artist.set_transform(artist.get_transform() + shift)
         ax.set_title(metric, fontsize=10)
         ax.set_xlabel(axis, fontsize=9)
@@ -525,7 +522,8 @@ def _axis_level_table(runs: Sequence[_Run], axis: str, models: Sequence[str]) ->
 def _setting_tables(runs, settings, axes, models, metrics) -> list[str]:
     parts = ["<h2 id='settings'>Results by setting</h2>"]
     parts.append(
-        f"<p class='note'>Mean \u00b1 {SPREAD} of each metric over the finished runs; (n=k) where only k of them "
+        f"<p class='note'>Mean \u00b1 {SPREAD} of each metric over the finished runs ({_replicates(runs)}); no "
+        "spread where one run has the metric; (n=k) where only k of them "
         "have the metric. The level is what latentid explain --run says for the model on the setting: a level of "
         "the identifiability hierarchy, or outside the theory (the linear floors pca, fastica, gmm, and a Bernoulli "
         "likelihood). A model's level holds for data of its own class: on a setting of a lower level (a diagonal "
@@ -585,8 +583,25 @@ def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
     return parts
 
 
+def _data_seeds(runs: Sequence[_Run]) -> list:
+    """The data seeds among ``runs`` (the data sets drawn for a setting), sorted."""
+    seeds = {((run.row.get("config") or {}).get("data") or {}).get("data_seed") for run in runs}
+    return sorted(seeds - {None}, key=_order_key)
+
+
+def _replicates(runs: Sequence[_Run]) -> str:
+    """What a point's runs replicate: seeds, and the data sets when runs of one setting differ in data_seed (they
+    are averaged too, so the spread holds the data's as well as the fit's)."""
+    seeds = _data_seeds(runs)
+    if len(seeds) < 2:
+        return "seeds"
+    shown = ", ".join(map(_show, seeds[:6])) + (", ..." if len(seeds) > 6 else "")
+    return f"seeds and data sets (data_seed {shown}: the spread is the data's as well as the fit's)"
+
+
 def _all_runs_table(runs: Sequence[_Run], axes: Sequence[str], metrics: Sequence[str]) -> str:
     rows, classes = [], []
+    data_seeds = len(_data_seeds(runs)) > 1
     for run in runs:
         row = {
             "key": run.key,
@@ -595,6 +610,7 @@ def _all_runs_table(runs: Sequence[_Run], axes: Sequence[str], metrics: Sequence
             "model": run.model,
             "setting": _setting_text(run.setting, axes) if axes else "",
             "seed": run.seed,
+            "data_seed": ((run.row.get("config") or {}).get("data") or {}).get("data_seed"),
             "level": level_text(run.level),
         }
         for metric in metrics:
@@ -603,7 +619,13 @@ def _all_runs_table(runs: Sequence[_Run], axes: Sequence[str], metrics: Sequence
         row["seconds"] = f"{seconds:.1f}" if seconds is not None else None
         rows.append(row)
         classes.append(run.status)
-    columns = ["key", "label", "status", "model", *(["setting"] if axes else []), "seed", "level", *metrics, "seconds"]
+    columns = [
+        *("key", "label", "status", "model"),
+        *(["setting"] if axes else []),
+        "seed",
+        *(["data_seed"] if data_seeds else []),
+        *("level", *metrics, "seconds"),
+    ]
     return f"<h2 id='runs'>Every run ({len(runs)})</h2>" + table(
         rows, columns, text_columns=("key", "label", "status", "model", "setting", "level"), row_classes=classes
     )
@@ -642,8 +664,9 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
             if fig is None:
                 continue
             caption = (
-                f"Each metric against {axis}, one line per model: the mean over seeds, error bars {SPREAD}. {fixing}"
-            )
+                f"Each metric against {axis}, one line per model: the mean over {_replicates(subset)}, error bars "
+                f"{SPREAD}, none where a point rests on one run; failed and skipped runs are left out. {fixing}"
+            ).rstrip()
             body.append(writer.html(fig, f"Metrics against {axis}", caption, stem=f"metrics-vs-{axis}"))
             body.append(_axis_level_table(subset, axis, models))
         fig, gaps = _mcc_figure(runs, models, colors)
