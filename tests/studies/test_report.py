@@ -428,3 +428,17 @@ def test_runs_of_several_data_seeds_are_said_to_be_pooled(tmp_path, make_row):
     single = [row(f"q{s}{k}", s, 0, k) for s in (0, 1) for k in (1, 3)]
     page = write_study_report(single, tmp_path / "one").read_text()
     assert "data sets (data_seed" not in page and "<th>data_seed</th>" not in page
+
+
+def test_metrics_a_finished_run_could_not_measure_are_said_why(tmp_path, make_row):
+    """pca's blank cluster_acc could mean not requested, not measured or failed: the store's 'not measured' note
+    appeared nowhere in the report."""
+    from latentid.studies.report import write_study_report
+
+    note = "not measured: cluster_acc (pca has no clusters to score)"
+    rows = [make_row(f"p{s}", model="pca", seed=s, metrics={"affine_r2": 0.5}, error=note) for s in (0, 1)]
+    rows.append(make_row("v0", model="vade", metrics={"affine_r2": 0.6}))
+    page = write_study_report(rows, tmp_path / "r").read_text()
+    assert "Metrics not measured (2 finished runs)" in page and "pca has no clusters to score" in page
+    clean = write_study_report([make_row("v1", metrics={"affine_r2": 0.6})], tmp_path / "c").read_text()
+    assert "Metrics not measured" not in clean

@@ -580,7 +580,24 @@ def _problem_tables(runs: Sequence[_Run], axes: Sequence[str]) -> list[str]:
         ]
         parts.append(f"<h2 id='{anchor}'>{heading} ({len(mine)})</h2>")
         parts.append(table(rows, text_columns=("key", "label", "model", "setting", column)))
-    return parts
+    return parts + _unmeasured_table(runs)
+
+
+def _unmeasured_table(runs: Sequence[_Run]) -> list[str]:
+    """A section for the metrics finished runs were asked for but could not measure, and why (pca has no clusters,
+    real data no true z): their columns were blank, which read as 'not requested' or 'failed' as well."""
+    why: dict[tuple[str, str], int] = {}
+    for run in runs:
+        if run.status == "finished" and run.row.get("error"):
+            key = (run.model, str(run.row["error"]))
+            why[key] = why.get(key, 0) + 1
+    if not why:
+        return []
+    rows = [{"model": model, "runs": count, "why": sentence} for (model, sentence), count in why.items()]
+    return [
+        f"<h2 id='unmeasured'>Metrics not measured ({sum(why.values())} finished runs)</h2>",
+        table(rows, ["model", "runs", "why"], text_columns=("model", "why")),
+    ]
 
 
 def _data_seeds(runs: Sequence[_Run]) -> list:
