@@ -65,7 +65,7 @@ def explain_dataset(path: str | Path) -> Verdict:
     within_std = float(np.sqrt(np.linalg.eigvalsh(generator.prior.covariances).min()))
     check = recoverability(jac, generator.noise, within_std)
     notes = list(verdict.notes)
-    if not check.passed:
+    if check.warning:
         figures = check.figures
         notes.append(
             f"Warning: for part of the data the noise blurs z along f's weakest direction by about "
