@@ -258,3 +258,15 @@ def test_a_fitted_leaky_relu_of_slope_0_is_read_as_a_plain_relu():
     model = VaDE(**settings, n_restarts=1, slope=0.0, random_state=0).fit(x)
     verdict = explain_model(model)
     assert verdict.level in ("1", "none") and "plain ReLU" in " ".join(c.detail for c in verdict.checks)
+
+
+def test_a_bernoulli_models_verdict_names_its_reason_among_the_checks():
+    """Every check was ticked beside 'none': the reason sat in a note alone, and the JSON had no failed check."""
+    from latentid.explaining import explain_model
+    from latentid.models import VAE
+
+    x = np.random.default_rng(0).uniform(size=(200, 6)).astype(np.float32)
+    model = VAE(latent_dim=2, likelihood="bernoulli", hidden_dims=[6, 6], epochs=1, random_state=0).fit(x)
+    verdict = explain_model(model)
+    failed = [c for c in verdict.checks if c.passed is False]
+    assert verdict.level == "none" and [c.name for c in failed] == ["Gaussian noise on f(z)"]

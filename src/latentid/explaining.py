@@ -12,7 +12,7 @@ from latentid.data.mixing import normalise_activation
 from latentid.data.mixture import GaussianMixture
 from latentid.data.synthetic import SyntheticGenerator, SyntheticSpec, _draw_prior
 from latentid.errors import InvalidParameterError
-from latentid.theory import DecoderDescription, PriorDescription, Verdict, assess, recoverability
+from latentid.theory import Check, DecoderDescription, PriorDescription, Verdict, assess, recoverability
 
 RECOVERABILITY_POINTS = 2000
 JACOBIAN_POINTS = 2000  # latent points drawn from a fitted prior to check the decoder's Jacobian rank
@@ -162,5 +162,10 @@ def explain_model(model) -> Verdict:
         notes = verdict.notes + [
             "A Bernoulli likelihood squashes f through a sigmoid: outside the noise model of the theory."
         ]
-        return Verdict("none", "no guarantee from this theory", verdict.checks, notes)
+        likelihood = Check(  # the verdict's reason among the checks, where a reader of the JSON looks for a cross
+            "Gaussian noise on f(z)",
+            False,
+            "Bernoulli likelihood: x is drawn from sigmoid(f(z)), outside the theory's noise model",
+        )
+        return Verdict("none", "no guarantee from this theory", [*verdict.checks, likelihood], notes)
     return verdict
