@@ -268,5 +268,5 @@ def test_a_bernoulli_models_verdict_names_its_reason_among_the_checks():
     x = np.random.default_rng(0).uniform(size=(200, 6)).astype(np.float32)
     model = VAE(latent_dim=2, likelihood="bernoulli", hidden_dims=[6, 6], epochs=1, random_state=0).fit(x)
     verdict = explain_model(model)
-    failed = [c for c in verdict.checks if c.passed is False]
-    assert verdict.level == "none" and [c.name for c in failed] == ["Gaussian noise on f(z)"]
+    failed = [c.name for c in verdict.checks if c.passed is False and "level 3" not in c.name]
+    assert verdict.level == "none" and failed == ["Gaussian noise on f(z)"]
