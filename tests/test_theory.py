@@ -270,3 +270,10 @@ def test_a_bernoulli_models_verdict_names_its_reason_among_the_checks():
     verdict = explain_model(model)
     failed = [c.name for c in verdict.checks if c.passed is False and "level 3" not in c.name]
     assert verdict.level == "none" and failed == ["Gaussian noise on f(z)"]
+
+
+def test_a_piecewise_affine_output_stays_in_the_theory():
+    """A leaky-ReLU output was 'a squashing output' outside the theory, though injective and piecewise affine."""
+    assert verdict(output_activation="leaky-relu").level == "2"
+    assert verdict(output_activation="relu").level == "1"  # not injective: weakly at best
+    assert verdict(output_activation="sigmoid").level == "none"

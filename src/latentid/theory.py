@@ -387,8 +387,16 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         ),
         Check(
             "output layer linear",
-            out == "linear",
-            f"'{out}'" + ("" if out == "linear" else ": a squashing output leaves the theory; use a linear output"),
+            out == "linear" or out in PIECEWISE_AFFINE,
+            f"'{out}'"
+            + (
+                ""
+                if out == "linear"
+                else ": piecewise affine, so f stays in the theory"
+                + (" (a plain ReLU output is not injective: level 1 at most)" if out == "relu" else "")
+                if out in PIECEWISE_AFFINE
+                else ": a squashing output leaves the theory; use a linear output"
+            ),
         ),
     ]
     m, n = widths[0], widths[-1]
@@ -463,7 +471,8 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
                 {"narrowest": int(narrowest), "latent_dim": int(m)},
             )
         )
-    injective = pw_affine and out == "linear" and obs_ok and nondecreasing and act != "relu" and full_rank is not False
+    out_injective = out in ("linear", "leaky-relu")  # a leaky ReLU output is injective and piecewise affine too
+    injective = pw_affine and out_injective and obs_ok and nondecreasing and act != "relu" and full_rank is not False
     if act == "relu":
         detail = "plain ReLU: at best weakly injective (one-to-one on some open piece); level 1 at most"
     elif injective:
@@ -478,7 +487,7 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         detail = "not shown injective"
     checks.append(Check("f injective", injective, detail))
     # A rank-deficient layer (or Jacobian) collapses a direction everywhere: not even weakly injective.
-    in_theory = pw_affine and out == "linear" and obs_ok and weakly
+    in_theory = pw_affine and (out == "linear" or out in PIECEWISE_AFFINE) and obs_ok and weakly
     return checks, in_theory, injective
 
 
