@@ -442,3 +442,17 @@ def test_metrics_a_finished_run_could_not_measure_are_said_why(tmp_path, make_ro
     assert "Metrics not measured (2 finished runs)" in page and "pca has no clusters to score" in page
     clean = write_study_report([make_row("v1", metrics={"affine_r2": 0.6})], tmp_path / "c").read_text()
     assert "Metrics not measured" not in clean
+
+
+def test_runs_on_a_data_set_without_the_axis_are_left_out_of_its_figure(make_row):
+    """MNIST runs (no depth) drew a '—' point joined to the simulated depths by a line, as if a trend."""
+    from latentid.studies.report import _axis_subset, _parse_runs
+
+    rows = [make_row(f"s{k}", depth=k, metrics={"affine_r2": 0.5}) for k in (1, 3)]
+    mnist = make_row("m", metrics={"affine_r2": 0.4})
+    mnist["config"]["data"] = {"dataset": "mnist", "n_train": 300, "depth": None}
+    runs = _parse_runs([*rows, mnist])
+    subset, words = _axis_subset(runs, "depth", ["depth"])
+    assert {run.key for run in subset} == {"s1", "s3"} and "Runs on mnist, which has no depth, are left out" in words
+    alone, said = _axis_subset(_parse_runs(rows), "depth", ["depth"])
+    assert len(alone) == 2 and "left out" not in said

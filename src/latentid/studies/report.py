@@ -270,6 +270,30 @@ def _axis_subset(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[
     """The runs to plot against ``axis`` and the caption's words on the other varying options: the setting of
     them with the most values of ``axis`` among finished runs (the most common setting first among equals), else
     all runs averaged."""
+    runs, apart = _on_data_with(runs, axis)
+    subset, words = _axis_subset_of(runs, axis, axes)
+    return subset, words + apart
+
+
+def _dataset(run: _Run) -> str:
+    return str(((run.row.get("config") or {}).get("data") or {}).get("dataset") or "synthetic")
+
+
+def _on_data_with(runs: Sequence[_Run], axis: str) -> tuple[list[_Run], str]:
+    """The runs on data sets that have ``axis`` (a simulator option is None on MNIST: its runs drew a '—' point
+    joined by a line to the simulated ones, as if a trend), and the caption's words on those left out."""
+    names = {_dataset(run) for run in runs}
+    if len(names) < 2:
+        return list(runs), ""
+    having = {name for name in names if any(run.option(axis) is not None for run in runs if _dataset(run) == name)}
+    kept = [run for run in runs if _dataset(run) in having]
+    if not kept or len(kept) == len(runs):
+        return list(runs), ""
+    left = ", ".join(sorted(names - having))
+    return kept, f" Runs on {left}, which has no {axis}, are left out."
+
+
+def _axis_subset_of(runs: Sequence[_Run], axis: str, axes: Sequence[str]) -> tuple[list[_Run], str]:
     following = [a for a in axes if a != axis and _follows(runs, a, axis)]  # obs_dim from a latent_dim table
     others = [a for a in axes if a != axis and a not in following]
     if not others:
