@@ -277,3 +277,14 @@ def test_a_piecewise_affine_output_stays_in_the_theory():
     assert verdict(output_activation="leaky-relu").level == "2"
     assert verdict(output_activation="relu").level == "1"  # not injective: weakly at best
     assert verdict(output_activation="sigmoid").level == "none"
+
+
+def test_a_setting_refused_for_its_activation_ends_its_sentence_once():
+    """'... elu, gelu..': the problem's own full stop, then the message's."""
+    import pytest
+
+    from latentid.data.synthetic import SyntheticSpec
+    from latentid.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"Use one of: .*, gelu\.$"):
+        SyntheticSpec.create(activation="foo")

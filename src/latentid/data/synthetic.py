@@ -162,7 +162,7 @@ class SyntheticSpec(BaseModel):
         try:
             return cls(**kwargs)
         except ValidationError as exc:
-            problems = "; ".join(_problem(e) for e in exc.errors())
+            problems = "; ".join(_problem(e).rstrip(".") for e in exc.errors())  # each may end a sentence itself
             raise InvalidParameterError(f"Invalid simulation setting: {problems}.") from None
 
     def build(self) -> SyntheticGenerator:
