@@ -627,7 +627,13 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
     import pandas as pd
 
     sep = _SEPARATOR[suffix]
-    _refuse_other_separators(path, sep, _first_lines(path, suffix))
+    lines = _first_lines(path, suffix)
+    if lines and lines[0].lstrip().startswith("#"):  # read as a header named '# x0' or a column of text
+        raise DataFileError(
+            f"{path}: its first line is a comment ({lines[0][:40]!r}), and latentid reads no comment lines. Remove "
+            "them (np.savetxt writes its header without '# ' when given comments='')."
+        )
+    _refuse_other_separators(path, sep, lines)
     note = None
     if header is None:
         first = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
