@@ -101,18 +101,25 @@ def _train_records(out):
     return [json.loads(line) for line in lines]
 
 
+def _fit_until(data_file, out, epochs: int) -> subprocess.Popen:
+    """A `latentid fit` process, once training epoch ``epochs`` is in its log (stdout dropped, stderr piped)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_fit_command(data_file, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while sum(r["stage"] == "train" for r in _train_records(out)) < epochs:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, f"the fit never reached training epoch {epochs}"
+        time.sleep(0.005)
+    return proc
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(data_file, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight = tmp_path / "straight"
     subprocess.run(_fit_command(data_file, straight), env=env, check=True, capture_output=True, timeout=300)
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_fit_command(data_file, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while sum(r["stage"] == "train" for r in _train_records(out)) < 3:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "the fit never reached its third training epoch"
-        time.sleep(0.005)
+    proc = _fit_until(data_file, out, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc.stderr.close()
@@ -138,14 +145,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data_file, tmp_path):
 
 def test_sigterm_stops_a_fit_as_ctrl_c_does(data_file, tmp_path):
     """A batch scheduler's time limit (SIGTERM) killed the fit silently: no --resume line, no time recorded."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "terminated"
-    proc = subprocess.Popen(_fit_command(data_file, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while sum(r["stage"] == "train" for r in _train_records(out)) < 2:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "the fit never reached its second training epoch"
-        time.sleep(0.005)
+    proc = _fit_until(data_file, out, 2)
     proc.send_signal(signal.SIGTERM)
     stderr = proc.communicate(timeout=60)[1].decode()
     assert proc.returncode == 143, stderr
