@@ -288,3 +288,16 @@ def test_a_setting_refused_for_its_activation_ends_its_sentence_once():
 
     with pytest.raises(InvalidParameterError, match=r"Use one of: .*, gelu\.$"):
         SyntheticSpec.create(activation="foo")
+
+
+def test_a_zero_variance_or_a_tiny_scale_gives_no_nan_in_the_diagonal_check():
+    """sqrt(v_i * v_j) underflowed for sds below 1e-154: diagonal components read as full (level 2)."""
+    import warnings
+
+    base = _diag_prior()
+    for scale in (1e-90, 1e-150):
+        tiny = PriorDescription(base.weights, base.means * scale, base.covariances * scale**2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            check = next(c for c in assess(tiny, _increasing()).checks if c.name == "diagonal covariances (level 3)")
+        assert check.passed is True, scale

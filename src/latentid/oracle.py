@@ -290,8 +290,9 @@ def oracle_posterior(
         raise InvalidParameterError(f"n_samples must be >= 1. Got {n_samples} instead.")
     base_seed = int(numpy_rng(random_state).integers(2**63))  # with each row's bytes, seeds the row's draws
     max_width = max(mixing.widths)
-    # A row's result does not depend on its chunk (shared starts, draws seeded by its bytes): the cap is for the
-    # progress bar, which moves once a chunk.
+    # A row's result hardly depends on its chunk (shared starts, draws seeded by its bytes; only the chunk's shared
+    # stopping rule and rounding: means moved by up to 8e-5 when the cap came): the cap is for the progress bar,
+    # which moves once a chunk.
     chunk = max(1, min(MAX_CHUNK_ROWS, int(MEMORY_BUDGET // (n_samples * max_width))))
     means, maps, esses, lls, ses, probs = [], [], [], [], [], []
     for start in range(0, len(x), chunk):

@@ -452,6 +452,7 @@ def fit_run(
                 "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
                 "resume_commands": [*earlier.get("resume_commands", []), command],
                 **({THREADS_FIELD: [*_recorded_threads(earlier), _torch_threads(params)]} if deep else {}),
+                # (a session before threads were recorded is None: the list stays one entry per session)
             }
         replaced = set_aside_run_files(out) if force and not resume and not created else None
         write_text_atomic(out / RUN_FILE, json.dumps(started, indent=2))
@@ -502,20 +503,21 @@ def fit_run(
         labels = {"aux_label_columns": label_columns(data)} if aux == "c" else {}
         info = run_record(model_name, model, data, params, seconds, aux=aux, provenance=started["data"], **labels)
         info = {**started, **info, SESSIONS_FIELD: sessions, "warnings": fit_warnings}
-        threads = sorted(set(started.get(THREADS_FIELD, [])))
-        if len(threads) > 1:
-            info["threads_note"] = mixed_threads_note(threads)
+        recorded = started.get(THREADS_FIELD, [])
+        threads = sorted({t for t in recorded if t is not None})
+        if len(threads) > 1 or (threads and None in recorded):
+            info["threads_note"] = mixed_threads_note(threads, unknown=None in recorded)
         began = (started.get("params") or {}).get("epochs") if isinstance(started.get("params"), dict) else None
         if deep and type(began) is int and began != params.get("epochs"):
             info["epochs_note"] = (
                 f"the fit began with {began} epochs and went on to {params.get('epochs')} (--resume --epochs): the "
-                "learning rate's schedule was stretched part-way, so a fit of that many epochs from the start gives "
-                "another model"
+                "learning rate's schedule was laid out anew part-way, so a fit of that many epochs from the start "
+                "gives another model"
             )
         if len(sessions) < 1 + len(started.get("resumed", [])):  # a session killed outright recorded no time
             info["fit_seconds_note"] = (
                 f"the sum of {len(sessions)} of the fit's {1 + len(started.get('resumed', []))} sessions: a session "
-                "killed outright (SIGKILL, SIGTERM, a crash) records no time"
+                "killed outright (SIGKILL, a crash) records no time"
             )
         write_text_atomic(out / RUN_FILE, json.dumps(info, indent=2))
         # The run a --force replaced is deleted once the new one is written, also when that fit was interrupted
@@ -539,15 +541,25 @@ def _torch_threads(params: dict) -> int:
     return int(params.get("threads") or torch.get_num_threads())
 
 
-def _recorded_threads(earlier: dict) -> list[int]:
-    """The thread counts an interrupted run's record holds ([] for a run.json written before they were kept)."""
+def _recorded_threads(earlier: dict) -> list[int | None]:
+    """The thread counts of an interrupted run's sessions, one per session (the first, then each resume): None for
+    a session whose run.json was written before they were kept."""
+    sessions = 1 + len(earlier.get("resumed") or [])
     threads = earlier.get(THREADS_FIELD)
-    return [t for t in threads if type(t) is int] if isinstance(threads, list) else []
+    known = [t if type(t) is int else None for t in threads] if isinstance(threads, list) else []
+    return [None] * max(0, sessions - len(known)) + known[-sessions:]
 
 
-def mixed_threads_note(threads: list[int]) -> str:
-    """What a fit whose sessions ran with different torch thread counts (``threads``, sorted) differs in."""
+def mixed_threads_note(threads: list[int], unknown: bool = False) -> str:
+    """What a fit whose sessions ran with different torch thread counts (``threads``, sorted; ``unknown``: some
+    session's count was not recorded) differs in."""
     counts = " and ".join(map(str, threads))
+    if unknown:
+        return (
+            f"some of the fit's sessions ran with {counts} torch thread(s), and an earlier one with a count not "
+            "recorded (latentid kept none then): with another count, the model differs a little from a fit with "
+            "one thread count throughout"
+        )
     return (
         f"the fit's sessions ran with {counts} torch threads: the model differs a little from a fit with one thread "
         "count throughout, which alone reproduces it exactly"

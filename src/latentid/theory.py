@@ -172,7 +172,7 @@ def _prior_checks(prior: PriorDescription) -> tuple[list[Check], bool]:
         return checks, nondegenerate
     sd = max(np.sqrt(eig_max), 1e-300)  # in units of the prior's largest sd: no rescaling of z changes the verdict
     gaps = [
-        (np.linalg.norm(means[i] - means[j]) / sd + np.linalg.norm(cov[i] - cov[j]) / sd**2, i, j)
+        (np.linalg.norm(means[i] - means[j]) / sd + np.linalg.norm(cov[i] - cov[j]) / sd / sd, i, j)
         for i in range(k)
         for j in range(i + 1, k)
     ]
@@ -542,10 +542,12 @@ def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
     cov = np.asarray(prior.covariances, dtype=np.float64)
     k, m = np.asarray(prior.means).shape
     off_diagonal = cov - np.einsum("kii->ki", cov)[:, :, None] * np.eye(m)
-    variances = np.maximum(np.einsum("kii->ki", cov), 1e-300)
+    sds = np.sqrt(np.maximum(np.einsum("kii->ki", cov), 0.0))
     # as correlations, so that no rescaling of z changes the level (an absolute 1e-8 did: a prior of correlation
-    # 0.9 read as diagonal once z was scaled by 1e-4)
-    correlations = off_diagonal / np.sqrt(variances[:, :, None] * variances[:, None, :])
+    # 0.9 read as diagonal once z was scaled by 1e-5); sd times sd, not the root of a product that underflows
+    scale = sds[:, :, None] * sds[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        correlations = np.where(off_diagonal == 0, 0.0, off_diagonal / scale)
     diagonal = bool(np.all(np.abs(correlations) <= DIAGONAL_TOL))
     largest_off = float(np.abs(off_diagonal).max()) if off_diagonal.size else 0.0
     checks.append(

@@ -81,3 +81,13 @@ def test_a_fit_records_the_threads_it_ran_with_when_none_were_asked_for(tmp_path
     linear = tmp_path / "pca"
     assert run("fit", "--model", "pca", "--data", data_file, "--out", linear, "--quiet").exit_code == 0
     assert "torch_threads" not in json.loads((linear / "run.json").read_text())
+
+
+def test_a_run_begun_before_threads_were_recorded_keeps_one_entry_per_session(interrupted):
+    """Resumed from a run.json of the previous version, the list read [2] for two sessions: all on 2 threads."""
+    info = json.loads((interrupted / "run.json").read_text())
+    del info["torch_threads"]
+    (interrupted / "run.json").write_text(json.dumps(info))
+    assert run("fit", "--out", interrupted, "--resume", "--threads", 2, "--quiet").exit_code == 0
+    info = json.loads((interrupted / "run.json").read_text())
+    assert info["torch_threads"] == [None, 2] and "a count not recorded" in info["threads_note"]

@@ -150,3 +150,12 @@ def test_the_prior_init_is_a_stage_of_the_callback_between_pretraining_and_train
     at = stages.index(("prior init", 0))
     assert stages[at + 1] == ("prior init", 1) and stages[at - 1][0] == "pretrain" and stages[at + 2][0] == "train"
     assert events[at + 1]["seconds"] >= 0 and events[at]["loss"] is None
+
+
+def test_a_model_fitted_without_standardising_transforms_its_own_data():
+    """Its scale is 1 whatever the data's spread: 1e5 + N(0, 1e3) was refused as rounded away on transform."""
+    from latentid.models import VAE
+
+    x = 1e5 + 1e3 * np.random.default_rng(0).standard_normal((300, 4))
+    model = VAE(latent_dim=2, epochs=1, standardize=False, random_state=0).fit(x)
+    assert model.transform(x).shape == (300, 2)

@@ -6,6 +6,7 @@ import dataclasses
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -84,7 +85,13 @@ def _with_data_level(verdict: Verdict, info: dict) -> Verdict:
     level: the model's guarantee is for data of its own class, and a diagonal VaDE fitted to full-covariance data
     (level 2) recovers their z up to an affine map at best, whatever its own level 3 says."""
     path = (info.get("data") or {}).get("path")
-    if verdict.level not in ("2", "3") or not isinstance(path, str) or not Path(path).is_file():
+    if verdict.level not in ("2", "3") or not isinstance(path, str) or not path.lower().endswith(".npz"):
+        return verdict  # only `latentid simulate` files (.npz) record a generator: no other file is read
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "spec_json" not in archive.files:
+                return verdict
+    except (OSError, ValueError):
         return verdict
     try:
         data_level = explain_dataset(path).level

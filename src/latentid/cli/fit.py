@@ -509,9 +509,6 @@ def fit(
     )
     for warning in run.info.get("warnings", []):
         err_console.print(f"note: {escape(warning)} (recorded in run.json)", soft_wrap=True, highlight=False)
-    for note in ("threads_note", "epochs_note"):
-        if run.info.get(note):
-            err_console.print(f"note: {escape(run.info[note])} (recorded in run.json)", soft_wrap=True)
 
 
 def plural(count: int, noun: str) -> str:
@@ -610,7 +607,7 @@ def _resume_changes(out: Path, params: dict) -> list[str]:
     if type(began.get("epochs")) is int and began["epochs"] != params.get("epochs"):
         notes.append(
             f"the fit began with {began['epochs']} epochs and goes on to {params.get('epochs')}: the learning rate's "
-            "schedule is stretched from here, so the model will not be that of a fit of "
+            "schedule is laid out anew over them from here, so the model will not be that of a fit of "
             f"{params.get('epochs')} epochs from the start"
         )
     threads = [t for t in info.get(THREADS_FIELD) or [] if type(t) is int]

@@ -93,10 +93,11 @@ def _undeclared_note(results, study, store: Path, study_file: Path) -> str:
     if not found.count:
         return ""
     why = describe(found)
+    who = "they" if found.explained == found.count else f"{found.explained} of them"
     if why and found.explained == found.count and not set_in_file(study) & found.differences.keys():
         cause = f"they {why}, which the file leaves to latentid's defaults: a default changed since they ran"
     else:
-        cause = f"{'they ' + why + '; ' if why else ''}an earlier version of the file?"
+        cause = f"{who + ' ' + why + '; ' if why else ''}an earlier version of the file?"
     return (
         f"note: {store} also holds {_plural(found.count, 'run')} of study {study.name!r} that {study_file} does not "
         f"declare ({cause}): 'results' and 'report' for this study include them. Use another study name or "

@@ -136,6 +136,9 @@ def probabilities(log_p: torch.Tensor) -> np.ndarray:
     return torch.softmax(log_p.double(), dim=1).cpu().numpy()
 
 
+FITTED_RANGE_PER_SD = 6.0  # a column's range over its sd, about, for data of a few hundred rows or more
+
+
 class LatentModel(TransformerMixin, BaseEstimator):
     """Base of every latentid estimator (not used directly). See the module docstring for the hooks."""
 
@@ -408,8 +411,11 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def _tensor_of(self, X, u=None) -> torch.Tensor:
         """``_prepare`` without the column-names check: for arrays fit itself passes (n, n_features)."""
         # rounding to float32 is judged against the data the model was fitted on, not the rows given: a batch of
-        # near-identical rows (finite differences, one row's neighbours) was refused, with advice to centre them
-        X = validate_matrix(X, "X", min_samples=1, fitted_spread=float(self.module_.x_scale))
+        # near-identical rows (finite differences, one row's neighbours) was refused, with advice to centre them.
+        # Their spread is known only where they were standardised (x_scale, an sd: about a sixth of a range).
+        standardised = self.likelihood == "gaussian" and self.standardize
+        spread = FITTED_RANGE_PER_SD * float(self.module_.x_scale) if standardised else None
+        X = validate_matrix(X, "X", min_samples=1, fitted_spread=spread)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "

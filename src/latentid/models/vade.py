@@ -60,7 +60,8 @@ class VaDE(LatentModel):
     threads : int or None, torch CPU threads during fit.
     checkpoint_dir, resume : per-epoch checkpoints and train_log.jsonl there; resume continues the last one.
     pretrained : path or None, a saved model folder or pretrained-*.pt whose encoder/decoder replace pretraining.
-    callback : callable or None, called with a dict per epoch (see ``latentid.training.train``).
+    callback : callable or None, called with a dict per epoch (see ``latentid.training.train``), and with two of
+        stage "prior init" (epoch 0 before the prior is set from the warm start's latents, 1 after; loss None).
     random_state : int, numpy Generator or RandomState, or None.
 
     Attributes

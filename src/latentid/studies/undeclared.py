@@ -85,8 +85,8 @@ def set_in_file(study) -> set[str]:
 
 
 def describe(undeclared: Undeclared) -> str:
-    """What sets the runs apart, for a note: "they differ from the file's runs in options.batch_size (256 in
-    the store, 'auto' now)", or "" when no declared run is near them."""
+    """What sets the runs apart, for a note after their subject ("they", "2 of them"): "differ from this file's
+    runs only in options.batch_size (256 in the store, 'auto' now)", or "" when no declared run is near them."""
     if not undeclared.differences:
         return ""
     parts = [
@@ -95,5 +95,4 @@ def describe(undeclared: Undeclared) -> str:
         else f"{path} ({'set in the store only' if now is None else 'not in the store'})"
         for path, (stored, now) in undeclared.differences.items()
     ]
-    some = "" if undeclared.explained == undeclared.count else f"{undeclared.explained} of them "
-    return f"{some}differ from this file's runs only in {', '.join(parts)}"
+    return f"differ from this file's runs only in {', '.join(parts)}"
