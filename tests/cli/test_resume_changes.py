@@ -91,3 +91,11 @@ def test_a_run_begun_before_threads_were_recorded_keeps_one_entry_per_session(in
     assert run("fit", "--out", interrupted, "--resume", "--threads", 2, "--quiet").exit_code == 0
     info = json.loads((interrupted / "run.json").read_text())
     assert info["torch_threads"] == [None, 2] and "a count not recorded" in info["threads_note"]
+
+
+def test_a_resume_to_fewer_epochs_than_have_run_does_not_say_training_goes_on(interrupted):
+    """'goes on to 50' where 147 epochs had run and nothing more was trained."""
+    resumed = run("fit", "--out", interrupted, "--resume", "--epochs", 1, "--quiet")
+    said = " ".join(resumed.stderr.split())
+    assert resumed.exit_code == 0 and "began with 3 epochs and now ends at 1: at once where" in said, said
+    assert "goes on" not in said

@@ -236,3 +236,5 @@ def test_results_print_a_sentence_many_runs_share_once(tmp_path):
     assert len(below) == 1, listed.stdout
     assert " ".join(below[0].split()).startswith("6 runs (pca "), below[0]
     assert "; and 3 more): not measured: cluster_acc" in " ".join(below[0].split()), below[0]
+    table = listed.stdout.split("finished: ")[0]
+    assert " note " in table and " yes " not in table  # no failure: its cell does not read as one

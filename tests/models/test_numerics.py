@@ -150,6 +150,11 @@ def test_the_prior_init_is_a_stage_of_the_callback_between_pretraining_and_train
     at = stages.index(("prior init", 0))
     assert stages[at + 1] == ("prior init", 1) and stages[at - 1][0] == "pretrain" and stages[at + 2][0] == "train"
     assert events[at + 1]["seconds"] >= 0 and events[at]["loss"] is None
+    from latentid.models import VAE
+
+    plain = []  # a VAE's N(0, I) has nothing to initialise: no such stage
+    VAE(latent_dim=2, epochs=1, random_state=0, callback=plain.append).fit(x)
+    assert plain and not [e for e in plain if e["stage"] == "prior init"]
 
 
 def test_a_model_fitted_without_standardising_transforms_its_own_data():

@@ -206,7 +206,9 @@ def _gaps(loaded, dataset, seed: int) -> tuple[dict, list[str]]:
     if loaded is None or "spec_json" not in dataset.extras or loaded.info.get("model") not in DEEP_MODELS:
         return {}, []
     if loaded.info.get("aux") is not None:
-        return {}, ["no likelihood gap: the model's bound is of p(x | u), and the true log-likelihood of p(x)"]
+        return {}, [
+            "no likelihood gap: the model's bound is of p(x | u), not of p(x), whose true log-likelihood the gap needs"
+        ]
     generator = SyntheticGenerator.from_arrays(dataset.extras, source=dataset.source)
     if not generator.noise > 0:
         return {}, ["no likelihood gap: the data was simulated with noise 0, where log p(x) is not a density"]

@@ -604,7 +604,12 @@ def _resume_changes(out: Path, params: dict) -> list[str]:
     info = read_run_info(out) or {}
     began = info.get("params") if isinstance(info.get("params"), dict) else {}
     notes = []
-    if type(began.get("epochs")) is int and began["epochs"] != params.get("epochs"):
+    if type(began.get("epochs")) is int and params.get("epochs", began["epochs"]) < began["epochs"]:
+        notes.append(
+            f"the fit began with {began['epochs']} epochs and now ends at {params.get('epochs')}: at once where that "
+            "many have run already; the model will not be that of a fit of that many epochs from the start"
+        )
+    elif type(began.get("epochs")) is int and began["epochs"] != params.get("epochs"):
         notes.append(
             f"the fit began with {began['epochs']} epochs and goes on to {params.get('epochs')}: the learning rate's "
             "schedule is laid out anew over them from here, so the model will not be that of a fit of "

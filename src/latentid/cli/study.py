@@ -263,8 +263,12 @@ def results_command(
         cells = [[*values[:-1], str(len(row.get("warnings") or []))] for values, row in zip(cells, rows, strict=True)]
     if "error" in header:  # a sentence as well: below the table, the column says only whether there is one
         at = header.index("error")
-        cells = [
-            [*values[:at], "yes" if row.get("error") else "-", *values[at + 1 :]]
+        cells = [  # a finished run's is a note on metrics it could not measure: no failure, so not a 'yes'
+            [
+                *values[:at],
+                ("note" if row["status"] == "finished" else "yes") if row.get("error") else "-",
+                *values[at + 1 :],
+            ]
             for values, row in zip(cells, rows, strict=True)
         ]
     for name in header:

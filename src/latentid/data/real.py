@@ -156,7 +156,8 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
             return folder
     looked = ", ".join(str(root / spec.name) for root in roots)
     raise DataFileError(
-        f"{spec.title} not found (looked in {looked}). Copy its four IDX files into one of these folders, "
+        f"{spec.title} not found (looked in {looked}). Copy its four IDX files into "
+        f"{'one of these folders' if len(roots) > 1 else 'that folder'}, "
         f"point --data-dir or ${ENV_VAR} at the folder that holds '{spec.name}/', "
         f"or run 'latentid data download {spec.name}'."
     )

@@ -202,6 +202,10 @@ def warm_start(
     # An event before and after: a mixture of many full components on wide latents (K = 500, m = 100) is fitted
     # for minutes to hours, and the progress bar showed nothing (a callback needs no new key to read it).
     callback, extra = train_kwargs.get("callback"), train_kwargs.get("event_extra", {})
+    from latentid.models.base import LatentModel  # here: base imports this module
+
+    if type(model)._init_prior is LatentModel._init_prior:  # a VAE's N(0, I): nothing to set, no stage to show
+        callback = None
     tic = time.perf_counter()
     for epoch in (0, 1):
         if callback is not None:

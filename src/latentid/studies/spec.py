@@ -658,7 +658,7 @@ def _resolve_options(model: str, given: dict, data: dict) -> tuple[dict, str | N
     features = data["obs_dim"] if data["dataset"] == "synthetic" else 784
     skip = None
     if model == "mfcvae" and "facets" not in given and "facets" not in _data_defaults(model, data, params):
-        skip = "mfcvae needs facets: the data have none (give options.facets to fit it anyway)"
+        skip = "mfcvae needs facets: the data have none; give options.facets to fit it anyway"
     elif model == "ivae" and data["dataset"] == "synthetic" and data["components"] == 1:
         skip = "ivae needs labels u with at least 2 values: the data have one component"
     latent = sum(f[0] for f in options["facets"]) if model == "mfcvae" else options.get("latent_dim")
