@@ -252,12 +252,19 @@ def test_an_interrupted_fit_continues_from_its_checkpoint(tmp_path, splits):
         run_study(train, test, params, 2, tmp_path, data_settings=DATA, progress=stop_in_seed_1)
     assert (tmp_path / "vae" / "seed-1" / "restart-1.pt").exists()
     assert not (tmp_path / "vae" / "seed-1" / "metrics.json").exists()
+    (first,) = json.loads((tmp_path / "vae" / "seed-1" / "sessions.json").read_text())
     events = []
     run_study(train, test, params, 2, tmp_path, data_settings=DATA, progress=events.append)
     assert [e["epoch"] for e in events if e["event"] == "epoch"] == [3, 4]  # seed 0 skipped, seed 1 continued
     record = json.loads((tmp_path / "vae" / "seed-1" / "metrics.json").read_text())
     assert record["fit"]["resumed"] is True and record["fit"]["epochs_run"] == 4
-    assert not list((tmp_path / "vae" / "seed-1").glob("*.pt"))
+    # the interrupted session's time counts (the seconds were the last session's alone)
+    sessions = record["fit"]["session_seconds"]
+    assert sessions[0] == first and record["metrics"]["seconds"] == pytest.approx(sum(sessions), abs=1e-3)
+    assert (
+        not list((tmp_path / "vae" / "seed-1").glob("*.pt"))
+        and not (tmp_path / "vae" / "seed-1" / "sessions.json").exists()
+    )
 
 
 def test_unlabelled_data_give_no_cluster_scores_but_cross_seed_agreement(tmp_path, splits):

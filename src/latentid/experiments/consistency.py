@@ -326,11 +326,20 @@ def fit_seed(
     # an interrupted fit (training or pretraining) continues from its checkpoint
     resumed = checkpoints and any([*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt")])
     model = make_model(name, **params, random_state=seed, callback=callback if progress else None, **control)
+    sessions_file = folder / SESSIONS_FILE  # the seconds of the sessions an interrupt ended, for the sum
+    earlier = _earlier_sessions(sessions_file) if resumed else []
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        model.fit(train.x)
-    seconds = time.perf_counter() - start
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            model.fit(train.x)
+    except BaseException:  # Ctrl-C, SIGTERM, a refusal: the checkpoints stay, and so does this session's time
+        if checkpoints and (any(folder.glob("restart-*.pt")) or any(folder.glob("pretrain-*.pt"))):
+            sessions = [*earlier, round(time.perf_counter() - start, 3)]
+            write_text_atomic(sessions_file, json.dumps(sessions) + "\n")
+        raise
+    sessions = [*earlier, round(time.perf_counter() - start, 3)]
+    seconds = sum(sessions)
     fit_warnings = []  # what the fit warned of (an inactive latent dimension): in run.json, and said per seed
     for w in caught:
         text = " ".join(str(w.message).split())
@@ -357,7 +366,8 @@ def fit_seed(
         "epochs_run": int(getattr(model, "n_iter_", 0) or 0),
         "best_epoch": getattr(model, "best_epoch_", None),
         "best_restart": _restart_number(model),
-        "resumed": resumed,  # then ``seconds`` counts only the part after the resume
+        "resumed": resumed,  # then ``seconds`` sums the sessions (``session_seconds``)
+        "session_seconds": sessions,
         "last_val_elbo": val[-1] if val else None,
         "train_rows": len(train.x),
         "test_rows": len(test.x),
@@ -370,7 +380,20 @@ def fit_seed(
     write_text_atomic(folder / METRICS_FILE, json.dumps(record, indent=2) + "\n")
     for leftover in [*folder.glob("restart-*.pt"), *folder.glob("pretrain-*.pt"), *folder.glob("pretrained-*.pt")]:
         leftover.unlink()  # the per-epoch checkpoints only served an interrupted fit
+    sessions_file.unlink(missing_ok=True)
     return record
+
+
+SESSIONS_FILE = "sessions.json"  # in an interrupted seed's folder: the seconds of its sessions so far
+
+
+def _earlier_sessions(path: Path) -> list[float]:
+    """The seconds of a seed's interrupted sessions ([] where none were recorded, or the file is damaged)."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [float(v) for v in values if isinstance(v, int | float)] if isinstance(values, list) else []
 
 
 # ---------------------------------------------------------------------------------------------- across seeds
