@@ -8,6 +8,7 @@ their own file for an edit they never made.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from typing import Any
 
 #: A stored run further than this many settings from every declared run is not called "the same run".
 MAX_DIFFERENCES = 3
+#: Stored runs compared with the grid, at most: each is compared with every declared run of its model and seed,
+#: and a changed default sets all of them apart alike.
+MAX_EXAMINED = 200
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,11 @@ def _settings(config: dict) -> dict[str, Any]:
 
 
 def _nearest(stored: dict, declared: Iterable[dict]) -> dict[str, tuple[Any, Any]] | None:
-    """The settings in which ``stored`` differs from its nearest declared run of the same model and seed
-    (None when there is none within ``MAX_DIFFERENCES``)."""
+    """The settings in which ``stored`` differs from its nearest run among ``declared`` (those of its model and
+    seed; None when none is within ``MAX_DIFFERENCES``)."""
     mine = _settings(stored)
     best = None
     for config in declared:
-        if config.get("model") != stored.get("model") or config.get("seed") != stored.get("seed"):
-            continue
         theirs = _settings(config)
         missing = object()
         differ = {
@@ -62,11 +64,16 @@ def undeclared_runs(held: list[dict], declared: list[dict]) -> Undeclared:
     (``RunConfig.model_dump()``, with "key") of the study file's grid."""
     keys = {config["key"] for config in declared}
     extra = [row for row in held if row["key"] not in keys]
+    by_model_and_seed: dict[tuple, list[dict]] = {}
+    for config in declared:
+        by_model_and_seed.setdefault((config.get("model"), json_key(config.get("seed"))), []).append(config)
     seen: Counter[str] = Counter()
     values: dict[str, tuple[Any, Any]] = {}
     explained = 0
-    for row in extra:
-        differ = _nearest(row.get("config") or {}, declared)
+    examined = extra[:MAX_EXAMINED]
+    for row in examined:
+        stored = row.get("config") or {}
+        differ = _nearest(stored, by_model_and_seed.get((stored.get("model"), json_key(stored.get("seed"))), []))
         if differ is None:
             continue
         explained += 1
@@ -74,7 +81,14 @@ def undeclared_runs(held: list[dict], declared: list[dict]) -> Undeclared:
             seen[path] += 1
             values.setdefault(path, pair)
     ordered = {path: values[path] for path, _ in seen.most_common()}
+    if examined and explained == len(examined):  # the rest are taken to differ alike
+        explained = len(extra)
     return Undeclared(count=len(extra), differences=ordered, explained=explained)
+
+
+def json_key(value: Any) -> str:
+    """A hashable form of a config value (a seed is an int, but a stored config may hold anything)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def set_in_file(study) -> set[str]:
