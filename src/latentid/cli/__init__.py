@@ -126,6 +126,7 @@ def _stop_on_sigterm() -> _Stopped:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         stopped.append(signum)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the process at once, mid-cleanup or not
         raise KeyboardInterrupt
 
     try:
