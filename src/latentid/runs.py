@@ -435,7 +435,7 @@ def fit_run(
             "seed": params.get("random_state"),
             "params": json_params(params),  # what a --resume compares the flags typed again with
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **({THREADS_FIELD: [_torch_threads(params)]} if deep else {}),
+            **({THREADS_FIELD: [fit_threads(params)]} if deep else {}),
         }
         if resume and deep:  # a damaged checkpoint is named before anything in the folder changes
             from latentid.checkpoint import load_checkpoint
@@ -451,7 +451,7 @@ def fit_run(
                 "options": earlier.get("options") if options is None else options,
                 "resumed": [*earlier.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")],
                 "resume_commands": [*earlier.get("resume_commands", []), command],
-                **({THREADS_FIELD: [*_recorded_threads(earlier), _torch_threads(params)]} if deep else {}),
+                **({THREADS_FIELD: [*_recorded_threads(earlier), fit_threads(params)]} if deep else {}),
                 # (a session before threads were recorded is None: the list stays one entry per session)
             }
         replaced = set_aside_run_files(out) if force and not resume and not created else None
@@ -534,7 +534,7 @@ SESSIONS_FIELD = "session_seconds"
 THREADS_FIELD = "torch_threads"
 
 
-def _torch_threads(params: dict) -> int:
+def fit_threads(params: dict) -> int:
     """The torch CPU threads a deep model's fit with ``params`` runs with (its ``threads``, else torch's own)."""
     import torch
 

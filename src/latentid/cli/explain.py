@@ -25,11 +25,12 @@ from latentid.cli.simulate import (
 )
 from latentid.data.mixing import ACTIVATIONS, normalise_activation
 from latentid.data.real import is_real_dataset_name
+from latentid.data.synthetic import SyntheticGenerator
 from latentid.errors import InvalidParameterError, LatentIDError
-from latentid.explaining import explain_dataset, explain_model, explain_spec
+from latentid.explaining import describe_generator, explain_dataset, explain_model, explain_spec
 from latentid.models.ivae import RARE_LABEL_WARNING
 from latentid.runs import load_run
-from latentid.theory import Verdict
+from latentid.theory import Verdict, assess
 
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]", "warning": "[yellow]![/]"}
 LEVEL_TITLES = {
@@ -87,15 +88,15 @@ def _with_data_level(verdict: Verdict, info: dict) -> Verdict:
     path = (info.get("data") or {}).get("path")
     if verdict.level not in ("2", "3") or not isinstance(path, str) or not path.lower().endswith(".npz"):
         return verdict  # only `latentid simulate` files (.npz) record a generator: no other file is read
-    try:
+    try:  # the generator's arrays alone, not x: its level is the file's
         with np.load(path, allow_pickle=False) as archive:
             if "spec_json" not in archive.files:
                 return verdict
-    except (OSError, ValueError):
-        return verdict
-    try:
-        data_level = explain_dataset(path).level
-    except LatentIDError:  # no generator in the file, or one that cannot be read: nothing to compare with
+            generator = SyntheticGenerator.from_arrays(
+                {key: archive[key] for key in archive.files if key not in ("x", "z", "c", "u")}, source=path
+            )
+        data_level = assess(*describe_generator(generator)).level
+    except (OSError, ValueError, LatentIDError):  # unreadable, or a generator that cannot be read: no comparison
         return verdict
     if data_level not in ("1", "2") or int(data_level) >= int(verdict.level):
         return verdict

@@ -597,9 +597,7 @@ def _facets_for(model: ModelName, facets: str | None, latent_dim: int | None) ->
 def _resume_changes(out: Path, params: dict) -> list[str]:
     """Notes on what a --resume with ``params`` changes that the result depends on: the epoch count (the learning
     rate's schedule is laid over the fit's epochs) and torch's thread count (the order floats are added in)."""
-    import torch
-
-    from latentid.runs import THREADS_FIELD
+    from latentid.runs import THREADS_FIELD, fit_threads
 
     info = read_run_info(out) or {}
     began = info.get("params") if isinstance(info.get("params"), dict) else {}
@@ -616,7 +614,7 @@ def _resume_changes(out: Path, params: dict) -> list[str]:
             f"{params.get('epochs')} epochs from the start"
         )
     threads = [t for t in info.get(THREADS_FIELD) or [] if type(t) is int]
-    now = int(params.get("threads") or torch.get_num_threads())
+    now = fit_threads(params)
     if threads and threads[-1] != now:
         notes.append(
             f"the fit ran with {threads[-1]} torch thread(s) and goes on with {now}: the model will differ a little "

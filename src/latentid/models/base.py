@@ -45,7 +45,7 @@ from latentid.models.feature_names import (
     saved_names,
 )
 from latentid.models.fit_memory import check_fit_memory, fit_memory_need
-from latentid.models.fitting import fit_restarts, resolve_batch_size, tensor_of, torch_threads
+from latentid.models.fitting import fit_restarts, resolve_batch_size, standardizes, tensor_of, torch_threads
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
@@ -413,8 +413,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         # rounding to float32 is judged against the data the model was fitted on, not the rows given: a batch of
         # near-identical rows (finite differences, one row's neighbours) was refused, with advice to centre them.
         # Their spread is known only where they were standardised (x_scale, an sd: about a sixth of a range).
-        standardised = self.likelihood == "gaussian" and self.standardize
-        spread = FITTED_RANGE_PER_SD * float(self.module_.x_scale) if standardised else None
+        spread = FITTED_RANGE_PER_SD * float(self.module_.x_scale) if standardizes(self) else None
         X = validate_matrix(X, "X", min_samples=1, fitted_spread=spread)
         if X.shape[1] != self.n_features_in_:
             raise InvalidDataError(

@@ -92,9 +92,14 @@ def _check_resume(state: dict, config: dict, fingerprint: str, path: Path) -> No
         )
 
 
+def standardizes(model: LatentModel) -> bool:
+    """Whether the model standardises x before its networks (a Gaussian likelihood with ``standardize``)."""
+    return model.likelihood == "gaussian" and bool(model.standardize)
+
+
 def _standardization(model: LatentModel, x: np.ndarray) -> tuple[np.ndarray, float]:
     """Per-feature shift and one global scale (so isotropic noise stays isotropic)."""
-    if model.likelihood != "gaussian" or not model.standardize:
+    if not standardizes(model):
         return np.zeros(x.shape[1], dtype=np.float32), 1.0
     shift = x.mean(axis=0, dtype=np.float64)
     deviations = x - shift  # float64, twice x: squared in place rather than into a third array
@@ -201,31 +206,29 @@ def warm_start(
     aux = x_train[:, x_train.shape[1] - module.n_aux :].cpu().double().numpy() if module.n_aux else None
     # An event before and after: a mixture of many full components on wide latents (K = 500, m = 100) is fitted
     # for minutes to hours, and the progress bar showed nothing (a callback needs no new key to read it).
-    callback, extra = train_kwargs.get("callback"), train_kwargs.get("event_extra", {})
     from latentid.models.base import LatentModel  # here: base imports this module
 
+    callback = train_kwargs.get("callback")
     if type(model)._init_prior is LatentModel._init_prior:  # a VAE's N(0, I): nothing to set, no stage to show
         callback = None
-    tic = time.perf_counter()
-    for epoch in (0, 1):
+
+    def report(epoch: int, seconds: float) -> None:
         if callback is not None:
-            seconds = time.perf_counter() - tic if epoch else 0.0
+            fields = {"loss": None, "val_elbo": None, "lr": None, "seconds": seconds, "elapsed": seconds, "eta": None}
             callback(
                 {
                     "stage": PRIOR_INIT_STAGE,
                     "epoch": epoch,
                     "n_epochs": 1,
-                    "loss": None,
-                    "val_elbo": None,
-                    "lr": None,
-                    "seconds": seconds,
-                    "elapsed": seconds,
-                    "eta": None,
-                    **extra,
+                    **fields,
+                    **train_kwargs.get("event_extra", {}),
                 }
             )
-        if epoch == 0:
-            model._init_prior(module, z.cpu().double().numpy(), seed, aux=aux)
+
+    tic = time.perf_counter()
+    report(0, 0.0)
+    model._init_prior(module, z.cpu().double().numpy(), seed, aux=aux)
+    report(1, time.perf_counter() - tic)
     return history
 
 
