@@ -387,7 +387,7 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         ),
         Check(
             "output layer linear",
-            out == "linear" or out in PIECEWISE_AFFINE,
+            out in PIECEWISE_AFFINE,
             f"'{out}'"
             + (
                 ""
@@ -487,7 +487,7 @@ def _decoder_checks(decoder: DecoderDescription) -> tuple[list[Check], bool, boo
         detail = "not shown injective"
     checks.append(Check("f injective", injective, detail))
     # A rank-deficient layer (or Jacobian) collapses a direction everywhere: not even weakly injective.
-    in_theory = pw_affine and (out == "linear" or out in PIECEWISE_AFFINE) and obs_ok and weakly
+    in_theory = pw_affine and (out in PIECEWISE_AFFINE) and obs_ok and weakly
     return checks, in_theory, injective
 
 

@@ -55,6 +55,12 @@ class Html(str):
     """Markup that is already safe: :func:`table` inserts a cell of this type as it is, not escaped."""
 
 
+def short_float(value: float) -> str:
+    """A setting's float by %g, unless that merges two values (tol 1e-4 and 1.0000001e-4): then in full."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(value)
+
+
 def format_value(value: object, digits: int = 3) -> str:
     """A cell's text: floats to ``digits`` decimals (NaN as "nan"), None as an em dash, anything else str()."""
     if value is None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, table, write_page
+from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, short_float, table, write_page
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -109,9 +109,8 @@ def _order_key(value: object) -> tuple:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, float):  # short, unless that merges two values (tol 1e-4 and 1.0000001e-4: one line)
-        text = f"{value:g}"
-        return text if float(text) == value else repr(value)
+    if isinstance(value, float):  # short, unless two values would print alike and be one line
+        return short_float(value)
     return format_value(value)
 
 

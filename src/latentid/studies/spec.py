@@ -367,8 +367,9 @@ def display(value: Any) -> str:
     """A config value as a short string: facets as '2:3,2:4', lists as '64x64', floats by %g unless that merges
     two values (then in full: two runs' labels were the same)."""
     if isinstance(value, float):
-        text = f"{value:g}"
-        return text if float(text) == value else repr(value)
+        from latentid.experiments.report import short_float
+
+        return short_float(value)
     if isinstance(value, list):
         if value and all(isinstance(v, list) and len(v) == 2 for v in value):
             return facets_text(value)
