@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from latentid.theory import assess
 
 
+def __dir__() -> list[str]:  # the lazy names too, for tab completion
+    return sorted(set(globals()) | set(_LAZY))
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)

@@ -19,6 +19,8 @@ JACOBIAN_POINTS = 2000  # latent points drawn from a fitted prior to check the d
 
 
 def describe_generator(generator: SyntheticGenerator) -> tuple[PriorDescription, DecoderDescription]:
+    """The true generator as ``assess`` reads it: its mixture prior (with its facets) and its mixing network f.
+    ``assess(*describe_generator(gen))`` is the level the theory gives data of this generator."""
     prior = PriorDescription(
         generator.prior.weights, generator.prior.means, generator.prior.covariances, generator.spec.facets
     )

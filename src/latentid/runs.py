@@ -694,7 +694,11 @@ def run_record(
 
 def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     """Load a finished run folder written by ``fit_run``; a one-line error if ``path`` is not one, or
-    holds an interrupted fit (with the command that continues it)."""
+    holds an interrupted fit (with the command that continues it).
+
+    ``device`` places a deep model: 'cpu' by default, where the command line's transform, predict and evaluate
+    run (``load_model``'s default is 'auto'); 'auto', 'cuda' or 'cuda:N' to place it elsewhere.
+    """
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such folder. Give the --out folder of 'latentid fit'.")

@@ -94,7 +94,8 @@ class Verdict:
     def to_dict(self) -> dict:
         """The verdict for scripts, keys in this fixed order: ``level`` (3, 2, 1, or None for "vanilla" and
         "none"), ``level_name`` (the level's name: "3", "2", "1", "vanilla", "none"), ``in_theory`` (False
-        only for "none"), ``equivalence``, ``checks`` (each {"name", "passed", "detail", "figures"}), ``notes``."""
+        only for "none"), ``equivalence``, ``checks`` (each ``Check.to_dict``: {"name", "passed", "detail",
+        "figures", "warning"}), ``notes``."""
         return {
             "level": LEVEL_NUMBERS[self.level],
             "level_name": self.level,
@@ -532,7 +533,13 @@ def _without_unused(prior: PriorDescription) -> tuple[PriorDescription, str | No
 
 
 def assess(prior: PriorDescription, decoder: DecoderDescription) -> Verdict:
-    """Which level of the hierarchy applies, with every assumption checked."""
+    """Which level of the hierarchy applies, with every assumption checked.
+
+    ``prior``: the mixture p(z) (``PriorDescription``: weights (K,), means (K, m), covariances (K, m, m), facets);
+    ``decoder``: the network f (``DecoderDescription``: widths, activation, weights). Build both from a simulated
+    generator with ``latentid.explaining.describe_generator`` or from a fitted model with
+    ``latentid.explaining.describe_model``; ``latentid.explaining.explain_model`` / ``explain_dataset`` wrap them.
+    """
     _check_description(prior)
     prior, unused_note = _without_unused(prior)
     prior_checks, prior_ok = _prior_checks(prior)

@@ -43,6 +43,7 @@ def test_the_lazy_package_names_still_import():
     assert latentid.SyntheticSpec is SyntheticSpec and latentid.__version__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = latentid.nope
+    assert set(latentid.__all__) <= set(dir(latentid))  # tab completion lists the lazy names too
 
 
 def test_a_warning_is_one_line_without_its_source(monkeypatch, capsys, tmp_path):

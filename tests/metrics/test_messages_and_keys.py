@@ -353,7 +353,8 @@ def test_prior_recovery_messages_name_the_prior_and_its_part():
     _raises(InvalidDataError, r"^learned_prior has no 'covariances' key", prior_recovery, TRUE, missing, pair)
     _raises(
         InvalidDataError,
-        r"^true_prior \(SimpleNamespace\) has no 'weights' attribute; pass an object or dict with 'weights' \(K,\), "
+        r"^true_prior \(SimpleNamespace\) has no 'weights' attribute; pass a fitted mixture model, or an object or "
+        r"dict with 'weights' \(K,\), "
         r"'means' \(K, m\) and 'covariances' \(K, m, m\)\.$",
         prior_recovery,
         SimpleNamespace(means=TRUE["means"]),

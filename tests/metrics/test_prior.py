@@ -105,6 +105,14 @@ def test_bad_priors_raise(change, match):
         prior_recovery(true, learned, (A, B))
 
 
+def test_a_fitted_estimator_is_read_by_its_trailing_underscore_attributes():
+    """A fitted VaDE or GMM exposes weights_, means_, covariances_: passed as it is, it is read as its prior."""
+    true = _true_prior()
+    pulled = _pull_back(true, np.arange(3))
+    fitted = SimpleNamespace(**{f"{key}_": value for key, value in pulled.items()})
+    assert prior_recovery(true, fitted, (A, B)) == prior_recovery(true, pulled, (A, B))
+
+
 def test_missing_fields_raise():
     with pytest.raises(InvalidDataError, match="covariances"):
         prior_recovery({"weights": [1.0], "means": [[0.0]]}, _true_prior(), (A, B))

@@ -56,6 +56,17 @@ def test_prior_log_density_matches_scipy(fitted):
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_mixture_attributes_are_absent_not_errors(with_labels):
+    """p(z | u) is no mixture: weights_/means_/covariances_ are absent (AttributeError, naming
+    prior_parameters), so hasattr is False and dir() - tab completion, inspect - works on a fitted iVAE."""
+    model, _, _ = with_labels
+    for name in ("weights_", "means_", "covariances_"):
+        assert not hasattr(model, name)
+        with pytest.raises(AttributeError, match=r"prior_parameters\(u\)"):
+            getattr(model, name)
+    assert "prior_parameters" in dir(model)
+
+
 def test_label_prior_is_a_table_of_the_linear_map(with_labels):
     model, _, _ = with_labels
     assert model.aux_categories_ == LABELS.tolist() and model.aux_dim_ == 4

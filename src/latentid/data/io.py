@@ -65,6 +65,7 @@ class Dataset:
     c : ndarray of shape (n_samples,) or (n_samples, n_facets), int64 component/class labels, or None;
         one column per facet (c_j) for a multi-facet (MFC-VAE) simulation
     u : ndarray of shape (n_samples, aux_dim), float32 auxiliary variable, or None
+    source : where x came from, for messages: the file's path, or "<array>"
     extras : the remaining arrays of an .npz file (e.g. a simulator's generator parameters)
     x_names : the names of x's columns, in order, for a table read with a header (CSV, Parquet); else None
     notes : one line per file saying what the reader decided for the user (columns read as z/c/u

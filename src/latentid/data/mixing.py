@@ -131,7 +131,8 @@ class MixingMLP:
 
         Exact for noiseless x when f is injective (full-column-rank layers, invertible
         activation); for noisy x a good starting point for a solver. For ReLU the negative
-        half is lost, so negative pre-activations are taken as zero.
+        half is lost, so negative pre-activations are taken as zero; an activation with no inverse written
+        here (sigmoid, elu, gelu) is passed through as the identity, a rough start only.
         """
         inv = self._inv if self._inv is not None else (lambda h: h)
         h = np.asarray(x, dtype=np.float64)

@@ -65,7 +65,19 @@ def _problem(error: dict) -> str:
 
 
 class SyntheticSpec(BaseModel):
-    """A simulation setting. Defaults are the informative setting of the BRIEF (m=2, n=10, K=4)."""
+    """A simulation setting. Defaults are the informative setting of the BRIEF (m=2, n=10, K=4).
+
+    Fields: ``latent_dim`` m; ``obs_dim`` n (>= m); ``prior`` 'gmm' or 'standard-normal' (one N(0, I)
+    component); ``components`` K; ``covariance`` 'full', 'diag' or 'isotropic'; ``weights`` 'uniform' or
+    'dirichlet' (drawn); ``mean_scale`` the sd of the component means; ``eigen_range`` (low, high) from which
+    each component's covariance eigenvalues are drawn uniformly; ``activation`` of f ('leaky-relu', 'relu',
+    'tanh', ...; any spelling ``normalise_activation`` reads) and its leaky ``slope``; ``depth`` the affine
+    layers of f (1: linear); ``hidden_width`` (None: n); ``noise`` the Gaussian noise sd (0 allowed); ``seed``
+    of the generator; ``facets`` ((m_j, K_j), ...) for a product of per-facet mixtures (MFC-VAE's data).
+
+    ``SyntheticSpec.create(**settings)`` turns invalid settings into one-line ``InvalidParameterError``s; the
+    constructor raises pydantic's ``ValidationError`` (a ValueError). ``build()`` draws the generator.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -148,10 +160,12 @@ class SyntheticSpec(BaseModel):
 
     @property
     def hidden_width_resolved(self) -> int:
+        """The hidden width of f: ``hidden_width``, or n when None."""
         return self.obs_dim if self.hidden_width is None else self.hidden_width
 
     @property
     def widths(self) -> list[int]:
+        """The layer widths of f, input to output: [m, width, ..., width, n] (depth + 1 entries)."""
         return [self.latent_dim] + [self.hidden_width_resolved] * (self.depth - 1) + [self.obs_dim]
 
     @classmethod

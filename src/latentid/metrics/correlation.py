@@ -125,7 +125,10 @@ def mcc(z_true, z_hat, method: str = "pearson") -> MCCResult:
     Returns
     -------
     MCCResult with the score, the matched pairs and their correlations. When m != m_hat,
-    min(m, m_hat) coordinates are matched and both dimensions are reported.
+    min(m, m_hat) coordinates are matched and both dimensions are reported; the score is the mean over the
+    matched pairs, so true dimensions left unmatched (m_hat < m) do not lower it. ``identifiability_report``'s
+    ``mcc_strong`` averages over all m true dimensions instead, an unmatched one counting 0: for the same
+    latents it is lower by the share of dimensions missing.
 
     No alignment beyond the matching is fitted, so the score is invariant to permutation, sign,
     scale and translation of the learned coordinates (and, for Spearman, to any strictly monotone

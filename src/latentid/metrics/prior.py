@@ -29,10 +29,12 @@ def _get(prior, key: str, name: str):
         if key not in prior:
             raise InvalidDataError(f"{name} has no '{key}' key; it needs 'weights', 'means' and 'covariances'.")
         return prior[key]
+    if not hasattr(prior, key) and hasattr(prior, f"{key}_"):  # a fitted estimator: VaDE, GMMBaseline, ...
+        return getattr(prior, f"{key}_")
     if not hasattr(prior, key):
         raise InvalidDataError(
-            f"{name} ({type(prior).__name__}) has no '{key}' attribute; pass an object or dict with "
-            "'weights' (K,), 'means' (K, m) and 'covariances' (K, m, m)."
+            f"{name} ({type(prior).__name__}) has no '{key}' attribute; pass a fitted mixture model, or an object "
+            "or dict with 'weights' (K,), 'means' (K, m) and 'covariances' (K, m, m)."
         )
     return getattr(prior, key)
 
@@ -90,7 +92,8 @@ def prior_recovery(true_prior, learned_prior, alignment) -> dict:
     Parameters
     ----------
     true_prior, learned_prior : objects or dicts with ``weights`` ndarray of shape (K,), ``means`` of
-        shape (K, m) and ``covariances`` of shape (K, m, m) (or (K, m) for diagonal ones). The learned
+        shape (K, m) and ``covariances`` of shape (K, m, m) (or (K, m) for diagonal ones), or fitted
+        estimators with ``weights_``, ``means_`` and ``covariances_`` (a VaDE, a GMM baseline). The learned
         prior lives in the learned latent space (dimension m_hat) and may have a different K.
     alignment : a fitted :class:`~latentid.metrics.alignment.AffineAlignment` (any alignment with
         ``coef_`` (m, m_hat) and ``intercept_`` (m,)), or a pair (A, b), with z_true ~ A z_hat + b.

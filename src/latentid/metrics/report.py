@@ -260,11 +260,12 @@ def identifiability_report(z_true, z_hat, split: float = 0.5, seed: int = 0) -> 
     Returns
     -------
     dict with ``affine_r2``, ``mcc_weak`` (Pearson MCC of z_true against the affine-aligned z_hat),
-    ``mcc_strong`` (Pearson MCC, no alignment beyond the matching), ``mcc_spearman``,
-    ``permutation_r2``, ``orthogonal_r2``, ``mcc_cca`` and ``cca_components`` (k = min(m, m_hat)),
-    ``latent_dim_true``, ``latent_dim_learned``, ``n_fit``, ``n_eval``, ``split``, ``seed``,
-    ``scored_on`` ("held-out") and ``split_note``. All scores are computed on the n_eval held-out
-    samples; R^2 is averaged uniformly over the true coordinates (scikit-learn's ``r2_score``).
+    ``mcc_strong`` (Pearson MCC, no alignment beyond the matching, averaged over the m true dimensions, an
+    unmatched one counting 0; ``metrics.mcc`` averages over the matched pairs alone), ``mcc_spearman``,
+    ``permutation_r2``, ``orthogonal_r2``, ``mcc_cca`` and ``cca_components`` (k = min(m, m_hat), fewer when
+    learned columns are constant: they are left out), ``latent_dim_true``, ``latent_dim_learned``, ``n_fit``,
+    ``n_eval``, ``split``, ``seed``, ``scored_on`` ("held-out") and ``split_note``. All scores are computed on
+    the n_eval held-out samples; R^2 is averaged uniformly over the true coordinates (scikit-learn's ``r2_score``).
     """
     split = check_split(split)
     z_true = unit_scaled(check_latents(z_true, "z_true"))

@@ -5,11 +5,11 @@ warm start, the one loop in ``latentid.training``, checkpoints and resume, best-
 and the fitted API (transform, predict, score, sample, save, load). A model fills a few hooks:
 
 - ``_make_prior(n_aux, generator)`` -> a ``Prior`` object (required; ``n_aux`` columns of u, 0 for none);
-- ``_init_prior(module, z, seed)`` -> initialise the prior from encoder means after pretraining;
+- ``_init_prior(module, z, seed, aux)`` -> initialise the prior from encoder means after pretraining;
 - ``_loss(module, x, generator)`` -> per-sample negative ELBO (default: ``elbo.elbo``);
 - ``_param_groups(module)`` -> Adam groups (default: the prior at ``prior_lr`` when the model has one);
 - ``_aux_matrix(u, n_rows, fitting)`` -> u as a float32 matrix (n_rows, n_aux), or None for a model
-  without an auxiliary variable (the default ignores u);
+  without an auxiliary variable (the default refuses a u that is given);
 - ``_epoch_start(epoch, n_epochs)`` -> called before every training epoch (schedules such as KL warm-up).
 """
 
@@ -295,8 +295,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, u=None) -> LatentModel:
         """Fit the model to X (n_samples, n_features); ``u`` is the auxiliary variable of a model that
-        reads one (iVAE: labels (n_samples,) or a matrix (n_samples, aux_dim)), ignored by the others;
-        ``y`` is ignored (scikit-learn's pipelines pass it).
+        reads one (iVAE: labels (n_samples,) or a matrix (n_samples, aux_dim)), refused by the others
+        (InvalidParameterError); ``y`` is ignored (scikit-learn's pipelines pass it).
 
         Returns self. Raises InvalidParameterError / InvalidDataError on bad input,
         TrainingDivergedError if the loss stops being finite.
@@ -391,7 +391,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
 
     @available_if(has_clusters)
     def fit_predict(self, X, y=None, u=None) -> np.ndarray:
-        """Fit, then return ``predict(X)``; shape (n_samples,)."""
+        """Fit, then return ``predict(X)``: shape (n_samples,), or (n_samples, J) for MFC-VAE's J facets."""
         return self.fit(X, u=u).predict(X, u=u)
 
     # ------------------------------------------------------------------ fitted API
@@ -508,10 +508,11 @@ class LatentModel(TransformerMixin, BaseEstimator):
         return (out - log_jacobian).cpu().double().numpy()
 
     def iw_bound_samples(self, X, n_samples: int = REFINE_SAMPLES, random_state=None, u=None) -> np.ndarray:
-        """Per-sample importance-weighted bound on log p(x) (``n_samples`` draws from the encoder), data units.
+        """Per-row importance-weighted bound on log p(x) (``n_samples`` draws from the encoder per row), data
+        units; shape (n_rows,), one value per row of X.
 
         Tighter than ``score_samples`` (the ELBO) and non-decreasing in ``n_samples`` in expectation;
-        the gap to the true log p(x) is what the encoder's amortisation costs. Shape (n_samples,).
+        the gap to the true log p(x) is what the encoder's amortisation costs.
         """
         _check_draws(n_samples)
         x = self._prepare(X, u)

@@ -30,6 +30,10 @@ from latentid.models.priors import Prior
 MANY_LABELS = 50  # above this many labels, and over half the rows, u looks continuous: a warning says so
 RARE_LABEL_ROWS = 5  # a label with fewer rows gives its prior row almost nothing to learn from: a warning says so
 RARE_LABEL_WARNING = f"u has labels with fewer than {RARE_LABEL_ROWS} rows:"
+NO_MIXTURE = (
+    "an iVAE has no {}: its prior p(z | u) is a Gaussian per u, not a mixture. Read its means and variances for "
+    "given u with prior_parameters(u)."
+)
 CONTINUOUS_PRIOR_DEPTH = 2  # hidden layers of the prior network of a continuous u (default prior_dims)
 
 
@@ -100,15 +104,19 @@ class IVAE(LatentModel):
     prior_dims : list of int or None, hidden widths of the network u -> (mu, log lambda). None: linear
         for labels (a lookup table), two layers of width max(16, 2 m) for a continuous u.
     pretrain_epochs : int, epochs of a warm start; 0 (default): a random start.
-    pretrain_objective : 'pca' (default) regresses the encoder onto the whitened PCA latents of x and x onto
-        them by the decoder, then sets the prior table of labels to each label's mean and variance of those
-        latents: training starts from an affine map of x on PCA's axes. 'autoencoder' pretrains by
-        reconstruction. Not the default: the PCA start lifted strong MCC where PCA's axes lie near the true
-        ones and lowered it where they do not (README, the iVAE comparison).
+    pretrain_objective : the warm start's objective when pretrain_epochs > 0. 'pca' (default) regresses the
+        encoder onto the whitened PCA latents of x and x onto them by the decoder, then sets the prior table of
+        labels to each label's mean and variance of those latents: training starts from an affine map of x on
+        PCA's axes. 'autoencoder' pretrains by reconstruction. A warm start is off by default: the PCA start
+        lifted strong MCC where PCA's axes lie near the true ones and lowered it where they do not (README,
+        the iVAE comparison).
+    n_restarts : int, whole fits from different seeds, the best held-out ELBO kept; default 1 (VaDE's is 3).
     Every other parameter is VaDE's (see ``VaDE``); inference is 'amortized' only.
 
-    Fitted attributes: as VaDE's, plus ``aux_categories_`` (the labels seen at fit, None for a continuous
-    u) and ``aux_dim_`` (columns of u as the model reads it). ``fit``, ``transform``, ``score`` ... take u.
+    Fitted attributes: as VaDE's but for the mixture's ``weights_``, ``means_`` and ``covariances_`` (p(z | u)
+    is no mixture: ``prior_parameters(u)`` gives its means and variances), plus ``aux_categories_`` (the labels
+    seen at fit, None for a continuous u) and ``aux_dim_`` (columns of u as the model reads it). ``fit``,
+    ``transform``, ``score`` ... take u.
     """
 
     _HAS_CLUSTERS = False  # no mixture: no predict / predict_proba
@@ -317,6 +325,19 @@ class IVAE(LatentModel):
                 weight[m:, k] = np.log(np.maximum(rows.var(axis=0), 1e-6))
         table.weight.copy_(torch.as_tensor(weight, dtype=table.weight.dtype))
         table.bias.zero_()
+
+    # p(z | u) is no mixture: the mixture attributes are absent (AttributeError), so hasattr and dir() work
+    @property
+    def weights_(self):
+        raise AttributeError(NO_MIXTURE.format("weights_"))
+
+    @property
+    def means_(self):
+        raise AttributeError(NO_MIXTURE.format("means_"))
+
+    @property
+    def covariances_(self):
+        raise AttributeError(NO_MIXTURE.format("covariances_"))
 
     @torch.no_grad()
     def prior_parameters(self, u) -> tuple[np.ndarray, np.ndarray]:

@@ -362,10 +362,12 @@ class LinearModel(TransformerMixin, BaseEstimator):
         return directory
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> LinearModel:
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> LinearModel:
         """Rebuild a fitted estimator from a folder written by ``save`` (no refit, no pickle).
 
         On ``LinearModel`` it returns whichever baseline the folder holds; on a subclass it refuses another class.
+        ``device`` is accepted, so that code loading any model passes it alike, and ignored: a linear baseline
+        runs on the CPU.
         """
         path = Path(path).expanduser()
         config = ckpt.read_run_config(path)
@@ -471,7 +473,8 @@ class PCA(LinearModel):
 
     transform: the first ``latent_dim`` principal scores, divided by their standard deviations when
     ``whiten`` (then unit variance). score: probabilistic-PCA log-likelihood (Tipping & Bishop).
-    predict: all 0. Latent distribution: one component N(0, I) (whiten) or N(0, diag(explained_variance_)).
+    No ``predict``: nothing to cluster. Latent distribution: one component N(0, I) (whiten) or
+    N(0, diag(explained_variance_)).
 
     Fitted: ``pca_`` (the scikit-learn estimator), ``n_features_in_``, ``n_iter_`` (0).
     """
@@ -520,8 +523,8 @@ class FastICA(LinearModel):
     """Independent component analysis (``sklearn.decomposition.FastICA``, whiten='unit-variance').
 
     transform: the estimated sources (zero mean, unit variance on the training data), up to
-    permutation and sign. No likelihood: score/score_samples raise InvalidParameterError.
-    predict: all 0. Latent distribution: one component N(0, I) (the sources' first two moments).
+    permutation and sign. No likelihood, so no score/score_samples, and nothing to cluster, so no predict
+    (``hasattr`` is False for each). Latent distribution: one component N(0, I) (the sources' first two moments).
 
     Fitted: ``ica_`` (the scikit-learn estimator), ``n_features_in_``, ``n_iter_``.
     """

@@ -36,7 +36,8 @@ class MFCVAE(LatentModel):
     covariance : 'full' or 'diag', every facet's component covariances.
     progressive_epochs : int, P above; 0 (default) trains every facet from the start.
     kl_warmup_epochs : int, epochs over which the KL part of the bound grows linearly from 0 to 1; 0: none.
-    Every other parameter is VaDE's (see ``VaDE``); ``prior_lr``, ``n_init`` and the warm start apply per facet.
+    Every other parameter is VaDE's (see ``VaDE``) but for ``init_selection``, which MFC-VAE lacks; ``prior_lr``,
+    ``n_init`` and the warm start apply per facet.
 
     Attributes
     ----------
@@ -192,7 +193,8 @@ class MFCVAE(LatentModel):
         return super()._loss(module, x, generator)
 
     def fit(self, X, y=None, u=None) -> MFCVAE:
-        """Fit to X (n_samples, n_features); ``y`` and ``u`` are ignored. Returns self."""
+        """Fit to X (n_samples, n_features); ``y`` is ignored and a ``u`` is refused (only IVAE reads one).
+        Returns self."""
         try:
             return super().fit(X, u=u)
         finally:

@@ -34,7 +34,14 @@ class VaDE(LatentModel):
     likelihood : 'gaussian' or 'bernoulli' (data in [0, 1]).
     noise_scale : float or None, the Gaussian noise sd in data units; None learns it.
     elbo : 'mean_field' (exact prior term), 'vade' (Jiang et al.'s estimator) or 'marginal'; see ``models.elbo``.
-    epochs, batch_size, lr : optimisation (Adam, cosine decay to lr / 20 when lr_schedule='cosine').
+    inference : 'amortized' (default: train on the encoder's ELBO) or 'refined' (semi-amortised: each row's
+        posterior is refined by ``refine_steps`` Levenberg-Marquardt steps, then importance-weighted with
+        ``iw_samples`` draws; ``models.refined``).
+    refine_steps : int >= 0, the refinement steps of inference='refined' (ignored otherwise).
+    iw_samples : int >= 1, draws per row of the training objective: 1 (default) is the ELBO, more an
+        importance-weighted bound (with inference='refined', the draws around the refined mode).
+    epochs, batch_size, lr : optimisation by Adam.
+    lr_schedule : 'cosine' (default: decay to lr / 20 over the epochs) or 'constant'.
         batch_size 'auto' (default): 256, or fewer (down to 32) so that an epoch takes at least 20 steps
         (``fitting.resolve_batch_size``); the size used is ``batch_size_``.
     prior_lr : float or None, learning rate of the prior's parameters (None: lr).

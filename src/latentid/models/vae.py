@@ -1,7 +1,8 @@
 """The vanilla VAE: the same networks, likelihoods and loop as VaDE, with a fixed N(0, I) prior.
 
 Identifiable at best up to an orthogonal map (and only when the data really come from an isotropic
-prior). ``predict`` returns component 0 for every sample: the prior has one component.
+prior). The prior has one component, so there is nothing to cluster: the model has no ``predict`` or
+``predict_proba`` (``hasattr`` is False).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from latentid.models.priors import Prior, StandardNormalPrior
 class VAE(LatentModel):
     """Variational autoencoder with prior N(0, I); the parameters are VaDE's without the mixture ones.
 
-    ``pretrain_epochs`` defaults to 0 (a plain VAE); the ELBO's KL term is analytic ('mean_field').
+    ``pretrain_epochs`` defaults to 0 (a plain VAE) and ``n_restarts`` to 1; the ELBO's KL term is analytic
+    ('mean_field').
     See ``VaDE`` for the meaning of every parameter and fitted attribute.
     """
 
