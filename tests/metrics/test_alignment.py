@@ -124,3 +124,11 @@ def test_overfitting_shows_out_of_sample():
     align = AffineAlignment().fit(z_true[fit], noise[fit])
     assert align.score(z_true[fit], noise[fit]) > 0.3  # 41 parameters per coordinate on 100 samples
     assert align.score(z_true[held], noise[held]) < 0.05
+
+
+def test_reprs_say_the_class_and_what_was_fitted(z):
+    wider = np.c_[z, z[:, :1] ** 2]
+    assert repr(AffineAlignment()) == "AffineAlignment()"
+    assert repr(AffineAlignment().fit(z, wider)) == f"AffineAlignment(fitted: m_hat={z.shape[1] + 1} -> m={z.shape[1]})"
+    assert repr(CCAAlignment(2)) == "CCAAlignment(n_components=2)"
+    assert repr(CCAAlignment().fit(z, z)).startswith(f"CCAAlignment(n_components=None; fitted: {z.shape[1]} pairs")

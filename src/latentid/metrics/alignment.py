@@ -61,6 +61,12 @@ class _LinearAlignment:
         """Return coef of shape (m, m_hat) from column-centred t (n, m) and h (n, m_hat)."""
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        """'AffineAlignment()' before fit, 'AffineAlignment(fitted: m_hat=3 -> m=2)' after."""
+        if not hasattr(self, "coef_"):
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(fitted: m_hat={self.latent_dim_learned_} -> m={self.latent_dim_true_})"
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(z_true, z_hat) first.")
@@ -162,6 +168,13 @@ class CCAAlignment:
 
     def __init__(self, n_components: int | None = None):
         self.n_components = n_components
+
+    def __repr__(self) -> str:
+        """'CCAAlignment(n_components=None)', plus the pairs fitted and their correlations after fit."""
+        text = f"CCAAlignment(n_components={self.n_components!r}"
+        if hasattr(self, "correlations_"):
+            text += f"; fitted: {self.n_components_} pairs, correlations {np.round(self.correlations_, 3).tolist()}"
+        return text + ")"
 
     def fit(self, z_true, z_hat):
         """Fit on z_true : (n_samples, m) and z_hat : (n_samples, m_hat); return self."""
