@@ -13,6 +13,7 @@ from latentid.metrics import (
     CCAAlignment,
     OrthogonalAlignment,
     PermutationScalingAlignment,
+    identifiability_report,
 )
 
 
@@ -132,3 +133,14 @@ def test_reprs_say_the_class_and_what_was_fitted(z):
     assert repr(AffineAlignment().fit(z, wider)) == f"AffineAlignment(fitted: m_hat={z.shape[1] + 1} -> m={z.shape[1]})"
     assert repr(CCAAlignment(2)) == "CCAAlignment(n_components=2)"
     assert repr(CCAAlignment().fit(z, z)).startswith(f"CCAAlignment(n_components=None; fitted: {z.shape[1]} pairs")
+
+
+def test_cca_keeps_no_more_pairs_than_the_collinear_side_spans():
+    """Three learned columns that are one direction span one pair; the two more min(m, m_hat) would keep
+    correlated by chance (0.006 and 0.217 held out), and mcc_cca read 0.41 where 1 of 3 directions is 1/3."""
+    z = np.random.default_rng(1).normal(size=(500, 3))
+    one_direction = np.c_[z[:, 0], 2 * z[:, 0], -z[:, 0]]
+    cca = CCAAlignment().fit(z, one_direction)
+    assert cca.n_components_ == 1 and cca.correlations_ == pytest.approx([1.0])
+    report = identifiability_report(z, one_direction)
+    assert report["cca_components"] == 1 and report["mcc_cca"] == pytest.approx(1 / 3)

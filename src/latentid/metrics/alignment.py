@@ -148,11 +148,11 @@ class OrthogonalAlignment(_LinearAlignment):
         return self.scale_ * w.T
 
 
-def _inverse_sqrt(cov: np.ndarray) -> np.ndarray:
-    """Symmetric (pseudo-)inverse square root of a covariance matrix of shape (d, d)."""
+def _inverse_sqrt(cov: np.ndarray) -> tuple[np.ndarray, int]:
+    """Symmetric (pseudo-)inverse square root of a covariance matrix of shape (d, d), and its rank."""
     evals, evecs = linalg.eigh(cov)
     keep = evals > evals.max() * 1e-12
-    return (evecs[:, keep] / np.sqrt(evals[keep])) @ evecs[:, keep].T
+    return (evecs[:, keep] / np.sqrt(evals[keep])) @ evecs[:, keep].T, int(keep.sum())
 
 
 class CCAAlignment:
@@ -163,7 +163,8 @@ class CCAAlignment:
     correlated on the fit split (``correlations_``, shape (k,), descending). ``score`` returns the
     mean *signed* correlation of the k canonical pairs on the data it is given, so a pair that does
     not generalise out of sample lowers the score. k defaults to min(m, m_hat) and is reported as
-    ``n_components_``.
+    ``n_components_``; it is capped at the smaller rank of the two sides, as collinear columns (three learned
+    columns that are one direction) span fewer directions and the pairs beyond them correlate by chance.
     """
 
     def __init__(self, n_components: int | None = None):
@@ -192,7 +193,8 @@ class CCAAlignment:
         t, h = z_true - self.mean_true_, z_hat - self.mean_learned_
         peaks_t, peaks_h = _column_peaks(t), _column_peaks(h)
         t, h = t / peaks_t, h / peaks_h
-        wt, wh = _inverse_sqrt(t.T @ t), _inverse_sqrt(h.T @ h)
+        (wt, rank_t), (wh, rank_h) = _inverse_sqrt(t.T @ t), _inverse_sqrt(h.T @ h)
+        k = min(k, rank_t, rank_h)
         u, sv, vt = linalg.svd(wt @ (t.T @ h) @ wh, full_matrices=False)
         self.true_weights_ = wt @ u[:, :k] / peaks_t[:, None]
         self.learned_weights_ = wh @ vt[:k].T / peaks_h[:, None]
