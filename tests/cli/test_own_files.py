@@ -118,3 +118,23 @@ def test_ivae_without_labels_names_the_table_columns(spectra, tmp_path):
     args = ("fit", "--data", folder / "d.csv", "--model", "ivae", "--aux", "u", "--epochs", 1, "--out", tmp_path / "r")
     line = _error(run(*args))
     assert "a CSV/Parquet file with a column named u (or u0, u1, ...)" in line
+
+
+def test_fit_and_transform_leave_out_ground_truth_they_do_not_read_and_evaluate_refuses_it(tmp_path):
+    """A NaN in z or a missing label refused `fit` of a file whose x was whole; fit and transform read x alone,
+    so they leave z/c out with a note. `--aux c` reads c, and evaluate both: they still refuse."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 2))
+    x, c = np.c_[z, z @ rng.normal(size=(2, 3))], (z[:, 0] > 0).astype(float)
+    z[5, 0], c[10] = np.nan, np.nan
+    data = tmp_path / "gappy.npz"
+    np.savez(data, x=x, z=z, c=c)
+    fitted = run("fit", "--model", "pca", "--data", data, "--latent-dim", 2, "--out", tmp_path / "r")
+    assert fitted.exit_code == 0, fitted.output
+    notes = _notes(fitted.stderr)
+    assert len(notes) == 2 and all("left unread" in note for note in notes)
+    assert run("transform", "--run", tmp_path / "r", "--data", data, "--out", tmp_path / "t.npy").exit_code == 0
+    assert "'c' must hold integer labels" in _error(
+        run("fit", "--model", "ivae", "--aux", "c", "--data", data, "--latent-dim", 2, "--out", tmp_path / "i")
+    )
+    assert "'z' contains 1 NaN" in _error(run("evaluate", "--run", tmp_path / "r", "--data", data))

@@ -209,6 +209,52 @@ def test_a_short_row_or_fractional_label_is_named_by_its_row(tmp_path):
         read_dataset(path)
 
 
+def test_labels_wrong_on_many_rows_are_counted_and_the_fix_is_to_code_them(tmp_path):
+    """A file of fractional labels was told to 'fill in or remove' its row 0, as if one row were wrong."""
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(10, 2)), c=np.arange(10) + 0.5)
+    with pytest.raises(InvalidDataError, match=r"10 of its 10 rows do not .* Code the labels as whole numbers"):
+        read_dataset(path)
+
+
+ALL_TRUTH = ("z", "c", "u")
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_ground_truth_a_caller_does_not_read_is_left_out_with_a_note_not_refused(tmp_path, suffix):
+    """A fit reads x alone: a NaN in z or a missing label refused the whole file, sending the user to mend
+    data the fit never reads. Left out with a note there; still refused by a reader that needs them."""
+    rng = np.random.default_rng(0)
+    x, z, c = rng.normal(size=(8, 3)), rng.normal(size=(8, 2)), (np.arange(8) % 2).astype(float)
+    z[5, 0], c[3] = np.nan, np.nan
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".npz":
+        np.savez(path, x=x, z=z, c=c)
+    else:
+        pd.DataFrame(np.c_[x, z, c], columns=["x0", "x1", "x2", "z0", "z1", "c"]).to_csv(path, index=False)
+    with pytest.raises(InvalidDataError, match="'z' contains 1 NaN"):
+        read_dataset(path)
+    data = read_dataset(path, unneeded=ALL_TRUTH)
+    np.testing.assert_allclose(data.x, x, rtol=1e-6)
+    assert data.z is None and data.c is None
+    unread = [note for note in data.notes if "left unread" in note]
+    assert len(unread) == 2 and "'z' contains 1 NaN" in unread[0] and "'c' must hold integer labels" in unread[1]
+    with pytest.raises(InvalidDataError, match="'c' must hold integer labels"):
+        read_dataset(path, unneeded=("z", "u"))  # --aux c reads c
+
+
+def test_an_npz_array_of_python_objects_is_named_with_the_fix(tmp_path):
+    """pandas' .values of text is an object array, which np.load refuses with a message about allow_pickle."""
+    path = tmp_path / "d.npz"
+    labels = np.array(["a", "b"] * 4, dtype=object)
+    np.savez(path, x=np.random.default_rng(0).normal(size=(8, 2)), c=labels, meta=np.array([{"k": 1}], dtype=object))
+    with pytest.raises(DataFileError, match=r"array 'c' holds Python objects.*np\.asarray\(values, dtype=str\)"):
+        read_dataset(path)
+    data = read_dataset(path, unneeded=ALL_TRUTH)
+    assert data.c is None and "meta" not in data.extras
+    assert any("array 'meta' holds Python objects; left unread" in note for note in data.notes)
+
+
 def test_class_names_as_labels_are_coded_and_an_empty_one_is_named_by_its_row(tmp_path):
     """String classes in 'c' were refused ('got dtype <U1'), though labels given to evaluate may be strings."""
     names = np.array(["dog", "cat", "cat", "bird", "dog", "bird", "cat", "dog"])

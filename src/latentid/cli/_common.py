@@ -255,15 +255,23 @@ def load_data(
     x_columns: str | None = None,
     header: Header | None = None,
     min_samples: int = 2,
+    unneeded: tuple[str, ...] = (),
 ):
     """The Dataset a --data value names (published data set or file), with --split, --data-dir, --x-columns
-    and --header; ``min_samples`` 1 for a command that only applies a fitted model. What the reader
+    and --header; ``min_samples`` 1 for a command that only applies a fitted model; ``unneeded`` the roles
+    (z, c, u) it does not read, left out with a note where they cannot be read (``read_dataset``). What the reader
     recognised in a CSV/Parquet file (``Dataset.notes``) goes to stderr as ``note:`` lines."""
     from latentid.data.sources import open_data
 
     choice = HEADER_CHOICE[None if header is None else Header(header)]
     dataset = open_data(
-        data, None if split is None else split.value, data_dir, x_columns, header=choice, min_samples=min_samples
+        data,
+        None if split is None else split.value,
+        data_dir,
+        x_columns,
+        header=choice,
+        min_samples=min_samples,
+        unneeded=unneeded,
     )
     print_notes(dataset)
     return dataset

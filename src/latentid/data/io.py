@@ -22,9 +22,11 @@ is guessed (``_detect_header``) unless ``header`` (the ``--header`` flag) says.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,13 +235,25 @@ def _validate_labels(values, n: int, name: str, source: str) -> np.ndarray:
         if not np.issubdtype(arr.dtype, np.number):
             raise InvalidDataError(f"{source}: '{name}' must hold integer labels; got dtype {arr.dtype}.")
         bad = ~np.isfinite(arr) | (np.nan_to_num(arr) != np.round(np.nan_to_num(arr)))
-        if bad.any():
-            row = int(np.argwhere(bad)[0][0])
+        bad_rows = bad if bad.ndim == 1 else bad.any(axis=1)
+        if bad_rows.any():
+            row, count = int(np.argmax(bad_rows)), int(bad_rows.sum())
             value = arr[row] if arr.ndim == 1 else arr[row][bad[row]][0]
             what = "is empty or not a number" if np.isnan(value) else f"is {float(value):g}"
+            if count == 1:
+                raise InvalidDataError(
+                    f"{source}: '{name}' must hold integer labels, but its value at row {row} (counted from 0) "
+                    f"{what}. Fill in or remove that row."
+                )
+            fractions = bool(np.isfinite(arr[bad]).any())
             raise InvalidDataError(
-                f"{source}: '{name}' must hold integer labels, but its value at row {row} (counted from 0) {what}. "
-                "Fill in or remove that row."
+                f"{source}: '{name}' must hold integer labels, but {count:,} of its {n:,} rows do not (the first, "
+                f"row {row} counted from 0, {what}). "
+                + (
+                    "Code the labels as whole numbers (0, 1, 2, ...) before saving."
+                    if fractions
+                    else "Fill in or remove those rows."
+                )
             )
     return arr.astype(np.int64)
 
@@ -254,17 +268,58 @@ def _optional_matrix(values, n: int, name: str, source: str, min_samples: int = 
     return out
 
 
-def _read_npz(path: Path, min_samples: int = 2) -> Dataset:
+def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collection[str], notes: list[str]):
+    """``read()`` (the validated z, c or u); for a role in ``unneeded`` a refusal becomes a note and None: a
+    fit of x alone has no use for ground truth with a gap, and refusing the file for it sent users to mend
+    data the fit never reads."""
+    try:
+        return read()
+    except (InvalidDataError, DataFileError) as exc:
+        if role not in unneeded:
+            raise
+        notes.append(f"'{role}' left unread (this command does not use it; evaluate does, and will refuse it): {exc}")
+        return None
+
+
+def _npz_array(archive, key: str, path: Path) -> np.ndarray:
+    """One array of an open .npz; one saved as Python objects (pandas' ``.values`` of text) is named, with the fix."""
+    try:
+        return archive[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise DataFileError(
+            f"{path}: array '{key}' holds Python objects, which latentid does not load (unpickling can run code). "
+            "Save it as text or numbers: np.asarray(values, dtype=str) for labels, values.astype(float) for numbers."
+        ) from None
+
+
+def _read_npz(path: Path, min_samples: int = 2, unneeded: Collection[str] = ()) -> Dataset:
+    notes: list[str] = []
+    arrays: dict[str, np.ndarray] = {}
     with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+        for key in archive.files:
+            if key == "x" or key in _ROLE_WORDS:  # z, c or u left unread, where unneeded, below
+                arrays[key] = _role_or_note(key, functools.partial(_npz_array, archive, key, path), unneeded, notes)
+                continue
+            try:
+                arrays[key] = _npz_array(archive, key, path)
+            except DataFileError:  # an array of the user's own that latentid never reads
+                notes.append(f"{path}: array '{key}' holds Python objects; left unread (latentid does not use it).")
+    arrays = {key: value for key, value in arrays.items() if value is not None}
     if "x" not in arrays:
         raise DataFileError(f"{path}: the .npz file has no array named 'x' (found: {', '.join(arrays) or 'none'}).")
     x = validate_matrix(arrays.pop("x"), f"{path}: 'x'", min_samples=min_samples)
-    n = len(x)
-    z = _optional_matrix(arrays.pop("z"), n, "z", str(path), min_samples) if "z" in arrays else None
-    c = _validate_labels(arrays.pop("c"), n, "c", str(path)) if "c" in arrays else None
-    u = _optional_matrix(arrays.pop("u"), n, "u", str(path), min_samples) if "u" in arrays else None
-    return Dataset(x=x, z=z, c=c, u=u, source=str(path), extras=arrays)
+    n, truth = len(x), {}
+    readers = {
+        "z": functools.partial(_optional_matrix, n=n, name="z", source=str(path), min_samples=min_samples),
+        "c": functools.partial(_validate_labels, n=n, name="c", source=str(path)),
+        "u": functools.partial(_optional_matrix, n=n, name="u", source=str(path), min_samples=min_samples),
+    }
+    for role, read in readers.items():
+        if role in arrays:
+            truth[role] = _role_or_note(role, functools.partial(read, arrays.pop(role)), unneeded, notes)
+    return Dataset(x=x, **truth, source=str(path), extras=arrays, notes=tuple(notes))
 
 
 def _name_list(names: list[str], limit: int = 6) -> str:
@@ -313,9 +368,16 @@ def _parse_x_columns(spec: str, names: list[str], has_header: bool, path: Path) 
 
 
 def _ground_truth(
-    frame, groups: dict[str, list[tuple[int | None, int]]], n: int, path: Path, min_samples: int = 2
+    frame,
+    groups: dict[str, list[tuple[int | None, int]]],
+    n: int,
+    path: Path,
+    min_samples: int = 2,
+    unneeded: Collection[str] = (),
+    notes: list[str] | None = None,
 ) -> dict:
-    """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)])."""
+    """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)]); a role in ``unneeded``
+    that cannot be read is left out with a line in ``notes`` (``_role_or_note``)."""
     out = {}
     for role, members in groups.items():
         names = [str(frame.columns[pos]) for _, pos in members]
@@ -329,17 +391,23 @@ def _ground_truth(
             raise InvalidDataError(f"{path}: columns {', '.join(names)} give '{role}' the same index twice.")
         positions = [pos for _, pos in sorted(members, key=lambda member: member[0] or 0)]
         values = frame.iloc[:, positions].to_numpy()
-        try:
-            if role == "c":
-                out[role] = _validate_labels(values[:, 0] if len(positions) == 1 else values, n, role, str(path))
-            else:
-                out[role] = _optional_matrix(values, n, role, str(path), min_samples)
-        except InvalidDataError as exc:
-            raise InvalidDataError(
-                f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
-                "choose x yourself with --x-columns if they are features."
-            ) from None
-    return out
+        out[role] = _role_or_note(
+            role, functools.partial(_truth_columns, role, values, names, n, path, min_samples), unneeded, notes
+        )
+    return {role: values for role, values in out.items() if values is not None}
+
+
+def _truth_columns(role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int) -> np.ndarray:
+    """The validated z, c or u of a table's columns ``names`` (values (n, len(names)))."""
+    try:
+        if role == "c":
+            return _validate_labels(values[:, 0] if len(names) == 1 else values, n, role, str(path))
+        return _optional_matrix(values, n, role, str(path), min_samples)
+    except InvalidDataError as exc:
+        raise InvalidDataError(
+            f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
+            "choose x yourself with --x-columns if they are features."
+        ) from None
 
 
 def _is_number(column) -> bool:
@@ -357,6 +425,7 @@ def _dataset_from_table(
     ground_truth: bool = True,
     min_samples: int = 2,
     header_note: str | None = None,
+    unneeded: Collection[str] = (),
 ) -> Dataset:
     """Sort a table's columns into x, the ground truth z/c/u, a row index and ignored ones."""
     import pandas as pd
@@ -417,7 +486,8 @@ def _dataset_from_table(
             "choose x with --x-columns."
         )
     x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'", min_samples=min_samples)
-    truth = _ground_truth(frame, groups, len(x), path, min_samples)
+    unread: list[str] = []
+    truth = _ground_truth(frame, groups, len(x), path, min_samples, unneeded, unread)
     if groups:
         ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in groups}
         read_as = [
@@ -452,7 +522,7 @@ def _dataset_from_table(
     if header_note:
         note = (f"{path}: {header_note}", *note)
     x_names = tuple(names[p] for p in x_pos) if has_header else None
-    return Dataset(x=x, **truth, source=str(path), notes=note, x_names=x_names)
+    return Dataset(x=x, **truth, source=str(path), notes=(*note, *unread), x_names=x_names)
 
 
 def _numbers_the_rows(column: np.ndarray) -> bool:
@@ -681,7 +751,13 @@ def _numbers_as_text(column) -> bool:
 
 
 def _read_table(
-    path: Path, suffix: str, x_columns: str | None, ground_truth: bool, header: bool | None, min_samples: int
+    path: Path,
+    suffix: str,
+    x_columns: str | None,
+    ground_truth: bool,
+    header: bool | None,
+    min_samples: int,
+    unneeded: Collection[str] = (),
 ) -> Dataset:
     import pandas as pd
 
@@ -706,7 +782,9 @@ def _read_table(
         ) from None
     except Exception as exc:  # any parser failure becomes one readable line
         raise DataFileError(f"{path}: could not read the {suffix} file ({type(exc).__name__}: {exc}).") from exc
-    return _dataset_from_table(frame, path, has_header, x_columns, suffix, ground_truth, min_samples, note)
+    return _dataset_from_table(
+        frame, path, has_header, x_columns, suffix, ground_truth, min_samples, note, unneeded=unneeded
+    )
 
 
 def read_dataset(
@@ -716,6 +794,7 @@ def read_dataset(
     ground_truth: bool = True,
     header: bool | None = None,
     min_samples: int = 2,
+    unneeded: Collection[str] = (),
 ) -> Dataset:
     """Read and validate a data file; raise a one-line error naming the file and the problem.
 
@@ -734,6 +813,8 @@ def read_dataset(
         it is data; None guesses (text names, or distinct whole numbers above decimal data, such as
         wavelengths) and says so in a note where the first row holds numbers.
     min_samples : the fewest rows accepted: 2 to fit, 1 to apply a fitted model.
+    unneeded : the roles among 'z', 'c', 'u' the caller does not read (a fit of x alone: all three): one that
+        cannot be read (a NaN in z, a label that is no whole number) is left out with a note, not refused.
     """
     if header is not None and not isinstance(header, (bool, np.bool_)):  # 'no' would be truthy
         raise InvalidParameterError(f"header must be True, False or None (guess). Got {header!r} instead.")
@@ -759,10 +840,10 @@ def read_dataset(
     if header is not None and suffix not in TEXT_SUFFIXES:
         raise InvalidParameterError(f"--header applies to CSV and TSV files, not to the {suffix} file {path}. Drop it.")
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, suffix, x_columns, ground_truth, header, min_samples)
+        return _read_table(path, suffix, x_columns, ground_truth, header, min_samples, unneeded)
     try:
         if suffix == ".npz":
-            return _read_npz(path, min_samples)
+            return _read_npz(path, min_samples, unneeded)
         raw = np.load(path, allow_pickle=False)
     except (InvalidDataError, DataFileError):
         raise

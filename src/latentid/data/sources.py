@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 from latentid.data.io import Dataset, read_dataset
 from latentid.data.real import is_real_dataset_name, load_real
@@ -17,12 +18,14 @@ def open_data(
     *,
     header: bool | None = None,
     min_samples: int = 2,
+    unneeded: Collection[str] = (),
 ) -> Dataset:
     """Read ``data``: a published data set by name (``split`` train/test/all, default train) or a file.
 
     ``split`` and ``data_dir`` only apply to published data sets; given with a file they are refused.
     ``x_columns`` (the ``--x-columns`` value, see ``read_dataset``) only applies to CSV and Parquet files,
-    ``header`` (``--header``) to CSV files; ``min_samples``: the fewest rows a file may have.
+    ``header`` (``--header``) to CSV files; ``min_samples``: the fewest rows a file may have; ``unneeded``: roles
+    the caller does not read (``read_dataset``).
     """
     if is_real_dataset_name(data):
         if x_columns is not None:
@@ -40,4 +43,4 @@ def open_data(
             f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to --data mnist or --data "
             f"fashion-mnist, not to the file {data}. Drop {'it' if len(given) == 1 else 'them'}."
         )
-    return read_dataset(data, x_columns, header=header, min_samples=min_samples)
+    return read_dataset(data, x_columns, header=header, min_samples=min_samples, unneeded=unneeded)
