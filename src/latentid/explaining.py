@@ -59,6 +59,12 @@ def explain_dataset(path: str | Path) -> Verdict:
     """Verdict for a dataset written by ``latentid simulate``, plus a recoverability check:
     the smallest singular value of f's Jacobian over the data against the noise level."""
     data = read_dataset(path)
+    if "spec_json" not in data.extras:  # the user's own data: no generator to judge, but two other ways in
+        raise InvalidParameterError(
+            f"{path}: no generator is recorded in this file; it was not written by 'latentid simulate'. For your "
+            "own data, judge a model fitted to it (latentid explain --run RUN) or the setting you drew it from, "
+            "by its flags (e.g. latentid explain --latent-dim 2 --components 4 --activation tanh)."
+        )
     generator = SyntheticGenerator.from_arrays(data.extras, source=str(path))
     prior, decoder = describe_generator(generator)
     verdict = assess(prior, decoder)

@@ -73,6 +73,7 @@ def test_explain_plain_data_file_says_it_has_no_generator(tmp_path):
     np.save(path, np.ones((4, 3)))
     result = run("explain", "--data", path)
     assert result.exit_code == 2 and "latentid simulate" in result.stderr
+    assert "explain --run RUN" in result.stderr and "by its flags" in result.stderr  # the ways in for own data
 
 
 def test_simulate_with_facets_then_explain(tmp_path):
