@@ -243,6 +243,21 @@ def test_ground_truth_a_caller_does_not_read_is_left_out_with_a_note_not_refused
         read_dataset(path, unneeded=("z", "u"))  # --aux c reads c
 
 
+def test_a_column_named_c_holding_fractions_is_refused_even_where_labels_go_unread(tmp_path):
+    """Columns a, b, c, d: c is a feature by its values. Left out as unread labels, it would leave x silently."""
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 4)), columns=list("abcd"))
+    with pytest.raises(InvalidDataError, match="'c' must hold integer labels.*--x-columns"):
+        read_dataset(_write(frame, tmp_path / "d.csv"), unneeded=ALL_TRUTH)
+
+
+def test_z_beside_x_and_y_is_a_coordinate_not_a_latent(tmp_path):
+    """A table of 3-D points (x, y, z) lost its third coordinate to the true latents."""
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 3)), columns=["x", "y", "z"])
+    data = read_dataset(_write(frame, tmp_path / "d.csv"))
+    assert data.x.shape == (20, 3) and data.z is None and data.x_names == ("x", "y", "z")
+    assert read_dataset(_write(frame.rename(columns={"y": "w"}), tmp_path / "e.csv")).x.shape == (20, 2)
+
+
 def test_an_npz_array_of_python_objects_is_named_with_the_fix(tmp_path):
     """pandas' .values of text is an object array, which np.load refuses with a message about allow_pickle."""
     path = tmp_path / "d.npz"

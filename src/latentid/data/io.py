@@ -268,12 +268,19 @@ def _optional_matrix(values, n: int, name: str, source: str, min_samples: int = 
     return out
 
 
+class _FeatureByItsValues(InvalidDataError):
+    """A column named as labels whose values are fractions: a feature by its values, refused even where labels go
+    unread, since leaving it out would drop a feature from x without a word."""
+
+
 def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collection[str], notes: list[str]):
     """``read()`` (the validated z, c or u); for a role in ``unneeded`` a refusal becomes a note and None: a
     fit of x alone has no use for ground truth with a gap, and refusing the file for it sent users to mend
     data the fit never reads."""
     try:
         return read()
+    except _FeatureByItsValues:
+        raise
     except (InvalidDataError, DataFileError) as exc:
         if role not in unneeded:
             raise
@@ -399,12 +406,17 @@ def _ground_truth(
 
 def _truth_columns(role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int) -> np.ndarray:
     """The validated z, c or u of a table's columns ``names`` (values (n, len(names)))."""
+    fractions = (
+        role == "c"
+        and np.issubdtype(values.dtype, np.number)
+        and bool(np.any(np.isfinite(values) & (values != np.round(np.nan_to_num(values)))))
+    )
     try:
         if role == "c":
             return _validate_labels(values[:, 0] if len(names) == 1 else values, n, role, str(path))
         return _optional_matrix(values, n, role, str(path), min_samples)
     except InvalidDataError as exc:
-        raise InvalidDataError(
+        raise (_FeatureByItsValues if fractions else InvalidDataError)(
             f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
             "choose x yourself with --x-columns if they are features."
         ) from None
@@ -437,11 +449,12 @@ def _dataset_from_table(
     taken = set(chosen or ())
     x_pos, index_pos, ignored = [], [], []
     groups: dict[str, list[tuple[int | None, int]]] = {}
+    coordinates = {"x", "y", "z"} <= set(names)  # 3-D points: z is their third coordinate, not a latent
     for pos, name in enumerate(names):
         if pos in taken:
             continue
         truth = GROUND_TRUTH_COLUMN.fullmatch(name) if has_header and ground_truth else None
-        if truth:
+        if truth and not (coordinates and name == "z"):
             index = truth["index"] or truth["bracket"]
             groups.setdefault(truth["role"], []).append((None if index is None else int(index), pos))
         elif chosen is not None:
