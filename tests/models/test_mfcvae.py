@@ -322,6 +322,21 @@ def test_fit_with_schedules_runs_them(gmm_data):
     assert model.predict(x).shape == (len(x), 2)
 
 
+@pytest.mark.parametrize(
+    ("schedule", "match"),
+    [
+        ({"progressive_epochs": 2}, r"last of the 2 facets fully into the decoder only at epoch 4, past .* at most 1"),
+        ({"kl_warmup_epochs": 3}, r"kl_warmup_epochs=3 reaches .* at epoch 3, past .* at most 2"),
+    ],
+)
+def test_schedules_that_end_after_the_fit_are_refused(gmm_data, schedule, match):
+    """--progressive-epochs 1000 with 3 epochs fitted with the second facet out of the decoder, and said nothing."""
+    model = MFCVAE(facets=[(1, 2), (1, 2)], epochs=3, pretrain_epochs=0, **schedule, **TINY)
+    with pytest.raises(InvalidParameterError, match=match):
+        model.fit(gmm_data[0])
+    assert not hasattr(model, "module_")
+
+
 @pytest.mark.parametrize("facets", [[], [(0, 2)], [(2,)], "2:3", [(2, 0)], [(2, 3), (1.5, 2)]])
 def test_bad_facets_are_refused(facets, gmm_data):
     with pytest.raises(InvalidParameterError, match="'facets' parameter of MFCVAE"):

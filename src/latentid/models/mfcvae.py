@@ -170,6 +170,25 @@ class MFCVAE(LatentModel):
             ]
         )
 
+    def _validate_params(self) -> None:
+        """The common checks, and schedules that end within the fit: a facet that never fully enters the decoder,
+        or a KL term never at full weight, would end the fit on another objective than the ELBO."""
+        super()._validate_params()
+        n_facets, epochs = len(self.facets), self.epochs
+        if self.progressive_epochs > 0 and n_facets > 1 and n_facets * self.progressive_epochs > epochs - 1:
+            raise InvalidParameterError(
+                f"progressive_epochs={self.progressive_epochs} brings the last of the {n_facets} facets fully into "
+                f"the decoder only at epoch {n_facets * self.progressive_epochs}, past the fit's {epochs} epochs "
+                f"(counted from 0), so it would never train as the model; lower progressive_epochs to at most "
+                f"{max(0, (epochs - 1) // n_facets)} or raise epochs above {n_facets * self.progressive_epochs}."
+            )
+        if self.kl_warmup_epochs > 0 and self.kl_warmup_epochs > epochs - 1:
+            raise InvalidParameterError(
+                f"kl_warmup_epochs={self.kl_warmup_epochs} reaches the KL term's full weight only at epoch "
+                f"{self.kl_warmup_epochs}, past the fit's {epochs} epochs (counted from 0), so the fit would end on "
+                f"a tempered bound, not the ELBO; lower kl_warmup_epochs to at most {epochs - 1} or raise epochs."
+            )
+
     def _epoch_start(self, epoch: int, n_epochs: int) -> None:
         self._train_epoch = epoch
 
