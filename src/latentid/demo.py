@@ -53,10 +53,13 @@ def _scores(z_true: np.ndarray, z_hat: np.ndarray, seed: int) -> dict:
 def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), callback=None, status=None) -> list[dict]:
     """Run the demo into ``out_dir``; return one result row per method. ``status(str)`` hears each step."""
     say = status or (lambda message: logger.info(message))
-    if config.epochs < 1 or config.pretrain_epochs < 0:
-        raise InvalidParameterError(
-            f"The demo needs epochs >= 1 and pretrain_epochs >= 0. Got {config.epochs} and {config.pretrain_epochs}."
-        )
+    # Every setting is checked before the first file is written: a refusal after the data left a half demo.
+    if config.epochs < 1:
+        raise InvalidParameterError(f"The demo needs epochs (--epochs) >= 1. Got {config.epochs} instead.")
+    if config.pretrain_epochs < 0:
+        raise InvalidParameterError(f"The demo needs pretrain_epochs >= 0. Got {config.pretrain_epochs} instead.")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
+        raise InvalidParameterError(f"seed must be a non-negative int; got {config.seed!r}. Try 0.")
     if config.train_samples < 2 * config.spec.components or config.test_samples < 8:
         raise InvalidParameterError(
             f"The demo needs at least {2 * config.spec.components} training and 8 test samples. "
