@@ -60,6 +60,27 @@ def test_transform_and_predict_refuse_an_existing_npy_and_replace_it_with_force(
     assert np.load(out).shape[0] == 200
 
 
+@pytest.mark.parametrize("command", ["transform", "predict"])
+def test_a_runs_own_files_are_refused_as_out_even_with_force(gmm_run, data_file, command):
+    """transform --out <run>/latents.npy --force put other data's latents where run.json says the fit's are."""
+    before = (gmm_run / "latents.npy").read_bytes()
+    for out, says in (
+        (gmm_run / "latents.npy", "the run folder's own latents.npy"),
+        (gmm_run / "model" / "z.npy", "model/"),
+    ):
+        result = run(command, "--run", gmm_run, "--data", data_file, "--out", out, "--force")
+        assert result.exit_code == 2 and says in result.stderr, result.output
+    assert (gmm_run / "latents.npy").read_bytes() == before and not (gmm_run / "model" / "z.npy").exists()
+
+
+def test_transform_seed_without_refine_is_refused_and_a_negative_one_is_one_clean_line(gmm_run, data_file, tmp_path):
+    """--seed without --refine was accepted and unused; a negative one named numpy Generators to a shell user."""
+    base = ("transform", "--run", gmm_run, "--data", data_file, "--out", tmp_path / "z.npy")
+    assert "add --refine or drop --seed" in run(*base, "--seed", 3).stderr
+    assert run(*base, "--seed", -5).stderr == "error: --seed must be a non-negative int. Got -5 instead.\n"
+    assert not (tmp_path / "z.npy").exists()
+
+
 def test_fit_refuses_a_finished_run_and_force_replaces_only_latentids_files(tmp_path, data_file):
     out = tmp_path / "run"
     assert run("fit", "--data", data_file, "--out", out, *TINY_VADE).exit_code == 0

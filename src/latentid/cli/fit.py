@@ -49,6 +49,7 @@ from latentid.runs import (
     MODEL_DIR,
     MODELS,
     REPLACED_DIR,
+    RUN_FILE,
     RUNNING,
     aux_values,
     check_data_for_run,
@@ -247,6 +248,14 @@ def _require_npy(out: Path, force: bool) -> None:
         raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
     if out.is_dir():
         raise InvalidParameterError(f"--out '{out}' is a folder; name an .npy file.")
+    folder = out.parent
+    if out.name == LATENTS_FILE and (folder / RUN_FILE).is_file():  # not even with --force: the run refers to it
+        raise InvalidParameterError(
+            f"--out '{out}' is the run folder's own {LATENTS_FILE} (the posterior means of the data it was fitted "
+            f"on); write elsewhere, e.g. --out {folder / 'transformed.npy'}."
+        )
+    if folder.name == MODEL_DIR and (folder.parent / RUN_FILE).is_file():
+        raise InvalidParameterError(f"--out '{out}' is inside a run's {MODEL_DIR}/ folder; write elsewhere.")
     refuse_existing(out, force)
 
 
@@ -804,19 +813,25 @@ def transform(
         "--refine",
         help="Posterior mean under the fitted model by importance sampling (removes the encoder gap).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the importance sampling (--refine)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of the importance sampling (--refine, or a run of refined inference) [default: 0]."
+    ),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write the posterior means E[z | x] of a fitted model for new data."""
+    if seed is not None and seed < 0:
+        raise InvalidParameterError(f"--seed must be a non-negative int. Got {seed} instead.")
     _require_npy(out, force)
     loaded = load_run(run)
-    dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     if refine and loaded.info.get("model") in LINEAR_MODELS:
         raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
-    # refine None: the model decides (refined inference refines)
-    z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed, **loaded.inputs(dataset))
-    save_array(out, z)
     refined = refine or getattr(loaded.model, "inference", "amortized") == "refined"
+    if seed is not None and not refined:  # the encoder's means draw nothing: a seed would change nothing
+        raise InvalidParameterError("--seed seeds the importance sampling of --refine; add --refine or drop --seed.")
+    dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
+    # refine None: the model decides (refined inference refines)
+    z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed or 0, **loaded.inputs(dataset))
+    save_array(out, z)
     what = "refined posterior means (importance-sampled under the fitted model)" if refined else "posterior means"
     console.print(f"Wrote {what} {z.shape} to [bold]{escape(str(out))}[/]")
 
