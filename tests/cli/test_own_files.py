@@ -138,3 +138,8 @@ def test_fit_and_transform_leave_out_ground_truth_they_do_not_read_and_evaluate_
         run("fit", "--model", "ivae", "--aux", "c", "--data", data, "--latent-dim", 2, "--out", tmp_path / "i")
     )
     assert "'z' contains 1 NaN" in _error(run("evaluate", "--run", tmp_path / "r", "--data", data))
+
+
+def test_fit_with_an_empty_data_path_says_it_is_empty(tmp_path):
+    result = run("fit", "--model", "pca", "--data", "", "--out", tmp_path / "r")
+    assert "The data path is empty" in _error(result) and not (tmp_path / "r").exists()

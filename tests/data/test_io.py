@@ -484,3 +484,11 @@ def test_a_column_empty_in_every_row_is_named_as_a_trailing_delimiter(tmp_path):
     x[1, 2] = np.nan  # a value missing here and there is not that
     with pytest.raises(InvalidDataError, match=r"column 2 \(counted from 0\)\. Remove or impute them first\.$"):
         validate_matrix(x)
+
+
+def test_an_empty_path_is_named_as_empty_not_as_the_current_folder(tmp_path, monkeypatch):
+    """--data "" read as Path(".") and was refused as '<cwd>: is a folder, not a data file'."""
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        with pytest.raises(DataFileError, match="^The data path is empty"):
+            read_dataset(empty)

@@ -44,7 +44,8 @@ def plain(name: str, value: Any) -> Any:
         return value.value
     if name == "data" and is_real_dataset_name(value):  # the published set, even beside a folder named mnist
         return value
-    if isinstance(value, Path) or (name == "data" and isinstance(value, str) and Path(value).exists()):
+    a_data_file = name == "data" and isinstance(value, str) and value.strip() and Path(value).exists()
+    if isinstance(value, Path) or a_data_file:
         return os.path.abspath(value)  # not resolve(): a link (DVC, git-annex) keeps the name whose suffix is read
     return value
 

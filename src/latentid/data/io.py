@@ -831,6 +831,8 @@ def read_dataset(
     """
     if header is not None and not isinstance(header, (bool, np.bool_)):  # 'no' would be truthy
         raise InvalidParameterError(f"header must be True, False or None (guess). Got {header!r} instead.")
+    if isinstance(path, str) and not path.strip():  # Path("") is ".", which read as "a folder"
+        raise DataFileError("The data path is empty; give a data file (--data data.npz).")
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file. Check the path given to --data.")
