@@ -83,3 +83,11 @@ def test_ctrl_c_in_any_other_command_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr("latentid.cli.simulate.save_simulation", interrupted)
     result = run("simulate", "--samples", 50, "--out", tmp_path / "d.npz")
     assert result.exit_code == 130 and result.stderr == "interrupted.\n"
+
+
+@pytest.mark.parametrize("command", ["results", "report"])
+def test_a_folder_given_as_the_store_is_named_as_a_folder(tmp_path, command):
+    """results said 'no such results store' of a path that exists, as a folder."""
+    extra = ("--out", tmp_path / "report") if command == "report" else ()
+    result = run(command, tmp_path, *extra)
+    assert result.exit_code == 2 and "is a folder, not a results store" in result.stderr, result.output

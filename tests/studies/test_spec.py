@@ -399,6 +399,10 @@ def test_bad_study_keys(tmp_path, text, message):
 def test_unreadable_file(tmp_path):
     with pytest.raises(DataFileError, match="missing.toml: cannot read the study file"):
         load_study(tmp_path / "missing.toml")
+    data = tmp_path / "d.npz"  # a data file given as the study: "(UnicodeDecodeError)" was all it said
+    np.savez(data, x=np.ones((3, 2)))
+    with pytest.raises(DataFileError, match=r"d.npz: not a study file: it is not UTF-8 text .* \.toml file"):
+        load_study(data)
 
 
 def test_a_grid_too_large_to_run_is_refused_before_it_is_built(tmp_path, monkeypatch):

@@ -70,6 +70,12 @@ def test_a_run_config_fills_key_study_and_label(store, tmp_path):
     assert got["config"] == json.loads(run.to_json())
 
 
+def test_a_folder_given_as_the_store_is_named_as_a_folder(tmp_path):
+    """It said 'cannot open the results store (unable to open database file)'."""
+    with pytest.raises(DataFileError, match=r"is a folder, not a results store; give a file, e.g. results.db"):
+        ResultStore(tmp_path)
+
+
 def test_schema_wal_and_version(tmp_path):
     with ResultStore(tmp_path / "r.db"):
         pass

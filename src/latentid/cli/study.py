@@ -47,6 +47,10 @@ def _existing_store(store: Path):
     """Open a store that must exist already (results, report): never create an empty one by mistake."""
     from latentid.studies.store import ResultStore, StoreNotWritableError
 
+    if store.is_dir():
+        raise DataFileError(
+            f"{store}: is a folder, not a results store. Give the --store file of 'latentid experiment run'."
+        )
     if not store.is_file():
         raise DataFileError(f"{store}: no such results store. Give the --store file of 'latentid experiment run'.")
     if store.stat().st_size == 0:  # SQLite would take an empty file for a new store and write into it

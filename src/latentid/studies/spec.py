@@ -853,8 +853,13 @@ def load_study(path: str | Path) -> Study:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    except UnicodeDecodeError:  # a data file or a store given in its place
+        raise DataFileError(
+            f"{path}: not a study file: it is not UTF-8 text (a data file or a results store?). Give the study's "
+            ".toml file, e.g. configs/quick.toml."
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         raise DataFileError(f"{path}: cannot read the study file ({reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataFileError(f"{path}: not valid TOML: {_one_line(exc)}") from None

@@ -162,6 +162,8 @@ class ResultStore:
             if read_only:
                 self._open_read_only()
                 return
+            if self.path.is_dir():
+                raise DataFileError(f"{self.path}: is a folder, not a results store; give a file, e.g. results.db.")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
