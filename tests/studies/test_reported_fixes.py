@@ -133,6 +133,14 @@ def test_results_and_report_read_the_default_store_when_none_is_named(tmp_path, 
     assert [r["key"] for r in json.loads(listed.stdout)["runs"]] == [row["key"]]
     assert CliRunner().invoke(app, ["report", "--out", "rep"]).exit_code == 0
     assert (tmp_path / "rep" / "index.html").exists()
+    again = CliRunner().invoke(app, ["report", "--out", "rep"])
+    assert again.exit_code == 2 and "already holds a report" in again.stderr
+    # A user's own index.html was called "a report" too, and --force was the only advice.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.html").write_text("<html>my notes</html>")
+    refused = CliRunner().invoke(app, ["report", "--out", "mine"])
+    assert refused.exit_code == 2 and "holds an index.html that latentid did not write" in refused.stderr
+    assert (tmp_path / "mine" / "index.html").read_text() == "<html>my notes</html>"
 
 
 LEVELS = """

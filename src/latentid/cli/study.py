@@ -358,6 +358,13 @@ def report_command(
 def _check_report_folder(out: Path, force: bool) -> None:
     """The overwrite policy of a report's folder: a report there, or figures of the user's, need --force."""
     if (out / "index.html").exists() and not force:
+        from latentid.experiments.report import written_by_latentid
+
+        if not written_by_latentid(out / "index.html"):
+            raise DataFileError(
+                f"{out}: holds an index.html that latentid did not write. Choose another --out, or add --force to "
+                "replace it."
+            )
         raise DataFileError(f"{out}: already holds a report. Add --force to replace it, or choose another --out.")
     figures = out / "figures"
     if not (out / "index.html").exists() and figures.is_dir() and any(figures.iterdir()) and not force:

@@ -113,12 +113,24 @@ def table(
     return f"<div class='scroll'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
+GENERATOR_META = "<meta name='generator' content='latentid'>"  # how a report folder tells its page from a user's
+OLD_PAGE_MARK = "<link rel='icon' href='data:,'>"  # in the head of pages written before GENERATOR_META
+
+
+def written_by_latentid(path: str | Path) -> bool:
+    """Whether the HTML file at ``path`` is a page latentid wrote (its head holds the generator mark)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        head = handle.read(2048)
+    return GENERATOR_META in head or OLD_PAGE_MARK in head
+
+
 def page(title: str, body: Iterable[str]) -> str:
     """A whole HTML document: the title, the inline CSS and the body's parts (already HTML) in order."""
     return "\n".join(
         [
             "<!doctype html>",
             "<html lang='en'><head><meta charset='utf-8'>",
+            GENERATOR_META,
             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
             # No favicon request: a page opened from disk would log a failed load of /favicon.ico.
             "<link rel='icon' href='data:,'>",
