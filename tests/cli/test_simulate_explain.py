@@ -159,3 +159,13 @@ def test_explain_refuses_a_slope_for_an_activation_without_one_as_simulate_does(
     assert refused.exit_code == 2 and "--slope does not apply to --activation relu" in refused.stderr
     assert refused.stderr.count("\n") == 1
     assert run("explain", "--activation", "leaky_relu", "--slope", "0.3").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [("simulate", "--samples", "20"), ("explain",)])
+def test_a_hidden_width_for_a_linear_f_is_refused(tmp_path, command):
+    """--depth 1 --hidden-width 5 was accepted and the width ignored, while --slope with relu is refused."""
+    out = ("--out", str(tmp_path / "d.npz")) if command[0] == "simulate" else ()
+    refused = run(*command, "--depth", "1", "--hidden-width", "5", *out)
+    assert refused.exit_code == 2 and "--hidden-width does not apply to --depth 1" in refused.stderr
+    assert not (tmp_path / "d.npz").exists()
+    assert run(*command, "--depth", "2", "--hidden-width", "5", *out).exit_code == 0

@@ -192,6 +192,8 @@ def explain(
         parsed = facets_from_options(facets, latent_dim=latent_dim, components=components, prior=prior)
         if activation is not None and normalise_activation(activation) != "leaky-relu":  # as simulate refuses it
             refuse_flags({"--slope": slope}, f"--activation {activation}", "only a leaky ReLU has a negative slope")
+        if depth == 1:  # as simulate refuses it
+            refuse_flags({"--hidden-width": hidden_width}, "--depth 1", "a linear f has no hidden layer")
         refuse_mixture_options(
             prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale
         )

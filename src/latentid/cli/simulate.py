@@ -156,6 +156,8 @@ def simulate(
     refuse_mixture_options(prior, components=components, covariance=covariance, weights=weights, mean_scale=mean_scale)
     if activation is not Activation.leaky_relu:
         refuse_flags({"--slope": slope}, f"--activation {activation.value}", "only a leaky ReLU has a negative slope")
+    if depth == 1:
+        refuse_flags({"--hidden-width": hidden_width}, "--depth 1", "a linear f has no hidden layer")
     if samples < MIN_SAMPLES:  # every reader refuses fewer (validate_matrix): refuse before writing
         raise InvalidParameterError(
             f"--samples must be >= {MIN_SAMPLES}: the file would hold too few samples to read back. Got {samples}."
