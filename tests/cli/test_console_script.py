@@ -1,6 +1,7 @@
 """The console script: `latentid` points at latentid._console, which loads the command line inside a handler, so
 a Ctrl-C during the first seconds' imports ends in one line and exit code 130, not a traceback."""
 
+import os
 import subprocess
 import sys
 import types
@@ -63,3 +64,31 @@ def test_a_warning_is_one_line_without_its_source(monkeypatch, capsys, tmp_path)
     err = capsys.readouterr().err
     assert "warning: the fit did not converge within 3 iterations\n" in err
     assert "UserWarning" not in err and "warnings.warn" not in err
+
+
+EXPLAIN = [
+    sys.executable,
+    "-c",
+    "from latentid._console import main; main()",
+    "explain",
+    "--components",
+    "6",
+    "--covariance",
+    "diag",
+]
+
+
+def test_explain_under_an_ascii_stdout_prints_ascii_marks_instead_of_crashing():
+    """PYTHONIOENCODING=ascii (or cp1252) ended explain's table in a 95-line UnicodeEncodeError traceback."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run(EXPLAIN, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Level 3" in done.stdout and " ok " in done.stdout and "\n- " in done.stdout
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly_with_141():
+    """`latentid explain --json | true` said 'error: Broken pipe. Check the path and its folder.', exit 2."""
+    with subprocess.Popen([*EXPLAIN, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # the reader is gone before a byte is written
+        stderr = process.stderr.read()
+        assert process.wait(timeout=120) == 141 and stderr == b""

@@ -82,7 +82,7 @@ def test_ctrl_c_in_any_other_command_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr("latentid.cli.simulate.save_simulation", interrupted)
     result = run("simulate", "--samples", 50, "--out", tmp_path / "d.npz")
-    assert result.exit_code == 130 and result.stderr == "interrupted.\n"
+    assert result.exit_code == 130 and result.stderr == "error: interrupted.\n"
 
 
 @pytest.mark.parametrize("command", ["results", "report"])

@@ -83,15 +83,17 @@ def _subcommands(ctx) -> list[str]:
 def main() -> None:
     """Entry point of the ``latentid`` console script: usage errors and Ctrl-C get one line too."""
     from latentid._warnings import show_warnings_on_one_line
-    from latentid.cli._common import err_console
+    from latentid.cli._common import err_console, stdout_gone
 
     show_warnings_on_one_line()
     terminated = _stop_on_sigterm()
     try:
         code = app(standalone_mode=False)
-    except (KeyboardInterrupt, typer.Abort):
-        err_console.print("error: interrupted. A fit can continue with the same command plus --resume.")
+    except (KeyboardInterrupt, typer.Abort):  # one wording for every command; a fit prints its --resume line itself
+        err_console.print("error: interrupted.")
         sys.exit(SIGTERM_EXIT if terminated else 130)
+    except BrokenPipeError:  # stdout's reader went away, e.g. `latentid fit --help | head -1`
+        stdout_gone()
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `latentid` (or `latentid data`): the help, no error
             typer.echo(exc.format_message())

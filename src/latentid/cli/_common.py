@@ -8,10 +8,11 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 import typer
@@ -21,15 +22,42 @@ from rich.markup import escape
 from latentid._atomic import DISK_FULL
 from latentid.errors import InvalidParameterError, LatentIDError
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)  # status lines unfolded: logs and long paths stay whole
+PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE: what a shell reports of a program whose reader went away (`| head`)
+
+
+def stdout_gone() -> NoReturn:
+    """End quietly because stdout's reader closed the pipe (``latentid results | head -1``): no ``error:`` line
+    and not exit code 2, as nothing was wrong with the input. stdout goes to /dev/null, so that Python's flush
+    at exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (a test runner's): nothing to redirect
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(PIPE_CLOSED_EXIT)
+
+
+class _Console(Console):
+    """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stdout_gone()
+
+
+console = _Console(soft_wrap=True)
+err_console = _Console(stderr=True, soft_wrap=True)  # status lines unfolded: logs and long paths stay whole
+
+
+def unicode_ok(target: Console) -> bool:
+    """Whether ``target`` writes an encoding that holds marks such as a tick (UTF-8); under ASCII or cp1252
+    (``PYTHONIOENCODING``, an old terminal) they crashed ``explain`` with UnicodeEncodeError."""
+    return target.encoding.lower().replace("-", "").replace("_", "").startswith("utf")
 
 
 def print_unfolded(table, header: list[str], cells: list[list[str]]) -> None:
     """Print a rich ``table`` (columns ``header``, rows ``cells``) as wide as its cells need: where stdout is
     narrow or not a terminal (80 columns) rich would fold the numbers into '0.…'."""
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
-    Console(width=max(console.width, sum(widths) + 3 * len(widths) + 1)).print(table)
+    _Console(width=max(console.width, sum(widths) + 3 * len(widths) + 1)).print(table)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -177,6 +205,8 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 return fn(*args, **kwargs)
             except LatentIDError as exc:
                 fail(readable(flag_names(str(exc)) if name_flags else str(exc)))
+            except BrokenPipeError:  # stdout's reader went away: not the user's file system saying no
+                stdout_gone()
             except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
                 where = f"{exc.filename}: " if exc.filename else ""
                 if exc.errno in DISK_FULL:
@@ -187,7 +217,7 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
             except OverflowError:  # a size beyond what numpy or torch can index
                 fail("a number is too large for this request; ask for fewer samples or a smaller model.")
             except KeyboardInterrupt:  # Typer itself would end with exit code 130 and not a word
-                err_console.print("interrupted.", highlight=False)
+                err_console.print("error: interrupted.", highlight=False)
                 raise typer.Exit(130) from None
 
         return wrapper  # type: ignore[return-value]

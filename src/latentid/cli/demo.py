@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors, print_unfolded
+from latentid.cli._common import console, err_console, friendly_errors, print_unfolded, unicode_ok
 from latentid.cli._progress import training_progress
 from latentid.demo import SCORE_KEYS, DemoConfig, run_demo
 from latentid.errors import InvalidParameterError
@@ -52,12 +52,13 @@ def demo(
         seed=seed,
         threads=threads,
     )
+    bullet = "·" if unicode_ok(err_console) else "-"
     with training_progress(not quiet) as callback:
         rows = run_demo(
             out,
             config,
             callback=callback,
-            status=lambda msg: err_console.print(f"· {msg}", markup=False, highlight=False),
+            status=lambda msg: err_console.print(f"{bullet} {msg}", markup=False, highlight=False),
         )
     table = Table(
         title="Identifiability on held-out test data (higher is better)",

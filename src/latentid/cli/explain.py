@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from latentid.cli import app
-from latentid.cli._common import console, friendly_errors, print_json, refuse_flags
+from latentid.cli._common import console, friendly_errors, print_json, refuse_flags, unicode_ok
 from latentid.cli.simulate import (
     FACETS_HELP,
     SPEC_DEFAULTS,
@@ -33,6 +33,7 @@ from latentid.runs import load_run
 from latentid.theory import Verdict, assess
 
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]", "warning": "[yellow]![/]"}
+ASCII_MARKS = {True: "[green]ok[/]", False: "[red]x[/]", None: "[dim]-[/]", "warning": "[yellow]![/]"}
 LEVEL_TITLES = {
     "3": "Level 3",
     "2": "Level 2",
@@ -51,17 +52,19 @@ def render(verdict: Verdict, source: str) -> None:
     )
     table = Table(show_header=True, header_style="bold")
     table.add_column("", width=2)
+    marks = MARKS if unicode_ok(console) else ASCII_MARKS
     table.add_column("assumption")
     table.add_column("numeric reason")
     for check in verdict.checks:
         if check.warning:
-            table.add_row(MARKS["warning"], check.name, f"{check.detail}; warning: {check.warning}")
+            table.add_row(marks["warning"], check.name, f"{check.detail}; warning: {check.warning}")
         else:
-            table.add_row(MARKS[check.passed], check.name, check.detail)
+            table.add_row(marks[check.passed], check.name, check.detail)
     if verdict.checks:
         console.print(table)
+    bullet = "•" if unicode_ok(console) else "-"
     for note in verdict.notes:
-        console.print(f"• {note}")
+        console.print(f"{bullet} {note}")
 
 
 def _with_fit_warnings(verdict: Verdict, info: dict) -> Verdict:

@@ -23,6 +23,7 @@ from latentid.cli._common import (
     note_oversubscription,
     print_json,
     print_unfolded,
+    unicode_ok,
 )
 from latentid.cli._progress import progress_columns
 from latentid.cli.experiment import experiment_app
@@ -121,12 +122,13 @@ def _check_folder(path: Path, flag: str) -> None:
 
 def _row_line(row: dict) -> str:
     """One line for a finished run: its label, then its headline metrics or its error."""
+    failed, finished = ("✗", "✓") if unicode_ok(err_console) else ("x", "ok")
     if row["status"] == "failed":
-        return f"[red]✗[/] {escape(row['label'])}: [red]{escape(str(row['error']))}[/]"
+        return f"[red]{failed}[/] {escape(row['label'])}: [red]{escape(str(row['error']))}[/]"
     if row["status"] == "skipped":
         return f"[dim]- {escape(row['label'])}: skipped ({escape(str(row['error']))})[/]"
     shown = [f"{name} {row['metrics'][name]:.3f}" for name in HEADLINE_METRICS if row["metrics"].get(name) is not None]
-    return f"[green]✓[/] {escape(row['label'])}: {', '.join(shown) or 'no metrics'} ({row['seconds']:.1f} s)"
+    return f"[green]{finished}[/] {escape(row['label'])}: {', '.join(shown) or 'no metrics'} ({row['seconds']:.1f} s)"
 
 
 @experiment_app.command("run")
