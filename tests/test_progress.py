@@ -19,5 +19,6 @@ def test_a_fit_draws_one_bar_per_stage_on_the_console_given(gmm_data):
     text = out.getvalue()
     assert "pretrain" in text and "prior init" in text and "train" in text
     assert "3/3" in text and "2/2" in text and "loss" in text  # epochs done of epochs, and the loss
+    assert "restart" not in text  # one restart: "(restart 1 of 1)" pushed the times off an 80-column line
     with training_progress(enabled=False) as show:
         assert show is None

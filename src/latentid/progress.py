@@ -50,8 +50,10 @@ def training_progress(enabled: bool = True, console: Console | None = None) -> I
         if not progress.live.is_started:
             progress.start()
         label = str(event.get("stage", "train"))
-        if "restart" in event:  # numbered from 1, as in train_log.jsonl and restart-<r>.pt
-            label += f" (restart {event['restart']} of {event.get('n_restarts', 1)})"
+        # numbered from 1, as in train_log.jsonl and restart-<r>.pt; a lone restart goes unsaid, so that the
+        # elapsed and remaining times fit on an 80-column terminal
+        if "restart" in event and event.get("n_restarts", 1) > 1:
+            label += f" (restart {event['restart']} of {event['n_restarts']})"
         epoch = event.get("epoch", 0)
         # A stage seen before that starts again (the next model of a demo, a new fit) gets a fresh bar.
         if label not in tasks or epoch <= progress.tasks[tasks[label]].completed:
