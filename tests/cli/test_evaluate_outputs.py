@@ -235,3 +235,19 @@ def test_latent_activity_is_each_dimensions_signal_to_noise_and_names_the_collap
         "about x and the fit uses 2 of its 4 dimensions"
     ]
     assert _activity_note({"signal_to_noise": [3.0, 2.0], "inactive": []}) == []
+
+
+def test_the_table_reads_plainly_title_and_notes_whole_counts_grouped_no_negative_zero(tmp_path):
+    """A long path was cut mid-name by the title wrapped at the table's width, notes were padded to it with
+    spaces, n_fit read 1000 under a title of 2,000 samples, and a collapsed latent's R^2 read -0.0000."""
+    deep = tmp_path / ("x" * 70) / ("y" * 70)
+    deep.mkdir(parents=True)
+    _ok("simulate", "--samples", 2000, "--depth", 2, "--seed", 1, "--out", deep / "d.npz")
+    np.save(tmp_path / "zeros.npy", np.zeros((2000, 2), np.float32))
+    lines = _ok("evaluate", "--latents", tmp_path / "zeros.npy", "--data", deep / "d.npz", "--no-baselines").stdout
+    lines = lines.splitlines()
+    assert lines[0].startswith("latentid evaluate: latents ") and f"{deep / 'd.npz'}, 2,000 samples" in lines[0]
+    assert any(line.split()[:3] == ["│", "n_fit", "│"] and "1,000" in line for line in lines)
+    assert "-0.0000" not in "\n".join(lines)
+    notes = lines[next(i for i, line in enumerate(lines) if line.startswith("└")) + 1 :]
+    assert notes and all(line == line.rstrip() for line in notes)

@@ -29,6 +29,7 @@ from latentid.cli._common import (
     X_COLUMNS_HELP,
     Header,
     Split,
+    console,
     err_console,
     friendly_errors,
     load_data,
@@ -379,8 +380,9 @@ def _format(value) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return str(value)
     if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+        return f"{int(value):,}"  # as the title counts its samples
+    text = "n/a" if not math.isfinite(value) else f"{value:.4f}"
+    return "0.0000" if text == "-0.0000" else text  # a collapsed latent's R^2 of -1e-17
 
 
 def _title(report: dict) -> str:
@@ -394,8 +396,9 @@ def _title(report: dict) -> str:
 
 
 def _table(report: dict) -> tuple[Table, list[str], list[list[str]]]:
-    """The report's table, with its header and cells (for ``print_unfolded``)."""
-    table = Table(title=escape(_title(report)), caption=escape("\n".join(report["notes"])), caption_justify="left")
+    """The report's table, with its header and cells (for ``print_unfolded``); its title and notes are printed
+    apart, as lines that are never wrapped or padded to the table's width (a long path was cut mid-name)."""
+    table = Table()
     baselines = [name for name in BASELINES if name in report["baselines"]]
     header = ["metric", "value", *baselines, "what it measures", "scored on"]
     table.add_column("metric", no_wrap=True)
@@ -570,4 +573,7 @@ def evaluate(
     if json_output:
         print_json(report)
     else:
+        console.print(_title(report), markup=False, highlight=False, soft_wrap=True)
         print_unfolded(*_table(report))  # a log or a pipe (80 columns) wrapped each description over many lines
+        for note in report["notes"]:
+            console.print(note, markup=False, highlight=False, soft_wrap=True)
