@@ -97,6 +97,8 @@ def test_data_list_and_download(shared_data, tmp_path, monkeypatch):
     monkeypatch.delenv("LATENTID_DATA", raising=False)
     result = run("data", "list")
     assert result.exit_code == 0 and "not found" in result.output and "data download mnist" in result.output
+    # each command whole on its own line below the table (in a cell it was cut across two lines)
+    assert "  mnist: latentid data download mnist\n" in result.output
     local = {"mnist": dataclasses.replace(real.REAL_DATASETS["mnist"], mirrors=((shared_data / "mnist").as_uri(),))}
     monkeypatch.setattr(real, "REAL_DATASETS", {**real.REAL_DATASETS, **local})
     result = run("data", "download", "mnist", "--dir", tmp_path / "dl")

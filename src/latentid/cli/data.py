@@ -40,7 +40,7 @@ def list_datasets(
     table = Table(title="latentid data")
     table.add_column("name", no_wrap=True)
     table.add_column("found in")
-    any_damaged = False
+    any_damaged, fetch = False, []  # the commands go below the table, whole: in a cell they were cut mid-command
     for name, spec in REAL_DATASETS.items():
         try:
             folder = locate(name, data_dir)
@@ -51,7 +51,8 @@ def list_datasets(
                 where = "[yellow]not found[/] (looked in " + escape(
                     ", ".join(str(r / name) for r in search_roots(data_dir))
                 )
-                where += f"); '{escape(download_command(name, data_dir))}' fetches it"
+                where += ")"
+                fetch.append(f"{name}: {download_command(name, data_dir)}")
         else:  # found means readable: each file is checked against its SHA-256 pin, as fit checks it
             damaged = damaged_files(folder, name)
             where = f"[green]{escape(str(folder))}[/]"
@@ -60,11 +61,15 @@ def list_datasets(
                 # into the folder the damaged files are read from: fetched elsewhere, they would still be read first
                 where = (
                     f"[red]damaged[/] in {escape(str(folder))}: {escape(', '.join(damaged))} do(es) not match the "
-                    f"pinned SHA-256 (truncated or another version); "
-                    f"'{escape(download_command(name, folder.parent))} --force' fetches it again"
+                    "pinned SHA-256 (truncated or another version)"
                 )
+                fetch.append(f"{name}: {download_command(name, folder.parent)} --force")
         table.add_row(f"{name} ({spec.title})", where)
     console.print(table)
+    if fetch:
+        console.print("To fetch them:", highlight=False)
+    for line in fetch:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     if any_damaged:  # as sha256sum -c: a file that does not match its pin is a failure a script can see
         raise typer.Exit(1)
 
