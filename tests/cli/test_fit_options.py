@@ -101,6 +101,8 @@ def test_a_decoder_narrower_than_the_data_but_not_the_latents_still_meets_it(fit
         (("--encoder-width", 0), "--encoder-width"),
         (("--encoder-depth", -1), "--encoder-depth"),
         (("--encoder-depth", 0, "--encoder-width", 5), "--encoder-width"),
+        (("--decoder-depth", 100_000), "--decoder-depth must be at most 1,000."),
+        (("--encoder-depth", 1001), "--encoder-depth must be at most 1,000."),
     ],
 )
 def test_bad_sizes_are_refused_in_one_line_naming_the_flag(data_file, tmp_path, flags, flag):

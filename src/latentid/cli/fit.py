@@ -41,6 +41,7 @@ from latentid.data.synthetic import recorded_spec
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDError
 from latentid.models import IVAE, MFCVAE, VaDE
 from latentid.models.networks import DEFAULT_DEPTH, default_decoder_widths
+from latentid.models.params import MAX_LAYERS
 from latentid.runs import (
     CLUSTERING_MODELS,
     FINISHED,
@@ -190,9 +191,11 @@ ENUM_OPTIONS: dict[str, type[Enum]] = {
 }
 
 
-def _check_size(flag: str, value: int | None, low: int) -> None:
+def _check_size(flag: str, value: int | None, low: int, high: int | None = None) -> None:
     if value is not None and value < low:
         raise InvalidParameterError(f"{flag} must be an int >= {low}. Got {value} instead.")
+    if value is not None and high is not None and value > high:
+        raise InvalidParameterError(f"{flag} must be at most {high:,}. Got {value:,} instead.")
 
 
 def network_dims(
@@ -443,9 +446,9 @@ def fit(
     require(options, "data", out, resume)
     model = o["model"]
     _check_size("--decoder-width", o["decoder_width"], 1)
-    _check_size("--decoder-depth", o["decoder_depth"], 1)
+    _check_size("--decoder-depth", o["decoder_depth"], 1, MAX_LAYERS)
     _check_size("--encoder-width", o["encoder_width"], 1)
-    _check_size("--encoder-depth", o["encoder_depth"], 0)
+    _check_size("--encoder-depth", o["encoder_depth"], 0, MAX_LAYERS)
     _check_size("--patience", o["patience"], 0)
     _check_size("--threads", o["threads"], 1)
     if o["encoder_depth"] == 0 and o["encoder_width"] is not None:

@@ -77,8 +77,8 @@ def has_clusters(model) -> bool:
 
 COMMON_CONSTRAINTS: dict[str, list[P.Constraint]] = {
     "latent_dim": [P.Interval(int, 1)],
-    "hidden_dims": [P.IntSequence(1), P.NONE],
-    "encoder_dims": [P.IntSequence(1), P.NONE],
+    "hidden_dims": [P.IntSequence(1, P.MAX_LAYERS), P.NONE],
+    "encoder_dims": [P.IntSequence(1, P.MAX_LAYERS), P.NONE],
     "activation": [P.Options(tuple(ACTIVATIONS))],
     "slope": [P.Interval(float, 0.0, 1.0, "left")],
     "likelihood": [P.Options(("gaussian", "bernoulli"))],

@@ -124,7 +124,7 @@ class IVAE(LatentModel):
     _parameter_constraints = {
         **COMMON_CONSTRAINTS,
         "inference": [P.Options(("amortized",))],
-        "prior_dims": [P.IntSequence(1), P.NONE],
+        "prior_dims": [P.IntSequence(1, P.MAX_LAYERS), P.NONE],
         "pretrain_objective": [P.Options(("pca", "autoencoder"))],
     }
     _FITTED_SCALARS = (*LatentModel._FITTED_SCALARS, "aux_categories_", "aux_dim_")

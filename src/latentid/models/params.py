@@ -95,17 +95,25 @@ class Pattern(Constraint):
 
 @dataclass(frozen=True)
 class IntSequence(Constraint):
-    """A list or tuple of ints, each >= ``low`` (possibly empty)."""
+    """A list or tuple of ints, each >= ``low`` (possibly empty), and at most ``longest`` of them (None: any)."""
 
     low: int = 1
+    longest: int | None = None
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             return False
+        if self.longest is not None and len(value) > self.longest:
+            return False
         return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= self.low for v in value)
 
     def describe(self) -> str:
-        return f"a list of ints >= {self.low}"
+        return f"a list of {'' if self.longest is None else f'at most {self.longest:,} '}ints >= {self.low}"
+
+
+# Hidden layers of one network: a plain MLP this deep no longer trains by backprop, and 100,000 layers took
+# more than 5 minutes to build with nothing shown.
+MAX_LAYERS = 1000
 
 
 class _NoneConstraint(Constraint):
@@ -173,7 +181,8 @@ def validate_params(owner: str, params: dict[str, Any], table: dict[str, list[Co
         value = params[name]
         if not any(c.accepts(value) for c in constraints):
             expected = " or ".join(c.describe() for c in constraints)
-            raise InvalidParameterError(f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead.")
+            shown = f"{value!r:.200}" + ("..." if len(repr(value)) > 200 else "")  # a list of 100,000 layers
+            raise InvalidParameterError(f"The '{name}' parameter of {owner} must be {expected}. Got {shown} instead.")
 
 
 class _FacetsConstraint(Constraint):
