@@ -280,6 +280,8 @@ def test_version_order_and_small_promises(tmp_path):
     order = ["simulate", "explain", "fit", "transform", "predict", "evaluate", "demo"]
     positions = [listed.index(f"  {name} ") for name in order]
     assert positions == sorted(positions)
+    assert run("-h").stdout == listed  # -h, as most tools take it ("No such option: -h" before)
+    assert run("experiment", "run", "-h").stdout.startswith("Usage: latentid experiment run")
     assert_one_line_error(run("simulate", "--out", tmp_path / "one.npz", "--samples", 1), "--samples")
     assert not (tmp_path / "one.npz").exists()
 

@@ -40,6 +40,7 @@ app = typer.Typer(
     help="Identifiable deep latent variable models without auxiliary information.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # -h as most tools take it; subcommands inherit it
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,  # help texts are plain: "E[z | x]" and "[default: n]" stay as written
 )
