@@ -412,6 +412,27 @@ def test_a_boolean_option_matches_however_it_is_spelled(store):
     assert [r["key"] for r in store.rows("options.whiten=False")] == ["n"]
 
 
+def test_csv_columns_stay_when_a_filter_makes_a_setting_constant_and_values_read_back(store):
+    """`--where data.noise=0.05` took the data.noise, warnings and error columns away from the CSV, so a script
+    reading df["data.noise"] broke by the filter; [8] was written 8 and true True."""
+    import io
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from latentid.cli import app
+
+    for key, depth in (("a", 2), ("b", 3)):
+        options = {"hidden_dims": [8], "standardize": True}
+        store.record(row(key, config={**config("vade", depth), "options": options}, metrics={"affine_r2": 0.5}))
+    every = CliRunner().invoke(app, ["results", str(store.path), "--format", "csv"]).stdout
+    one = CliRunner().invoke(app, ["results", str(store.path), "--format", "csv", "--where", "data.depth=2"]).stdout
+    header = every.splitlines()[0]
+    assert one.splitlines()[0] == header and {"data.depth", "threads", "error", "warnings"} <= set(header.split(","))
+    frame = pd.read_csv(io.StringIO(one))
+    assert frame["options.hidden_dims"].tolist() == ["[8]"] and frame["options.standardize"].tolist() == [True]
+
+
 def test_the_table_and_csv_say_why_a_run_failed_or_was_skipped(store, tmp_path):
     """Only --format json and the report held the reason: `results --where status=failed --format csv` listed
     failed rows with empty metrics and no word of why."""
@@ -427,6 +448,6 @@ def test_the_table_and_csv_say_why_a_run_failed_or_was_skipped(store, tmp_path):
     assert [cell[-1] for cell in cells] == [None, "pretrain diverged at epoch 1", "mfcvae needs facets"]
     path = str(store.path)
     csv_text = CliRunner().invoke(app, ["results", path, "--format", "csv", "--where", "status=failed"]).stdout
-    assert csv_text.splitlines()[0].endswith(",error") and "pretrain diverged at epoch 1" in csv_text
+    assert "error" in csv_text.splitlines()[0].split(",") and "pretrain diverged at epoch 1" in csv_text
     table = CliRunner().invoke(app, ["results", path]).stdout
     assert "failed: bad (bad): pretrain diverged at epoch 1" in table and "skipped: skip (skip): mfcvae needs" in table

@@ -252,7 +252,7 @@ def results_command(
     if output is OutputFormat.json:
         print_json({"store": str(store.resolve()), "runs": rows})
         return
-    header, body = rows_to_table(rows)
+    header, body = rows_to_table(rows, every_field=output is OutputFormat.csv)
     if output is OutputFormat.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -730,7 +730,9 @@ def _check_values(clauses: list[_Clause], rows: list[dict], scope: str) -> None:
 
 
 # ---------------------------------------------------------------------- table out
-def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
+def rows_to_table(
+    rows: list[dict], metrics: list[str] | None = None, *, every_field: bool = False
+) -> tuple[list[str], list[list]]:
     """(columns, cells) for a table or CSV: key, study, model, status, the config fields that vary among the
     rows (data.*, options.*, seed), each metric (``metrics``, or every one the rows name), seconds, ``threads``
     when the deep models' fits ran with different thread counts, ``error`` (why
@@ -740,6 +742,10 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
     A config field varies when the rows that have it hold more than one value; an option, when the rows of one
     model do (models' own defaults differ: vade's tol 0 beside fastica's 1e-4 is no setting of the study); lists
     show as text.
+
+    ``every_field`` (CSV, for scripts): every config field the rows have and the threads, error and warnings
+    columns always, so that a filter that makes a setting constant does not take its column away; lists as JSON
+    ([8], not 8, which a CSV reader takes for a number) and booleans as true/false, as filters write them.
     """
     configs = [row.get("config") or {} for row in rows]
     fields: dict[str, dict] = {}  # field -> model (None for data and seed) -> the values seen
@@ -750,16 +756,16 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
                 seen = fields.setdefault(f"{section}.{name}", {}).setdefault(owner, set())
                 seen.add(json.dumps(value, sort_keys=True))
         fields.setdefault("seed", {}).setdefault(None, set()).add(json.dumps(config.get("seed")))
-    varying = [name for name, by in fields.items() if any(len(values) > 1 for values in by.values())]
+    varying = [name for name, by in fields.items() if every_field or any(len(values) > 1 for values in by.values())]
     varying = [n for n in varying if n != "seed"] + (["seed"] if "seed" in varying else [])
     if metrics is None:
         names = [name for config in configs for name in config.get("metrics") or []]
         names += [name for row in rows for name in row.get("metrics") or {}]
         metrics = list(dict.fromkeys(names))
-    erred = any(row.get("error") for row in rows)
-    warned = any(row.get("warnings") for row in rows)
+    erred = every_field or any(row.get("error") for row in rows)
+    warned = every_field or any(row.get("warnings") for row in rows)
     # shown where the deep fits ran with different thread counts, which their last digits depend on
-    threaded = len({row.get("threads") for row in rows if row.get("threads") is not None}) > 1
+    threaded = every_field or len({row.get("threads") for row in rows if row.get("threads") is not None}) > 1
     columns = [
         *("key", "study", "model", "status", *varying, *metrics, "seconds"),
         *(["threads"] if threaded else []),
@@ -771,7 +777,13 @@ def rows_to_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[l
         settings = []
         for name in varying:
             value = _field(row, name)
-            settings.append(None if value is _MISSING else value_text(value) if isinstance(value, list) else value)
+            if value is _MISSING:
+                value = None
+            elif every_field and isinstance(value, (bool, list)):
+                value = value_text(value) if isinstance(value, bool) else json.dumps(value)
+            elif isinstance(value, list):
+                value = value_text(value)
+            settings.append(value)
         scores = [(row.get("metrics") or {}).get(name) for name in metrics]
         cells.append(
             [row["key"], row.get("study"), config.get("model"), row["status"], *settings, *scores, row["seconds"]]
