@@ -533,9 +533,11 @@ def evaluate(
     changed = _changed_since_simulated(dataset) if _generator_scores_wanted(dataset, loaded, no_baselines) else ""
     if changed:  # the file's generator no longer describes its x: every score under it would be wrong
         gaps, gap_notes = {}, [changed]
-    else:
+    elif loaded is not None and loaded.info.get("model") in DEEP_MODELS:  # no bar for models that have no bound
         with _working("likelihood gaps (the true log p(x))"):
             gaps, gap_notes = _gaps(loaded, dataset, seed)
+    else:
+        gaps, gap_notes = {}, []
     result.update(gaps)
     arranged = arrange_result(result)
     if no_baselines:
