@@ -345,33 +345,10 @@ def json_params(params: dict) -> dict:
     return {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
 
 
-def fit_run(
-    model_name: str,
-    data: Dataset,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    callback=None,
-    aux: str | None = None,
-    command: list[str] | None = None,
-    options: dict | None = None,
-    **params,
-) -> Run:
-    """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring.
-
-    ``aux``: where iVAE's u comes from ('c' or 'u', see ``aux_values``); required for 'ivae', refused otherwise.
-    ``command`` (the command line) and ``options`` (the command's options, what ``--resume`` reads back) go
-    into run.json, which is written with status "running" before the fit starts and "finished" after it.
-    Resuming a finished run changes nothing and returns it. ``force`` replaces a run already in ``out``
-    (finished or interrupted): its files (``RUN_FILES``) are deleted once the new fit's parameters are
-    checked, other files in the folder are kept.
-    """
-    if not isinstance(data, Dataset):  # an array went on to fail deep inside ('ndarray' has no attribute 'source')
-        raise InvalidParameterError(
-            f"fit_run takes a latentid Dataset (read_dataset(path), or Dataset(x=X)); got {type(data).__name__}."
-        )
-    out = Path(out).expanduser()
+def refuse_occupied_out(out: Path, *, resume: bool, force: bool) -> dict | None:
+    """Refuse an ``out`` that is no folder, holds a fit running now, a failed, finished or interrupted run that
+    neither ``resume`` nor ``force`` takes on, or files that are not a run's; return its run.json (None: none).
+    ``fit_run`` checks it, and the command line before its notes: they came before such a refusal."""
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
     if fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
@@ -399,6 +376,37 @@ def fit_run(
                 f"'{(clashes or others)[0]}'): the run's files would be mixed among them. Choose a new or empty "
                 f"--out, or add --force to write the run {beside}."
             )
+    return earlier
+
+
+def fit_run(
+    model_name: str,
+    data: Dataset,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    callback=None,
+    aux: str | None = None,
+    command: list[str] | None = None,
+    options: dict | None = None,
+    **params,
+) -> Run:
+    """Fit ``model_name`` on ``data.x`` and write a run folder at ``out``; see the module docstring.
+
+    ``aux``: where iVAE's u comes from ('c' or 'u', see ``aux_values``); required for 'ivae', refused otherwise.
+    ``command`` (the command line) and ``options`` (the command's options, what ``--resume`` reads back) go
+    into run.json, which is written with status "running" before the fit starts and "finished" after it.
+    Resuming a finished run changes nothing and returns it. ``force`` replaces a run already in ``out``
+    (finished or interrupted): its files (``RUN_FILES``) are deleted once the new fit's parameters are
+    checked, other files in the folder are kept.
+    """
+    if not isinstance(data, Dataset):  # an array went on to fail deep inside ('ndarray' has no attribute 'source')
+        raise InvalidParameterError(
+            f"fit_run takes a latentid Dataset (read_dataset(path), or Dataset(x=X)); got {type(data).__name__}."
+        )
+    out = Path(out).expanduser()
+    earlier = refuse_occupied_out(out, resume=resume, force=force)
     if resume and not out.is_dir():
         raise DataFileError(f"{out}: nothing to resume (no such run folder). Drop --resume to start afresh.")
     if resume and earlier is not None and earlier["status"] == FINISHED:

@@ -103,6 +103,12 @@ def test_fit_refuses_a_finished_run_and_force_replaces_only_latentids_files(tmp_
     assert info["model"] == "pca" and "resumed" not in info and info["options"]["model"] == "pca"
 
 
+def test_a_refused_out_folder_comes_before_any_note(gmm_run, data_file):
+    """--threads 1000 onto a finished run printed the oversubscription note, then the refusal."""
+    result = run("fit", "--model", "gmm", "--data", data_file, "--out", gmm_run, "--threads", 1000)
+    assert result.exit_code == 2 and result.stderr.startswith("error:") and "note:" not in result.stderr
+
+
 def test_fit_force_and_resume_contradict(tmp_path, data_file):
     result = run("fit", "--data", data_file, "--out", tmp_path / "r", "--force", "--resume")
     assert result.exit_code == 2 and "--force" in result.stderr and "--resume" in result.stderr

@@ -59,6 +59,7 @@ from latentid.runs import (
     load_run,
     make_model,
     read_run_info,
+    refuse_occupied_out,
     save_array,
 )
 
@@ -424,6 +425,7 @@ def fit(
         raise InvalidParameterError(
             "--force and --resume contradict each other: --force replaces the run, --resume continues it. Drop one."
         )
+    refuse_occupied_out(out.expanduser(), resume=resume, force=force)  # before any note: they came before it
     if resume and given.get("model") is not None and ModelName(given["model"]) not in DEEP:
         _refuse_inapplicable(ModelName(given["model"]), {**_restore(given), "resume": True})
     if resume:
