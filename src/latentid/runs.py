@@ -613,8 +613,22 @@ def _prune_model_dir(out: Path) -> None:
         model_dir.rmdir()
 
 
+def refuse_linked_folders(out: Path) -> None:
+    """Refuse a run folder whose model/ or set-aside folders are symbolic links, before latentid moves, replaces or
+    deletes files in them: a link may point anywhere (a run folder shared or downloaded), and the move would take
+    the files it points at, or write over them. (A linked file is moved as the link itself, which is safe.)"""
+    for name in (MODEL_DIR, REPLACED_DIR, SETTING_ASIDE_DIR):
+        if (Path(out) / name).is_symlink():
+            raise DataFileError(
+                f"{Path(out) / name}: is a symbolic link; latentid does not move or write a run's files through a "
+                "link, which could point outside the run folder. Put the folder itself in its place, or fit into "
+                "another --out."
+            )
+
+
 def remove_run_files(out: Path) -> None:
     """Delete ``run_files(out)`` (model/ itself only when that leaves it empty)."""
+    refuse_linked_folders(out)
     for file in run_files(out):
         file.unlink()
     _prune_model_dir(out)
@@ -628,6 +642,7 @@ def set_aside_run_files(out: Path) -> Path:
     and the folder's own files are that unfinished fit's: those are deleted and the waiting run is kept, so a
     run is only ever lost to one that finished.
     """
+    refuse_linked_folders(out)
     undo_interrupted_set_aside(out)
     aside = out / REPLACED_DIR
     if aside.exists():
@@ -654,6 +669,7 @@ def undo_interrupted_set_aside(out: Path) -> None:
     moving = Path(out) / SETTING_ASIDE_DIR
     if not moving.is_dir():
         return
+    refuse_linked_folders(out)
     for file in sorted(p for p in moving.rglob("*") if p.is_file()):
         target = Path(out) / file.relative_to(moving)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -663,7 +679,7 @@ def undo_interrupted_set_aside(out: Path) -> None:
 
 def restore_run_files(out: Path, aside: Path) -> None:
     """Delete the failed fit's files in ``out`` and move back those ``set_aside_run_files`` kept in ``aside``."""
-    remove_run_files(out)
+    remove_run_files(out)  # refuses linked folders first
     for file in sorted(p for p in aside.rglob("*") if p.is_file()):
         target = out / file.relative_to(aside)
         target.parent.mkdir(parents=True, exist_ok=True)

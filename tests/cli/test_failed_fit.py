@@ -182,3 +182,29 @@ def test_a_reader_leaves_a_part_way_set_aside_to_the_fit_that_holds_the_folder(t
     monkeypatch.setattr(runs_module, "undo_interrupted_set_aside", watched)
     assert read_run_info(out)["status"] == "finished" and files_of(out) == finished
     assert locked == [True]  # the reader undid it holding the lock, so no fit could be setting aside meanwhile
+
+
+def test_no_file_is_moved_or_written_through_a_linked_folder_of_a_run(tmp_path, small_simulation):
+    """A shared or downloaded run folder whose set-aside folder or model/ was a symbolic link: transform, a read,
+    moved every file the link pointed at into the run folder, and fit --force replaced the model it pointed at."""
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "secret.txt").write_text("a")
+    (elsewhere / "sub" / "key").write_text("b")
+    before = files_of(elsewhere)
+    (out / ".replaced-run.moving").symlink_to(elsewhere)
+    assert run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy").exit_code == 0
+    assert files_of(elsewhere) == before and not (out / "secret.txt").exists()
+    (out / ".replaced-run.moving").unlink()
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for name in ("run.json", "latents.npy"):
+        (linked / name).write_bytes((out / name).read_bytes())
+    (linked / "model").symlink_to(out / "model")  # the model of another run
+    model_files = files_of(out / "model")
+    forced = run("fit", "--data", small_simulation, "--out", linked, "--model", "pca", "--latent-dim", 1, "--force")
+    assert_one_line_error(forced, "model: is a symbolic link")
+    assert files_of(out / "model") == model_files
