@@ -143,3 +143,14 @@ def test_fit_and_transform_leave_out_ground_truth_they_do_not_read_and_evaluate_
 def test_fit_with_an_empty_data_path_says_it_is_empty(tmp_path):
     result = run("fit", "--model", "pca", "--data", "", "--out", tmp_path / "r")
     assert "The data path is empty" in _error(result) and not (tmp_path / "r").exists()
+
+
+def test_control_characters_from_a_file_are_shown_escaped_not_sent_to_the_terminal(tmp_path):
+    """A column named 'a<ESC>[2J' (or a file so named) cleared the user's terminal when a note echoed it."""
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    path = tmp_path / "d.csv"
+    pd.DataFrame(x, columns=["a\x1b[2Jx", "b"]).assign(sample_id=np.arange(20)).to_csv(path, index=False)
+    fitted = run("fit", "--model", "pca", "--data", path, "--latent-dim", 1, "--out", tmp_path / "r")
+    assert fitted.exit_code == 0 and "\x1b" not in fitted.stderr and "a\\x1b[2Jx" in fitted.stderr
+    missing = run("fit", "--model", "pca", "--data", tmp_path / "b\x1b]0;TITLE\x07.npy", "--out", tmp_path / "s")
+    assert "\x1b" not in missing.stderr and "\x07" not in missing.stderr and "b\\x1b]0;TITLE" in missing.stderr

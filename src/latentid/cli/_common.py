@@ -9,7 +9,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -18,6 +18,7 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 
 from latentid._atomic import DISK_FULL
 from latentid.errors import InvalidParameterError, LatentIDError
@@ -35,12 +36,24 @@ def stdout_gone() -> NoReturn:
     raise SystemExit(PIPE_CLOSED_EXIT)
 
 
+# Control characters (but tab, newline and carriage return) shown as \x1b: a file name, a CSV column or a store row
+# holding ESC[2J cleared the user's terminal, or retitled it, when a note or a table echoed it.
+_SHOWN_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A, 0x0D)}
+
+
 class _Console(Console):
-    """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1)."""
+    """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1), and
+    printing the control characters of text it is given as escapes (its own styles and cursor moves are kept)."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
         stdout_gone()
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(segment.text.translate(_SHOWN_ESCAPED), *segment[1:])
+            for segment in buffer
+        )
 
 
 console = _Console(soft_wrap=True)

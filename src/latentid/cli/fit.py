@@ -442,7 +442,8 @@ def fit(
             load_run(out)  # its one line: run.json says finished, model/ is gone
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
-        console.print(f"{escape(str(out))} holds a finished run ({info.get('model')}{done}); nothing to resume.")
+        finished = f"{out} holds a finished run ({info.get('model')}{done}); nothing to resume."
+        console.print(finished, markup=False, highlight=False)  # run.json's model is read from a file: no markup
         return
     o = _restore(options)
     require(options, "data", out, resume)
