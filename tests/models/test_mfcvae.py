@@ -337,6 +337,17 @@ def test_schedules_that_end_after_the_fit_are_refused(gmm_data, schedule, match)
     assert not hasattr(model, "module_")
 
 
+def test_a_model_saved_with_such_a_schedule_before_the_check_still_loads(gmm_data, tmp_path, monkeypatch):
+    """The check is the fit's: in _validate_params, which load runs too, it made such saved models unloadable."""
+    x = gmm_data[0]
+    model = MFCVAE(facets=[(1, 2), (1, 2)], epochs=2, pretrain_epochs=0, progressive_epochs=5, **TINY)
+    with monkeypatch.context() as patch:
+        patch.setattr(MFCVAE, "_check_schedules", lambda self: None)  # as latentid fitted them before the check
+        model.fit(x)
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(MFCVAE.load(tmp_path / "m").transform(x), model.transform(x))
+
+
 @pytest.mark.parametrize("facets", [[], [(0, 2)], [(2,)], "2:3", [(2, 0)], [(2, 3), (1.5, 2)]])
 def test_bad_facets_are_refused(facets, gmm_data):
     with pytest.raises(InvalidParameterError, match="'facets' parameter of MFCVAE"):

@@ -170,23 +170,26 @@ class MFCVAE(LatentModel):
             ]
         )
 
-    def _validate_params(self) -> None:
-        """The common checks, and schedules that end within the fit: a facet that never fully enters the decoder,
-        or a KL term never at full weight, would end the fit on another objective than the ELBO."""
-        super()._validate_params()
+    def _check_schedules(self) -> None:
+        """Refuse schedules that end after the fit: a facet that never fully enters the decoder, or a KL term never
+        at full weight, would end it on another objective than the ELBO. At fit only: a model saved before this
+        check loads as it was."""
         n_facets, epochs = len(self.facets), self.epochs
         if self.progressive_epochs > 0 and n_facets > 1 and n_facets * self.progressive_epochs > epochs - 1:
+            most = (epochs - 1) // n_facets
+            lower = f"lower progressive_epochs to at most {most}" if most > 0 else "drop progressive_epochs"
             raise InvalidParameterError(
                 f"progressive_epochs={self.progressive_epochs} brings the last of the {n_facets} facets fully into "
                 f"the decoder only at epoch {n_facets * self.progressive_epochs}, past the fit's {epochs} epochs "
-                f"(counted from 0), so it would never train as the model; lower progressive_epochs to at most "
-                f"{max(0, (epochs - 1) // n_facets)} or raise epochs above {n_facets * self.progressive_epochs}."
+                f"(counted from 0), so it would never train as the model; {lower}, or fit for more than "
+                f"{n_facets * self.progressive_epochs} epochs."
             )
         if self.kl_warmup_epochs > 0 and self.kl_warmup_epochs > epochs - 1:
+            lower = f"lower kl_warmup_epochs to at most {epochs - 1}" if epochs > 1 else "drop kl_warmup_epochs"
             raise InvalidParameterError(
                 f"kl_warmup_epochs={self.kl_warmup_epochs} reaches the KL term's full weight only at epoch "
                 f"{self.kl_warmup_epochs}, past the fit's {epochs} epochs (counted from 0), so the fit would end on "
-                f"a tempered bound, not the ELBO; lower kl_warmup_epochs to at most {epochs - 1} or raise epochs."
+                f"a tempered bound, not the ELBO; {lower}, or fit for more epochs."
             )
 
     def _epoch_start(self, epoch: int, n_epochs: int) -> None:
@@ -214,6 +217,8 @@ class MFCVAE(LatentModel):
     def fit(self, X, y=None, u=None) -> MFCVAE:
         """Fit to X (n_samples, n_features); ``y`` is ignored and a ``u`` is refused (only IVAE reads one).
         Returns self."""
+        self._validate_params()
+        self._check_schedules()
         try:
             return super().fit(X, u=u)
         finally:
