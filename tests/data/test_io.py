@@ -250,6 +250,18 @@ def test_a_column_named_c_holding_fractions_is_refused_even_where_labels_go_unre
         read_dataset(_write(frame, tmp_path / "d.csv"), unneeded=ALL_TRUTH)
 
 
+def test_labels_with_a_typo_or_beside_an_x_the_user_chose_are_labels_left_unread(tmp_path):
+    """Not a feature by its values: one 1.5 among whole labels, or any c once --x-columns has chosen x."""
+    rng = np.random.default_rng(0)
+    typo = pd.DataFrame(rng.normal(size=(20, 2)), columns=["a", "b"]).assign(c=np.r_[1.5, np.arange(19) % 2])
+    data = read_dataset(_write(typo, tmp_path / "typo.csv"), unneeded=ALL_TRUTH)
+    assert data.c is None and data.x.shape == (20, 2)
+    assert any(note.startswith(f"{tmp_path / 'typo.csv'}: 'c' left unread") for note in data.notes)
+    fractions = pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"])
+    chosen = read_dataset(_write(fractions, tmp_path / "f.csv"), "a,b", unneeded=ALL_TRUTH)
+    assert chosen.c is None and chosen.x.shape == (20, 2)
+
+
 def test_z_beside_x_and_y_is_a_coordinate_not_a_latent(tmp_path):
     """A table of 3-D points (x, y, z) lost its third coordinate to the true latents."""
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 3)), columns=["x", "y", "z"])

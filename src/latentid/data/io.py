@@ -269,8 +269,9 @@ def _optional_matrix(values, n: int, name: str, source: str, min_samples: int = 
 
 
 class _FeatureByItsValues(InvalidDataError):
-    """A column named as labels whose values are fractions: a feature by its values, refused even where labels go
-    unread, since leaving it out would drop a feature from x without a word."""
+    """A column named as labels whose values are mostly fractions, where x was guessed from the names: a feature
+    by its values, refused even where labels go unread, since leaving it out would drop a feature from x without
+    a word."""
 
 
 def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collection[str], notes: list[str]):
@@ -284,7 +285,8 @@ def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collectio
     except (InvalidDataError, DataFileError) as exc:
         if role not in unneeded:
             raise
-        notes.append(f"'{role}' left unread (this command does not use it; evaluate does, and will refuse it): {exc}")
+        source, _, reason = str(exc).partition(": ")
+        notes.append(f"{source}: '{role}' left unread, as this command does not use it (evaluate does): {reason}")
         return None
 
 
@@ -382,6 +384,7 @@ def _ground_truth(
     min_samples: int = 2,
     unneeded: Collection[str] = (),
     notes: list[str] | None = None,
+    x_guessed: bool = True,
 ) -> dict:
     """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)]); a role in ``unneeded``
     that cannot be read is left out with a line in ``notes`` (``_role_or_note``)."""
@@ -399,17 +402,24 @@ def _ground_truth(
         positions = [pos for _, pos in sorted(members, key=lambda member: member[0] or 0)]
         values = frame.iloc[:, positions].to_numpy()
         out[role] = _role_or_note(
-            role, functools.partial(_truth_columns, role, values, names, n, path, min_samples), unneeded, notes
+            role,
+            functools.partial(_truth_columns, role, values, names, n, path, min_samples, x_guessed),
+            unneeded,
+            notes,
         )
     return {role: values for role, values in out.items() if values is not None}
 
 
-def _truth_columns(role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int) -> np.ndarray:
-    """The validated z, c or u of a table's columns ``names`` (values (n, len(names)))."""
-    fractions = (
-        role == "c"
+def _truth_columns(
+    role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int, x_guessed: bool = True
+) -> np.ndarray:
+    """The validated z, c or u of a table's columns ``names`` (values (n, len(names))); ``x_guessed``: x was
+    read from the names, not chosen with --x-columns."""
+    fractions = (  # most labels fractions: a feature by its values (one typo, 1.5 among whole numbers, is not)
+        x_guessed
+        and role == "c"
         and np.issubdtype(values.dtype, np.number)
-        and bool(np.any(np.isfinite(values) & (values != np.round(np.nan_to_num(values)))))
+        and float(np.mean(np.isfinite(values) & (values != np.round(np.nan_to_num(values))))) > 0.5
     )
     try:
         if role == "c":
@@ -500,7 +510,7 @@ def _dataset_from_table(
         )
     x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'", min_samples=min_samples)
     unread: list[str] = []
-    truth = _ground_truth(frame, groups, len(x), path, min_samples, unneeded, unread)
+    truth = _ground_truth(frame, groups, len(x), path, min_samples, unneeded, unread, x_guessed=chosen is None)
     if groups:
         ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in groups}
         read_as = [
