@@ -50,6 +50,6 @@ def test_demo_refuses_zero_epochs_before_doing_any_work(tmp_path):
         run_demo(tmp_path / "out", DemoConfig(epochs=0))
     assert not (tmp_path / "out").exists()
     # A bad seed was refused only after train.npz and test.npz were written, and the rerun then met a "demo".
-    with pytest.raises(InvalidParameterError, match="seed must be a non-negative int; got -1"):
+    with pytest.raises(InvalidParameterError, match=r"seed \(--seed\) must be a non-negative int; got -1"):
         run_demo(tmp_path / "out", DemoConfig(seed=-1))
     assert not (tmp_path / "out").exists()

@@ -59,7 +59,7 @@ def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig(), callback=No
     if config.pretrain_epochs < 0:
         raise InvalidParameterError(f"The demo needs pretrain_epochs >= 0. Got {config.pretrain_epochs} instead.")
     if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative int; got {config.seed!r}. Try 0.")
+        raise InvalidParameterError(f"The demo's seed (--seed) must be a non-negative int; got {config.seed!r}. Try 0.")
     if config.train_samples < 2 * config.spec.components or config.test_samples < 8:
         raise InvalidParameterError(
             f"The demo needs at least {2 * config.spec.components} training and 8 test samples. "

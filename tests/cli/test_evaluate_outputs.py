@@ -244,10 +244,26 @@ def test_the_table_reads_plainly_title_and_notes_whole_counts_grouped_no_negativ
     deep.mkdir(parents=True)
     _ok("simulate", "--samples", 2000, "--depth", 2, "--seed", 1, "--out", deep / "d.npz")
     np.save(tmp_path / "zeros.npy", np.zeros((2000, 2), np.float32))
-    lines = _ok("evaluate", "--latents", tmp_path / "zeros.npy", "--data", deep / "d.npz", "--no-baselines").stdout
-    lines = lines.splitlines()
+    zeros = ("--latents", tmp_path / "zeros.npy")
+    lines = _ok("evaluate", *zeros, "--data", deep / "d.npz", "--no-baselines", "--seed", 20261125).stdout.splitlines()
+    assert any(line.split()[:4] == ["│", "seed", "│", "20261125"] for line in lines)  # typed back as it reads
     assert lines[0].startswith("latentid evaluate: latents ") and f"{deep / 'd.npz'}, 2,000 samples" in lines[0]
     assert any(line.split()[:3] == ["│", "n_fit", "│"] and "1,000" in line for line in lines)
     assert "-0.0000" not in "\n".join(lines)
     notes = lines[next(i for i, line in enumerate(lines) if line.startswith("└")) + 1 :]
     assert notes and all(line == line.rstrip() for line in notes)
+
+
+def test_transform_seed_of_a_deep_run_asks_for_refine(folder, tmp_path):
+    """The encoder's means draw nothing: --seed without --refine was accepted and unused."""
+    result = _invoke(
+        "transform", "--run", folder / "vae", "--data", folder / "sim.npz", "--out", tmp_path / "z.npy", "--seed", 3
+    )
+    assert result.exit_code == 2 and "add --refine or drop --seed" in result.stderr
+    refined = ("--refine", "--seed", 3)
+    assert (
+        _invoke(
+            "transform", "--run", folder / "vae", "--data", folder / "sim.npz", "--out", tmp_path / "z.npy", *refined
+        ).exit_code
+        == 0
+    )

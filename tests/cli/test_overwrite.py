@@ -76,7 +76,7 @@ def test_a_runs_own_files_are_refused_as_out_even_with_force(gmm_run, data_file,
 def test_transform_seed_without_refine_is_refused_and_a_negative_one_is_one_clean_line(gmm_run, data_file, tmp_path):
     """--seed without --refine was accepted and unused; a negative one named numpy Generators to a shell user."""
     base = ("transform", "--run", gmm_run, "--data", data_file, "--out", tmp_path / "z.npy")
-    assert "add --refine or drop --seed" in run(*base, "--seed", 3).stderr
+    assert "--seed does not apply to a gmm run: it draws nothing" in run(*base, "--seed", 3).stderr
     assert run(*base, "--seed", -5).stderr == "error: --seed must be a non-negative int. Got -5 instead.\n"
     assert not (tmp_path / "z.npy").exists()
 

@@ -169,3 +169,11 @@ def test_a_hidden_width_for_a_linear_f_is_refused(tmp_path, command):
     assert refused.exit_code == 2 and "--hidden-width does not apply to --depth 1" in refused.stderr
     assert not (tmp_path / "d.npz").exists()
     assert run(*command, "--depth", "2", "--hidden-width", "5", *out).exit_code == 0
+
+
+@pytest.mark.parametrize("command", [("simulate", "--samples", "20"), ("explain",)])
+def test_a_depth_past_the_layer_bound_is_refused_at_once(tmp_path, command):
+    """--depth 100000 drew layers for minutes with nothing shown."""
+    out = ("--out", str(tmp_path / "d.npz")) if command[0] == "simulate" else ()
+    refused = run(*command, "--depth", "100000", *out)
+    assert refused.exit_code == 2 and "--depth: must be <= 1001 (got 100000)" in refused.stderr

@@ -166,7 +166,7 @@ def test_not_fitted_is_caught_as_scikit_learns_not_fitted_error(gmm_data):
         ({"lr": -1.0}, "'lr' parameter of VaDE must be a float > 0.0"),
         ({"hidden_dims": [8, 0]}, "must be a list of at most 1,000 ints >= 1 or None. Got [8, 0] instead."),
         # 100,000 layers took minutes to build with nothing shown; the message shows the list's first 200 characters
-        ({"hidden_dims": [8] * 100_000}, "must be a list of at most 1,000 ints >= 1 or None. Got [8, 8, 8"),
+        ({"hidden_dims": [8] * 100_000}, "at most 1,000 ints >= 1 or None. Got a list of 100,000 ([8, 8, 8"),
         ({"device": "gpu"}, "'device' parameter"),
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
         ({"random_state": -3}, "'random_state' parameter"),

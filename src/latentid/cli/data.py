@@ -47,6 +47,8 @@ def list_datasets(
         except DataFileError as exc:
             if data_dir is not None:  # the reader's own reason: e.g. the files lie in --data-dir itself
                 where = f"[yellow]{escape(str(exc))}[/]"
+                if "not found" in str(exc):  # not where the files lie in --data-dir itself: no fetch would help
+                    fetch.append(f"{name}: {download_command(name, data_dir)}")
             else:
                 where = "[yellow]not found[/] (looked in " + escape(
                     ", ".join(str(r / name) for r in search_roots(data_dir))

@@ -376,11 +376,14 @@ def _read_labels(path: Path) -> np.ndarray:
     return arr
 
 
+COUNTS = ("n_fit", "n_eval", "iw_samples", "n_clusters", "n_classes")
+
+
 def _format(value) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return str(value)
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"  # as the title counts its samples
+        return str(int(value))
     text = "n/a" if not math.isfinite(value) else f"{value:.4f}"
     return "0.0000" if text == "-0.0000" else text  # a collapsed latent's R^2 of -1e-17
 
@@ -416,8 +419,9 @@ def _table(report: dict) -> tuple[Table, list[str], list[list[str]]]:
     # Then the bookkeeping: the numbers the scores were computed with, and the split.
     split_keys = {"share": "split", "seed": "seed", "n_fit": "n_fit", "n_eval": "n_eval"}
     bookkeeping = {**report["settings"], **{split_keys[k]: v for k, v in report["split"].items()}}
-    for key, value in bookkeeping.items():
-        rows.append([key, _format(value), *[""] * len(baselines), metric_description(key)[0], ""])
+    for key, value in bookkeeping.items():  # counts grouped as the title's (1,000), a seed as it is typed
+        shown = f"{value:,}" if key in COUNTS and isinstance(value, (int, np.integer)) else _format(value)
+        rows.append([key, shown, *[""] * len(baselines), metric_description(key)[0], ""])
     for row in rows:
         table.add_row(*row)
     return table, header, rows

@@ -247,7 +247,7 @@ def data_for_run(
         return check_data_for_run(loaded, dataset)
 
 
-def _require_npy(out: Path, force: bool) -> None:
+def _require_npy(out: Path, force: bool, what: str = "posterior means") -> None:
     if out.suffix.lower() != ".npy":
         raise InvalidParameterError(f"--out must name an .npy file; got '{out}'.")
     if out.is_dir():
@@ -256,7 +256,7 @@ def _require_npy(out: Path, force: bool) -> None:
     if out.name == LATENTS_FILE and (folder / RUN_FILE).is_file():  # not even with --force: the run refers to it
         raise InvalidParameterError(
             f"--out '{out}' is the run folder's own {LATENTS_FILE} (the posterior means of the data it was fitted "
-            f"on); write elsewhere, e.g. --out {folder / 'transformed.npy'}."
+            f"on); write the {what} elsewhere, e.g. --out {folder / ('labels.npy' if what == 'labels' else 'z.npy')}."
         )
     if folder.name == MODEL_DIR and (folder.parent / RUN_FILE).is_file():
         raise InvalidParameterError(f"--out '{out}' is inside a run's {MODEL_DIR}/ folder; write elsewhere.")
@@ -833,6 +833,8 @@ def transform(
         raise InvalidParameterError(f"--refine does not apply to a {loaded.info['model']} run: it has no decoder.")
     refined = refine or getattr(loaded.model, "inference", "amortized") == "refined"
     if seed is not None and not refined:  # the encoder's means draw nothing: a seed would change nothing
+        if loaded.info.get("model") in LINEAR_MODELS:
+            raise InvalidParameterError(f"--seed does not apply to a {loaded.info['model']} run: it draws nothing.")
         raise InvalidParameterError("--seed seeds the importance sampling of --refine; add --refine or drop --seed.")
     dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     # refine None: the model decides (refined inference refines)
@@ -857,7 +859,7 @@ def predict(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write the most likely mixture component of each sample (of each facet, for mfcvae)."""
-    _require_npy(out, force)
+    _require_npy(out, force, "labels")
     loaded = load_run(run)
     name = loaded.info.get("model")
     if not has_clusters(loaded.model):

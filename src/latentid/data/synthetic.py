@@ -38,6 +38,9 @@ from latentid.data.io import Dataset
 from latentid.data.mixing import MixingMLP, normalise_activation
 from latentid.data.mixture import GaussianMixture
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDWarning
+from latentid.models.params import MAX_LAYERS
+
+MAX_DEPTH = MAX_LAYERS + 1  # affine layers of f: depth 100,000 drew layers for minutes with nothing shown
 
 PILOT_SAMPLES = 4096
 MISFIT_ROWS = 500  # rows on which SyntheticGenerator.misfit tells whether x is what the generator draws
@@ -91,7 +94,7 @@ class SyntheticSpec(BaseModel):
     eigen_range: tuple[float, float] = (0.1, 0.5)
     activation: str = "leaky-relu"
     slope: float = 0.2
-    depth: int = Field(6, ge=1)
+    depth: int = Field(6, ge=1, le=MAX_DEPTH)
     hidden_width: int | None = None
     noise: float = Field(0.01, ge=0)
     seed: int = Field(0, ge=0)

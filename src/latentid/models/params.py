@@ -182,6 +182,8 @@ def validate_params(owner: str, params: dict[str, Any], table: dict[str, list[Co
         if not any(c.accepts(value) for c in constraints):
             expected = " or ".join(c.describe() for c in constraints)
             shown = f"{value!r:.200}" + ("..." if len(repr(value)) > 200 else "")  # a list of 100,000 layers
+            if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 20:
+                shown = f"a list of {len(value):,} ({shown})"
             raise InvalidParameterError(f"The '{name}' parameter of {owner} must be {expected}. Got {shown} instead.")
 
 
