@@ -175,7 +175,7 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
         raise DataFileError(f"{directory}: not a saved latentid model (no {CONFIG_NAME}). {hint}")
     try:
         config = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # Recursion: nested deep
         raise DataFileError(
             f"{config_path}: unreadable model config ({type(exc).__name__}). Save the model again."
         ) from exc

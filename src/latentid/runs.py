@@ -196,7 +196,7 @@ def read_run_info(path: str | Path) -> dict | None:
         return None
     try:
         info = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # Recursion: nested deep
         raise DataFileError(f"{file}: unreadable ({type(exc).__name__}). Delete the run folder and fit again.") from exc
     if not isinstance(info, dict):
         raise DataFileError(f"{file}: not a latentid run record. Delete the run folder and fit again.")

@@ -108,6 +108,16 @@ def test_a_damaged_run_record_is_named(tmp_path, made, damage, command):
     assert not (tmp_path / "z.npy").exists()
 
 
+@pytest.mark.parametrize("name", ["run.json", "model/config.json"])
+def test_a_record_nested_thousands_deep_is_named_not_a_recursion_traceback(tmp_path, made, name):
+    """json.loads of '[' * 200000 raised RecursionError: a 95-line traceback, exit 1."""
+    folder = shutil.copytree(made / "finished", tmp_path / "run")
+    (folder / name).write_text("[" * 200_000 + "]" * 200_000)
+    check_refused(
+        folder, folder / name, "transform", "--run", folder, "--data", made / "d.npz", "--out", tmp_path / "z.npy"
+    )
+
+
 def edit_run_json(folder, edit):
     info = json.loads((folder / "run.json").read_text())
     edit(info)
