@@ -504,3 +504,19 @@ def test_an_empty_path_is_named_as_empty_not_as_the_current_folder(tmp_path, mon
     for empty in ("", "  "):
         with pytest.raises(DataFileError, match="^The data path is empty"):
             read_dataset(empty)
+
+
+def test_an_npz_member_larger_than_memory_is_refused_from_its_header(tmp_path):
+    """A 1 MB .npz that inflates to 1 GiB took 3 GB before any check; its header says its size up front."""
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("x.npy", "w") as member:
+        npy_format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (1 << 40, 8)})
+        member.write(bytes(1 << 16))
+    with pytest.raises(
+        InvalidParameterError, match=r"bomb.npz: array 'x' \(shape \(1099511627776, 8\), float64\) needs"
+    ):
+        read_dataset(path)
