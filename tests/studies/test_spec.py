@@ -509,6 +509,12 @@ def test_real_data_sizes_too_small_to_score_and_control_characters_in_names_are_
     body = "seeds = 1\n[data]\nsamples = 300\n" + models('name = "pca"')
     with pytest.raises(InvalidParameterError, match=r"name: must not hold control characters"):
         study(tmp_path, 'name = "evil\\u001b[31mRED"\n' + body)
+    # U+202E shows "safe.exe" reversed as spoofed text in the terminal and the report; a 50 MB name was echoed whole
+    with pytest.raises(InvalidParameterError, match=r"name: must not hold invisible format characters"):
+        study(tmp_path, 'name = "safe\\u202eexe.txt"\n' + body)
+    with pytest.raises(InvalidParameterError, match=r"name: must be at most 200 characters, got 100,000") as info:
+        study(tmp_path, f'name = "{"n" * 100_000}"\n' + body)
+    assert len(str(info.value)) < 500
 
 
 def test_a_sample_count_too_small_to_score_is_refused_at_the_plan(tmp_path):

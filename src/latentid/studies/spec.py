@@ -59,6 +59,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -250,13 +251,18 @@ MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list 
 MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
 MAX_INT = 2**62  # integers at or above this are refused, as by the command line (cli._common.MAX_INT)
 MAX_SEED = MAX_INT - 1  # the largest seed the command line takes
+MAX_NAME = 200  # characters of a study's name: a 50 MB one was echoed whole in its refusal
 
 
 def _visible(value: str) -> str:
     if not value.strip():
         raise ValueError(f"must hold a visible character (results and reports list runs by it), got {value!r}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):  # an escape sequence would reach the terminal
+    if len(value) > MAX_NAME:
+        raise ValueError(f"must be at most {MAX_NAME} characters, got {len(value):,}")
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):  # an escape sequence would reach the terminal
         raise ValueError(f"must not hold control characters (newlines, escapes), got {value!r}")
+    if any(unicodedata.category(ch) == "Cf" for ch in value):  # U+202E reverses the text shown after it
+        raise ValueError(f"must not hold invisible format characters (such as right-to-left marks), got {value!r}")
     return value
 
 
