@@ -520,3 +520,14 @@ def test_an_npz_member_larger_than_memory_is_refused_from_its_header(tmp_path):
         InvalidParameterError, match=r"bomb.npz: array 'x' \(shape \(1099511627776, 8\), float64\) needs"
     ):
         read_dataset(path)
+
+
+@pytest.mark.skipif(not HAS_PARQUET, reason=PARQUET_REASON)
+def test_a_parquet_file_larger_than_memory_is_refused_from_its_footer(tmp_path, monkeypatch):
+    """A 600 KB Parquet file of 2 x 2^26 constant cells peaked at 5.3 GB before any check."""
+    import latentid._memory
+
+    path = _write(_frame(n=1000), tmp_path / "d.parquet")
+    monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 100_000)  # 1000 x 6 cells need about 240 kB
+    with pytest.raises(InvalidParameterError, match=r"d.parquet: 1,000 rows x 6 columns needs about"):
+        read_dataset(path)
