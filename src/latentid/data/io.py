@@ -807,8 +807,10 @@ PARQUET_READ_COPIES = 5  # peak memory of reading a Parquet file, in float64 cop
 def _check_parquet_size(path: Path) -> None:
     """Refuse a Parquet file whose cells, as its footer counts them, would not fit in memory once decoded: a 600 KB
     file of 2 x 2^26 constant cells peaked at 5.3 GB before any check."""
-    import pyarrow.parquet as pq
-
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pandas reads it with fastparquet: no footer check, as before
+        return
     metadata = pq.ParquetFile(path).metadata
     check_memory(
         PARQUET_READ_COPIES * 8 * metadata.num_rows * metadata.num_columns,
