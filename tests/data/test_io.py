@@ -531,3 +531,14 @@ def test_a_parquet_file_larger_than_memory_is_refused_from_its_footer(tmp_path, 
     monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 100_000)  # 1000 x 6 cells need about 240 kB
     with pytest.raises(InvalidParameterError, match=r"d.parquet: 1,000 rows x 6 columns needs about"):
         read_dataset(path)
+
+
+def test_a_text_table_wider_than_a_million_columns_is_refused_before_pandas_reads_it(tmp_path):
+    """A 194 KB .csv.gz of one 50-million-column line took 9 GB, then ended in std::bad_alloc (signal 6)."""
+    import gzip
+
+    path = tmp_path / "wide.csv.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"0," * 1_000_001 + b"0\n")
+    with pytest.raises(DataFileError, match=r"a line of 1,000,002 columns; latentid reads text tables of at most"):
+        read_dataset(path)

@@ -743,6 +743,9 @@ def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     return False, None
 
 
+MAX_TEXT_COLUMNS = 1_000_000  # columns of a CSV/TSV: a million took pandas 1.3 GB and 15 s for 3 rows
+
+
 def _read_text_table(path: Path, suffix: str, header: bool | None):
     """A CSV/TSV (maybe gzip-compressed) as a DataFrame, whether it has a header row and a note on the guess."""
     import pandas as pd
@@ -755,6 +758,12 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
             "them (np.savetxt writes its header without '# ' when given comments='')."
         )
     _refuse_other_separators(path, sep, lines)
+    columns = max((line.count(sep) + 1 for line in lines), default=0)
+    if columns > MAX_TEXT_COLUMNS:  # pandas holds about 1.3 KB per column: 50 million took 9 GB, then abort()
+        raise DataFileError(
+            f"{path}: a line of {columns:,} columns; latentid reads text tables of at most {MAX_TEXT_COLUMNS:,} "
+            "columns. Check the file (a missing line break?), or save so wide a table as .npy or .parquet."
+        )
     note = None
     if header is None:
         first = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
