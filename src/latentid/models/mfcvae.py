@@ -14,10 +14,13 @@ encoder means. Optional schedules: KL warm-up (the prior and entropy terms weigh
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
-from latentid.errors import InvalidParameterError
+from latentid._warnings import caller_stacklevel
+from latentid.errors import InvalidParameterError, LatentIDWarning
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, LatentModel, probabilities
 from latentid.models.elbo import elbo
@@ -171,25 +174,29 @@ class MFCVAE(LatentModel):
         )
 
     def _check_schedules(self) -> None:
-        """Refuse schedules that end after the fit: a facet that never fully enters the decoder, or a KL term never
-        at full weight, would end it on another objective than the ELBO. At fit only: a model saved before this
-        check loads as it was."""
+        """Warn of schedules that end after the fit: a facet that never fully enters the decoder, or a KL term never
+        at full weight, ends it on another objective than the ELBO. A warning, not a refusal: a fit begun with such
+        a schedule (before this check) resumes as it began, and a study's stored run can be refitted."""
         n_facets, epochs = len(self.facets), self.epochs
         if self.progressive_epochs > 0 and n_facets > 1 and n_facets * self.progressive_epochs > epochs - 1:
             most = (epochs - 1) // n_facets
             lower = f"lower progressive_epochs to at most {most}" if most > 0 else "drop progressive_epochs"
-            raise InvalidParameterError(
+            warnings.warn(
                 f"progressive_epochs={self.progressive_epochs} brings the last of the {n_facets} facets fully into "
                 f"the decoder only at epoch {n_facets * self.progressive_epochs}, past the fit's {epochs} epochs "
-                f"(counted from 0), so it would never train as the model; {lower}, or fit for more than "
-                f"{n_facets * self.progressive_epochs} epochs."
+                f"(counted from 0), so the fit ends before it trains as the model; {lower}, or fit for more than "
+                f"{n_facets * self.progressive_epochs} epochs.",
+                LatentIDWarning,
+                stacklevel=caller_stacklevel(),
             )
         if self.kl_warmup_epochs > 0 and self.kl_warmup_epochs > epochs - 1:
             lower = f"lower kl_warmup_epochs to at most {epochs - 1}" if epochs > 1 else "drop kl_warmup_epochs"
-            raise InvalidParameterError(
+            warnings.warn(
                 f"kl_warmup_epochs={self.kl_warmup_epochs} reaches the KL term's full weight only at epoch "
-                f"{self.kl_warmup_epochs}, past the fit's {epochs} epochs (counted from 0), so the fit would end on "
-                f"a tempered bound, not the ELBO; {lower}, or fit for more epochs."
+                f"{self.kl_warmup_epochs}, past the fit's {epochs} epochs (counted from 0), so the fit ends on a "
+                f"tempered bound, not the ELBO; {lower}, or fit for more epochs.",
+                LatentIDWarning,
+                stacklevel=caller_stacklevel(),
             )
 
     def _epoch_start(self, epoch: int, n_epochs: int) -> None:
