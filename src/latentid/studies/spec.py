@@ -59,7 +59,6 @@ import json
 import math
 import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -251,18 +250,20 @@ MAX_SEEDS = 10_000  # a study of more fits per point would take years; the list 
 MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seeds)
 MAX_INT = 2**62  # integers at or above this are refused, as by the command line (cli._common.MAX_INT)
 MAX_SEED = MAX_INT - 1  # the largest seed the command line takes
-MAX_NAME = 200  # characters of a study's name: a 50 MB one was echoed whole in its refusal
+SHOWN_NAME = 80  # characters of a refused name echoed: a 50 MB one was echoed whole
+# The bidirectional controls (embeddings, overrides, isolates, marks): they reorder the text shown after them. Other
+# invisible format characters stay allowed: the zero-width joiners of emoji and of Persian or Hindi spelling.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _visible(value: str) -> str:
+    shown = f"{value[:SHOWN_NAME]!r}" + (f" ... ({len(value):,} characters)" if len(value) > SHOWN_NAME else "")
     if not value.strip():
-        raise ValueError(f"must hold a visible character (results and reports list runs by it), got {value!r}")
-    if len(value) > MAX_NAME:
-        raise ValueError(f"must be at most {MAX_NAME} characters, got {len(value):,}")
+        raise ValueError(f"must hold a visible character (results and reports list runs by it), got {shown}")
     if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):  # an escape sequence would reach the terminal
-        raise ValueError(f"must not hold control characters (newlines, escapes), got {value!r}")
-    if any(unicodedata.category(ch) == "Cf" for ch in value):  # U+202E reverses the text shown after it
-        raise ValueError(f"must not hold invisible format characters (such as right-to-left marks), got {value!r}")
+        raise ValueError(f"must not hold control characters (newlines, escapes), got {shown}")
+    if any(ch in BIDI_CONTROLS for ch in value):  # U+202E shows the text after it reversed: a spoofed name
+        raise ValueError(f"must not hold right-to-left or left-to-right override characters, got {shown}")
     return value
 
 
