@@ -414,7 +414,7 @@ def test_a_boolean_option_matches_however_it_is_spelled(store):
 
 def test_csv_columns_stay_when_a_filter_makes_a_setting_constant_and_values_read_back(store):
     """`--where data.noise=0.05` took the data.noise, warnings and error columns away from the CSV, so a script
-    reading df["data.noise"] broke by the filter; [8] was written 8 and true True."""
+    reading df["data.noise"] broke by the filter. Values read as filters write them: 8x8, true."""
     import io
 
     import pandas as pd
@@ -423,14 +423,15 @@ def test_csv_columns_stay_when_a_filter_makes_a_setting_constant_and_values_read
     from latentid.cli import app
 
     for key, depth in (("a", 2), ("b", 3)):
-        options = {"hidden_dims": [8], "standardize": True}
+        options = {"hidden_dims": [8, 8], "standardize": True}
         store.record(row(key, config={**config("vade", depth), "options": options}, metrics={"affine_r2": 0.5}))
     every = CliRunner().invoke(app, ["results", str(store.path), "--format", "csv"]).stdout
     one = CliRunner().invoke(app, ["results", str(store.path), "--format", "csv", "--where", "data.depth=2"]).stdout
     header = every.splitlines()[0]
     assert one.splitlines()[0] == header and {"data.depth", "threads", "error", "warnings"} <= set(header.split(","))
     frame = pd.read_csv(io.StringIO(one))
-    assert frame["options.hidden_dims"].tolist() == ["[8]"] and frame["options.standardize"].tolist() == [True]
+    assert frame["options.hidden_dims"].tolist() == ["8x8"] and frame["options.standardize"].tolist() == [True]
+    assert "true" in one.splitlines()[1].split(",")
 
 
 def test_the_table_and_csv_say_why_a_run_failed_or_was_skipped(store, tmp_path):

@@ -744,8 +744,8 @@ def rows_to_table(
     show as text.
 
     ``every_field`` (CSV, for scripts): every config field the rows have and the threads, error and warnings
-    columns always, so that a filter that makes a setting constant does not take its column away; lists as JSON
-    ([8], not 8, which a CSV reader takes for a number) and booleans as true/false, as filters write them.
+    columns always, so that a filter that makes a setting constant does not take its column away; booleans as
+    true/false, as filters and lists write them (8x8, 2:3,1:2).
     """
     configs = [row.get("config") or {} for row in rows]
     fields: dict[str, dict] = {}  # field -> model (None for data and seed) -> the values seen
@@ -779,9 +779,7 @@ def rows_to_table(
             value = _field(row, name)
             if value is _MISSING:
                 value = None
-            elif every_field and isinstance(value, (bool, list)):
-                value = value_text(value) if isinstance(value, bool) else json.dumps(value)
-            elif isinstance(value, list):
+            elif isinstance(value, list) or (every_field and isinstance(value, bool)):
                 value = value_text(value)
             settings.append(value)
         scores = [(row.get("metrics") or {}).get(name) for name in metrics]
