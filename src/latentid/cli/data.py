@@ -65,7 +65,7 @@ def list_datasets(
                     f"[red]damaged[/] in {escape(str(folder))}: {escape(', '.join(damaged))} do(es) not match the "
                     "pinned SHA-256 (truncated or another version)"
                 )
-                fetch.append(f"{name}: {download_command(name, folder.parent)} --force")
+                fetch.append(f"{name}: {download_command(name, folder.parent)}")  # fetches the damaged files again
         table.add_row(f"{name} ({spec.title})", where)
     console.print(table)
     if fetch:

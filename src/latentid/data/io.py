@@ -457,9 +457,9 @@ def _truth_columns(
             return _validate_labels(values[:, 0] if len(names) == 1 else values, n, role, str(path))
         return _optional_matrix(values, n, role, str(path), min_samples)
     except InvalidDataError as exc:
+        advice = "; choose x yourself with --x-columns if they are features" if x_guessed else ""
         raise (_FeatureByItsValues if fractions else InvalidDataError)(
-            f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name; "
-            "choose x yourself with --x-columns if they are features."
+            f"{exc} Column(s) {', '.join(names)} are read as '{role}' by their name{advice}."
         ) from None
 
 

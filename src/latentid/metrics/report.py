@@ -234,7 +234,7 @@ def _unmatched_note(classes: np.ndarray, labels: np.ndarray, split: float, seed:
     if not unmatched:
         return None
     return (
-        f"{unmatched} of the {eval_idx.size} held-out samples belong to true classes that no cluster was matched "
+        f"{unmatched:,} of the {eval_idx.size:,} held-out samples belong to true classes that no cluster was matched "
         "to on the fit split (classes absent there, or more classes than clusters): cluster_acc counts them as "
         f"errors, so it is at most {1 - unmatched / eval_idx.size:.3f} here"
     )
