@@ -250,6 +250,15 @@ def test_a_column_named_c_holding_fractions_is_refused_even_where_labels_go_unre
         read_dataset(_write(frame, tmp_path / "d.csv"), unneeded=ALL_TRUTH)
 
 
+def test_columns_left_unread_are_not_also_said_to_be_read_as_ground_truth(tmp_path):
+    """'column(s) c read as labels, not as x' came before "'c' left unread": one of the two was untrue."""
+    x, z = np.random.default_rng(0).normal(size=(20, 2)), np.random.default_rng(1).normal(size=(20, 2))
+    z[3, 0] = np.nan
+    frame = pd.DataFrame(np.c_[x, z], columns=["x0", "x1", "z0", "z1"]).assign(c=np.arange(20) % 2)
+    notes = " ".join(read_dataset(_write(frame, tmp_path / "d.csv"), unneeded=ALL_TRUTH).notes)
+    assert "c read as labels, not as x" in notes and "z0, z1 read as" not in notes and "'z' left unread" in notes
+
+
 def test_labels_with_a_typo_or_beside_an_x_the_user_chose_are_labels_left_unread(tmp_path):
     """Not a feature by its values: one 1.5 among whole labels, or any c once --x-columns has chosen x."""
     rng = np.random.default_rng(0)
@@ -533,13 +542,16 @@ def test_a_parquet_file_larger_than_memory_is_refused_from_its_footer(tmp_path, 
         read_dataset(path)
 
 
-def test_a_text_table_wider_than_a_million_columns_is_refused_before_pandas_reads_it(tmp_path):
-    """A 194 KB .csv.gz of one 50-million-column line took 9 GB, then ended in std::bad_alloc (signal 6)."""
+@pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.gz"])
+def test_a_text_table_wider_than_a_million_columns_is_refused_before_pandas_reads_it(tmp_path, suffix):
+    """A 194 KB .csv.gz of one 50-million-column line took 9 GB, then ended in std::bad_alloc (signal 6); a .tsv
+    was split into a million strings a line before the check."""
     import gzip
 
-    path = tmp_path / "wide.csv.gz"
+    path = tmp_path / f"wide{suffix}"
+    sep = b"," if suffix == ".csv.gz" else b"\t"
     with gzip.open(path, "wb") as handle:
-        handle.write(b"0," * 1_000_001 + b"0\n")
+        handle.write((b"0" + sep) * 1_000_001 + b"0\n")
     with pytest.raises(DataFileError, match=r"a line of 1,000,002 columns; latentid reads text tables of at most"):
         read_dataset(path)
 
@@ -556,3 +568,15 @@ def test_an_npz_stored_as_it_is_needs_less_memory_to_read_than_a_compressed_one(
     assert read_dataset(tmp_path / "stored.npz").x.shape == (1000, 4)
     with pytest.raises(InvalidParameterError, match="compressed.npz: array 'x'"):
         read_dataset(tmp_path / "compressed.npz")
+
+
+def test_the_npz_memory_check_counts_the_arrays_already_read(tmp_path, monkeypatch):
+    """Each array was checked against the memory alone, while every one read is kept: several large arrays
+    passed each check together."""
+    import latentid._memory
+
+    x = np.random.default_rng(0).normal(size=(1000, 4))  # 32,000 bytes, as each array below
+    np.savez(tmp_path / "many.npz", x=x, a=x, b=x, c=x)
+    monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 70_000)  # 1.5 copies of one fit, not more
+    with pytest.raises(InvalidParameterError, match=r"many.npz: array '(a|b|c)'"):
+        read_dataset(tmp_path / "many.npz")

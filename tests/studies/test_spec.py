@@ -510,7 +510,10 @@ def test_real_data_sizes_too_small_to_score_and_control_characters_in_names_are_
     with pytest.raises(InvalidParameterError, match=r"name: must not hold control characters"):
         study(tmp_path, 'name = "evil\\u001b[31mRED"\n' + body)
     # U+202E shows "safe.exe" reversed as spoofed text in the terminal and the report; a 50 MB name was echoed whole
-    with pytest.raises(InvalidParameterError, match=r"name: must not hold right-to-left or left-to-right override"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"name: must not hold bidirectional override or isolate characters \(U\+202E at character 5\)",
+    ):
         study(tmp_path, 'name = "safe\\u202eexe.txt"\n' + body)
     with pytest.raises(
         InvalidParameterError, match=r"must not hold control characters.*\(100,001 characters\)"

@@ -93,7 +93,7 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):  # one wording for every command; a fit prints its --resume line itself
         err_console.print("error: interrupted.")
         sys.exit(SIGTERM_EXIT if terminated else 130)
-    except BrokenPipeError:  # stdout's reader went away, e.g. `latentid fit --help | head -1`
+    except BrokenPipeError:  # stdout's reader went away outside a command's own handler (--help: click exits 1)
         stdout_gone()
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `latentid` (or `latentid data`): the help, no error

@@ -230,10 +230,7 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
             except OverflowError:  # a size beyond what numpy or torch can index
                 fail("a number is too large for this request; ask for fewer samples or a smaller model.")
             except RecursionError:  # json.loads of a file nested thousands deep (a damaged or crafted one)
-                fail(
-                    "a file read here is nested too deeply to read (a run.json, config.json or results store row "
-                    "of thousands of levels: damaged or not latentid's). Restore it, or fit again."
-                )
+                fail("a file read here is nested thousands of levels deep (damaged, or not what latentid writes).")
             except KeyboardInterrupt:  # Typer itself would end with exit code 130 and not a word
                 err_console.print("error: interrupted.", highlight=False)
                 raise typer.Exit(130) from None

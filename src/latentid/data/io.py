@@ -276,7 +276,7 @@ class _FeatureByItsValues(InvalidDataError):
     a word."""
 
 
-def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collection[str], notes: list[str]):
+def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collection[str], notes: list[str], source: str):
     """``read()`` (the validated z, c or u); for a role in ``unneeded`` a refusal becomes a note and None: a
     fit of x alone has no use for ground truth with a gap, and refusing the file for it sent users to mend
     data the fit never reads."""
@@ -287,7 +287,7 @@ def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collectio
     except (InvalidDataError, DataFileError) as exc:
         if role not in unneeded:
             raise
-        source, _, reason = str(exc).partition(": ")
+        reason = str(exc).removeprefix(f"{source}: ")
         notes.append(f"{source}: '{role}' left unread, as this command does not use it (evaluate does): {reason}")
         return None
 
@@ -310,16 +310,16 @@ def _declared_bytes(archive, key: str) -> tuple[int, tuple, np.dtype] | None:
     return int(np.prod(shape, dtype=object)) * dtype.itemsize, shape, dtype
 
 
-def _npz_array(archive, key: str, path: Path) -> np.ndarray:
-    """One array of an open .npz, its declared size checked against the memory available first (a 1 MB file
-    that inflates to 1 GiB took 3 GB before any check); one saved as Python objects (pandas' ``.values`` of
-    text) is named, with the fix."""
+def _npz_array(archive, key: str, path: Path, held: int = 0) -> np.ndarray:
+    """One array of an open .npz, its declared size checked first against the memory available beside the
+    ``held`` bytes already read (a 1 MB file that inflates to 1 GiB took 3 GB before any check); one saved as
+    Python objects (pandas' ``.values`` of text) is named, with the fix."""
     declared = _declared_bytes(archive, key)
     if declared is not None:
         size, shape, dtype = declared
         stored = archive.zip.getinfo(f"{key}.npy").compress_type == zipfile.ZIP_STORED
         check_memory(
-            NPZ_READ_COPIES["stored" if stored else "compressed"] * size,
+            held + NPZ_READ_COPIES["stored" if stored else "compressed"] * size,
             f"{path}: array '{key}' (shape {shape}, {dtype})",
             "The file may be damaged or crafted; read it on a machine with more memory if it is what you meant.",
         )
@@ -339,11 +339,13 @@ def _read_npz(path: Path, min_samples: int = 2, unneeded: Collection[str] = ()) 
     arrays: dict[str, np.ndarray] = {}
     with np.load(path, allow_pickle=False) as archive:
         for key in archive.files:
-            if key == "x" or key in _ROLE_WORDS:  # z, c or u left unread, where unneeded, below
-                arrays[key] = _role_or_note(key, functools.partial(_npz_array, archive, key, path), unneeded, notes)
+            held = sum(array.nbytes for array in arrays.values() if array is not None)  # every array is kept
+            read = functools.partial(_npz_array, archive, key, path, held)
+            if key == "x" or key in _ROLE_WORDS:  # x always; z, c or u left unread, where unneeded, below
+                arrays[key] = _role_or_note(key, read, unneeded, notes, str(path))
                 continue
             try:
-                arrays[key] = _npz_array(archive, key, path)
+                arrays[key] = read()
             except DataFileError:  # an array of the user's own that latentid never reads
                 notes.append(f"{path}: array '{key}' holds Python objects; left unread (latentid does not use it).")
     arrays = {key: value for key, value in arrays.items() if value is not None}
@@ -358,7 +360,7 @@ def _read_npz(path: Path, min_samples: int = 2, unneeded: Collection[str] = ()) 
     }
     for role, read in readers.items():
         if role in arrays:
-            truth[role] = _role_or_note(role, functools.partial(read, arrays.pop(role)), unneeded, notes)
+            truth[role] = _role_or_note(role, functools.partial(read, arrays.pop(role)), unneeded, notes, str(path))
     return Dataset(x=x, **truth, source=str(path), extras=arrays, notes=tuple(notes))
 
 
@@ -437,6 +439,7 @@ def _ground_truth(
             functools.partial(_truth_columns, role, values, names, n, path, min_samples, x_guessed),
             unneeded,
             notes,
+            str(path),
         )
     return {role: values for role, values in out.items() if values is not None}
 
@@ -542,8 +545,9 @@ def _dataset_from_table(
     x = validate_matrix(frame.iloc[:, x_pos].to_numpy(), f"{path}: 'x'", min_samples=min_samples)
     unread: list[str] = []
     truth = _ground_truth(frame, groups, len(x), path, min_samples, unneeded, unread, x_guessed=chosen is None)
-    if groups:
-        ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in groups}
+    read = [role for role in groups if role in truth]  # a role left unread has its own note
+    if read:
+        ordered = {role: [names[p] for _, p in sorted(groups[role], key=lambda m: m[0] or 0)] for role in read}
         read_as = [
             f"{_name_list(ordered[role])} {'read ' if not k else ''}as {_ROLE_WORDS[role]}"
             for k, role in enumerate(role for role in ("z", "c", "u") if role in ordered)
@@ -567,7 +571,7 @@ def _dataset_from_table(
     if has_header and chosen is None and ground_truth:
         x_names = [names[p] for p in x_pos]
         family, others = _numbered_family(x_names)
-        if notes or others:
+        if notes or others or unread:
             notes.insert(0, f"x is {_x_summary(x_names, family, others)}")
     note = ()
     if notes:
@@ -644,15 +648,30 @@ def data_suffix(path: str | os.PathLike) -> str:
 
 
 _TEXT_LINES = 20  # lines looked at to tell the separator of a text table
+MAX_TEXT_COLUMNS = 1_000_000  # columns of a CSV/TSV: a million took pandas 1.3 GB and 15 s for 3 rows
+MAX_LINE_CHARS = 32 * MAX_TEXT_COLUMNS  # a line read to check it: 32 characters a column at most
 
 
 def _first_lines(path: Path, suffix: str) -> list[str]:
-    """The first non-blank lines of a text table (decompressed), as text."""
+    """The first non-blank lines of a text table (decompressed), as text; a line of more than MAX_TEXT_COLUMNS
+    columns is refused as soon as it is read, and no line is read past MAX_LINE_CHARS characters."""
     import gzip
 
     opener = gzip.open if suffix.endswith(".gz") else open
+    lines = []
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        lines = [line.rstrip("\r\n") for _, line in zip(range(_TEXT_LINES), handle, strict=False)]
+        for _ in range(_TEXT_LINES):
+            line = handle.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                break
+            columns = line.count(_SEPARATOR[suffix]) + 1
+            if columns > MAX_TEXT_COLUMNS or len(line) > MAX_LINE_CHARS:
+                what = f"{columns:,} columns" if columns > MAX_TEXT_COLUMNS else f"over {MAX_LINE_CHARS:,} characters"
+                raise DataFileError(  # pandas holds about 1.3 KB per column: 50 million took 9 GB, then abort()
+                    f"{path}: a line of {what}; latentid reads text tables of at most {MAX_TEXT_COLUMNS:,} columns. "
+                    "Check the file (a missing line break?), or save so wide a table as .npy or .parquet."
+                )
+            lines.append(line.rstrip("\r\n"))
     return [line for line in lines if line.strip()]
 
 
@@ -661,7 +680,9 @@ def _refuse_other_separators(path: Path, sep: str, lines: list[str]) -> None:
     format's: pandas would read one column of text, or split decimal commas into columns."""
 
     def steady(char: str) -> bool:  # the same count on every line: a column separator
-        counts = {line.count(char) if char != " " else len(line.split()) - 1 for line in lines}
+        counts = {  # whitespace runs counted, not split into a list: a wide line made a million strings
+            line.count(char) if char != " " else sum(1 for _ in re.finditer(r"\s+", line.strip())) for line in lines
+        }
         return len(counts) == 1 and counts.pop() > 0
 
     if not lines:
@@ -747,9 +768,6 @@ def _detect_header(frame, first: list[str]) -> tuple[bool, str | None]:
     return False, None
 
 
-MAX_TEXT_COLUMNS = 1_000_000  # columns of a CSV/TSV: a million took pandas 1.3 GB and 15 s for 3 rows
-
-
 def _read_text_table(path: Path, suffix: str, header: bool | None):
     """A CSV/TSV (maybe gzip-compressed) as a DataFrame, whether it has a header row and a note on the guess."""
     import pandas as pd
@@ -762,12 +780,6 @@ def _read_text_table(path: Path, suffix: str, header: bool | None):
             "them (np.savetxt writes its header without '# ' when given comments='')."
         )
     _refuse_other_separators(path, sep, lines)
-    columns = max((line.count(sep) + 1 for line in lines), default=0)
-    if columns > MAX_TEXT_COLUMNS:  # pandas holds about 1.3 KB per column: 50 million took 9 GB, then abort()
-        raise DataFileError(
-            f"{path}: a line of {columns:,} columns; latentid reads text tables of at most {MAX_TEXT_COLUMNS:,} "
-            "columns. Check the file (a missing line break?), or save so wide a table as .npy or .parquet."
-        )
     note = None
     if header is None:
         first = pd.read_csv(path, header=None, sep=sep, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()

@@ -475,7 +475,7 @@ def recorded_spec(arrays: dict[str, np.ndarray], source: str) -> SyntheticSpec |
         return None
     try:
         return SyntheticSpec.model_validate(json.loads(str(arrays["spec_json"])))
-    except (ValueError, TypeError) as exc:  # json's and pydantic's errors are ValueErrors
+    except (ValueError, TypeError, RecursionError) as exc:  # json's and pydantic's errors are ValueErrors
         raise DataFileError(
             f"{source}: its recorded generator (spec_json) does not parse ({type(exc).__name__}): the file was "
             "edited or damaged. Simulate it again."

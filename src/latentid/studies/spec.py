@@ -251,9 +251,9 @@ MAX_RUNS = 1_000_000  # runs in one study file (points x models x options x seed
 MAX_INT = 2**62  # integers at or above this are refused, as by the command line (cli._common.MAX_INT)
 MAX_SEED = MAX_INT - 1  # the largest seed the command line takes
 SHOWN_NAME = 80  # characters of a refused name echoed: a 50 MB one was echoed whole
-# The bidirectional controls (embeddings, overrides, isolates, marks): they reorder the text shown after them. Other
-# invisible format characters stay allowed: the zero-width joiners of emoji and of Persian or Hindi spelling.
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The bidirectional embeddings, overrides and isolates: they reorder the text shown after them. The direction marks
+# of Hebrew and Arabic text and the zero-width joiners of emoji, Persian or Hindi stay allowed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _visible(value: str) -> str:
@@ -262,8 +262,12 @@ def _visible(value: str) -> str:
         raise ValueError(f"must hold a visible character (results and reports list runs by it), got {shown}")
     if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):  # an escape sequence would reach the terminal
         raise ValueError(f"must not hold control characters (newlines, escapes), got {shown}")
-    if any(ch in BIDI_CONTROLS for ch in value):  # U+202E shows the text after it reversed: a spoofed name
-        raise ValueError(f"must not hold right-to-left or left-to-right override characters, got {shown}")
+    at = next((i for i, ch in enumerate(value) if ch in BIDI_CONTROLS), None)  # U+202E reverses what follows
+    if at is not None:
+        raise ValueError(
+            f"must not hold bidirectional override or isolate characters (U+{ord(value[at]):04X} at character "
+            f"{at + 1}), got {shown}"
+        )
     return value
 
 
@@ -868,6 +872,8 @@ def load_study(path: str | Path) -> Study:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise DataFileError(f"{path}: cannot read the study file ({reason})") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: not valid TOML: nested thousands of levels deep.") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataFileError(f"{path}: not valid TOML: {_one_line(exc)}") from None
     try:
