@@ -92,3 +92,17 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly_with_141():
         process.stdout.close()  # the reader is gone before a byte is written
         stderr = process.stderr.read()
         assert process.wait(timeout=120) == 141 and stderr == b""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_error_line(monkeypatch, tmp_path):
+    """Every BrokenPipeError was taken for stdout's reader gone, ending the command silently with 141."""
+    from typer.testing import CliRunner
+
+    from latentid.cli import app
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("latentid.cli.simulate.save_simulation", broken)
+    result = CliRunner().invoke(app, ["simulate", "--samples", "50", "--out", str(tmp_path / "d.npz")])
+    assert result.exit_code == 2 and "a pipe this command wrote to was closed" in result.stderr

@@ -41,6 +41,18 @@ def stdout_gone() -> NoReturn:
 _SHOWN_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A, 0x0D)}
 
 
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it); False where it cannot say."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or no real stdout (a test runner's)
+        return False
+
+
 class _Console(Console):
     """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1), and
     printing the control characters of text it is given as escapes (its own styles and cursor moves are kept)."""
@@ -218,8 +230,10 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 return fn(*args, **kwargs)
             except LatentIDError as exc:
                 fail(readable(flag_names(str(exc)) if name_flags else str(exc)))
-            except BrokenPipeError:  # stdout's reader went away: not the user's file system saying no
-                stdout_gone()
+            except BrokenPipeError as exc:  # stdout's reader went away: not the user's file system saying no
+                if stdout_closed():
+                    stdout_gone()
+                fail(f"{exc.strerror or exc} (a pipe this command wrote to was closed).")
             except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
                 where = f"{exc.filename}: " if exc.filename else ""
                 if exc.errno in DISK_FULL:
