@@ -580,3 +580,19 @@ def test_the_npz_memory_check_counts_the_arrays_already_read(tmp_path, monkeypat
     monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 70_000)  # 1.5 copies of one fit, not more
     with pytest.raises(InvalidParameterError, match=r"many.npz: array '(a|b|c)'"):
         read_dataset(tmp_path / "many.npz")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_text_table_larger_than_memory_is_refused_from_its_size(tmp_path, monkeypatch, suffix):
+    """A 6 MB .csv.gz of 3.2 GB of short rows peaked at 20 GB in pandas before any check; a gzip file's text size
+    is in its trailer."""
+    import gzip
+
+    import latentid._memory
+
+    text = b"x0,x1\n" + b"0.1,0.2\n" * 1000  # 8,006 bytes
+    path = tmp_path / f"d{suffix}"
+    path.write_bytes(gzip.compress(text) if suffix == ".csv.gz" else text)
+    monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 50_000)  # 7 x 8,006 does not fit
+    with pytest.raises(InvalidParameterError, match=rf"d{suffix}: 8,006 bytes of text needs about"):
+        read_dataset(path)
