@@ -36,11 +36,6 @@ def stdout_gone() -> NoReturn:
     raise SystemExit(PIPE_CLOSED_EXIT)
 
 
-# Control characters (but tab, newline and carriage return) shown as \x1b: a file name, a CSV column or a store row
-# holding ESC[2J cleared the user's terminal, or retitled it, when a note or a table echoed it.
-_SHOWN_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A, 0x0D)}
-
-
 def stdout_closed() -> bool:
     """Whether stdout is a pipe whose reader has gone (poll reports an error on it); False where it cannot say."""
     import select
@@ -51,6 +46,11 @@ def stdout_closed() -> bool:
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll (Windows), or no real stdout (a test runner's)
         return False
+
+
+# Control characters (but tab, newline and carriage return) shown as \x1b: a file name, a CSV column or a store row
+# holding ESC[2J cleared the user's terminal, or retitled it, when a note or a table echoed it.
+_SHOWN_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A, 0x0D)}
 
 
 class _Console(Console):

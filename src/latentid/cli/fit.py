@@ -240,11 +240,15 @@ def data_for_run(
         x_columns = recorded if x_columns is None else x_columns
         if data_suffix(data) in TEXT_SUFFIXES:
             header = options.get("header") if header is None else header
-    aux = loaded.info.get("aux")  # an iVAE reads its u (or c) again; nothing else reads ground truth here
-    unneeded = tuple(role for role in ("z", "c", "u") if role != aux)
+    unneeded = unread_roles(loaded.info.get("aux"))  # an iVAE reads its u (or c) again
     with runs_columns_named(recorded):
         dataset = load_data(data, split, data_dir, x_columns, header, min_samples=1, unneeded=unneeded)
         return check_data_for_run(loaded, dataset)
+
+
+def unread_roles(aux: str | None) -> tuple[str, ...]:
+    """The ground-truth roles a fit, transform or predict does not read: all of z, c, u but iVAE's ``aux``."""
+    return tuple(role for role in ("z", "c", "u") if role != aux)
 
 
 def _require_npy(out: Path, force: bool, what: str = "posterior means") -> None:
@@ -462,8 +466,7 @@ def fit(
         raise InvalidParameterError(f"--noise-scale must be > 0. Got {o['noise_scale']} instead.")
     _refuse_inapplicable(model, {**o, "resume": resume})
     parsed_facets = _facets_for(model, o["facets"], o["latent_dim"])
-    used = () if o["aux"] is None else (o["aux"].value,)  # a fit reads x, and u or c when --aux names it
-    unneeded = tuple(role for role in ("z", "c", "u") if role not in used)
+    unneeded = unread_roles(None if o["aux"] is None else o["aux"].value)
     dataset = load_data(o["data"], o["split"], o["data_dir"], o["x_columns"], o["header"], unneeded=unneeded)
     _note_other_facets(dataset, parsed_facets)
     if o["aux"] is not None:

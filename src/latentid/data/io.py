@@ -292,6 +292,7 @@ def _role_or_note(role: str, read: Callable[[], np.ndarray], unneeded: Collectio
         return None
 
 
+TOO_LARGE_TO_READ = "The file may be damaged or crafted; read it on a machine with more memory if it is what you meant."
 # Peak memory of reading an .npz member, in copies of its array: measured 3.0 GB for 1 GiB compressed
 # (savez_compressed), 1.2 copies for one stored as it is (savez, what simulate writes)
 NPZ_READ_COPIES = {"compressed": 3.0, "stored": 1.5}
@@ -321,7 +322,7 @@ def _npz_array(archive, key: str, path: Path, held: int = 0) -> np.ndarray:
         check_memory(
             held + NPZ_READ_COPIES["stored" if stored else "compressed"] * size,
             f"{path}: array '{key}' (shape {shape}, {dtype})",
-            "The file may be damaged or crafted; read it on a machine with more memory if it is what you meant.",
+            TOO_LARGE_TO_READ,
         )
     try:
         return archive[key]
@@ -414,10 +415,10 @@ def _ground_truth(
     groups: dict[str, list[tuple[int | None, int]]],
     n: int,
     path: Path,
-    min_samples: int = 2,
-    unneeded: Collection[str] = (),
-    notes: list[str] | None = None,
-    x_guessed: bool = True,
+    min_samples: int,
+    unneeded: Collection[str],
+    notes: list[str],
+    x_guessed: bool,
 ) -> dict:
     """``z``, ``c`` and ``u`` from their columns (role -> [(index or None, position)]); a role in ``unneeded``
     that cannot be read is left out with a line in ``notes`` (``_role_or_note``)."""
@@ -445,7 +446,7 @@ def _ground_truth(
 
 
 def _truth_columns(
-    role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int, x_guessed: bool = True
+    role: str, values: np.ndarray, names: list[str], n: int, path: Path, min_samples: int, x_guessed: bool
 ) -> np.ndarray:
     """The validated z, c or u of a table's columns ``names`` (values (n, len(names))); ``x_guessed``: x was
     read from the names, not chosen with --x-columns."""
@@ -785,7 +786,7 @@ def _check_text_size(path: Path, suffix: str) -> None:
     check_memory(
         TEXT_READ_COPIES * size,
         f"{path}: {size:,} bytes of text",
-        "The file may be damaged or crafted; read it on a machine with more memory if it is what you meant.",
+        TOO_LARGE_TO_READ,
     )
 
 
@@ -854,15 +855,13 @@ PARQUET_READ_COPIES = 5  # peak memory of reading a Parquet file, in float64 cop
 def _check_parquet_size(path: Path) -> None:
     """Refuse a Parquet file whose cells, as its footer counts them, would not fit in memory once decoded: a 600 KB
     file of 2 x 2^26 constant cells peaked at 5.3 GB before any check."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pandas reads it with fastparquet: no footer check, as before
-        return
+    import pyarrow.parquet as pq  # a dependency of latentid's (pyproject.toml)
+
     metadata = pq.ParquetFile(path).metadata
     check_memory(
         PARQUET_READ_COPIES * 8 * metadata.num_rows * metadata.num_columns,
         f"{path}: {metadata.num_rows:,} rows x {metadata.num_columns:,} columns",
-        "The file may be damaged or crafted; read it on a machine with more memory if it is what you meant.",
+        TOO_LARGE_TO_READ,
     )
 
 
