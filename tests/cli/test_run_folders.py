@@ -254,6 +254,18 @@ def test_resuming_a_finished_run_changes_nothing(finished):
     assert_one_line_error(run("fit", "--out", finished, "--resume", "--model", "vae"), "--model")
 
 
+def test_resuming_a_finished_run_checks_the_adjustable_flags_and_says_it_trains_no_further(finished):
+    """--epochs, --threads and --device may change on --resume, so they skip the comparison with run.json; on a
+    finished run they were then not checked at all (--epochs -5 exited 0), and more epochs said only 'nothing to
+    resume'."""
+    assert_one_line_error(run("fit", "--out", finished, "--resume", "--epochs", -5), "--epochs", ">= 1")
+    assert_one_line_error(run("fit", "--out", finished, "--resume", "--threads", 0), "--threads", ">= 1")
+    more = run("fit", "--out", finished, "--resume", "--epochs", 40)
+    assert more.exit_code == 0 and "not trained further" in more.stdout and "another --out" in more.stdout
+    same = run("fit", "--out", finished, "--resume", "--epochs", 4)
+    assert same.exit_code == 0 and "not trained further" not in same.stdout, same.output
+
+
 def test_fit_flags_reach_the_model(data_file, tmp_path):
     out = tmp_path / "flags"
     args = ["--elbo", "vade", "--noise-scale", 0.3, "--patience", 0, "--no-standardize", "--epochs", 1]

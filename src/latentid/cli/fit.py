@@ -442,11 +442,19 @@ def fit(
     else:
         options = given
     if options is None:
+        _check_size("--epochs", given.get("epochs"), 1)  # checked as a fresh fit's are, though nothing runs
+        _check_size("--threads", given.get("threads"), 1)
         if not (out / MODEL_DIR).is_dir():
             load_run(out)  # its one line: run.json says finished, model/ is gone
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
         finished = f"{out} holds a finished run ({info.get('model')}{done}); nothing to resume."
+        began = info.get("params") if isinstance(info.get("params"), dict) else {}
+        if given.get("epochs") not in (None, began.get("epochs")) and info.get("model") in DEEP_NAMES:
+            finished = finished[:-1] + (
+                f": --resume continues an interrupted fit, and a finished one is not trained further. For "
+                f"{plural(given['epochs'], 'epoch')}, fit into another --out (or replace this run with --force)."
+            )
         console.print(finished, markup=False, highlight=False)  # run.json's model is read from a file: no markup
         return
     o = _restore(options)
