@@ -58,3 +58,34 @@ def test_an_output_path_through_a_file_names_that_file(tmp_path):
     with pytest.raises(OSError) as caught, atomic_path(tmp_path / "d.npz" / "sub" / "z.npy"):
         pass
     assert caught.value.filename == str(tmp_path / "d.npz") and "not a folder" in caught.value.strerror
+
+
+def test_a_write_that_may_not_replace_keeps_a_file_put_there_meanwhile(tmp_path):
+    """Two `simulate --out f.npz` at once both passed the 'already exists' check, and the later rename replaced
+    the earlier file: both said 'Wrote'. Without replace, the name is taken in one step or not at all."""
+    target = tmp_path / "sim.npz"
+    with pytest.raises(FileExistsError) as raised, atomic_path(target, replace=False) as tmp:
+        tmp.write_text("second")
+        target.write_text("first")  # the other command finished while this one was writing
+    assert target.read_text() == "first" and raised.value.filename == str(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.npz"]  # no temporary left
+    fresh = tmp_path / "new.npz"
+    with atomic_path(fresh, replace=False) as tmp:
+        tmp.write_text("new")
+    assert fresh.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["new.npz", "sim.npz"]
+
+
+def test_without_hard_links_a_write_that_may_not_replace_still_refuses_an_existing_file(tmp_path, monkeypatch):
+    import errno
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(_atomic.os, "link", no_links)
+    target = tmp_path / "z.npy"
+    with atomic_path(target, replace=False) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    with pytest.raises(FileExistsError), atomic_path(target, replace=False) as tmp:
+        tmp.write_text("newer")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["z.npy"]

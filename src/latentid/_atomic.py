@@ -13,11 +13,13 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
     On any exception the temporary file is removed and ``path`` is left untouched. An OSError names ``path``
     (not the temporary name, which the user never gave), as does a full disk however the writer reported it.
+    ``replace=False``: a ``path`` that exists when the file is put in place (another command wrote it since the
+    caller checked) is kept, and FileExistsError names it; checking and placing are one step of the file system.
     """
     target = Path(path)
     _make_folder(target.parent)
@@ -35,13 +37,35 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         _flush(tmp_path)  # on disk before the rename: after a power loss the new name never holds a torn file
-        os.replace(tmp_path, target)
+        if replace:
+            os.replace(tmp_path, target)
+        else:
+            _place_new(tmp_path, target)
         _flush(target.parent)  # and the rename itself
     except OSError as exc:
         raise _naming(exc, target) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+# link() errors of file systems that have no hard links (FAT, some network and FUSE mounts)
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
+
+
+def _place_new(tmp: Path, target: Path) -> None:
+    """Give the finished ``tmp`` the name ``target`` only if no file holds it: link() fails where the name exists,
+    as one step, where a check then a rename lets a second writer's file be replaced between the two."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise
+        if os.path.lexists(target):  # no hard links: checked then renamed, as close together as it goes
+            raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+        os.replace(tmp, target)
 
 
 def _naming(exc: OSError, target: Path) -> OSError:

@@ -177,9 +177,10 @@ def hidden_widths(model: LatentModel) -> dict[str, list[int]]:
     return found
 
 
-def save_array(path: Path, array: np.ndarray) -> None:
-    """np.save through a temporary file and a rename."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+def save_array(path: Path, array: np.ndarray, replace: bool = True) -> None:
+    """np.save through a temporary file and a rename; ``replace=False`` keeps a file another command has put
+    at ``path`` meanwhile (FileExistsError, ``atomic_path``)."""
+    with atomic_path(path, replace=replace) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
 
 

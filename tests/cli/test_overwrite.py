@@ -169,3 +169,34 @@ def test_fit_refuses_a_folder_of_other_files_and_writes_beside_them_with_force(t
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run("fit", "--model", "pca", "--data", data_file, "--out", empty).exit_code == 0  # needs no --force
+
+
+def test_an_output_another_command_writes_meanwhile_is_kept_not_replaced(tmp_path, gmm_run, data_file, monkeypatch):
+    """The 'already exists' check and the rename were two steps: two `simulate --out sim.npz` (or a transform and
+    a predict to one --out) started together both passed the check, both said 'Wrote', and one output was lost."""
+    import latentid.cli.fit as fit_command
+    import latentid.cli.simulate as simulate_command
+
+    def written_meanwhile(module, name):
+        real = getattr(module, name)
+
+        def write(path, *args, **kwargs):
+            path.write_bytes(b"the other command's")  # it finished between this command's check and its write
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, write)
+
+    written_meanwhile(simulate_command, "save_simulation")
+    written_meanwhile(fit_command, "save_array")
+    for args in (
+        ["simulate", *SIM, "--out", tmp_path / "sim.npz"],
+        ["transform", "--run", gmm_run, "--data", data_file, "--out", tmp_path / "z.npy"],
+        ["predict", "--run", gmm_run, "--data", data_file, "--out", tmp_path / "labels.npy"],
+    ):
+        out = args[-1]
+        result = run(*args)
+        assert_refused(result, out)
+        assert "written since this command began" in result.stderr, result.stderr
+        assert out.read_bytes() == b"the other command's"
+        assert run(*args, "--force").exit_code == 0 and out.read_bytes() != b"the other command's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.npy", "sim.npz", "z.npy"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import math
@@ -238,6 +239,8 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 where = f"{exc.filename}: " if exc.filename else ""
                 if exc.errno in DISK_FULL:
                     fail(f"{where}no space left on the device. Free some space and run the command again.")
+                if exc.errno == errno.EEXIST:  # another command wrote the --out this one had checked was free
+                    fail(f"{where}already exists (written since this command began). {REPLACE_OR_ELSEWHERE}")
                 fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
             except MemoryError:
                 fail("not enough memory for this request; ask for fewer samples or a smaller model.")
@@ -257,13 +260,16 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
 FORCE_HELP = "Replace --out if it already exists (without it, an existing --out is refused)."
 
 
+REPLACE_OR_ELSEWHERE = "Add --force to replace it, or choose another --out."
+
+
 def refuse_existing(path: Path, force: bool, what: str = "file") -> None:
     """The overwrite policy of every command that writes: an existing ``path`` is refused (one line naming
     it and --force) unless ``force``; a folder where a file is asked for is refused either way."""
     if what == "file" and path.is_dir():
         raise InvalidParameterError(f"--out '{path}' is a folder; name a file.")
     if path.exists() and not force:
-        raise InvalidParameterError(f"{path}: already exists. Add --force to replace it, or choose another --out.")
+        raise InvalidParameterError(f"{path}: already exists. {REPLACE_OR_ELSEWHERE}")
 
 
 class Split(str, Enum):

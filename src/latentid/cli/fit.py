@@ -850,7 +850,7 @@ def transform(
     dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     # refine None: the model decides (refined inference refines)
     z = loaded.model.transform(dataset.x, refine=refine or None, random_state=seed or 0, **loaded.inputs(dataset))
-    save_array(out, z)
+    save_array(out, z, replace=force)
     what = "refined posterior means (importance-sampled under the fitted model)" if refined else "posterior means"
     console.print(f"Wrote {what} {z.shape} to [bold]{escape(str(out))}[/]")
 
@@ -881,5 +881,5 @@ def predict(
         )
     dataset = data_for_run(loaded, data, split, data_dir, x_columns, header)
     labels = loaded.model.predict(dataset.x, **loaded.inputs(dataset))
-    save_array(out, labels)
+    save_array(out, labels, replace=force)
     console.print(f"Wrote {len(labels):,} labels {labels.shape} to [bold]{escape(str(out))}[/]")

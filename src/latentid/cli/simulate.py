@@ -184,7 +184,7 @@ def simulate(
     start = time.perf_counter()
     generator = spec.build()
     data = generator.sample(samples)
-    save_simulation(out, generator, data)
+    save_simulation(out, generator, data, replace=force)
     mixture = describe_facets(spec) if spec.facets is not None else f"{spec.components} component(s)"
     console.print(
         f"Wrote {samples:,} samples (x: {data.x.shape[1]}-D, z: {data.z.shape[1]}-D, "

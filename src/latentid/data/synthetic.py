@@ -482,9 +482,10 @@ def recorded_spec(arrays: dict[str, np.ndarray], source: str) -> SyntheticSpec |
         ) from None
 
 
-def save_simulation(path, generator: SyntheticGenerator, data: Dataset) -> None:
-    """Write x, z, c and the generator to an .npz file, atomically."""
+def save_simulation(path, generator: SyntheticGenerator, data: Dataset, replace: bool = True) -> None:
+    """Write x, z, c and the generator to an .npz file, atomically; ``replace=False`` keeps a file another
+    command has put at ``path`` meanwhile (FileExistsError, ``atomic_path``)."""
     from latentid._atomic import atomic_path
 
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(path, replace=replace) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, x=data.x, z=data.z, c=data.c, **generator.to_arrays())
