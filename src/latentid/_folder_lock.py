@@ -4,6 +4,7 @@ instead of mixing its files among the first's."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,10 +13,11 @@ from latentid.errors import DataFileError
 
 
 @contextmanager
-def folder_lock(folder: str | os.PathLike, busy: str) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike, busy: str, shared: bool = False, wait: float = 0.0) -> Iterator[None]:
     """Hold an advisory flock on ``folder`` (which must exist); DataFileError(``busy``) when another process holds
-    it. The OS releases it when the process ends, so a killed command leaves no stale lock; where the OS has no
-    flock, nothing is locked."""
+    it. ``shared``: a reader's lock, which other readers hold at once and a writer's excludes. ``wait``: seconds to
+    keep trying before giving up (a writer waits out readers, whose hold is short). The OS releases it when the
+    process ends, so a killed command leaves no stale lock; where the OS has no flock, nothing is locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on POSIX
@@ -23,10 +25,15 @@ def folder_lock(folder: str | os.PathLike, busy: str) -> Iterator[None]:
         return
     handle = os.open(Path(folder), os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataFileError(busy) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DataFileError(busy) from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(handle)

@@ -190,7 +190,7 @@ def read_run_info(path: str | Path) -> dict | None:
     checkpoints alone was never declared finished with nothing to use."""
     if (Path(path) / SETTING_ASIDE_DIR).is_dir():
         # under the folder's lock: a fit --force (or another reader) may be at it; then the folder is left as is
-        with contextlib.suppress(DataFileError, OSError), fit_lock(Path(path)):
+        with contextlib.suppress(DataFileError, OSError), fit_lock(Path(path), wait=0.0):
             undo_interrupted_set_aside(Path(path))
     file = Path(path) / RUN_FILE
     if not file.is_file():
@@ -315,21 +315,27 @@ def study_seed_message(path: Path) -> str:
 
 
 def fit_in_progress(path: Path) -> bool:
-    """Whether a fit holds the lock of the run folder ``path`` (``fit_lock``) at this moment."""
+    """Whether a fit holds the lock of the run folder ``path`` (``fit_lock``) at this moment. Asked with a
+    reader's lock, which other readers' do not exclude: asking with the fit's own made a fit starting that
+    moment be refused as if another fit were running."""
     if not Path(path).is_dir():
         return False
     try:
-        with fit_lock(Path(path)):
+        with folder_lock(Path(path), running_message(path), shared=True):
             return False
     except DataFileError:
         return True
 
 
-def fit_lock(out: Path):
+FIT_LOCK_WAIT = 2.0  # seconds a fit waits for readers of the folder (load_run, fit_in_progress) to let go
+
+
+def fit_lock(out: Path, wait: float = FIT_LOCK_WAIT):
     """Hold an exclusive lock on the run folder ``out`` while a fit writes into it: a second ``fit`` (a
     ``--resume`` or ``--force`` started while the first still runs) is refused in one line instead of writing
-    the same checkpoints (``folder_lock``)."""
-    return folder_lock(out, running_message(out))
+    the same checkpoints, and a reader (``load_run``) sees the folder before or after the fit, never halfway
+    through a --force's replacement (``folder_lock``)."""
+    return folder_lock(out, running_message(out), wait=wait)
 
 
 def failed_message(path: str | Path, info: dict) -> str:
@@ -346,14 +352,21 @@ def json_params(params: dict) -> dict:
     return {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
 
 
-def refuse_occupied_out(out: Path, *, resume: bool, force: bool) -> dict | None:
-    """Refuse an ``out`` that is no folder, holds a fit running now, a failed, finished or interrupted run that
-    neither ``resume`` nor ``force`` takes on, or files that are not a run's; return its run.json (None: none).
-    ``fit_run`` checks it, and the command line before its notes: they came before such a refusal."""
+def refuse_occupied_out(out: Path, *, resume: bool, force: bool, locked: bool = False) -> dict | None:
+    """Refuse an ``out`` that is no folder, holds a fit running now, a seed folder of a study running now, a
+    failed, finished or interrupted run that neither ``resume`` nor ``force`` takes on, or files that are not a
+    run's; return its run.json (None: none). ``fit_run`` checks it, again once it holds the folder's lock
+    (``locked``: another fit may have written there in between), and the command line before its notes: they
+    came before such a refusal."""
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
-    if fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
+    if not locked and fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
         raise DataFileError(running_message(out))
+    if is_study_seed(out) and fit_in_progress(out.parent.parent):  # the study locks its own folder, not its seeds'
+        raise DataFileError(
+            f"{out}: is a seed folder of the latentid study running now in {out.parent.parent}; a fit here would take "
+            "the study's files. Wait for the study to finish, or choose another --out."
+        )
     earlier = read_run_info(out)
     if earlier is not None and earlier["status"] == FAILED and not force:
         raise DataFileError(failed_message(out, earlier))
@@ -430,11 +443,17 @@ def fit_run(
         validate()
     if deep:
         model._resolve_device()
-    if force and not resume and out.is_dir():
-        earlier = None  # a new run: nothing of the old record is kept
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     with fit_lock(out):  # one fit at a time writes into a run folder
+        # What another command did between the check above and taking the lock (a fit that finished here
+        # meanwhile is not replaced without --force).
+        earlier = refuse_occupied_out(out, resume=resume, force=force, locked=True)
+        if resume and earlier is not None and earlier["status"] == FINISHED:
+            return _load_run(out, "cpu")  # (load_run's reader's lock would wait for the one held here)
+        if force and not resume:
+            earlier = None
+        created = created and not any(out.iterdir())  # (another fit may have created it too, and finished)
         started = {
             "status": RUNNING,
             "model": model_name,
@@ -727,6 +746,17 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such folder. Give the --out folder of 'latentid fit'.")
+    read_run_info(path)  # first: it puts back what an interrupted --force set aside, under the fit's lock
+    if not path.is_dir() or ((path / STUDY_FILE).is_file() and not (path / RUN_FILE).is_file()):
+        return _load_run(path, device)  # no run folder (a study's is named as such whether it runs or not)
+    # Read under a reader's lock: a fit --force replacing the run meanwhile showed a reader a folder halfway
+    # through (run.json gone, model/ missing) with advice to delete it, or one fit's run.json with another's model.
+    with folder_lock(path, running_message(path), shared=True):
+        return _load_run(path, device)
+
+
+def _load_run(path: Path, device: str | None) -> Run:
+    """``load_run``'s reading of the folder ``path``, which exists (under its lock where it is a folder)."""
     info = read_run_info(path)
     checkpoints = info is None and path.is_dir() and any(path.glob("restart-*.pt"))
     if checkpoints and is_study_seed(path):

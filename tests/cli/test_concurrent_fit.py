@@ -38,3 +38,80 @@ def test_a_fit_into_a_folder_another_fit_is_writing_is_refused(tmp_path, small_s
     result = run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy")
     assert result.exit_code == 2 and "holds an interrupted fit" in result.stderr
     assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force").exit_code == 0
+
+
+def test_a_fit_that_finished_into_the_folder_after_the_check_is_not_replaced(tmp_path, small_simulation, monkeypatch):
+    """The occupied-folder check ran before the fit took the folder's lock and not again under it: a gmm fit that
+    finished into the same --out in between was replaced by the pca fit without --force, both saying 'Fitted'."""
+    import pytest
+
+    import latentid.runs as runs
+    from latentid.data.io import read_dataset
+    from latentid.errors import DataFileError
+
+    data, out, real_make_model = read_dataset(small_simulation), tmp_path / "run", runs.make_model
+
+    def another_fit_meanwhile(name, **params):
+        monkeypatch.setattr(runs, "make_model", real_make_model)
+        runs.fit_run("gmm", data, out)  # the other command, between this one's check and its lock
+        return real_make_model(name, **params)
+
+    monkeypatch.setattr(runs, "make_model", another_fit_meanwhile)
+    with pytest.raises(DataFileError, match="already holds a finished run"):
+        runs.fit_run("pca", data, out)
+    assert runs.load_run(out).info["model"] == "gmm"
+
+
+def test_a_fit_into_a_seed_folder_of_a_study_running_now_is_refused(tmp_path, small_simulation):
+    """The study locks its own folder, not its seed folders: `fit --force` into one moved the study's checkpoints
+    away mid-fit and deleted them, and the study later wrote its run over the user's."""
+    study = tmp_path / "study"
+    seed = study / "vade" / "seed-0"
+    seed.mkdir(parents=True)
+    (study / "study.json").write_text("{}")
+    (seed / "restart-1.pt").write_bytes(b"the study's")
+    with fit_lock(study):  # what the running `latentid experiment consistency --out study` holds
+        for extra in ([], ["--force"]):
+            result = run("fit", "--data", small_simulation, "--out", seed, "--model", "pca", *extra)
+            assert result.exit_code == 2 and "seed folder of the latentid study running now" in result.stderr
+            assert result.stderr.count("\n") == 1, result.stderr
+    assert [p.name for p in seed.iterdir()] == ["restart-1.pt"]
+
+
+def test_readers_neither_block_a_fit_nor_see_a_replacement_halfway(tmp_path, small_simulation):
+    """fit_in_progress asked with the fit's own exclusive lock, so a reader asking at the moment a fit started made
+    that fit be refused as 'another fit is writing'; and load_run read without a lock, so a fit --force halfway
+    through replacing the run showed it 'model/ is missing ... fit again with --force' (or one fit's run.json with
+    another's model)."""
+    import threading
+    import time
+
+    import pytest
+
+    from latentid._folder_lock import folder_lock
+    from latentid.errors import DataFileError
+    from latentid.runs import load_run
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca").exit_code == 0
+    with folder_lock(out, "busy", shared=True):  # a reader (load_run) holding the folder at this moment
+        assert not fit_in_progress(out)
+    released = threading.Event()
+
+    def reader():
+        with folder_lock(out, "busy", shared=True):
+            time.sleep(0.4)
+        released.set()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.1)
+    result = run("fit", "--data", small_simulation, "--out", out, "--model", "gmm", "--force")
+    thread.join()
+    assert result.exit_code == 0 and released.is_set(), result.output  # it waited for the reader, then fitted
+    with fit_lock(out):  # a fit --force halfway: the old model set aside, the new one not yet written
+        (out / "model").rename(tmp_path / "aside")
+        with pytest.raises(DataFileError, match="another latentid fit is writing into this folder now"):
+            load_run(out)
+        (tmp_path / "aside").rename(out / "model")
+    assert load_run(out).info["model"] == "gmm"
