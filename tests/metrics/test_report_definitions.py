@@ -1,0 +1,113 @@
+"""The report's scores against their definitions, recomputed here from numpy, scipy and scikit-learn on the
+report's own split: which rows fit, which score, how the directions are averaged. A mutation study found these
+definitions unguarded (a CCA scored on its fit rows, a max for a mean, a min for a max all passed the suite)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
+
+from latentid.metrics import consistency, identifiability_report, split_indices
+from latentid.metrics.alignment import CCAAlignment
+from latentid.metrics.facets import facet_cluster_report
+
+
+def _held_out_cca(t, h, split=0.5, seed=0):
+    """Mean correlation, on the held-out rows, of the canonical pairs fitted on the fit rows (k = min(m, m_hat))."""
+    fit, held = split_indices(len(t), split, seed, 4)
+
+    def whitener(a):
+        values, vectors = np.linalg.eigh(np.cov(a, rowvar=False))
+        return vectors / np.sqrt(values)
+
+    wt, wh = whitener(t[fit]), whitener(h[fit])
+    ct, ch = t[fit].mean(0), h[fit].mean(0)
+    u, _, vt = np.linalg.svd(((t[fit] - ct) @ wt).T @ ((h[fit] - ch) @ wh) / (len(fit) - 1))
+    k = min(t.shape[1], h.shape[1])
+    a, b = (t[held] - ct) @ wt @ u[:, :k], (h[held] - ch) @ wh @ vt.T[:, :k]
+    return float(np.mean([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(k)]))
+
+
+def _matched_mean(a, b):
+    """Mean |Pearson| of the 1:1 matching of a's and b's columns that maximises it (over min(m_a, m_b) pairs)."""
+    corr = np.abs(np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :])
+    rows, cols = linear_sum_assignment(-corr)
+    return float(corr[rows, cols].mean())
+
+
+def _weak(target, source, split=0.5, seed=0):
+    """Matched |Pearson| of target's held-out rows against source's, mapped by least squares fitted on the fit rows."""
+    fit, held = split_indices(len(target), split, seed, 4)
+    mapped = LinearRegression().fit(source[fit], target[fit]).predict(source[held])
+    return _matched_mean(target[held], mapped)
+
+
+@pytest.fixture(scope="module")
+def weak_signal():
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((60, 3))
+    z_hat = z @ rng.standard_normal((3, 3)) * 0.3 + rng.standard_normal((60, 3))
+    return z, z_hat
+
+
+def test_mcc_cca_is_scored_on_the_held_out_rows(weak_signal):
+    z, z_hat = weak_signal
+    out = identifiability_report(z, z_hat)
+    assert out["mcc_cca"] == pytest.approx(_held_out_cca(z, z_hat), abs=1e-8)
+    fit = split_indices(len(z), 0.5, 0, 4)[0]
+    on_fit_rows = CCAAlignment().fit(z[fit], z_hat[fit]).score(z[fit], z_hat[fit])
+    assert abs(out["mcc_cca"] - on_fit_rows) > 0.02  # this data tells the two apart
+
+
+def test_consistency_averages_both_directions_and_counts_cca_pairs_over_the_smaller_run():
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((300, 3))
+    b = np.column_stack([a @ rng.standard_normal((3, 5)) * 0.4 + rng.standard_normal((300, 5))])
+    out = consistency(a, b)
+    assert out["mcc_weak_a_to_b"] == pytest.approx(_weak(a, b), abs=1e-8)
+    assert out["mcc_weak_b_to_a"] == pytest.approx(_weak(b, a), abs=1e-8)
+    assert out["mcc_weak"] == pytest.approx((_weak(a, b) + _weak(b, a)) / 2, abs=1e-8)
+    assert out["mcc_cca"] == pytest.approx(_held_out_cca(a, b), abs=1e-8)  # 3 pairs over min(3, 5) = 3
+    held = split_indices(300, 0.5, 0, 4)[1]
+    assert out["mcc_strong"] == pytest.approx(_matched_mean(a[held], b[held]), abs=1e-8)
+
+
+def test_consistency_counts_a_collapsed_column_zero_in_mcc_strong():
+    rng = np.random.default_rng(13)
+    z = rng.standard_normal((300, 3))
+    collapsed = z.copy()
+    collapsed[:, 2] = 0.25
+    with pytest.warns(UserWarning, match="collapsed"):
+        out = consistency(z, collapsed)
+    assert out["mcc_strong"] == pytest.approx(2 / 3, abs=1e-8)  # two perfect pairs and one of correlation 0
+
+
+def test_with_every_learned_column_collapsed_affine_r2_is_that_of_the_fit_rows_mean():
+    rng = np.random.default_rng(14)
+    z = rng.standard_normal((60, 2))
+    fit, held = split_indices(60, 0.5, 0, 4)
+    with pytest.warns(UserWarning, match="collapsed"):
+        out = identifiability_report(z, np.zeros((60, 2)))
+    expected = r2_score(z[held], np.broadcast_to(z[fit].mean(0), z[held].shape))
+    assert out["affine_r2"] == pytest.approx(expected, abs=1e-10) and expected < -1e-3
+
+
+def test_cca_score_is_signed():
+    rng = np.random.default_rng(15)
+    t = rng.standard_normal((400, 2))
+    h = t + 0.1 * rng.standard_normal((400, 2))
+    cca = CCAAlignment().fit(t[:200], h[:200])
+    assert cca.score(t[200:], h[200:]) > 0.95
+    assert cca.score(t[200:], -h[200:]) < -0.95  # pairs that turned round on new rows count against
+
+
+def test_the_facet_cluster_accuracy_mean_is_the_mean_over_facets():
+    rng = np.random.default_rng(16)
+    c = rng.integers(0, 3, size=(400, 2))
+    labels = c.copy()
+    labels[:, 1] = rng.integers(0, 3, size=400)  # facet 0 exact, facet 1 chance
+    out = facet_cluster_report(c, labels, 0.5, 0)
+    per_facet = [out["facet0_cluster_acc"], out["facet1_cluster_acc"]]
+    assert per_facet[0] == 1.0 and per_facet[1] < 0.6
+    assert out["facet_cluster_acc_mean"] == pytest.approx(np.mean(per_facet))
