@@ -44,3 +44,11 @@ def test_vade_quality_ends_with_its_json_line(tmp_path):
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert last["benchmark"] == "vade_quality" and len(last["rows"]) == 1
     assert json.loads((tmp_path / "q.json").read_text()) == last
+
+
+def test_weak_mcc_conventions_ends_with_its_json_line():
+    done = run("weak_mcc_conventions.py", "--n", "400", "--dims", "3", "--scales", "0.2")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    pair = record["pairs"][0]
+    assert record["m"] == 3 and pair["scale"] == 0.2 and pair["mcc_weak"] > pair["mcc_cca"] > 0

@@ -68,8 +68,8 @@ def test_mnist_study_end_to_end(tmp_path, mnist_env, fits):
     vade, vae = results["models"]["vade"], results["models"]["vae"]
     assert [list(r) for r in vade["seeds"]] == [SEED_KEYS, SEED_KEYS]
     assert [list(r) for r in vae["seeds"]] == [["seed", "seconds"], ["seed", "seconds"]]
-    assert set(vade["cross_seed"]) == {"mcc_strong", "mcc_weak", "cluster_ari"}
-    assert set(vae["cross_seed"]) == {"mcc_strong", "mcc_weak"}
+    assert set(vade["cross_seed"]) == {"mcc_strong", "mcc_weak", "mcc_cca", "cluster_ari"}
+    assert set(vae["cross_seed"]) == {"mcc_strong", "mcc_weak", "mcc_cca"}
     for entry in (vade, vae):
         for figure in entry["cross_seed"].values():
             assert np.array(figure["matrix"]).shape == (2, 2) and -1 <= figure["mean"] <= 1
@@ -155,7 +155,9 @@ def test_consistency_of_a_vae(tmp_path, data_file):
     results = json.loads((out / "results.json").read_text())
     entry = results["models"]["vae"]
     assert [list(r) for r in entry["seeds"]] == [["seed", "seconds"], ["seed", "seconds"]]
-    assert set(entry["cross_seed"]) == {"mcc_strong", "mcc_weak"} and results["n_test"] == 100
+    assert set(entry["cross_seed"]) == {"mcc_strong", "mcc_weak", "mcc_cca"} and results["n_test"] == 100
+    mean_cca = f"{entry['cross_seed']['mcc_cca']['mean']:.3f}"
+    assert any("MCC CCA (mean over seed pairs)" in line and mean_cca in line for line in result.stdout.splitlines())
     assert {p.name for p in out.iterdir()} == {
         "study.json", "results.json", "latents_vae.png", "consistency_vae.png", "vae"
     }  # fmt: skip

@@ -83,6 +83,7 @@ def test_each_fit_sees_the_train_split_only_and_is_scored_on_the_test_split(tmp_
     cross = results["models"]["vade"]["cross_seed"]
     assert cross["mcc_strong"]["matrix"][0][1] == pytest.approx(consistency(z0, z1)["mcc_strong"])
     assert cross["mcc_weak"]["mean"] == pytest.approx(consistency(z0, z1)["mcc_weak"])
+    assert cross["mcc_cca"]["mean"] == pytest.approx(consistency(z0, z1)["mcc_cca"])  # ICE-BeeM's weak MCC
 
 
 def test_results_and_folder_layout(finished):
@@ -96,7 +97,7 @@ def test_results_and_folder_layout(finished):
         expected = keys if clusters else ["seed", "seconds"]
         assert [list(record) for record in entry["seeds"]] == [expected, expected]
         assert set(entry["cross_seed"]) == (
-            {"mcc_strong", "mcc_weak", "cluster_ari"} if clusters else {"mcc_strong", "mcc_weak"}
+            {"mcc_strong", "mcc_weak", "mcc_cca", "cluster_ari"} if clusters else {"mcc_strong", "mcc_weak", "mcc_cca"}
         )
         for figure in entry["cross_seed"].values():
             matrix = np.array(figure["matrix"])

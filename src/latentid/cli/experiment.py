@@ -169,6 +169,7 @@ def print_results(results: dict, out: Path) -> None:
     cross_labels = {
         "mcc_strong": "MCC strong (mean over seed pairs)",
         "mcc_weak": "MCC weak (mean over seed pairs)",
+        "mcc_cca": "MCC CCA (mean over seed pairs)",
         "cluster_ari": "cluster ARI (mean over seed pairs)",
     }
     for key, label in cross_labels.items():
