@@ -4,6 +4,7 @@ true log-likelihood's standard error and the at-truth ELBO's mean unguarded (tes
 
 import numpy as np
 import pytest
+import torch
 
 import latentid.gaps as gaps
 from latentid.data.synthetic import SyntheticSpec
@@ -48,3 +49,12 @@ def test_the_elbo_at_the_truth_is_the_mean_over_the_rows(monkeypatch):
     evaluated = per_row[-1]  # the last call: the held-out rows, after training
     assert evaluated.shape == (60,) and evaluated.std() > 0
     assert out["elbo"] == pytest.approx(float(evaluated.mean()), rel=1e-6)
+
+
+def test_the_gap_at_the_truth_trains_its_encoder_under_the_callers_no_grad():
+    gen = SyntheticSpec.create(depth=2, noise=0.05, seed=1).build()
+    x = gen.sample(200, random_state=1).x
+    with torch.no_grad():
+        out = gaps.amortisation_gap_at_truth(gen, x, x[:40], epochs=1)
+        assert not torch.is_grad_enabled()
+    assert np.isfinite(out["elbo"])

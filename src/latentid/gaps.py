@@ -24,6 +24,7 @@ from latentid.data.synthetic import SyntheticGenerator
 from latentid.errors import InvalidParameterError
 from latentid.models.base import LatentModel
 from latentid.models.elbo import elbo, iw_bound
+from latentid.models.fitting import own_torch_defaults
 from latentid.models.likelihoods import GaussianLikelihood
 from latentid.models.networks import GaussianEncoder, LatentModule
 from latentid.models.priors import MixturePrior
@@ -140,6 +141,16 @@ def amortisation_gap_at_truth(
     ``refined_gap_at_truth = true - refined_bound``. A gap at the truth that is large against the fitted
     model's ``likelihood_gap`` means the training objective, not the data, prefers a warped model.
     """
+    with own_torch_defaults(gradients=True):  # trains an encoder, whatever the caller's grad mode and dtype
+        return _gap_at_truth(
+            generator, x_train, x_eval, encoder_dims, epochs, batch_size, lr, refine_steps, iw_samples, seed, callback
+        )
+
+
+def _gap_at_truth(
+    generator, x_train, x_eval, encoder_dims, epochs, batch_size, lr, refine_steps, iw_samples, seed, callback
+) -> dict[str, float]:
+    """``amortisation_gap_at_truth``'s work, under latentid's torch defaults."""
     _check_noise(generator)
     module = true_model_module(generator, encoder_dims, seed)
     gen = torch.Generator().manual_seed(seed)

@@ -45,7 +45,14 @@ from latentid.models.feature_names import (
     saved_names,
 )
 from latentid.models.fit_memory import check_fit_memory, fit_memory_need
-from latentid.models.fitting import fit_restarts, resolve_batch_size, standardizes, tensor_of, torch_threads
+from latentid.models.fitting import (
+    fit_restarts,
+    own_torch_defaults,
+    resolve_batch_size,
+    standardizes,
+    tensor_of,
+    torch_threads,
+)
 from latentid.models.likelihoods import make_likelihood
 from latentid.models.networks import ACTIVATIONS, GaussianEncoder, LatentModule, build_decoder, default_decoder_widths
 from latentid.models.priors import Prior
@@ -307,7 +314,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
         # previous fit's networks gave wrong latents.
         before = dict(vars(self))
         try:
-            self._fit(X, u)
+            with own_torch_defaults(gradients=True):
+                self._fit(X, u)
         except BaseException:
             vars(self).clear()
             vars(self).update(before)
@@ -607,7 +615,12 @@ class LatentModel(TransformerMixin, BaseEstimator):
         Called on the base class it returns whichever model the folder holds; called on a model class
         it refuses a folder holding another class.
         """
-        path = Path(path).expanduser()
+        with own_torch_defaults():  # the networks in float32, as they were fitted, whatever the caller's default
+            return cls._load(Path(path).expanduser(), device)
+
+    @classmethod
+    def _load(cls, path: Path, device: str | None) -> LatentModel:
+        """``load``'s work, under latentid's torch defaults."""
         config = ckpt.read_run_config(path)
         name = config.get("class")
         target = LatentModel._registry.get(name)

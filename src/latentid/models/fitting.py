@@ -60,6 +60,24 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+@contextlib.contextmanager
+def own_torch_defaults(gradients: bool = False) -> Iterator[None]:
+    """float32 as torch's default dtype (and with ``gradients``, autograd on) while latentid builds or fits a
+    model, whatever the caller set: under ``torch.set_default_dtype(torch.float64)`` a seeded fit gave another
+    model, and under ``torch.no_grad()`` it failed with torch's 'element 0 of tensors does not require grad'.
+    The caller's settings are back afterwards."""
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        if gradients:
+            with torch.inference_mode(False), torch.enable_grad():
+                yield
+        else:
+            yield
+    finally:
+        torch.set_default_dtype(dtype)
+
+
 def data_fingerprint(X: np.ndarray) -> str:
     """A short SHA-256 of the array's shape and bytes (to refuse resuming on other data)."""
     digest = hashlib.sha256(str(X.shape).encode())
