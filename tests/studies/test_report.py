@@ -6,6 +6,8 @@ import math
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+
 from latentid.experiments.report import FigureWriter, Html, table, write_html_report
 from latentid.studies.report import level_text, write_study_report
 
@@ -326,9 +328,9 @@ def test_tables_escape_their_cells_but_not_html_cells():
 
 
 def _figure():
-    from latentid.experiments.report import pyplot
+    from latentid.experiments.report import subplots
 
-    fig, ax = pyplot().subplots()
+    fig, ax = subplots()
     ax.plot([0, 1], [0, 1])
     return fig
 
@@ -456,3 +458,28 @@ def test_runs_on_a_data_set_without_the_axis_are_left_out_of_its_figure(make_row
     assert {run.key for run in subset} == {"s1", "s3"} and "Runs on mnist, which has no depth, are left out" in words
     alone, said = _axis_subset(_parse_runs(rows), "depth", ["depth"])
     assert len(alone) == 2 and "left out" not in said
+
+
+def test_figures_leave_the_calling_programs_matplotlib_backend_alone(tmp_path, recwarn):
+    """matplotlib.use('Agg', force=False) switched a notebook's or GUI's backend to Agg (force=False only quiets
+    import errors), so its own figures stopped showing; and an alignment figure without labels warned 'No data for
+    colormapping'."""
+    import matplotlib
+
+    from latentid.experiments.consistency_plots import consistency_figure, latents_figure, save_png
+    from latentid.experiments.report import alignment_figure, curves_figure
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        z = np.random.default_rng(0).normal(size=(50, 2))
+        FigureWriter().html(alignment_figure(z, {"fit": z}), "aligned")
+        FigureWriter().html(curves_figure({"a": [1.0, 2.0]}), "curves")
+        save_png(latents_figure(z, np.arange(50) % 3, "latents"), tmp_path / "latents.png")
+        matrix = np.array([[1.0, 0.5], [0.5, 1.0]])
+        save_png(consistency_figure(matrix, matrix, "agreement"), tmp_path / "consistency.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert (tmp_path / "latents.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [w for w in recwarn if "colormapping" in str(w.message)]

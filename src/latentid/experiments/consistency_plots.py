@@ -1,4 +1,5 @@
-"""The seed-consistency study's two figures, as PNG files written atomically (matplotlib's Agg backend).
+"""The seed-consistency study's two figures, as PNG files written atomically (drawn without pyplot, so the
+calling program's matplotlib backend is left alone).
 
 - ``latents_<model>.png``: seed 0's test latents in 2-D (the first two principal components), coloured
   by class (by predicted cluster, or one colour, when the data have no labels);
@@ -14,15 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from latentid._atomic import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from latentid.experiments.report import subplots
 
 
 def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,14 +36,15 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def latents_figure(z: np.ndarray, colours: np.ndarray | None, title: str, colour_label: str = "class"):
     """Scatter of the 2-D PCA of z (n, m), coloured by ``colours`` (n,) int labels (None: one colour)."""
-    plt = _pyplot()
     coords, shares = pca_2d(z)
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    fig, ax = subplots(figsize=(5.2, 4.6))
     if colours is None:
         ax.scatter(coords[:, 0], coords[:, 1], s=3, alpha=0.5, color="C0", linewidths=0)
     else:
         classes = np.unique(colours)
-        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        from matplotlib import colormaps
+
+        cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
         for i, value in enumerate(classes):
             rows = colours == value
             ax.scatter(
@@ -67,9 +61,8 @@ def latents_figure(z: np.ndarray, colours: np.ndarray | None, title: str, colour
 
 def consistency_figure(strong: np.ndarray, weak: np.ndarray, title: str):
     """Two heat maps side by side: pairwise strong and weak MCC, each (S, S) with 1 on the diagonal."""
-    plt = _pyplot()
     n = len(strong)
-    fig, axes = plt.subplots(1, 2, figsize=(4.0 + 0.9 * n, 2.3 + 0.45 * n), squeeze=False)
+    fig, axes = subplots(1, 2, figsize=(4.0 + 0.9 * n, 2.3 + 0.45 * n), squeeze=False)
     for ax, values, name in zip(axes[0], (strong, weak), ("strong MCC", "weak MCC (affine)"), strict=True):
         values = np.asarray(values, dtype=float)
         image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis")
@@ -89,13 +82,9 @@ def consistency_figure(strong: np.ndarray, weak: np.ndarray, title: str):
 
 
 def save_png(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as a PNG at ``path`` atomically and close it."""
-    plt = _pyplot()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    """Write ``fig`` as a PNG at ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return Path(path)
 
 

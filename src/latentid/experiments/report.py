@@ -31,7 +31,7 @@ __all__ = [
     "curves_figure",
     "format_value",
     "page",
-    "pyplot",
+    "subplots",
     "table",
     "write_html_report",
     "write_page",
@@ -150,14 +150,16 @@ def write_page(path: str | Path, title: str, body: Iterable[str]) -> Path:
     return path
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (unless a backend was chosen already)."""
-    import matplotlib
+def subplots(rows: int = 1, cols: int = 1, *, figsize=None, layout=None, squeeze: bool = True):
+    """A figure and its axes, as ``pyplot.subplots`` gives them, drawn without pyplot: the calling program's
+    matplotlib backend (a notebook's inline one, a GUI's) is left as it was, and nothing needs closing. The
+    figure saves to any file format matplotlib writes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize, layout=layout)
+    FigureCanvasAgg(fig)  # its own canvas (draw() lays it out), not pyplot's backend
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
 
 
 def _slug(text: str) -> str:
@@ -220,7 +222,6 @@ class FigureWriter:
             buffer = io.BytesIO()
             fig.savefig(buffer, format=fmt, dpi=self.dpi, bbox_inches="tight", metadata=_METADATA[fmt])
             out[fmt] = buffer.getvalue()
-        pyplot().close(fig)
         return out
 
     def html(self, fig, title: str, caption: str | None = None, *, stem: str | None = None, heading: int = 3) -> str:
@@ -260,15 +261,13 @@ def alignment_figure(z_true: np.ndarray, aligned: Mapping[str, np.ndarray], labe
     z_true : ndarray of shape (n, m); aligned[name] : ndarray of shape (n, m), already mapped
     into the true coordinates (e.g. by the affine alignment fitted on another split).
     """
-    plt = pyplot()
     m = z_true.shape[1]
-    fig, axes = plt.subplots(len(aligned), m, figsize=(3.2 * m, 3.0 * len(aligned)), squeeze=False)
+    fig, axes = subplots(len(aligned), m, figsize=(3.2 * m, 3.0 * len(aligned)), squeeze=False)
+    colours = {"c": labels, "cmap": "tab10"} if labels is not None else {"c": "C0"}  # a colour map needs values
     for row, (name, z_hat) in enumerate(aligned.items()):
         for j in range(m):
             ax = axes[row, j]
-            ax.scatter(
-                z_true[:, j], z_hat[:, j], s=2, alpha=0.4, c=labels if labels is not None else "C0", cmap="tab10"
-            )
+            ax.scatter(z_true[:, j], z_hat[:, j], s=2, alpha=0.4, **colours)
             lo, hi = np.percentile(z_true[:, j], [0.5, 99.5])
             ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
             ax.set_title(f"{name}: z[{j}]", fontsize=9)
@@ -280,8 +279,7 @@ def alignment_figure(z_true: np.ndarray, aligned: Mapping[str, np.ndarray], labe
 
 def curves_figure(histories: Mapping[str, Sequence[float]], ylabel: str = "validation ELBO per sample"):
     """One line per run: values per epoch."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(figsize=(6, 3.5))
     for name, values in histories.items():
         if len(values):
             ax.plot(np.arange(1, len(values) + 1), values, label=name)

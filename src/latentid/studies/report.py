@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentid.experiments.report import FigureWriter, Html, format_value, pyplot, short_float, table, write_page
+from latentid.experiments.report import FigureWriter, Html, format_value, short_float, subplots, table, write_page
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -350,12 +350,11 @@ def _axis_figure(runs: Sequence[_Run], axis: str, metrics: Sequence[str], models
     shown = [m for m in metrics if any(run.finished and _finite([run.metrics.get(m)]) for run in runs)]
     if not shown:
         return None
-    plt = pyplot()
     from matplotlib.transforms import ScaledTranslation
 
     cols = min(3, len(shown))
     rows = math.ceil(len(shown) / cols)
-    fig, grid = plt.subplots(rows, cols, figsize=(3.7 * cols + 1.6, 2.9 * rows), squeeze=False, layout="constrained")
+    fig, grid = subplots(rows, cols, figsize=(3.7 * cols + 1.6, 2.9 * rows), squeeze=False, layout="constrained")
     dodge = {model: (i - (len(models) - 1) / 2) * 3.0 for i, model in enumerate(models)}  # points, so lines that
     for ax, metric in zip(grid.flat, shown, strict=False):  # coincide stay apart, on a log axis too
         for model in models:
@@ -418,10 +417,9 @@ def _mcc_figure(runs: Sequence[_Run], models: Sequence[str], colors):
     every = [v for points in pairs.values() for p in points for v in p]
     lo, hi = min(min(every), 0.0), max(max(every), 1.0)
     pad = 0.03 * (hi - lo)
-    plt = pyplot()
     cols = min(4, len(pairs))
     rows = math.ceil(len(pairs) / cols)
-    fig, grid = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False, layout="constrained")
+    fig, grid = subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False, layout="constrained")
     gaps = {}
     for ax, (model, points) in zip(grid.flat, pairs.items(), strict=False):
         strong, weak = np.array(points).T
