@@ -126,21 +126,6 @@ def aux_values(data: Dataset, aux: str) -> np.ndarray:
     return values
 
 
-def labels_as_continuous_u(u: np.ndarray) -> str | None:
-    """A note when ``--aux u`` (n, d) looks like labels: one column of few whole numbers. It is fitted as a
-    continuous u (an MLP prior of u), where ``fit(X, u=labels)`` in Python, and ``--aux c``, would one-hot
-    encode labels (a table of one mean and variance per label)."""
-    if u.shape[1] != 1 or not np.all(u == np.round(u)):
-        return None
-    distinct = np.unique(u).size
-    if distinct > min(JOINT_LABEL_BASE, len(u) // 2):
-        return None
-    return (
-        f"u has one column of {distinct} whole-number values, fitted as a continuous u (the prior an MLP of u). "
-        "If they are labels, store them as 'c' and use --aux c: one mean and variance per label."
-    )
-
-
 def joint_labels(columns: np.ndarray, source: str) -> np.ndarray:
     """One label per row from J label columns (n, J), the same for the same labels in every file:
     (c_1, ..., c_J) -> sum_j c_j * 1000^(J - j), so (2, 3) is 2003. Numbering the label tuples found in one
@@ -432,7 +417,6 @@ def fit_run(
             else f"--aux applies only to --model ivae (a {model_name} reads x alone)."
         )
     inputs = {} if aux is None else {"u": aux_values(data, aux)}
-    aux_note = labels_as_continuous_u(inputs["u"]) if aux == "u" else None
     deep = model_name in DEEP_MODELS
     run_control = {"checkpoint_dir": str(out.resolve()), "resume": resume, "callback": callback} if deep else {}
     model = make_model(model_name, **run_control, **params)
@@ -488,8 +472,6 @@ def fit_run(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)  # (ConvergenceWarning is one)
-                if aux_note:
-                    warnings.warn(aux_note, LatentIDWarning, stacklevel=1)
                 model.fit(data.x, **inputs)
         except BaseException as exc:
             # A fit refused before it trained leaves nothing behind; one that trained keeps its

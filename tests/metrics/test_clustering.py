@@ -164,3 +164,15 @@ def test_labels_too_many_to_match_in_memory_are_refused_in_words(monkeypatch):
     with pytest.raises(InvalidParameterError, match="Matching 1,000 clusters to 1,000 classes needs about"):
         cluster_report(ids, ids[::-1].copy())
     assert cluster_report(ids % 3, ids % 3)["cluster_acc"] == 1.0  # a few classes still fit
+
+
+def test_labels_held_as_python_objects_are_read_as_the_numbers_they_are():
+    """pandas' astype(object) keeps ints as objects: refused as 'must hold integer or string labels; got objects
+    of type(s) int', which contradicted itself."""
+    import pandas as pd
+
+    truth = np.random.default_rng(0).integers(0, 3, 60)
+    for labels in (truth.astype(object), pd.Series(truth).astype(object), [int(v) for v in truth]):
+        assert cluster_report(truth, labels)["cluster_acc"] == 1.0
+    with pytest.raises(InvalidDataError, match="int, str"):
+        cluster_report(truth, np.array([1, "a"] * 30, dtype=object))

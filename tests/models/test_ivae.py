@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -404,3 +405,34 @@ def test_class_names_as_u_are_labels_seen_at_fit(gmm_data, tmp_path):
         model.transform(x[:2], u=np.array([0, 1]))
     with pytest.raises(InvalidDataError, match="no label at row 1"):
         IVAE(**TINY).fit(x[:4], u=np.array(["cat", None, "dog", "cat"], dtype=object))
+
+
+def test_u_as_booleans_a_tensor_in_a_graph_or_a_sparse_matrix(gmm_data):
+    """A bool u was refused as 'got bool values that are not [integer labels]'; a torch u in a graph raised torch's
+    'Can't call numpy() on Tensor that requires grad'; a sparse u said 'must have 300 rows ... got shape ()'."""
+    import scipy.sparse
+
+    x, _, c = gmm_data
+    as_bool = IVAE(**TINY).fit(x, u=c > 1)
+    assert as_bool.aux_categories_ == [0, 1]
+    as_ints = IVAE(**TINY).fit(x, u=(c > 1).astype(int))
+    np.testing.assert_array_equal(as_bool.transform(x, u=c > 1), as_ints.transform(x, u=(c > 1).astype(int)))
+    matrix = np.random.default_rng(1).normal(size=(len(x), 2)).astype(np.float32)
+    in_graph = IVAE(**TINY).fit(x, u=torch.tensor(matrix, requires_grad=True))
+    plain = IVAE(**TINY).fit(x, u=matrix)
+    np.testing.assert_array_equal(in_graph.transform(x, u=matrix), plain.transform(x, u=matrix))
+    with pytest.raises(InvalidDataError, match=r"u is a sparse matrix.*u\.toarray\(\)"):
+        IVAE(**TINY).fit(x, u=scipy.sparse.csr_matrix(matrix))
+
+
+def test_labels_given_as_one_column_are_fitted_as_a_continuous_u_with_a_warning(gmm_data):
+    """(n, 1) whole numbers (a one-column DataFrame of labels) are a continuous u, a fit unlike that of the
+    same labels as (n,): the command line said so, Python did not."""
+    x, _, c = gmm_data
+    with pytest.warns(UserWarning, match=r"4 whole-number values, fitted as a continuous u.*u=labels"):
+        model = IVAE(**TINY).fit(x, u=c[:, None])
+    assert model.aux_categories_ is None and model.aux_dim_ == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        IVAE(**TINY).fit(x, u=np.random.default_rng(2).normal(size=(len(x), 1)))  # a measurement: no warning
+    assert not [w for w in caught if "continuous u" in str(w.message)]

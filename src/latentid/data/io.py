@@ -89,6 +89,16 @@ class Dataset:
 IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their root mean square are the same
 
 
+def dense_array(values, name: str) -> np.ndarray:
+    """``values`` as a numpy array; a sparse matrix refused (InvalidDataError naming ``name``), a torch tensor taken
+    out of its graph and off its device (numpy's conversion refused those with torch's RuntimeError)."""
+    if scipy.sparse.issparse(values):
+        raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
+    if hasattr(values, "detach") and hasattr(values, "requires_grad"):
+        values = values.detach().cpu()
+    return np.asarray(values)
+
+
 def validate_matrix(
     values, name: str = "X", *, min_samples: int = 2, dtype=np.float32, fitted_spread: float | None = None
 ) -> np.ndarray:
@@ -97,11 +107,7 @@ def validate_matrix(
     ``fitted_spread``: for data given to a fitted model, the spread of the data it was fitted on, which a value's
     rounding in the cast is judged against (else the spread of ``values`` themselves: rows given to a fitted model
     may lie as close together as they like, as long as the model can tell them apart)."""
-    if scipy.sparse.issparse(values):
-        raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
-    if hasattr(values, "detach") and hasattr(values, "requires_grad"):  # a torch tensor: one in a graph, or on a GPU,
-        values = values.detach().cpu()  # refused numpy's conversion with torch's RuntimeError
-    arr = np.asarray(values)
+    arr = dense_array(values, name)
     if arr.dtype == object:  # e.g. a pandas frame of mixed columns: numbers in it are read as numbers
         try:
             arr = arr.astype(np.float64)

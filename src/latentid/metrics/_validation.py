@@ -69,6 +69,8 @@ def check_labels(values, name: str, *, min_samples: int = MIN_SAMPLES) -> np.nda
     if arr.dtype == object:  # pandas keeps strings (and a categorical's values) as Python objects
         if arr.size and all(isinstance(v, str) for v in arr):
             arr = arr.astype(str)
+        elif arr.size and all(isinstance(v, (int, float, np.integer, np.floating)) for v in arr):
+            arr = arr.astype(np.float64)  # numbers held as objects (pandas' astype(object)): whole ones are labels
         else:
             kinds = sorted({type(v).__name__ for v in arr})
             raise InvalidDataError(

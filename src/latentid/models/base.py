@@ -31,7 +31,7 @@ from latentid import checkpoint as ckpt
 from latentid._random import numpy_rng
 from latentid._warnings import caller_stacklevel
 from latentid.checkpoint import jsonable
-from latentid.data.io import refuse_identical_rows, validate_matrix
+from latentid.data.io import dense_array, refuse_identical_rows, validate_matrix
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, LatentIDWarning, NotFittedError
 from latentid.metrics.activity import inactive_dimensions, latent_signal_to_noise
 from latentid.models import params as P
@@ -361,7 +361,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         data less than the encoder's posterior sd (``metrics.activity``), read on up to 2,048 of the rows X
         (n, n_features) it was fitted on."""
         rows = slice(0, ACTIVITY_ROWS)
-        x = self._tensor_of(X[rows], None if u is None else np.asarray(u)[rows])  # X: the array fit validated
+        x = self._tensor_of(X[rows], None if u is None else dense_array(u, "u")[rows])  # X: the array fit validated
         means = self._batched(lambda b: self.module_.encoder(b)[0], x).cpu().double().numpy()
         sds = self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().double().numpy()
         reach = float(np.abs(means).max(initial=0.0))

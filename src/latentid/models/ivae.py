@@ -20,7 +20,7 @@ import torch
 
 from latentid._memory import check_memory
 from latentid._warnings import caller_stacklevel
-from latentid.data.io import validate_matrix
+from latentid.data.io import dense_array, validate_matrix
 from latentid.errors import InvalidDataError, InvalidParameterError, LatentIDWarning
 from latentid.models import params as P
 from latentid.models.base import COMMON_CONSTRAINTS, REFINE_SAMPLES, LatentModel
@@ -211,7 +211,9 @@ class IVAE(LatentModel):
                 f"{name} needs the auxiliary variable u beside X: pass u= (labels (n_samples,) or a matrix "
                 "(n_samples, aux_dim)); at the command line, --aux c uses the data set's labels."
             )
-        arr = np.asarray(u)
+        arr = dense_array(u, "u")
+        if arr.dtype == bool:  # two labels, as the metrics read them
+            arr = arr.astype(np.int64)
         if arr.ndim not in (1, 2) or arr.shape[0] != n_rows:
             raise InvalidDataError(f"u must have {n_rows} rows, one per row of X; got shape {arr.shape}.")
         if arr.ndim == 1 and arr.dtype.kind in "USO" and not _numbers_as_objects(arr):
@@ -252,6 +254,9 @@ class IVAE(LatentModel):
         if fitting:
             self.aux_categories_ = None
             self.aux_dim_ = matrix.shape[1]
+            note = labels_as_continuous_u(matrix)
+            if note:
+                warnings.warn(note, LatentIDWarning, stacklevel=caller_stacklevel())
         elif getattr(self, "aux_categories_", None) is not None:
             raise InvalidDataError(f"this {name} was fitted with labels as u; pass labels (n_samples,) again.")
         elif matrix.shape[1] != self.aux_dim_:
@@ -347,3 +352,22 @@ class IVAE(LatentModel):
         U = torch.from_numpy(self._aux_matrix(u, n_rows, fitting=False)).to(self.module_.x_shift.device)
         prior = self.module_.prior.given(U)
         return prior.loc.cpu().double().numpy(), prior.var.cpu().double().numpy()
+
+
+def labels_as_continuous_u(u: np.ndarray) -> str | None:
+    """A warning when u (n, d) looks like labels: one column of few whole numbers. It is fitted as a continuous u
+    (an MLP prior of u), where labels given as one label per row (n,), or ``--aux c`` at the command line, are
+    one-hot encoded (a table of one mean and variance per label): the fits differ."""
+    if u.shape[1] != 1 or not np.all(u == np.round(u)):
+        return None
+    distinct = np.unique(u).size
+    if distinct > min(CONTINUOUS_U_LABELS, len(u) // 2):
+        return None
+    return (
+        f"u has one column of {distinct} whole-number values, fitted as a continuous u (the prior an MLP of u). If "
+        "they are labels, pass them as one label per row (u=labels, shape (n_samples,)); at the command line, store "
+        "them as 'c' and use --aux c: one mean and variance per label."
+    )
+
+
+CONTINUOUS_U_LABELS = 1000  # more distinct whole numbers than this in one column read as a measurement
