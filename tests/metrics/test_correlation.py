@@ -149,3 +149,30 @@ def test_mcc_of_latents_at_extreme_scales_is_that_of_the_latents(scale):
     z = np.random.default_rng(0).normal(size=(100, 2))
     assert mcc(z * scale, z).score == pytest.approx(1.0)
     assert mcc(z * scale, z, method="spearman").score == pytest.approx(1.0)
+
+
+def test_cross_correlation_checks_what_it_is_given():
+    """It is public (metrics.__all__) but read anything: a NaN gave a NaN matrix, rows that differ in number a
+    numpy shape error, a tensor in a graph torch's RuntimeError."""
+    import torch
+
+    from latentid.errors import InvalidDataError
+    from latentid.metrics import cross_correlation
+
+    a = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(InvalidDataError, match="NaN"):
+        cross_correlation(np.where(a > 1.5, np.nan, a), a)
+    with pytest.raises(InvalidDataError, match="rows"):
+        cross_correlation(a, a[:20])
+    in_graph = cross_correlation(torch.tensor(a, requires_grad=True), a)
+    np.testing.assert_allclose(np.diag(in_graph), 1.0)
+    assert cross_correlation(np.column_stack([a[:, 0], np.ones(30)]), a)[1].tolist() == [0.0, 0.0]
+
+
+def test_prior_recovery_refuses_an_alignment_that_is_not_finite():
+    from latentid.errors import InvalidParameterError
+    from latentid.metrics import prior_recovery
+
+    prior = {"weights": np.full(2, 0.5), "means": np.array([[0.0, 0.0], [2.0, 0.0]]), "covariances": np.ones((2, 2))}
+    with pytest.raises(InvalidParameterError, match="finite"):
+        prior_recovery(prior, prior, (np.full((2, 2), np.nan), np.zeros(2)))

@@ -269,3 +269,20 @@ def test_evaluate_latents_reads_classes_given_as_a_list():
     data = SimpleNamespace(x=z.tolist(), z=z, c=classes)
     out = evaluate_latents(z, data, labels=np.array(classes))
     assert out["cluster_acc"] == 1.0 and out["affine_r2"] == pytest.approx(1.0)
+
+
+def test_evaluate_latents_names_labels_that_are_no_column_of_labels_and_counts_samples_without_x():
+    """A scalar or a (1, n) matrix of labels raised numpy's IndexError or said 'has 1 entries'; a Dataset
+    without x (or with a sparse one) raised "object of type 'NoneType' has no len()"."""
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    z, c = rng.normal(size=(60, 2)), rng.integers(0, 3, 60)
+    data = Dataset(x=rng.normal(size=(60, 4)), z=z, c=c)
+    for labels in (np.int64(1), np.asmatrix(c)):
+        with pytest.raises(InvalidDataError, match="one label per sample"):
+            evaluate_latents(z, data, labels=labels)
+    with pytest.raises(InvalidDataError, match=r"sparse matrix.*\.toarray\(\)"):
+        evaluate_latents(z, data, labels=scipy.sparse.csr_matrix(c[:, None]))
+    assert evaluate_latents(z, Dataset(x=None, z=z, c=c), labels=c)["cluster_acc"] == 1.0
+    assert evaluate_latents(z, Dataset(x=scipy.sparse.csr_matrix(data.x), z=z))["mcc_strong"] == pytest.approx(1.0)

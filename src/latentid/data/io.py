@@ -93,7 +93,7 @@ def dense_array(values, name: str) -> np.ndarray:
     """``values`` as a numpy array; a sparse matrix refused (InvalidDataError naming ``name``), a torch tensor taken
     out of its graph and off its device (numpy's conversion refused those with torch's RuntimeError)."""
     if scipy.sparse.issparse(values):
-        raise InvalidDataError(f"{name} is a sparse matrix; latentid's models need dense data. Pass {name}.toarray().")
+        raise InvalidDataError(f"{name} is a sparse matrix; latentid needs dense arrays. Pass it as .toarray().")
     if hasattr(values, "detach") and hasattr(values, "requires_grad"):
         values = values.detach().cpu()
     return np.asarray(values)

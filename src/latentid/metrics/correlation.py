@@ -73,14 +73,17 @@ def _check_method(method: str) -> str:
 
 
 def cross_correlation(a: np.ndarray, b: np.ndarray, method: str = "pearson") -> np.ndarray:
-    """Signed correlation between every column of ``a`` and every column of ``b`` (no validation).
+    """Signed correlation between every column of ``a`` and every column of ``b``.
 
-    a : ndarray of shape (n_samples, d_a); b : ndarray of shape (n_samples, d_b), both finite.
+    a : array-like of shape (n_samples, d_a); b : array-like of shape (n_samples, d_b), both finite, with the
+    same rows (InvalidDataError otherwise). A constant column correlates 0 with everything.
     Returns an ndarray of shape (d_a, d_b). Spearman is Pearson on the ranks of each column from
     scipy.stats.rankdata (ties get their average rank); both are vectorised over samples.
     """
     _check_method(method)
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a = check_latents(a, "a", min_samples=2, allow_constant=True)
+    b = check_latents(b, "b", min_samples=2, allow_constant=True)
+    check_same_rows(a, b, "a", "b")
     if method == "spearman":
         a = rankdata(a, axis=0)
         b = rankdata(b, axis=0)

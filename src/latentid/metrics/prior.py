@@ -83,6 +83,10 @@ def _as_affine(alignment) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.shape != (a.shape[0],):
         raise InvalidParameterError(f"alignment A must be (m, m_hat) and b (m,); got A {a.shape} and b {b.shape}.")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise InvalidParameterError(
+            "alignment A and b must be finite; got NaN or inf. Fit the alignment again on finite latents."
+        )
     return a, b
 
 

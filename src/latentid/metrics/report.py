@@ -14,9 +14,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 from sklearn.metrics import r2_score
 
 from latentid._warnings import caller_stacklevel
+from latentid.data.io import dense_array
 from latentid.errors import InvalidDataError, LatentIDWarning
 from latentid.metrics._validation import (
     MIN_SAMPLES,
@@ -361,6 +363,16 @@ def consistency(z_a, z_b, split: float = 0.5, seed: int = 0) -> dict:
     return out
 
 
+def _sample_count(dataset, z_true, classes) -> int:
+    """How many samples ``dataset`` holds: the rows of its x, or of its z or c where x is absent or no array."""
+    for part in (getattr(dataset, "x", None), z_true, classes):
+        if scipy.sparse.issparse(part):
+            return part.shape[0]
+        if part is not None and np.ndim(part) >= 1:
+            return len(part)
+    raise InvalidDataError("the data set holds no samples: give it x (n_samples, n_features), z or c.")
+
+
 def _one_facet_as_labels(labels: np.ndarray) -> np.ndarray:
     """(n, 1) labels (one facet, e.g. ``simulate --facets 2:3`` or a one-facet MFC-VAE) as (n,): one facet is one
     mixture, scored by the mixture's keys (cluster_acc ...), not as facet 0."""
@@ -422,7 +434,7 @@ def evaluate_latents(
             "use a data file with 'c' (an .npz key) or drop --labels."
         )
     z_hat = check_latents(z_hat, latents_name, allow_constant=True)
-    n_data = len(dataset.x)
+    n_data = _sample_count(dataset, z_true, classes)
     if z_hat.shape[0] != n_data:
         raise InvalidDataError(
             f"{latents_name} has {z_hat.shape[0]} rows but {source} has {n_data} samples; "
@@ -441,7 +453,12 @@ def evaluate_latents(
             z_true_scaled = unit_scaled(check_latents(z_true, "z_true"))
             out.update(facet_affine_r2(z_true_scaled, unit_scaled(z_used), facet_blocks, split, seed))
     if labels is not None:
-        labels = _one_facet_as_labels(np.asarray(labels))
+        labels = _one_facet_as_labels(dense_array(labels, labels_name))
+        if labels.ndim == 0 or (labels.ndim == 2 and labels.shape[0] == 1 and n_data > 1):
+            raise InvalidDataError(
+                f"{labels_name} must hold one label per sample, shape (n_samples,) or (n_samples, J); got shape "
+                f"{labels.shape}."
+            )
         if labels.shape[0] != n_data:
             raise InvalidDataError(
                 f"{labels_name} has {labels.shape[0]} entries but {source} has {n_data} samples; "
