@@ -596,3 +596,24 @@ def test_a_text_table_larger_than_memory_is_refused_from_its_size(tmp_path, monk
     monkeypatch.setattr(latentid._memory, "available_bytes", lambda: 50_000)  # 7 x 8,006 does not fit
     with pytest.raises(InvalidParameterError, match=rf"d{suffix}: 8,006 bytes of text needs about"):
         read_dataset(path)
+
+
+def test_a_data_file_replaced_after_it_was_read_is_not_hashed_as_the_data_read(tmp_path):
+    """run.json recorded the sha256 of the file found when the fit began, after x was read: a file replaced in
+    between (simulate --force, an atomic mv) gave a model fitted on one file the hash of another, which later
+    evaluate --run and --resume accepted as its data."""
+    import os
+
+    from latentid.data.provenance import data_provenance, file_sha256
+    from latentid.errors import DataFileError
+
+    path, other = tmp_path / "d.npz", tmp_path / "other.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.normal(size=(20, 3)).astype(np.float32))
+    np.savez(other, x=rng.normal(size=(20, 3)).astype(np.float32))
+    data = read_dataset(path)
+    assert data_provenance(data)["sha256"] == file_sha256(path)  # unchanged: hashed as before
+    os.replace(other, path)  # another command replaced it after the read
+    with pytest.raises(DataFileError, match="changed while latentid read it"):
+        data_provenance(data)
+    assert data_provenance(read_dataset(path))["sha256"] == file_sha256(path)

@@ -513,6 +513,7 @@ def evaluate(
     with runs_columns_named(recorded):
         dataset = load_data(data, data_split, data_dir, x_columns, header)
     _check_split(split, len(dataset.x))
+    data_record = _data_record(data, data_split, dataset)  # hashed now: the bytes just read, not a later file
     z_hat, run_labels, loaded = _learned_latents(latents, run, dataset, refine, seed)
     if labels is not None and run_labels is not None:
         raise InvalidParameterError(
@@ -560,7 +561,6 @@ def evaluate(
             "no facet{j}_affine_r2: the file does not record which columns of z belong to which facet (files "
             "written by 'latentid simulate --facets' do)"
         )
-    data_record = _data_record(data, data_split, dataset)
     notes += _fit_data_note(loaded, data_record)
     notes += _labels_note(labels, predicted, dataset, loaded)
     activity = _latent_activity(loaded, dataset, z_hat, refine)

@@ -22,6 +22,7 @@ is guessed (``_detect_header``) unless ``header`` (the ``--header`` flag) says.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -74,6 +75,8 @@ class Dataset:
     x_names : the names of x's columns, in order, for a table read with a header (CSV, Parquet); else None
     notes : one line per file saying what the reader decided for the user (columns read as z/c/u
         rather than x, a row index dropped, columns ignored); the command line prints it as ``note:``
+    file_state : for a data set read from a file, the file's (inode, size, mtime in ns) when the read began
+        (``file_state``), so that a hash of the file taken later can be checked to be of the bytes read
     """
 
     x: np.ndarray
@@ -84,6 +87,14 @@ class Dataset:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     x_names: tuple[str, ...] | None = None
+    file_state: tuple[int, int, int] | None = field(default=None, compare=False, repr=False)
+
+
+def file_state(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(inode, size, mtime in ns) of the file at ``path``: a file replaced (a new inode) or rewritten in place
+    (a new size or time) since differs."""
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 IDENTICAL_ROWS_TOL = 1e-12  # rows whose spread is below this fraction of their root mean square are the same
@@ -963,6 +974,14 @@ def read_dataset(
         )
     if header is not None and suffix not in TEXT_SUFFIXES:
         raise InvalidParameterError(f"--header applies to CSV and TSV files, not to the {suffix} file {path}. Drop it.")
+    state = file_state(path)  # before the read: a file replaced during or after it is told apart later
+    return dataclasses.replace(
+        _read_file(path, suffix, x_columns, ground_truth, header, min_samples, unneeded), file_state=state
+    )
+
+
+def _read_file(path, suffix, x_columns, ground_truth, header, min_samples, unneeded) -> Dataset:
+    """``read_dataset``'s reading of a file whose path and options it has checked."""
     if suffix in TABLE_SUFFIXES:
         return _read_table(path, suffix, x_columns, ground_truth, header, min_samples, unneeded)
     try:

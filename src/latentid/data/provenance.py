@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentid.data.io import Dataset
+from latentid.data.io import Dataset, file_state
+from latentid.errors import DataFileError
 
 CHUNK = 1 << 20
 
@@ -39,10 +40,16 @@ def data_provenance(dataset: Dataset) -> dict:
     """
     path = Path(dataset.source)
     is_file = path.is_file()
+    sha256 = file_sha256(path) if is_file else array_sha256(dataset.x)
+    if is_file and dataset.file_state is not None and file_state(path) != dataset.file_state:
+        raise DataFileError(
+            f"{path}: changed while latentid read it (another command rewrote or replaced it), so its hash would not "
+            "be of the data read. Run the command again once the file is written."
+        )
     return {
         "source": dataset.source,
         "path": str(path.resolve()) if is_file else None,
-        "sha256": file_sha256(path) if is_file else array_sha256(dataset.x),
+        "sha256": sha256,
         "sha256_of": "file" if is_file else "x",
         "n_samples": int(dataset.x.shape[0]),
         "n_features": int(dataset.x.shape[1]),
