@@ -175,3 +175,22 @@ def test_misfit_of_data_the_generator_drew_is_about_one(noise):
     x = gen.sample(400).x
     assert 0.3 < gen.misfit(x) < 3.0
     assert gen.misfit(x[:, ::-1].copy()) > 30
+
+
+def test_the_true_f_names_points_of_the_wrong_shape():
+    """gen.mixing(z), .jacobian and .invert (README's Python API) read a 1-D point through numpy's matmul errors,
+    and invert(np.float64(1.0)) broadcast the scalar as a row and returned a point."""
+    import torch
+
+    from latentid.errors import InvalidDataError
+
+    gen = SyntheticSpec.create(depth=2, obs_dim=4, seed=1).build()
+    for call, value, match in (
+        (gen.mixing, np.zeros(2), r"z must have shape \(n, 2\); got \(2,\)"),
+        (gen.mixing.jacobian, np.zeros((5, 3)), r"z must have shape \(n, 2\)"),
+        (gen.mixing.invert, np.float64(1.0), r"x must have shape \(n, 4\); got \(\)"),
+    ):
+        with pytest.raises(InvalidDataError, match=match):
+            call(value)
+    z = np.random.default_rng(0).normal(size=(3, 2))
+    np.testing.assert_array_equal(gen.mixing(torch.tensor(z, requires_grad=True)), gen.mixing(z))

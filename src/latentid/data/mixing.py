@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentid.errors import InvalidParameterError
+from latentid.errors import InvalidDataError, InvalidParameterError
 
 
 def _leaky(slope: float) -> tuple[Callable, Callable, Callable]:
@@ -108,16 +108,32 @@ class MixingMLP:
             h = self._fn(p)
         return pres
 
+    def _points(self, values, name: str, width: int) -> np.ndarray:
+        """``values`` as float64 points (n, width), or InvalidDataError naming the shape wanted: a 1-D point, a
+        scalar (broadcast as a row by invert) or a tensor in a graph failed inside numpy or gave a wrong shape."""
+        if hasattr(values, "detach") and hasattr(values, "requires_grad"):
+            values = values.detach().cpu()
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidDataError(f"{name} must be numbers of shape (n, {width}); {exc}") from None
+        if arr.ndim != 2 or arr.shape[1] != width:
+            raise InvalidDataError(
+                f"{name} must have shape (n, {width}); got {arr.shape}. Pass one point as {name}[None] "
+                f"(shape (1, {width}))."
+            )
+        return arr
+
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """f(z): z of shape (n, m) -> x of shape (n, n_obs), float64."""
-        h = np.asarray(z, dtype=np.float64)
+        h = self._points(z, "z", self.weights[0].shape[1])
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             h = self._fn(h @ w.T + b)
         return h @ self.weights[-1].T + self.biases[-1]
 
     def jacobian(self, z: np.ndarray) -> np.ndarray:
         """df/dz at each point: shape (n, n_obs, m)."""
-        z = np.asarray(z, dtype=np.float64)
+        z = self._points(z, "z", self.weights[0].shape[1])
         jac = np.broadcast_to(self.weights[0], (len(z),) + self.weights[0].shape)
         h = z
         for w, b, w_next in zip(self.weights[:-1], self.biases[:-1], self.weights[1:], strict=True):
@@ -135,7 +151,7 @@ class MixingMLP:
         here (sigmoid, elu, gelu) is passed through as the identity, a rough start only.
         """
         inv = self._inv if self._inv is not None else (lambda h: h)
-        h = np.asarray(x, dtype=np.float64)
+        h = self._points(x, "x", self.weights[-1].shape[0])
         for i in range(self.depth - 1, -1, -1):
             w, b = self.weights[i], self.biases[i]
             h = np.linalg.lstsq(w, (h - b).T, rcond=None)[0].T
