@@ -106,3 +106,15 @@ def test_a_broken_pipe_that_is_not_stdout_is_an_error_line(monkeypatch, tmp_path
     monkeypatch.setattr("latentid.cli.simulate.save_simulation", broken)
     result = CliRunner().invoke(app, ["simulate", "--samples", "50", "--out", str(tmp_path / "d.npz")])
     assert result.exit_code == 2 and "a pipe this command wrote to was closed" in result.stderr
+
+
+def test_python_dash_m_latentid_is_the_command_line():
+    """Where the scripts folder is not on PATH: 'No module named latentid.__main__'."""
+
+    def latentid(*args):
+        return subprocess.run([sys.executable, "-m", "latentid", *args], capture_output=True, text=True, timeout=120)
+
+    done = latentid("--version")
+    assert done.returncode == 0 and done.stdout.startswith("latentid "), done.stderr
+    bad = latentid("fit", "--nope")
+    assert bad.returncode == 2 and bad.stderr.startswith("error:"), bad.stderr
