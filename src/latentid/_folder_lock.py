@@ -3,6 +3,7 @@ instead of mixing its files among the first's."""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ def folder_lock(folder: str | os.PathLike, busy: str, shared: bool = False, wait
     """Hold an advisory flock on ``folder`` (which must exist); DataFileError(``busy``) when another process holds
     it. ``shared``: a reader's lock, which other readers hold at once and a writer's excludes. ``wait``: seconds to
     keep trying before giving up (a writer waits out readers, whose hold is short). The OS releases it when the
-    process ends, so a killed command leaves no stale lock; where the OS has no flock, nothing is locked."""
+    process ends, so a killed command leaves no stale lock; where the OS or the file system has no flock (no
+    fcntl module; ENOLCK, or NFS refusing a read-only descriptor's lock), nothing is locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on POSIX
@@ -34,6 +36,14 @@ def folder_lock(folder: str | os.PathLike, busy: str, shared: bool = False, wait
                 if time.monotonic() >= deadline:
                     raise DataFileError(busy) from None
                 time.sleep(0.05)
+            except OSError as exc:
+                if exc.errno not in NO_LOCKS:
+                    raise
+                break  # a file system without locks: unlocked, as where the OS has none
         yield
     finally:
         os.close(handle)
+
+
+# flock errors of file systems that cannot lock (rather than a lock held by another process)
+NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EBADF, errno.EINVAL}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
+import os
 import shutil
 import time
 import warnings
@@ -315,12 +316,12 @@ def fit_in_progress(path: Path) -> bool:
 FIT_LOCK_WAIT = 2.0  # seconds a fit waits for readers of the folder (load_run, fit_in_progress) to let go
 
 
-def fit_lock(out: Path, wait: float = FIT_LOCK_WAIT):
+def fit_lock(out: Path, wait: float = FIT_LOCK_WAIT, busy: str | None = None):
     """Hold an exclusive lock on the run folder ``out`` while a fit writes into it: a second ``fit`` (a
     ``--resume`` or ``--force`` started while the first still runs) is refused in one line instead of writing
-    the same checkpoints, and a reader (``load_run``) sees the folder before or after the fit, never halfway
-    through a --force's replacement (``folder_lock``)."""
-    return folder_lock(out, running_message(out), wait=wait)
+    the same checkpoints, and a reader (``load_run``) that finds it held, or its run.json rewritten, while it
+    read says a fit is writing (``folder_lock``). ``busy``: the refusal's message [a fit is writing]."""
+    return folder_lock(out, busy or running_message(out), wait=wait)
 
 
 def failed_message(path: str | Path, info: dict) -> str:
@@ -731,10 +732,36 @@ def load_run(path: str | Path, device: str | None = "cpu") -> Run:
     read_run_info(path)  # first: it puts back what an interrupted --force set aside, under the fit's lock
     if not path.is_dir() or ((path / STUDY_FILE).is_file() and not (path / RUN_FILE).is_file()):
         return _load_run(path, device)  # no run folder (a study's is named as such whether it runs or not)
-    # Read under a reader's lock: a fit --force replacing the run meanwhile showed a reader a folder halfway
-    # through (run.json gone, model/ missing) with advice to delete it, or one fit's run.json with another's model.
-    with folder_lock(path, running_message(path), shared=True):
-        return _load_run(path, device)
+    # A fit --force replacing the run meanwhile showed a reader a folder halfway through (run.json gone, model/
+    # missing) with advice to delete it, or one fit's run.json with another's model. The folder is read as it is
+    # and read again if a fit held it, or its run.json changed (every fit writes one as it starts and as it ends),
+    # at any moment of the read: then it says a fit is writing. Readers hold no lock, so none keeps a fit waiting.
+    for _ in range(READ_ATTEMPTS):
+        before = _run_file_state(path)
+        if fit_in_progress(path):
+            break
+        try:
+            run = _load_run(path, device)
+        except DataFileError:
+            if fit_in_progress(path) or _run_file_state(path) != before:
+                continue  # the refusal was of a folder being rewritten: read it again, or say a fit is writing
+            raise
+        if not fit_in_progress(path) and _run_file_state(path) == before:
+            return run
+    raise DataFileError(running_message(path))
+
+
+READ_ATTEMPTS = 3  # reads of a run folder a fit rewrote meanwhile, before load_run says a fit is writing
+
+
+def _run_file_state(path: Path) -> tuple | None:
+    """(inode, size, mtime in ns) of the run folder's run.json, None without one: a fit's every write of it (an
+    atomic replace) changes the inode."""
+    try:
+        stat = os.stat(path / RUN_FILE)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _load_run(path: Path, device: str | None) -> Run:

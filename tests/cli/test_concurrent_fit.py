@@ -115,3 +115,55 @@ def test_readers_neither_block_a_fit_nor_see_a_replacement_halfway(tmp_path, sma
             load_run(out)
         (tmp_path / "aside").rename(out / "model")
     assert load_run(out).info["model"] == "gmm"
+
+
+def test_a_reader_holds_no_lock_while_it_reads_and_reads_again_what_a_fit_rewrote(
+    tmp_path, small_simulation, monkeypatch
+):
+    """Readers held a shared lock for the whole read: readers in a loop (or one slow load) overlapped without a gap
+    and a fit --force waited past its limit, refused as 'another latentid fit is writing' with none running. They
+    now read without one and check that no fit held the folder, nor rewrote its run.json, meanwhile."""
+    import pytest
+
+    import latentid.runs as runs
+    from latentid._atomic import write_text_atomic
+    from latentid.errors import DataFileError
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca").exit_code == 0
+    real, calls = runs._load_run, []
+
+    def read_while_a_fit_starts(path, device):
+        calls.append(path)
+        with fit_lock(path, wait=0.0):  # a fit starting now is not kept waiting by this reader
+            pass
+        if len(calls) == 1:  # and what it rewrote during the first read is read again
+            write_text_atomic(path / "run.json", (path / "run.json").read_text())
+        return real(path, device)
+
+    monkeypatch.setattr(runs, "_load_run", read_while_a_fit_starts)
+    assert runs.load_run(out).info["model"] == "pca" and len(calls) == 2
+
+    def always_rewritten(path, device):
+        write_text_atomic(path / "run.json", (path / "run.json").read_text())
+        return real(path, device)
+
+    monkeypatch.setattr(runs, "_load_run", always_rewritten)
+    with pytest.raises(DataFileError, match="another latentid fit is writing into this folder now"):
+        runs.load_run(out)
+
+
+def test_a_file_system_without_locks_reads_and_fits_unlocked(tmp_path, small_simulation, monkeypatch):
+    """flock failing with ENOLCK (or NFS's EBADF) failed transform, evaluate and explain --run ('No locks
+    available. Check the path and its folder.'); fit failed there too."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca").exit_code == 0
+    result = run("transform", "--run", out, "--data", small_simulation, "--out", tmp_path / "z.npy")
+    assert result.exit_code == 0, result.output

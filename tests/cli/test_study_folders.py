@@ -91,3 +91,20 @@ def test_a_folder_given_as_the_store_is_named_as_a_folder(tmp_path, command):
     extra = ("--out", tmp_path / "report") if command == "report" else ()
     result = run(command, tmp_path, *extra)
     assert result.exit_code == 2 and "is a folder, not a results store" in result.stderr, result.output
+
+
+def test_a_study_refuses_a_seed_folder_a_fit_begun_outside_it_is_writing(tmp_path, data_file):
+    """The study locked its own folder only: a `latentid fit --out study/vae/seed-1` begun before it had its
+    checkpoints taken as the study's, and a sessions.json left among its files."""
+    out = tmp_path / "study"
+    assert run("experiment", "consistency", "--data", data_file, *STUDY, "--out", out).exit_code == 0  # seeds 0-1
+    seed = out / "vae" / "seed-2"
+    seed.mkdir(parents=True)
+    (seed / "restart-1.pt").write_bytes(b"the user's fit")
+    with fit_lock(seed):  # what that fit holds, while the study is run again with a third seed
+        one_line_error(
+            run("experiment", "consistency", "--data", data_file, *STUDY, "--seeds", 3, "--out", out),
+            "a latentid fit started outside this study is writing into the seed folder now",
+        )
+    assert sorted(p.name for p in seed.iterdir()) == ["restart-1.pt"]
+    assert (seed / "restart-1.pt").read_bytes() == b"the user's fit"

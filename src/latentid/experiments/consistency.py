@@ -318,6 +318,16 @@ def fit_seed(
     labelled data) and ``fit`` (epochs run, best epoch and restart, final held-out ELBO).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    busy = (
+        f"{folder}: a latentid fit started outside this study is writing into the seed folder now; wait for it to "
+        "finish (or stop it), then run the study again."
+    )
+    with fit_lock(folder, busy=busy):  # a fit begun there before the study would have its checkpoints taken
+        return _fit_seed(name, params, seed, train, test, folder, progress, checkpoints)
+
+
+def _fit_seed(name, params, seed, train, test, folder, progress, checkpoints) -> dict:
+    """``fit_seed``'s work, holding the seed folder's lock."""
 
     def callback(event: dict) -> None:
         progress({**event, "event": "epoch", "model": name, "seed": seed})
