@@ -53,24 +53,30 @@ def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]
 NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 
 
+class OutputTakenError(FileExistsError):
+    """The output's name was taken by another writer after the caller checked it was free (``replace=False``)."""
+
+
 def _place_new(tmp: Path, target: Path) -> None:
     """Give the finished ``tmp`` the name ``target`` only if no file holds it: link() fails where the name exists,
     as one step, where a check then a rename lets a second writer's file be replaced between the two."""
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+        raise OutputTakenError(errno.EEXIST, "already exists", str(target)) from None
     except OSError as exc:
         if exc.errno not in NO_HARD_LINKS:
             raise
         if os.path.lexists(target):  # no hard links: checked then renamed, as close together as it goes
-            raise FileExistsError(errno.EEXIST, "already exists", str(target)) from None
+            raise OutputTakenError(errno.EEXIST, "already exists", str(target)) from None
         os.replace(tmp, target)
 
 
 def _naming(exc: OSError, target: Path) -> OSError:
     """``exc`` as an OSError about ``target``. numpy reports a short write ('2000 requested and 992 written')
     with no errno: on a local file that is a full disk."""
+    if isinstance(exc, OutputTakenError):
+        return exc
     short_write = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
     if short_write or exc.errno in DISK_FULL:
         return OSError(errno.ENOSPC, "no space left on the device", str(target))

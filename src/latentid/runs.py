@@ -276,6 +276,10 @@ def replaced_run_note(path: Path) -> str:
 
 
 def running_message(path: Path) -> str:
+    """One line for a folder a fit holds now; for a seed folder of a study running now, that the study is."""
+    path = Path(path)
+    if is_study_seed(path) and fit_in_progress(path.parent.parent):
+        return f"{path}: a latentid study is fitting this seed now; wait for it to finish, or choose another --out."
     return (
         f"{path}: another latentid fit is writing into this folder now. Wait for it to finish (or stop it), "
         "or choose another --out."
@@ -346,13 +350,13 @@ def refuse_occupied_out(out: Path, *, resume: bool, force: bool, locked: bool = 
     came before such a refusal."""
     if out.exists() and not out.is_dir():
         raise DataFileError(f"{out}: exists and is not a folder; choose another --out.")
-    if not locked and fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
-        raise DataFileError(running_message(out))
-    if is_study_seed(out) and fit_in_progress(out.parent.parent):  # the study locks its own folder, not its seeds'
+    if is_study_seed(out) and fit_in_progress(out.parent.parent):  # first: it also holds the seed it fits now
         raise DataFileError(
             f"{out}: is a seed folder of the latentid study running now in {out.parent.parent}; a fit here would take "
             "the study's files. Wait for the study to finish, or choose another --out."
         )
+    if not locked and fit_in_progress(out):  # before anything reads its run.json as an interrupted or finished fit
+        raise DataFileError(running_message(out))
     earlier = read_run_info(out)
     if earlier is not None and earlier["status"] == FAILED and not force:
         raise DataFileError(failed_message(out, earlier))
@@ -428,6 +432,7 @@ def fit_run(
         validate()
     if deep:
         model._resolve_device()
+    provenance = data_provenance(data)  # before the folder is made: a data file changed since its read is refused
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     with fit_lock(out):  # one fit at a time writes into a run folder
@@ -435,7 +440,7 @@ def fit_run(
         # meanwhile is not replaced without --force).
         earlier = refuse_occupied_out(out, resume=resume, force=force, locked=True)
         if resume and earlier is not None and earlier["status"] == FINISHED:
-            return _load_run(out, "cpu")  # (load_run's reader's lock would wait for the one held here)
+            return _load_run(out, "cpu")  # (load_run would take the lock held here for a fit's)
         if force and not resume:
             earlier = None
         created = created and not any(out.iterdir())  # (another fit may have created it too, and finished)
@@ -444,7 +449,7 @@ def fit_run(
             "model": model_name,
             "command": command,
             "options": options,
-            "data": data_provenance(data),
+            "data": provenance,
             "seed": params.get("random_state"),
             "params": json_params(params),  # what a --resume compares the flags typed again with
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -765,7 +770,7 @@ def _run_file_state(path: Path) -> tuple | None:
 
 
 def _load_run(path: Path, device: str | None) -> Run:
-    """``load_run``'s reading of the folder ``path``, which exists (under its lock where it is a folder)."""
+    """``load_run``'s reading of the folder ``path``, which exists (its checks for a fit meanwhile are load_run's)."""
     info = read_run_info(path)
     checkpoints = info is None and path.is_dir() and any(path.glob("restart-*.pt"))
     if checkpoints and is_study_seed(path):

@@ -70,11 +70,14 @@ def test_a_fit_into_a_seed_folder_of_a_study_running_now_is_refused(tmp_path, sm
     seed.mkdir(parents=True)
     (study / "study.json").write_text("{}")
     (seed / "restart-1.pt").write_bytes(b"the study's")
-    with fit_lock(study):  # what the running `latentid experiment consistency --out study` holds
+    # what the running `latentid experiment consistency --out study` holds: its folder, and the seed it fits now
+    with fit_lock(study), fit_lock(seed, busy="the study's"):
         for extra in ([], ["--force"]):
             result = run("fit", "--data", small_simulation, "--out", seed, "--model", "pca", *extra)
             assert result.exit_code == 2 and "seed folder of the latentid study running now" in result.stderr
             assert result.stderr.count("\n") == 1, result.stderr
+        reading = run("transform", "--run", seed, "--data", small_simulation, "--out", tmp_path / "z.npy")
+        assert reading.exit_code == 2 and "a latentid study is fitting this seed now" in reading.stderr
     assert [p.name for p in seed.iterdir()] == ["restart-1.pt"]
 
 
@@ -96,16 +99,17 @@ def test_readers_neither_block_a_fit_nor_see_a_replacement_halfway(tmp_path, sma
     assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca").exit_code == 0
     with folder_lock(out, "busy", shared=True):  # a reader (load_run) holding the folder at this moment
         assert not fit_in_progress(out)
-    released = threading.Event()
+    holding, released = threading.Event(), threading.Event()
 
     def reader():
         with folder_lock(out, "busy", shared=True):
+            holding.set()
             time.sleep(0.4)
         released.set()
 
     thread = threading.Thread(target=reader)
     thread.start()
-    time.sleep(0.1)
+    assert holding.wait(30)  # the fit starts while the reader holds the folder
     result = run("fit", "--data", small_simulation, "--out", out, "--model", "gmm", "--force")
     thread.join()
     assert result.exit_code == 0 and released.is_set(), result.output  # it waited for the reader, then fitted

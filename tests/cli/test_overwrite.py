@@ -200,3 +200,17 @@ def test_an_output_another_command_writes_meanwhile_is_kept_not_replaced(tmp_pat
         assert out.read_bytes() == b"the other command's"
         assert run(*args, "--force").exit_code == 0 and out.read_bytes() != b"the other command's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.npy", "sim.npz", "z.npy"]
+
+
+def test_a_file_exists_error_of_another_kind_is_not_called_a_racing_output(tmp_path, gmm_run, data_file, monkeypatch):
+    import errno
+
+    import latentid.cli.fit as fit_command
+
+    def taken_elsewhere(path, *args, **kwargs):
+        raise FileExistsError(errno.EEXIST, "File exists", str(tmp_path / "elsewhere"))
+
+    monkeypatch.setattr(fit_command, "save_array", taken_elsewhere)
+    result = run("transform", "--run", gmm_run, "--data", data_file, "--out", tmp_path / "z.npy")
+    assert result.exit_code == 2 and "elsewhere" in result.stderr, result.output
+    assert "written since this command began" not in result.stderr

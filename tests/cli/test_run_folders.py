@@ -266,6 +266,23 @@ def test_resuming_a_finished_run_checks_the_adjustable_flags_and_says_it_trains_
     assert same.exit_code == 0 and "not trained further" not in same.stdout, same.output
 
 
+def test_a_finished_run_fitted_at_the_default_epochs_is_told_apart_from_more_epochs(finished, tmp_path):
+    """A run fitted without --epochs records none in run.json: every --epochs, even the count it ran, said 'not
+    trained further. For N epochs, fit into another --out'."""
+    import shutil
+
+    out = tmp_path / "default-epochs"
+    shutil.copytree(finished, out)
+    info = json.loads((out / "run.json").read_text())
+    del info["params"]["epochs"]
+    (out / "run.json").write_text(json.dumps(info))
+    ran = info["epochs_run"]
+    same = run("fit", "--out", out, "--resume", "--epochs", ran)
+    assert same.exit_code == 0 and "not trained further" not in same.stdout, same.output
+    more = run("fit", "--out", out, "--resume", "--epochs", ran + 10)
+    assert more.exit_code == 0 and "not trained further" in more.stdout, more.output
+
+
 def test_fit_flags_reach_the_model(data_file, tmp_path):
     out = tmp_path / "flags"
     args = ["--elbo", "vade", "--noise-scale", 0.3, "--patience", 0, "--no-standardize", "--epochs", 1]

@@ -614,6 +614,11 @@ def test_a_data_file_replaced_after_it_was_read_is_not_hashed_as_the_data_read(t
     data = read_dataset(path)
     assert data_provenance(data)["sha256"] == file_sha256(path)  # unchanged: hashed as before
     os.replace(other, path)  # another command replaced it after the read
-    with pytest.raises(DataFileError, match="changed while latentid read it"):
+    with pytest.raises(DataFileError, match="changed since it was read"):
         data_provenance(data)
+    from latentid.runs import fit_run
+
+    with pytest.raises(DataFileError, match="changed since it was read"):
+        fit_run("pca", data, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the run folder was made
     assert data_provenance(read_dataset(path))["sha256"] == file_sha256(path)

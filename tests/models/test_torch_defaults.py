@@ -52,3 +52,18 @@ def test_a_float64_default_dtype_changes_neither_the_fit_nor_the_loaded_model(da
     assert {p.dtype for p in loaded.module_.parameters()} == {torch.float32}
     np.testing.assert_array_equal(model.transform(data.x), reference.transform(data.x))
     np.testing.assert_array_equal(loaded.transform(data.x), reference.transform(data.x))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_refined_inference_under_the_callers_torch_settings(data, reference):
+    """transform(refine=True) differentiates (Gauss-Newton steps): under inference_mode it failed with 'does not
+    require grad', and under a float64 default with 'mat1 and mat2 must have the same dtype'."""
+    plain = reference.transform(data.x[:30], refine=True)
+    with torch.inference_mode():
+        np.testing.assert_array_equal(reference.transform(data.x[:30], refine=True), plain)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        np.testing.assert_array_equal(reference.transform(data.x[:30], refine=True), plain)
+    finally:
+        torch.set_default_dtype(before)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import json
 import math
@@ -21,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 
-from latentid._atomic import DISK_FULL
+from latentid._atomic import DISK_FULL, OutputTakenError
 from latentid.errors import InvalidParameterError, LatentIDError
 
 PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE: what a shell reports of a program whose reader went away (`| head`)
@@ -239,7 +238,7 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 where = f"{exc.filename}: " if exc.filename else ""
                 if exc.errno in DISK_FULL:
                     fail(f"{where}no space left on the device. Free some space and run the command again.")
-                if exc.errno == errno.EEXIST:  # another command wrote the --out this one had checked was free
+                if isinstance(exc, OutputTakenError):  # another command wrote the --out this one had checked was free
                     fail(f"{where}already exists (written since this command began). {REPLACE_OR_ELSEWHERE}")
                 fail(f"{where}{exc.strerror or exc}. Check the path and its folder.")
             except MemoryError:

@@ -449,8 +449,11 @@ def fit(
         info = read_run_info(out) or {}
         done = f", {plural(info.get('epochs_run', 0), 'epoch')}" if info.get("model") in DEEP_NAMES else ""
         finished = f"{out} holds a finished run ({info.get('model')}{done}); nothing to resume."
-        began = info.get("params") if isinstance(info.get("params"), dict) else {}
-        if given.get("epochs") not in (None, began.get("epochs")) and info.get("model") in DEEP_NAMES:
+        began = (info.get("params") if isinstance(info.get("params"), dict) else {}).get("epochs")
+        asked = given.get("epochs")
+        # (a run fitted at the default --epochs records none: then more epochs than it ran is "more")
+        more = asked is not None and (asked != began if began is not None else asked > info.get("epochs_run", 0))
+        if more and info.get("model") in DEEP_NAMES:
             finished = finished[:-1] + (
                 f": --resume continues an interrupted fit, and a finished one is not trained further. For "
                 f"{plural(given['epochs'], 'epoch')}, fit into another --out (or replace this run with --force)."

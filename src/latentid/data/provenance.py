@@ -43,8 +43,8 @@ def data_provenance(dataset: Dataset) -> dict:
     sha256 = file_sha256(path) if is_file else array_sha256(dataset.x)
     if is_file and dataset.file_state is not None and file_state(path) != dataset.file_state:
         raise DataFileError(
-            f"{path}: changed while latentid read it (another command rewrote or replaced it), so its hash would not "
-            "be of the data read. Run the command again once the file is written."
+            f"{path}: changed since it was read (another command rewrote or replaced it), so its hash would not be of "
+            "the data read. Read it again (run the command again) once the file is written."
         )
     return {
         "source": dataset.source,

@@ -474,7 +474,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
                 gen = torch.Generator(device=self.module_.x_shift.device).manual_seed(seed)
                 return laplace_posterior_mean(self.module_, rows, gen, n_samples)
 
-            out = self._batched(refined, x, self._draw_batch(n_samples))
+            with own_torch_defaults(gradients=True):  # its Gauss-Newton steps differentiate, in float32
+                out = self._batched(refined, x, self._draw_batch(n_samples))
         return out.cpu().numpy().astype(np.float32)
 
     def _draw_batch(self, n_samples: int) -> int:
