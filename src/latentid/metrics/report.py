@@ -66,7 +66,7 @@ METRIC_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "mcc_spearman": ("Spearman MCC, 1:1 matching only; a true dim left unmatched counts 0", _NOT_FITTED),
     "permutation_r2": ("R^2, permutation + scale + shift (level 3)", _FITTED),
     "orthogonal_r2": ("R^2, orthogonal + global scale + shift (vanilla VAE)", _FITTED),
-    "mcc_cca": ("mean CCA correlation of the k pairs, times k / m (a missing dim counts 0)", _FITTED),
+    "mcc_cca": ("mean signed correlation of the k CCA pairs, times k / m (a missing dim counts 0)", _FITTED),
     "cca_components": ("k, the number of CCA pairs", "-"),
     "affine_r2_a_to_b": ("R^2, affine map predicting run A from run B", _FITTED),
     "affine_r2_b_to_a": ("R^2, affine map predicting run B from run A", _FITTED),
