@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import os
 import shutil
 import time
 import warnings
@@ -35,7 +34,7 @@ from latentid._folder_lock import folder_lock
 from latentid._shell import shell_quoted
 from latentid._warnings import caller_stacklevel, user_warnings
 from latentid.checkpoint import ARRAYS_NAME, CONFIG_NAME, STAGED_SUFFIX, WEIGHTS_NAME, versions
-from latentid.data.io import Dataset, _name_list
+from latentid.data.io import Dataset, _name_list, file_state
 from latentid.data.provenance import data_provenance
 from latentid.errors import (
     DataFileError,
@@ -311,7 +310,7 @@ def fit_in_progress(path: Path) -> bool:
     if not Path(path).is_dir():
         return False
     try:
-        with folder_lock(Path(path), running_message(path), shared=True):
+        with folder_lock(Path(path), "busy", shared=True):  # (the message is never shown: only whether it is held)
             return False
     except DataFileError:
         return True
@@ -760,13 +759,12 @@ READ_ATTEMPTS = 3  # reads of a run folder a fit rewrote meanwhile, before load_
 
 
 def _run_file_state(path: Path) -> tuple | None:
-    """(inode, size, mtime in ns) of the run folder's run.json, None without one: a fit's every write of it (an
-    atomic replace) changes the inode."""
+    """``file_state`` of the run folder's run.json, None without one: a fit's every write of it (an atomic
+    replace) changes the inode."""
     try:
-        stat = os.stat(path / RUN_FILE)
+        return file_state(path / RUN_FILE)
     except OSError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _load_run(path: Path, device: str | None) -> Run:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latentid.data.io import dense_array
 from latentid.errors import InvalidDataError, InvalidParameterError
 
 
@@ -111,10 +112,8 @@ class MixingMLP:
     def _points(self, values, name: str, width: int) -> np.ndarray:
         """``values`` as float64 points (n, width), or InvalidDataError naming the shape wanted: a 1-D point, a
         scalar (broadcast as a row by invert) or a tensor in a graph failed inside numpy or gave a wrong shape."""
-        if hasattr(values, "detach") and hasattr(values, "requires_grad"):
-            values = values.detach().cpu()
         try:
-            arr = np.asarray(values, dtype=np.float64)
+            arr = np.asarray(dense_array(values, name), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InvalidDataError(f"{name} must be numbers of shape (n, {width}); {exc}") from None
         if arr.ndim != 2 or arr.shape[1] != width:
