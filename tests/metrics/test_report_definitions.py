@@ -29,18 +29,26 @@ def _held_out_cca(t, h, split=0.5, seed=0):
     return float(np.mean([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(k)]))
 
 
-def _matched_mean(a, b):
-    """Mean |Pearson| of the 1:1 matching of a's and b's columns that maximises it (over min(m_a, m_b) pairs)."""
-    corr = np.abs(np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :])
-    rows, cols = linear_sum_assignment(-corr)
-    return float(corr[rows, cols].mean())
+def _pearson(a, b):
+    """(d_a, d_b) Pearson correlations of a's columns with b's."""
+    return np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1] :]
+
+
+def _held_out_matched_mean(a, b, split=0.5, seed=0):
+    """Mean over min(d_a, d_b) pairs of the held-out Pearson correlation times its fit-rows sign, the 1:1 pairs
+    maximising the summed |Pearson| on the fit rows."""
+    fit, held = split_indices(len(a), split, seed, 4)
+    on_fit = _pearson(a[fit], b[fit])
+    rows, cols = linear_sum_assignment(-np.abs(on_fit))
+    return float(np.mean(np.sign(on_fit[rows, cols]) * _pearson(a[held], b[held])[rows, cols]))
 
 
 def _weak(target, source, split=0.5, seed=0):
-    """Matched |Pearson| of target's held-out rows against source's, mapped by least squares fitted on the fit rows."""
+    """Mean Pearson correlation of each held-out target column with its least-squares prediction from source,
+    the map fitted on the fit rows."""
     fit, held = split_indices(len(target), split, seed, 4)
     mapped = LinearRegression().fit(source[fit], target[fit]).predict(source[held])
-    return _matched_mean(target[held], mapped)
+    return float(np.mean(np.diag(_pearson(target[held], mapped))))
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +77,38 @@ def test_consistency_averages_both_directions_and_counts_cca_pairs_over_the_smal
     assert out["mcc_weak_b_to_a"] == pytest.approx(_weak(b, a), abs=1e-8)
     assert out["mcc_weak"] == pytest.approx((_weak(a, b) + _weak(b, a)) / 2, abs=1e-8)
     assert out["mcc_cca"] == pytest.approx(_held_out_cca(a, b), abs=1e-8)  # 3 pairs over min(3, 5) = 3
-    held = split_indices(300, 0.5, 0, 4)[1]
-    assert out["mcc_strong"] == pytest.approx(_matched_mean(a[held], b[held]), abs=1e-8)
+    assert out["mcc_strong"] == pytest.approx(_held_out_matched_mean(a, b), abs=1e-8)
+
+
+@pytest.fixture(scope="module")
+def unrelated():
+    """40 draws of 10 latent coordinates unrelated to 10 true ones, 200 rows: chance level."""
+    rng = np.random.default_rng(17)
+    return [(rng.standard_normal((200, 10)), rng.standard_normal((200, 10))) for _ in range(40)]
+
+
+def test_strong_mcc_pairs_on_the_fit_rows_and_scores_on_the_held_out_rows(unrelated):
+    # unrelated latents tell the rows apart: the pairs the held-out rows would choose are not the fit rows' pairs
+    for z, z_hat in unrelated[:3]:
+        out = identifiability_report(z, z_hat)
+        assert out["mcc_strong"] == pytest.approx(_held_out_matched_mean(z, z_hat), abs=1e-8)
+        held = split_indices(200, 0.5, 0, 4)[1]
+        on_held = np.abs(_pearson(z[held], z_hat[held]))
+        assert abs(out["mcc_strong"] - on_held[linear_sum_assignment(-on_held)].mean()) > 0.05
+
+
+def test_strong_mcc_of_unrelated_latents_is_zero_on_average(unrelated):
+    # matched on the rows it scores, this reads about 0.17 (benchmarks/mcc_chance_level.py)
+    scores = [identifiability_report(z, z_hat)["mcc_strong"] for z, z_hat in unrelated]
+    spearman = [identifiability_report(z, z_hat)["mcc_spearman"] for z, z_hat in unrelated[:10]]
+    assert abs(np.mean(scores)) < 0.02 and abs(np.mean(spearman)) < 0.04
+    assert np.mean([consistency(z, z_hat)["mcc_strong"] for z, z_hat in unrelated[:10]]) < 0.04
+
+
+def test_weak_mcc_pairs_each_true_coordinate_with_its_own_prediction(weak_signal):
+    z, z_hat = weak_signal
+    out = identifiability_report(z, z_hat)
+    assert out["mcc_weak"] == pytest.approx(_weak(z, z_hat), abs=1e-8)
 
 
 def test_consistency_counts_a_collapsed_column_zero_in_mcc_strong():

@@ -28,6 +28,7 @@ from latentid.cli._common import (
 from latentid.cli._progress import progress_columns
 from latentid.cli.experiment import experiment_app
 from latentid.errors import DataFileError, InvalidParameterError
+from latentid.metric_versions import METRICS_VERSION, REDEFINED_WHY
 
 DEFAULT_STORE = Path("results.db")
 HEADLINE_METRICS = ("affine_r2", "mcc_weak", "mcc_strong", "cluster_acc", "likelihood_gap")
@@ -189,9 +190,17 @@ def run_command(
                         f"{escape(str(store))}: skipped."
                     )
                 if summary.refitted:
+                    reasons = []
+                    if summary.missing_metrics:
+                        reasons.append(f"lack {', '.join(summary.missing_metrics)}")
+                    if summary.redefined_metrics:
+                        reasons.append(
+                            f"hold {', '.join(summary.redefined_metrics)} scored under an earlier definition "
+                            f"(metrics version < {METRICS_VERSION}: {REDEFINED_WHY})"
+                        )
                     progress.console.print(
-                        f"{_plural(summary.refitted, 'run')} in {escape(str(store))} lack "
-                        f"{escape(', '.join(summary.missing_metrics))}, which this study asks for: fitted again "
+                        f"{_plural(summary.refitted, 'run')} in {escape(str(store))} "
+                        f"{escape(' or '.join(reasons))}, which this study asks for: fitted again "
                         "(their rows are replaced, their other metrics recomputed).",
                         highlight=False,
                     )
@@ -210,7 +219,12 @@ def run_command(
         raise typer.Exit(130) from None
     finally:
         runner.close()
-    refitted = f" ({summary.refitted} fitted again for metrics they lacked)" if summary.refitted else ""
+    why = " or ".join(
+        words
+        for words, present in (("lacked", summary.missing_metrics), ("held as redefined", summary.redefined_metrics))
+        if present
+    )
+    refitted = f" ({summary.refitted} fitted again for metrics they {why})" if summary.refitted else ""
     console.print(
         f"Study {escape(study.name)}: {summary.finished} finished, {summary.failed} failed, {summary.skipped} skipped "
         f"this time{refitted}; {_plural(summary.already_done, '', 'was')} already done "

@@ -660,6 +660,16 @@ def _run_claimed(
         first_latents[name] = latents[0]
         if labels is not None:
             first_labels[name] = labels[0]
+    for name, (_, entry) in earlier.items():
+        # scored anew from its seeds' saved latents: an older latentid may have scored them under an earlier
+        # definition (latentid.metric_versions), and results.json must not mix two definitions of one metric
+        folders = [out / folder for folder in entry["seed_folders"]]
+        entry["cross_seed"] = cross_seed(
+            [_seed_array(folder, LATENTS_FILE, len(test.x)) for folder in folders],
+            [_seed_array(folder, LABELS_FILE, len(test.x)) for folder in folders]
+            if name in CLUSTERING_MODELS
+            else None,
+        )
     cross = {k: v["cross_seed"] for k, v in per_model.items()}
     figures = write_figures(out, first_latents, cross, test_classes, first_labels)
     for name in per_model:

@@ -100,6 +100,21 @@ def match_correlations(abs_corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
+def held_out_matched_correlations(
+    a_fit: np.ndarray, b_fit: np.ndarray, a_eval: np.ndarray, b_eval: np.ndarray, method: str = "pearson"
+) -> np.ndarray:
+    """The correlations on new rows of a 1:1 matching chosen on other rows (the strong MCC out of sample).
+
+    a_fit (n_fit, d_a) and b_fit (n_fit, d_b) choose the pairs (Hungarian on the absolute correlations) and each
+    pair's sign; a_eval (n_eval, d_a) and b_eval (n_eval, d_b) score them. Returns an ndarray of shape
+    (min(d_a, d_b),): each pair's correlation on the eval rows times its sign on the fit rows, so a pair that
+    turns round on new rows counts against, and a column constant on either part counts 0.
+    """
+    corr_fit = cross_correlation(a_fit, b_fit, method)
+    rows, cols = match_correlations(np.abs(corr_fit))
+    return np.sign(corr_fit[rows, cols]) * cross_correlation(a_eval, b_eval, method)[rows, cols]
+
+
 def mcc_from_arrays(z_true: np.ndarray, z_hat: np.ndarray, method: str = "pearson") -> MCCResult:
     """:func:`mcc` on arrays that are already validated float64 (used on splits, where a column may be constant)."""
     abs_corr = np.abs(cross_correlation(z_true, z_hat, method))

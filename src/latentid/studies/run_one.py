@@ -18,6 +18,7 @@ from latentid.data.io import Dataset
 from latentid.data.synthetic import facet_blocks
 from latentid.errors import LatentIDError
 from latentid.explaining import describe_generator, explain_model
+from latentid.metric_versions import METRICS_VERSION, VERSIONS_KEY
 from latentid.metrics import evaluate_latents
 from latentid.runs import DEEP_MODELS, aux_values, has_clusters, make_model
 from latentid.studies.spec import RunConfig
@@ -135,7 +136,7 @@ def _new_row(config: RunConfig) -> dict:
         "seconds": 0.0,
         "started": _now(),
         "finished": None,
-        "versions": versions(),
+        "versions": {**versions(), VERSIONS_KEY: str(METRICS_VERSION)},
         "artifacts": {},
         "host": platform.node(),
         "latents": None,

@@ -54,6 +54,7 @@ from typing import Any
 from latentid._atomic import DISK_FULL
 from latentid._warnings import caller_stacklevel
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDWarning
+from latentid.metric_versions import scored_version, stale_metrics
 
 SCHEMA_VERSION = 4  # 2: the run_studies table; 3: the warnings column; 4: the threads column
 # The oldest schema a reader who may not write the store reads as it is (a column added since reads as NULL).
@@ -299,7 +300,7 @@ class ResultStore:
                 db.execute(
                     "INSERT OR IGNORE INTO run_studies (key, study) VALUES (?, ?)", (values["key"], values["study"])
                 )
-            query = "SELECT status, metrics, config, study FROM runs WHERE key = ?"
+            query = "SELECT status, metrics, config, study, versions FROM runs WHERE key = ?"
             old = db.execute(query, (values["key"],)).fetchone()
             if values["status"] == "failed" and old is not None and old[0] in DONE:
                 db.execute("COMMIT")  # the study membership only
@@ -389,20 +390,23 @@ class ResultStore:
 
     def stored(self, keys: Iterable[str]) -> dict[str, dict]:
         """The runs among ``keys`` that the store holds: key -> {"status", "metrics" (the names recorded),
-        "asked" (the metrics its config asked for)}, to tell which runs a study still needs."""
+        "asked" (the metrics its config asked for), "stale" (the recorded metrics scored under an earlier
+        definition, :mod:`latentid.metric_versions`)}, to tell which runs a study still needs."""
         keys, found = list(keys), {}
         try:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ", ".join("?" for _ in chunk)
-                query = f"SELECT key, status, metrics, config FROM runs WHERE key IN ({marks})"
-                for key, status, metrics, config in self.db.execute(query, chunk):
+                query = f"SELECT key, status, metrics, config, versions FROM runs WHERE key IN ({marks})"
+                for key, status, metrics, config, ran_with in self.db.execute(query, chunk):
                     metrics, config = self._json(key, "metrics", metrics), self._json(key, "config", config)
                     asked = config.get("metrics") if isinstance(config, dict) else None
+                    recorded = set(metrics) if isinstance(metrics, dict) else set()
                     found[key] = {
                         "status": status,
-                        "metrics": set(metrics) if isinstance(metrics, dict) else set(),
+                        "metrics": recorded,
                         "asked": [m for m in asked if isinstance(m, str)] if isinstance(asked, list) else [],
+                        "stale": set(stale_metrics(recorded, scored_version(self._json(key, "versions", ran_with)))),
                     }
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._damaged(exc) from None
@@ -517,12 +521,15 @@ def _merged_with(values: dict, old: tuple) -> dict:
     """A finished run written over a finished one (another study fitted it too, or fitted it again for metrics it
     lacked): the metrics either asked for are kept, the new values winning, and the run stays under the study that
     ran it first. Two studies writing one store at once each ran the run for their own metrics, and the second
-    row written replaced the first, losing the metrics only the other had asked for."""
-    _, old_metrics, old_config, old_study = old
+    row written replaced the first, losing the metrics only the other had asked for. An old value scored under
+    an earlier definition is not kept: the new row's versions say the current one."""
+    _, old_metrics, old_config, old_study, old_versions = old
     try:
         earlier, config = json.loads(old_metrics or "{}"), json.loads(values["config"] or "{}")
         asked_before = json.loads(old_config or "{}").get("metrics") or []
-    except (ValueError, AttributeError):
+        stale = stale_metrics(earlier, scored_version(json.loads(old_versions or "{}")))
+        earlier = {name: value for name, value in earlier.items() if name not in stale}
+    except (ValueError, AttributeError, TypeError):
         return values  # an unreadable old row is replaced, as before
     metrics = {**earlier, **json.loads(values["metrics"] or "{}")}
     if isinstance(config, dict) and isinstance(config.get("metrics"), list) and isinstance(asked_before, list):

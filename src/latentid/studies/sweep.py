@@ -5,8 +5,9 @@ point loses at most the runs in flight, and a rerun executes only what is missin
 runs are kept; failed ones are tried again).
 
 A run's key does not include the metrics, so a study may find a run that another study (or an earlier
-version of its file) finished without some metric it asks for. Such a run is not done: it is fitted again
-and scored on both studies' metrics, and its row replaced (a failure never replaces it). The learned latents
+version of its file) finished without some metric it asks for, or scored it under an earlier definition
+(:mod:`latentid.metric_versions`). Such a run is not done: it is fitted again and scored on both studies'
+metrics, and its row replaced (a failure never replaces it). The learned latents
 alone cannot give every metric (cluster scores need the model's labels, the gaps the model itself), and the
 fitted model is not kept. Every run the study asks for is recorded as the study's (``ResultStore.add_study``).
 """
@@ -27,12 +28,14 @@ LATENTS_FILE = "latents.npy"
 @dataclass
 class SweepSummary:
     """What one sweep did: runs in the grid, already in the store, and this time finished/failed/skipped.
-    ``refitted``: of the runs executed, those the store held without some of ``missing_metrics``."""
+    ``refitted``: of the runs executed, those the store held without some of ``missing_metrics`` or with some
+    of ``redefined_metrics`` scored under an earlier definition."""
 
     total: int
     already_done: int
     refitted: int = 0
     missing_metrics: list[str] = field(default_factory=list)
+    redefined_metrics: list[str] = field(default_factory=list)
     finished: int = 0
     failed: int = 0
     skipped: int = 0
@@ -46,30 +49,33 @@ class SweepSummary:
 class Plan:
     """What a sweep must do: ``todo`` the runs to execute (grid order, each key once), ``done`` the keys
     of the grid's runs the store holds as they are needed, ``refit`` the keys of finished runs to fit again
-    because they lack ``missing`` (metric names this study asks for)."""
+    because they lack ``missing`` or hold ``redefined`` scored under an earlier definition (metric names this
+    study asks for)."""
 
     todo: list[RunConfig]
     done: list[str]
     refit: list[str]
     missing: list[str]
+    redefined: list[str] = field(default_factory=list)
 
 
 def pending_runs(study: Study, store) -> Plan:
     """The runs of ``study`` that ``store`` does not hold yet, or holds failed, or finished without some
-    metric the study asks for. A run executed again also asks for the metrics its stored config asked for,
-    so its new row keeps every metric the old one had."""
+    metric the study asks for, or with one scored under an earlier definition. A run executed again also asks
+    for the metrics its stored config asked for, so its new row keeps every metric the old one had."""
     unique: dict[str, RunConfig] = {}
     for config in study.expand():
         unique.setdefault(config.key, config)
     stored = store.stored(list(unique))
-    todo, done, refit, missing = [], [], [], {}
+    todo, done, refit, missing, redefined = [], [], [], {}, {}
     for key, config in unique.items():
         old = stored.get(key)
         if old is not None and old["status"] == "skipped":
             done.append(key)
             continue
         lacking = [name for name in config.metrics if old is not None and name not in old["metrics"]]
-        if old is not None and old["status"] == "finished" and not lacking:
+        stale = [name for name in config.metrics if old is not None and name in old["stale"]]
+        if old is not None and old["status"] == "finished" and not lacking and not stale:
             done.append(key)
             continue
         if old is not None:
@@ -78,8 +84,9 @@ def pending_runs(study: Study, store) -> Plan:
         if old is not None and old["status"] == "finished":
             refit.append(key)
             missing.update(dict.fromkeys(lacking))
+            redefined.update(dict.fromkeys(stale))
         todo.append(config)
-    return Plan(todo, done, refit, list(missing))
+    return Plan(todo, done, refit, list(missing), list(redefined))
 
 
 def run_sweep(
@@ -104,6 +111,7 @@ def run_sweep(
         already_done=len(plan.done),
         refitted=len(plan.refit),
         missing_metrics=plan.missing,
+        redefined_metrics=plan.redefined,
     )
     if on_start is not None:
         on_start(summary)

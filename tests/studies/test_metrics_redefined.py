@@ -1,0 +1,114 @@
+"""Runs a store holds with metrics scored under an earlier definition (latentid.metric_versions): a study that
+asks for such a metric fits them again and replaces the stale values; one that does not, leaves them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from typer.testing import CliRunner
+
+from latentid.cli import app
+from latentid.metric_versions import METRICS_VERSION, REDEFINED_IN, scored_version, stale_metrics
+
+runner = CliRunner()
+
+STUDY = """
+name = "{name}"
+seeds = 2
+metrics = {metrics}
+[data]
+latent_dim = 2
+obs_dim = 5
+components = 3
+samples = 200
+[[models]]
+name = "pca"
+"""
+STALE = 9.0  # no correlation reads this: a value the rerun must replace
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def study(tmp_path, name, metrics):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(STUDY.format(name=name, metrics=json.dumps(metrics)))
+    return path
+
+
+def rows(store) -> dict:
+    with sqlite3.connect(store) as db:
+        return {k: (json.loads(m), json.loads(v)) for k, m, v in db.execute("SELECT key, metrics, versions FROM runs")}
+
+
+def as_version_1(store) -> None:
+    """The store as a latentid before metric versions wrote it: no "metrics" version, mcc_strong stale."""
+    with sqlite3.connect(store) as db:
+        for key, (metrics, versions) in rows(store).items():
+            versions.pop("metrics")
+            metrics["mcc_strong"] = STALE
+            db.execute(
+                "UPDATE runs SET metrics = ?, versions = ? WHERE key = ?",
+                (json.dumps(metrics), json.dumps(versions), key),
+            )
+
+
+def test_runs_record_the_metrics_version_and_stale_scores_are_fitted_again(tmp_path):
+    store = tmp_path / "r.db"
+    first = run("experiment", "run", study(tmp_path, "s", ["affine_r2", "mcc_strong"]), "--store", store, "--quiet")
+    assert first.exit_code == 0, first.output
+    assert all(v["metrics"] == str(METRICS_VERSION) for _, v in rows(store).values())
+    as_version_1(store)
+
+    # A study asking only for a metric whose definition did not change finds the runs done, stale values and all.
+    other = run("experiment", "run", study(tmp_path, "s2", ["affine_r2"]), "--store", store, "--quiet")
+    assert other.exit_code == 0 and "2 were already done" in other.stdout and "fitted again" not in other.stderr
+    assert all(m["mcc_strong"] == STALE for m, _ in rows(store).values())
+
+    report = run("report", store, "--out", tmp_path / "report")
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "scored under an earlier metric definition" in page and "mcc_strong (2 runs)" in page
+
+    again = run("experiment", "run", study(tmp_path, "s", ["affine_r2", "mcc_strong"]), "--store", store, "--quiet")
+    assert again.exit_code == 0, again.output
+    assert "hold mcc_strong scored under an earlier definition" in again.stderr
+    assert "2 fitted again for metrics they held as redefined" in again.stdout
+    for metrics, versions in rows(store).values():
+        assert -1 <= metrics["mcc_strong"] <= 1 and versions["metrics"] == str(METRICS_VERSION)
+    assert run("report", store, "--out", tmp_path / "report", "--force").exit_code == 0
+    assert "earlier metric definition" not in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_a_row_without_a_version_was_scored_under_version_1():
+    assert scored_version(None) == scored_version({}) == scored_version({"metrics": "x"}) == 1
+    assert scored_version({"metrics": "2"}) == 2
+    assert stale_metrics(["mcc_strong", "affine_r2"], 1) == ["mcc_strong"]
+    assert stale_metrics(["mcc_strong", "affine_r2"], METRICS_VERSION) == []
+    assert max(REDEFINED_IN.values()) == METRICS_VERSION
+
+
+def test_a_stale_score_is_not_kept_when_the_run_is_recorded_again(tmp_path):
+    from latentid.studies.store import ResultStore
+
+    config = {"model": "pca", "seed": 0, "metrics": ["affine_r2"], "data": {}, "options": {}}
+
+    def row(metrics, versions):
+        return {
+            "key": "k",
+            "study": "s",
+            "label": "k",
+            "config": config,
+            "status": "finished",
+            "metrics": metrics,
+            "versions": versions,
+        }
+
+    with ResultStore(tmp_path / "r.db") as store:
+        store.record(row({"affine_r2": 0.5, "mcc_strong": STALE, "nmi": 0.3}, {"latentid": "0.1"}))
+        store.record(row({"affine_r2": 0.6}, {"latentid": "0.2", "metrics": str(METRICS_VERSION)}))
+        (stored,) = store.rows()
+    # nmi's definition did not change: kept; mcc_strong's did, and the row now says the current version
+    assert stored["metrics"] == {"affine_r2": 0.6, "nmi": 0.3}
