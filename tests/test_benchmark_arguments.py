@@ -27,6 +27,7 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess:
         ("restart_ranking.py", ["--restarts", "0"], "argument --restarts: must be an int >= 1"),
         ("vade_quality.py", ["--json", "/nonexistent-folder/x.json"], "its folder does not exist"),
         ("speed.py", ["--repeats", "0"], "argument --repeats: must be an int >= 1"),
+        ("mcc_versions.py", ["--methods", "lda"], "argument --methods: invalid choice"),
     ],
 )
 def test_a_bad_argument_is_one_error_line(script, args, message):
