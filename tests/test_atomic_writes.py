@@ -89,3 +89,18 @@ def test_without_hard_links_a_write_that_may_not_replace_still_refuses_an_existi
     with pytest.raises(FileExistsError), atomic_path(target, replace=False) as tmp:
         tmp.write_text("newer")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["z.npy"]
+
+
+def test_text_is_written_as_utf8_whatever_the_locale(tmp_path):
+    """A study report says charset utf-8; under a cp1252 locale its "±" was written as byte 0xb1, under C it failed."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "index.html"
+    code = (
+        f"from latentid._atomic import write_text_atomic; write_text_atomic({str(target)!r}, 'mean \\u00b1 sd \\u2014')"
+    )
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes() == "mean \u00b1 sd \u2014".encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -25,6 +26,16 @@ def show_warnings_on_one_line() -> None:
     """Make ``warnings.warn`` print ``warning: <message>`` on stderr (the console script and study workers:
     a scikit-learn ConvergenceWarning would otherwise print its file, line and source among the progress)."""
     warnings.showwarning = _one_line
+
+
+@contextlib.contextmanager
+def user_warnings_shown():
+    """Within: every UserWarning is shown (``warning: ...`` under the console script), never raised, whatever the
+    filters say. Under PYTHONWARNINGS=error a seed's note (an inactive latent dimension) ended a study in a
+    traceback, where the command line's contract is a note and the study going on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        yield
 
 
 def user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -174,7 +174,7 @@ def read_run_config(directory: str | os.PathLike) -> dict[str, Any]:
         )
         raise DataFileError(f"{directory}: not a saved latentid model (no {CONFIG_NAME}). {hint}")
     try:
-        config = json.loads(config_path.read_text())
+        config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # Recursion: nested deep
         raise DataFileError(
             f"{config_path}: unreadable model config ({type(exc).__name__}). Save the model again."
@@ -199,7 +199,7 @@ def _recorded_digest(path: Path, key: str) -> str | None:
     alone, or by a latentid that recorded none)."""
     config_path = path.parent / CONFIG_NAME
     try:
-        digest = json.loads(config_path.read_text()).get(key) if config_path.is_file() else None
+        digest = json.loads(config_path.read_text(encoding="utf-8")).get(key) if config_path.is_file() else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return None  # a damaged config is reported by whoever reads it for the model
     return checked_digest(digest, config_path)

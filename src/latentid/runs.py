@@ -181,7 +181,7 @@ def read_run_info(path: str | Path) -> dict | None:
     if not file.is_file():
         return None
     try:
-        info = json.loads(file.read_text())
+        info = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # Recursion: nested deep
         raise DataFileError(f"{file}: unreadable ({type(exc).__name__}). Delete the run folder and fit again.") from exc
     if not isinstance(info, dict):

@@ -267,3 +267,25 @@ def test_the_mnist_study_takes_the_vade_papers_diagonal_covariances_when_asked()
     assert mnist_params(["vade", "vae"], covariance="diag")["vade"]["covariance"] == "diag"
     assert mnist_params(["vade"])["vade"]["covariance"] == MNIST_VADE["covariance"] == "full"
     assert "covariance" not in mnist_params(["vade", "vae"], covariance="diag")["vae"]
+
+
+def test_a_seeds_warning_is_a_note_even_where_warnings_are_errors(tmp_path, data_file, monkeypatch):
+    """PYTHONWARNINGS=error turned a seed's note (an inactive latent dimension) into a traceback mid-study."""
+    import warnings
+
+    from latentid.errors import LatentIDWarning
+    from latentid.models import VAE
+
+    fit = VAE.fit
+
+    def warning_fit(self, *args, **kwargs):
+        warnings.warn("latent dimension(s) 0 inactive", LatentIDWarning, stacklevel=2)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(VAE, "fit", warning_fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run("experiment", "consistency", "--data", data_file, "--model", "vae", "--epochs", 1, "--seeds", 2,
+                     "--quiet", "--out", tmp_path / "s")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s" / "results.json").is_file()

@@ -99,6 +99,7 @@ def test_data_list_and_download(shared_data, tmp_path, monkeypatch):
     assert result.exit_code == 0 and "not found" in result.output and "data download mnist" in result.output
     # each command whole on its own line below the table (in a cell it was cut across two lines)
     assert "  mnist: latentid data download mnist\n" in result.output
+    assert str(tmp_path / "cache" / "fashion-mnist") in result.output  # whole: piped at 80 columns it was cut with "…"
     local = {"mnist": dataclasses.replace(real.REAL_DATASETS["mnist"], mirrors=((shared_data / "mnist").as_uri(),))}
     monkeypatch.setattr(real, "REAL_DATASETS", {**real.REAL_DATASETS, **local})
     result = run("data", "download", "mnist", "--dir", tmp_path / "dl")

@@ -5,6 +5,7 @@ Each command lives in its own module and registers itself on ``app``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import typer
@@ -87,6 +88,7 @@ def main() -> None:
     from latentid.cli._common import err_console, stdout_gone
 
     show_warnings_on_one_line()
+    _escape_unencodable_output()
     terminated = _stop_on_sigterm()
     try:
         code = app(standalone_mode=False)
@@ -105,6 +107,15 @@ def main() -> None:
         err_console.print(f"error: {message} (see '{where} --help')", markup=False, highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     sys.exit(SIGTERM_EXIT if terminated and code == 130 else code or 0)
+
+
+def _escape_unencodable_output() -> None:
+    """Print a character stdout's encoding cannot hold (a file name's é under PYTHONIOENCODING=ascii, a Chinese
+    name in a cp1252 console) as an escape, ``\\xe9``, as Python already does on stderr: the "Wrote ..." line
+    failed with a traceback and exit code 1 after the output had been written."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # a replaced or closed stdout: left as it is
+        if sys.stdout.errors == "strict":
+            sys.stdout.reconfigure(errors="backslashreplace")
 
 
 SIGTERM_EXIT = 143  # 128 + SIGTERM, as a shell reports a process it ended

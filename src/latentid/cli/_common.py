@@ -53,13 +53,38 @@ def stdout_closed() -> bool:
 _SHOWN_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A, 0x0D)}
 
 
+class StreamFullError(OSError):
+    """The disk that stdout (or stderr) is redirected to is full: ``stream`` names it, ``fileno`` is its descriptor.
+    Told apart from a full disk under an output file, whose advice ("free some space and run the command again")
+    made the user rerun a command whose files were written, to be refused as "already exists"."""
+
+    def __init__(self, errno: int, strerror: str, stream: str, fileno: int):
+        super().__init__(errno, strerror)
+        self.stream, self.fileno = stream, fileno
+
+
 class _Console(Console):
-    """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1), and
-    printing the control characters of text it is given as escapes (its own styles and cursor moves are kept)."""
+    """rich's Console, ending as ``stdout_gone`` does when its reader closes the pipe (rich's own exits 1), raising
+    StreamFullError when its stream's disk is full, and printing the control characters of text it is given as
+    escapes (its own styles and cursor moves are kept)."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
         stdout_gone()
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except OSError as exc:
+            if exc.errno not in DISK_FULL or isinstance(exc, StreamFullError):
+                raise
+            self.quiet = True  # nothing more can be shown there
+            stream = "standard error" if self.stderr else "standard output"
+            try:
+                fileno = self.file.fileno()
+            except (AttributeError, ValueError, OSError):  # a test runner's stream
+                fileno = -1
+            raise StreamFullError(exc.errno, exc.strerror, stream, fileno) from None
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         return super()._render_buffer(
@@ -236,6 +261,14 @@ def friendly_errors(fn: F | None = None, *, name_flags: bool = True):
                 fail(f"{exc.strerror or exc} (a pipe this command wrote to was closed).")
             except OSError as exc:  # the user's file system said no: a bad --out, no permission, disk full
                 where = f"{exc.filename}: " if exc.filename else ""
+                if isinstance(exc, StreamFullError):  # the output files were fine: the terminal's redirect was not
+                    with contextlib.suppress(OSError, ValueError):  # so that Python's flush at exit fails no more
+                        os.dup2(os.open(os.devnull, os.O_WRONLY), exc.fileno)
+                    fail(
+                        f"{exc.stream} could not be written: no space left on the device it goes to (what this command "
+                        "wrote before it printed is kept). Free some space there, or redirect "
+                        f"{exc.stream} elsewhere."
+                    )
                 if exc.errno in DISK_FULL:
                     fail(f"{where}no space left on the device. Free some space and run the command again.")
                 if isinstance(exc, OutputTakenError):  # another command wrote the --out this one had checked was free

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from latentid.cli import app
-from latentid.cli._common import console, err_console, friendly_errors
+from latentid.cli._common import console, err_console, friendly_errors, print_unfolded
 from latentid.data.real import REAL_DATASETS, damaged_files, download, download_command, locate, search_roots
 from latentid.errors import DataFileError
 
@@ -40,6 +41,7 @@ def list_datasets(
     table = Table(title="latentid data")
     table.add_column("name", no_wrap=True)
     table.add_column("found in")
+    cells = []
     any_damaged, fetch = False, []  # the commands go below the table, whole: in a cell they were cut mid-command
     for name, spec in REAL_DATASETS.items():
         try:
@@ -66,8 +68,10 @@ def list_datasets(
                     "pinned SHA-256 (truncated or another version)"
                 )
                 fetch.append(f"{name}: {download_command(name, folder.parent)}")  # fetches the damaged files again
-        table.add_row(f"{name} ({spec.title})", where)
-    console.print(table)
+        cells.append([f"{name} ({spec.title})", where])
+        table.add_row(*cells[-1])
+    # whole paths: cut with "…" (piped, 80 columns) they said nothing
+    print_unfolded(table, ["name", "found in"], [[Text.from_markup(cell).plain for cell in row] for row in cells])
     if fetch:
         console.print("To fetch them:", highlight=False)
     for line in fetch:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from latentid._warnings import user_warnings_shown
 from latentid.cli import app
 from latentid.cli._common import (
     BATCH_SIZE_HELP,
@@ -309,7 +310,7 @@ def consistency_command(
     dims = network_dims(m, train.x.shape[1], (decoder_width, decoder_depth), (encoder_width, encoder_depth))
     params.update({key: value for key, value in dims.items() if value is not None})
     try:
-        with study_progress(not quiet) as progress:
+        with study_progress(not quiet) as progress, user_warnings_shown():
             results = run_study(
                 train, test, {name: params}, seeds, out, data_settings=data_settings, force=force, progress=progress
             )
@@ -383,7 +384,7 @@ def mnist_command(
         _check_positive(flag, value, low)
     note_oversubscription(threads)
     try:
-        with study_progress(not quiet) as progress:
+        with study_progress(not quiet) as progress, user_warnings_shown():
             results = run_mnist(
                 out,
                 dataset=dataset,

@@ -223,7 +223,7 @@ def _difference_in_shared(old: dict, new: dict) -> str | None:
 def _read_settings(out: Path) -> dict:
     path = out / SETTINGS_FILE
     try:
-        settings = json.loads(path.read_text())
+        settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataFileError(
             f"{path}: unreadable study settings ({type(exc).__name__}). Use --force to replace it."
@@ -289,7 +289,7 @@ def _read_finished(folder: Path) -> dict | None:
     if not path.is_file() or not (folder / LATENTS_FILE).is_file():
         return None
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # an unreadable marker: the seed is fitted again
     return record if isinstance(record, dict) and isinstance(record.get("metrics"), dict) else None
@@ -400,7 +400,7 @@ SESSIONS_FILE = "sessions.json"  # in an interrupted seed's folder: the seconds 
 def _earlier_sessions(path: Path) -> list[float]:
     """The seconds of a seed's interrupted sessions ([] where none were recorded, or the file is damaged)."""
     try:
-        values = json.loads(path.read_text())
+        values = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     return [float(v) for v in values if isinstance(v, int | float)] if isinstance(values, list) else []
@@ -590,7 +590,7 @@ def _earlier_entries(out: Path, folder_settings: dict, models: Mapping) -> dict[
     that the new results.json keeps them (it kept only the models of the latest command): name -> (settings,
     entry). Only entries whose every seed folder is still finished are kept."""
     try:
-        previous = json.loads((out / RESULTS_FILE).read_text())
+        previous = json.loads((out / RESULTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     entries = previous.get("models") if isinstance(previous, dict) else None

@@ -753,7 +753,7 @@ def figures_of_report(out_dir: Path) -> set[str]:
     """The names of the figures (in ``out_dir/figures``) that the report already in ``out_dir`` shows or links;
     empty when there is none. Only these are a report's own: any other file there is the user's."""
     try:
-        text = (out_dir / "index.html").read_text()
+        text = (out_dir / "index.html").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return set()
     return {html.unescape(name) for name in re.findall(rf"{FIGURE_DIR}/([^'\"/<>\s]+\.(?:png|svg))", text)}
