@@ -15,7 +15,7 @@ A module of its own, outside ``latentid.metrics`` (which loads torch), so that t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 METRICS_VERSION = 2
@@ -44,6 +44,8 @@ def scored_version(versions: Any) -> int:
         return 1
 
 
-def stale_metrics(names: Iterable[str], version: int) -> list[str]:
-    """Of the metric ``names`` scored under metrics ``version``, those whose definition has changed since."""
-    return [name for name in names if REDEFINED_IN.get(name, 1) > version]
+def stale_metrics(scores: Mapping[str, Any], version: int) -> list[str]:
+    """Of the ``scores`` (metric name -> value) computed under metrics ``version``, the names of those whose
+    definition has changed since. A None value is no score (real data has no true z to score against), so it
+    is never stale: a run holding nothing but None need not be fitted again."""
+    return [name for name, value in scores.items() if value is not None and REDEFINED_IN.get(name, 1) > version]

@@ -146,7 +146,9 @@ def test_results_keep_the_models_an_extending_command_does_not_name(tmp_path, sp
     saved = json.loads((tmp_path / "results.json").read_text())
     saved["models"]["vae"]["cross_seed"]["mcc_strong"] = 9.0  # as scored under an earlier definition
     (tmp_path / "results.json").write_text(json.dumps(saved))
+    figure = (tmp_path / "consistency_vae.png").stat().st_mtime_ns
     again = run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
+    assert (tmp_path / "consistency_vae.png").stat().st_mtime_ns != figure  # drawn anew from the new scores
     assert set(again["models"]) == {"vade", "vae"} and again["models"]["vae"] == first["models"]["vae"]
     assert set(again["settings"]["models"]) == {"vade", "vae"}
     saved = json.loads((tmp_path / "results.json").read_text())

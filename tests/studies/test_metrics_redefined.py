@@ -67,6 +67,12 @@ def test_runs_record_the_metrics_version_and_stale_scores_are_fitted_again(tmp_p
     assert other.exit_code == 0 and "2 were already done" in other.stdout and "fitted again" not in other.stderr
     assert all(m["mcc_strong"] == STALE for m, _ in rows(store).values())
 
+    listed = run("results", store)  # the table says which runs hold such scores; --format json names them
+    assert listed.exit_code == 0 and "2 runs hold scores computed under an earlier definition" in listed.stdout
+    stale = json.loads(run("results", store, "--format", "json").stdout)["stale_scores"]
+    assert stale == {key: ["mcc_strong"] for key in rows(store)}
+    csv = run("results", store, "--format", "csv")
+    assert "earlier definition" in csv.stderr and "earlier definition" not in csv.stdout
     report = run("report", store, "--out", tmp_path / "report")
     assert report.exit_code == 0, report.output
     page = (tmp_path / "report" / "index.html").read_text()
@@ -75,18 +81,20 @@ def test_runs_record_the_metrics_version_and_stale_scores_are_fitted_again(tmp_p
     again = run("experiment", "run", study(tmp_path, "s", ["affine_r2", "mcc_strong"]), "--store", store, "--quiet")
     assert again.exit_code == 0, again.output
     assert "hold mcc_strong scored under an earlier definition" in again.stderr
-    assert "2 fitted again for metrics they held as redefined" in again.stdout
+    assert "2 fitted again for metrics scored under an earlier definition" in again.stdout
     for metrics, versions in rows(store).values():
         assert -1 <= metrics["mcc_strong"] <= 1 and versions["metrics"] == str(METRICS_VERSION)
     assert run("report", store, "--out", tmp_path / "report", "--force").exit_code == 0
     assert "earlier metric definition" not in (tmp_path / "report" / "index.html").read_text()
+    assert "earlier definition" not in run("results", store).stdout
 
 
 def test_a_row_without_a_version_was_scored_under_version_1():
     assert scored_version(None) == scored_version({}) == scored_version({"metrics": "x"}) == 1
     assert scored_version({"metrics": "2"}) == 2
-    assert stale_metrics(["mcc_strong", "affine_r2"], 1) == ["mcc_strong"]
-    assert stale_metrics(["mcc_strong", "affine_r2"], METRICS_VERSION) == []
+    scores = {"mcc_strong": 0.5, "affine_r2": 0.9, "mcc_weak": None}  # None: not measured (no true z), not stale
+    assert stale_metrics(scores, 1) == ["mcc_strong"]
+    assert stale_metrics(scores, METRICS_VERSION) == []
     assert max(REDEFINED_IN.values()) == METRICS_VERSION
 
 
@@ -112,3 +120,7 @@ def test_a_stale_score_is_not_kept_when_the_run_is_recorded_again(tmp_path):
         (stored,) = store.rows()
     # nmi's definition did not change: kept; mcc_strong's did, and the row now says the current version
     assert stored["metrics"] == {"affine_r2": 0.6, "nmi": 0.3}
+
+    with ResultStore(tmp_path / "none.db") as store:  # real data: nothing measured against z, nothing to refit
+        store.record(row({"affine_r2": None, "mcc_strong": None}, {"latentid": "0.1"}))
+        assert store.stored(["k"])["k"]["stale"] == set()

@@ -190,12 +190,12 @@ def run_command(
                         f"{escape(str(store))}: skipped."
                     )
                 if summary.refitted:
-                    reasons = []
+                    reasons, s = [], "s" if summary.refitted == 1 else ""
                     if summary.missing_metrics:
-                        reasons.append(f"lack {', '.join(summary.missing_metrics)}")
+                        reasons.append(f"lack{s} {', '.join(summary.missing_metrics)}")
                     if summary.redefined_metrics:
                         reasons.append(
-                            f"hold {', '.join(summary.redefined_metrics)} scored under an earlier definition "
+                            f"hold{s} {', '.join(summary.redefined_metrics)} scored under an earlier definition "
                             f"(metrics version < {METRICS_VERSION}: {REDEFINED_WHY})"
                         )
                     progress.console.print(
@@ -221,10 +221,13 @@ def run_command(
         runner.close()
     why = " or ".join(
         words
-        for words, present in (("lacked", summary.missing_metrics), ("held as redefined", summary.redefined_metrics))
+        for words, present in (
+            ("metrics they lacked", summary.missing_metrics),
+            ("metrics scored under an earlier definition", summary.redefined_metrics),
+        )
         if present
     )
-    refitted = f" ({summary.refitted} fitted again for metrics they {why})" if summary.refitted else ""
+    refitted = f" ({summary.refitted} fitted again for {why})" if summary.refitted else ""
     console.print(
         f"Study {escape(study.name)}: {summary.finished} finished, {summary.failed} failed, {summary.skipped} skipped "
         f"this time{refitted}; {_plural(summary.already_done, '', 'was')} already done "
@@ -259,12 +262,14 @@ def results_command(
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
 ) -> None:
     """List the runs of a results store: one row per run, its varying settings, metrics and time."""
-    from latentid.studies.store import rows_to_table
+    from latentid.studies.store import rows_to_table, stale_note, stale_scores
 
     with _existing_store(store) as results:
         rows = results.rows(where=where, study=study)
+    stale = stale_note(rows)
     if output is OutputFormat.json:
-        print_json({"store": str(store.resolve()), "runs": rows})
+        # run key -> the metrics it holds as scored under an earlier definition (latentid.metric_versions)
+        print_json({"store": str(store.resolve()), "runs": rows, "stale_scores": stale_scores(rows)})
         return
     header, body = rows_to_table(rows, every_field=output is OutputFormat.csv)
     if output is OutputFormat.csv:
@@ -273,6 +278,8 @@ def results_command(
         writer.writerow(header)
         writer.writerows(body)
         typer.echo(buffer.getvalue(), nl=False)
+        if stale:  # on stderr: the CSV itself stays a table a program reads
+            err_console.print(f"note: {escape(stale)}", soft_wrap=True, highlight=False)
         return
     # The title is its own line, never wrapped: a table's title wraps at the table's width, which splits a long
     # store path (and "0 run(s)") over lines.
@@ -298,6 +305,8 @@ def results_command(
     print_unfolded(table, header, cells)
     for line in _sentences_below(rows):
         console.print(escape(line), highlight=False)
+    if stale:
+        console.print(f"note: {escape(stale)}", soft_wrap=True, highlight=False)
 
 
 SHARED_SENTENCE_NAMES = 3  # a sentence shared by more runs is printed once, naming this many of them

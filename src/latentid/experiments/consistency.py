@@ -48,6 +48,7 @@ from latentid.data.io import Dataset
 from latentid.data.real import is_real_dataset_name
 from latentid.data.sources import open_data
 from latentid.errors import DataFileError, InvalidDataError, InvalidParameterError, LatentIDWarning
+from latentid.metric_versions import METRICS_VERSION
 from latentid.metrics import cluster_report, consistency
 from latentid.models.fitting import data_fingerprint
 from latentid.runs import RUN_FILE, STUDY_FILE, fit_lock, make_model, run_record, save_array
@@ -661,20 +662,25 @@ def _run_claimed(
         if labels is not None:
             first_labels[name] = labels[0]
     for name, (_, entry) in earlier.items():
-        # scored anew from its seeds' saved latents: an older latentid may have scored them under an earlier
-        # definition (latentid.metric_versions), and results.json must not mix two definitions of one metric
+        # scored and drawn anew from its seeds' saved latents: an older latentid may have scored them under an
+        # earlier definition (latentid.metric_versions), and results.json and the figures must not mix two
+        # definitions of one metric
         folders = [out / folder for folder in entry["seed_folders"]]
-        entry["cross_seed"] = cross_seed(
-            [_seed_array(folder, LATENTS_FILE, len(test.x)) for folder in folders],
-            [_seed_array(folder, LABELS_FILE, len(test.x)) for folder in folders]
-            if name in CLUSTERING_MODELS
-            else None,
+        latents = [_seed_array(folder, LATENTS_FILE, len(test.x)) for folder in folders]
+        labels = (
+            [_seed_array(folder, LABELS_FILE, len(test.x)) for folder in folders] if name in CLUSTERING_MODELS else None
         )
-    cross = {k: v["cross_seed"] for k, v in per_model.items()}
-    figures = write_figures(out, first_latents, cross, test_classes, first_labels)
-    for name in per_model:
-        per_model[name]["figures"] = figures[name]
-    per_model = {**{name: entry for name, (_, entry) in earlier.items()}, **per_model}
+        entry["cross_seed"] = cross_seed(latents, labels)
+        first_latents[name] = latents[0]
+        if labels is not None:
+            first_labels[name] = labels[0]
+    every = {**{name: entry for name, (_, entry) in earlier.items()}, **per_model}
+    figures = write_figures(
+        out, first_latents, {k: v["cross_seed"] for k, v in every.items()}, test_classes, first_labels
+    )
+    for name, entry in every.items():
+        entry["figures"] = figures[name]
+    per_model = every
     shown = {**{name: params for name, (params, _) in earlier.items()}, **{k: resolved[k] for k in models}}
     results = _normalised(
         {
@@ -685,6 +691,7 @@ def _run_claimed(
             "n_test": len(test.x),
             "model_selection": {name: per_model[name]["model_selection"] for name in per_model},
             "labels": LABELS_NOTE,
+            "metrics_version": METRICS_VERSION,  # the definitions cross_seed was scored under
             "models": per_model,
         }
     )

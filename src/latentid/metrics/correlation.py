@@ -145,12 +145,13 @@ def mcc(z_true, z_hat, method: str = "pearson") -> MCCResult:
     MCCResult with the score, the matched pairs and their correlations. When m != m_hat,
     min(m, m_hat) coordinates are matched and both dimensions are reported; the score is the mean over the
     matched pairs, so true dimensions left unmatched (m_hat < m) do not lower it. ``identifiability_report``'s
-    ``mcc_strong`` averages over all m true dimensions instead, an unmatched one counting 0: for the same
-    latents it is lower by the share of dimensions missing.
+    ``mcc_strong`` averages over all m true dimensions instead, an unmatched one counting 0.
 
     No alignment beyond the matching is fitted, so the score is invariant to permutation, sign,
     scale and translation of the learned coordinates (and, for Spearman, to any strictly monotone
-    per-coordinate map) -- the "strong" MCC. It is computed on all rows given.
+    per-coordinate map). The matching is chosen on the rows it scores (all rows given), which lifts the score
+    of unrelated latents on few rows (about 0.17 on 100 rows of 10 coordinates); ``identifiability_report``'s
+    ``mcc_strong`` chooses it on a fit split and scores the held-out rows.
     """
     method = _check_method(method)
     z_true = check_latents(z_true, "z_true")

@@ -54,7 +54,8 @@ __all__ = [
 
 SCORED_ON = "held-out"
 SPLIT_NOTE = (
-    "alignments (affine, permutation+scaling, orthogonal, CCA, cluster matching) are fitted on a seeded random "
+    "alignments (affine, permutation+scaling, orthogonal, CCA, MCC's matching and signs, cluster matching) are "
+    "fitted on a seeded random "
     "'split' share of the samples (n_fit); the identifiability and clustering scores are computed on the other, "
     "held-out samples (n_eval); counts and likelihood keys use every sample"
 )

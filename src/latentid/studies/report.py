@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from latentid.experiments.report import FigureWriter, Html, format_value, short_float, subplots, table, write_page
-from latentid.metric_versions import REDEFINED_WHY, scored_version, stale_metrics
+from latentid.metric_versions import VERSIONS_KEY
+from latentid.studies.store import stale_note
 
 __all__ = ["LEVEL_TEXT", "level_text", "write_study_report"]
 
@@ -500,29 +501,14 @@ def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, obje
     for run in runs:
         for name, version in (run.row.get("versions") or {}).items():
             versions.setdefault(str(name), set()).add(str(_hashable(version)))
+    if VERSIONS_KEY in versions:  # a run recorded before metrics versions were was scored under version 1
+        versions[VERSIONS_KEY] |= {"1" for run in runs if VERSIONS_KEY not in (run.row.get("versions") or {})}
     facts += [(f"version of {name}", " / ".join(sorted(vs))) for name, vs in sorted(versions.items())]
-    stale = _stale_scores(runs)
+    stale = stale_note([run.row for run in runs if run.finished])
     if stale:
         facts.append(("scored under an earlier metric definition", stale))
     rows = [{"": name, "value": value} for name, value in facts]
     return "<h2 id='summary'>Summary</h2>" + table(rows, text_columns=("", "value"))
-
-
-def _stale_scores(runs: Sequence[_Run]) -> str:
-    """Which finished runs hold metrics scored under an earlier definition (latentid.metric_versions), in words;
-    '' for none. Their values are shown as they are: the study run again fits them anew."""
-    stale: Counter[str] = Counter()
-    for run in runs:
-        if run.finished:
-            metrics = run.row.get("metrics") or {}
-            stale.update(stale_metrics(metrics, scored_version(run.row.get("versions"))))
-    if not stale:
-        return ""
-    counts = ", ".join(f"{name} ({n} run{'s' if n > 1 else ''})" for name, n in stale.items())
-    return (
-        f"{counts}: {REDEFINED_WHY}, so these values are not comparable with the current ones; "
-        "run the study again to score them anew"
-    )
 
 
 SCORED_ROWS = (

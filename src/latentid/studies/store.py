@@ -54,7 +54,7 @@ from typing import Any
 from latentid._atomic import DISK_FULL
 from latentid._warnings import caller_stacklevel
 from latentid.errors import DataFileError, InvalidParameterError, LatentIDWarning
-from latentid.metric_versions import scored_version, stale_metrics
+from latentid.metric_versions import METRICS_VERSION, REDEFINED_WHY, scored_version, stale_metrics
 
 SCHEMA_VERSION = 4  # 2: the run_studies table; 3: the warnings column; 4: the threads column
 # The oldest schema a reader who may not write the store reads as it is (a column added since reads as NULL).
@@ -401,12 +401,12 @@ class ResultStore:
                 for key, status, metrics, config, ran_with in self.db.execute(query, chunk):
                     metrics, config = self._json(key, "metrics", metrics), self._json(key, "config", config)
                     asked = config.get("metrics") if isinstance(config, dict) else None
-                    recorded = set(metrics) if isinstance(metrics, dict) else set()
+                    metrics = metrics if isinstance(metrics, dict) else {}
                     found[key] = {
                         "status": status,
-                        "metrics": recorded,
+                        "metrics": set(metrics),
                         "asked": [m for m in asked if isinstance(m, str)] if isinstance(asked, list) else [],
-                        "stale": set(stale_metrics(recorded, scored_version(self._json(key, "versions", ran_with)))),
+                        "stale": set(stale_metrics(metrics, scored_version(self._json(key, "versions", ran_with)))),
                     }
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise self._damaged(exc) from None
@@ -497,6 +497,36 @@ class ResultStore:
                 f"{self.path}: run {row['key']}: '{column}' is not {shape}: the store was edited or damaged. "
                 "Restore it from a copy, or rerun the study into a new --store."
             )
+
+
+def stale_scores(rows: Iterable[Mapping]) -> dict[str, list[str]]:
+    """The parsed ``rows`` that hold scores computed under an earlier definition (:mod:`latentid.metric_versions`):
+    run key -> the names of those metrics. Runs holding none are left out."""
+    stale = {}
+    for row in rows:
+        metrics = row.get("metrics")
+        names = stale_metrics(metrics, scored_version(row.get("versions"))) if isinstance(metrics, dict) else []
+        if names:
+            stale[str(row.get("key"))] = names
+    return stale
+
+
+def stale_note(rows: Iterable[Mapping]) -> str:
+    """One sentence on the ``rows`` holding scores of an earlier definition (how many runs, which metrics, what
+    changed, how to score them anew); '' when none does."""
+    stale = stale_scores(rows)
+    if not stale:
+        return ""
+    counts: dict[str, int] = {}
+    for names in stale.values():
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    each = ", ".join(f"{name} ({n} run{'s' if n > 1 else ''})" for name, n in counts.items())
+    return (
+        f"{len(stale)} run{'s' if len(stale) > 1 else ''} hold{'s' if len(stale) == 1 else ''} scores computed under "
+        f"an earlier definition, not comparable with the others: {each}. Since metrics version {METRICS_VERSION}, "
+        f"{REDEFINED_WHY}. Run a study that asks for these metrics again to fit and score those runs anew."
+    )
 
 
 # ---------------------------------------------------------------------- rows in
