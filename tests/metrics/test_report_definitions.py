@@ -121,6 +121,34 @@ def test_consistency_counts_a_collapsed_column_zero_in_mcc_strong():
     assert out["mcc_strong"] == pytest.approx(2 / 3, abs=1e-8)  # two perfect pairs and one of correlation 0
 
 
+def test_consistency_counts_a_collapsed_column_zero_in_weak_mcc_and_affine_r2():
+    # two runs that kept one of five dimensions alike read 1.0 by weak MCC when collapsed columns were left out
+    rng = np.random.default_rng(18)
+    kept_one = np.zeros((400, 5))
+    kept_one[:, 0] = rng.standard_normal(400)
+    with pytest.warns(UserWarning, match="collapsed"):
+        out = consistency(kept_one, 2 * kept_one + 1)
+    for key in ("mcc_strong", "mcc_weak", "mcc_weak_a_to_b", "affine_r2", "affine_r2_b_to_a", "mcc_cca"):
+        assert out[key] == pytest.approx(1 / 5, abs=1e-8), key
+
+
+def test_exact_ties_on_the_fit_rows_break_the_same_whatever_the_column_order():
+    """Spearman correlations of 5 fit rows lie on a coarse grid, so matchings tie exactly; the Hungarian algorithm
+    kept one by position, so permuting the columns, or swapping the runs, changed the held-out score."""
+    rng = np.random.default_rng(6)
+    for _ in range(60):
+        z, h = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
+        out = identifiability_report(z, h)["mcc_spearman"]
+        assert identifiability_report(z, h[:, [2, 0, 1]])["mcc_spearman"] == pytest.approx(out, abs=1e-12)
+        assert identifiability_report(z[:, ::-1], -h)["mcc_spearman"] == pytest.approx(out, abs=1e-12)
+        pair = consistency(z, h)["mcc_spearman"]
+        assert consistency(h, z)["mcc_spearman"] == pytest.approx(pair, abs=1e-12)
+    binary = np.random.default_rng(6)
+    for _ in range(200):  # binary latents tie Pearson correlations too
+        a, b = (binary.integers(0, 2, size=(40, 3)).astype(float) for _ in range(2))
+        assert consistency(a, b)["mcc_strong"] == pytest.approx(consistency(b, a)["mcc_strong"], abs=1e-12)
+
+
 def test_with_every_learned_column_collapsed_affine_r2_is_that_of_the_fit_rows_mean():
     rng = np.random.default_rng(14)
     z = rng.standard_normal((60, 2))

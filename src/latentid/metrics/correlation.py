@@ -100,19 +100,36 @@ def match_correlations(abs_corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
+def canonical_order(a: np.ndarray) -> np.ndarray:
+    """An order of the columns of ``a`` (n, d) that depends on the columns alone, not on the order, signs, scales
+    or shifts they come in: each column standardised, its sign set by its first nonzero entry, then sorted.
+
+    Where the fit rows' correlations tie exactly (discrete latents, a handful of rows), the Hungarian algorithm
+    keeps one of the tied matchings by position, and a score on other rows depends on which: matched in this
+    order, strong MCC stays invariant to permuting the columns, and consistency symmetric."""
+    std = _standardize(np.asarray(a, dtype=np.float64))
+    nonzero = std != 0
+    first = np.take_along_axis(std, np.argmax(nonzero, axis=0)[None, :], axis=0)[0]
+    keys = std * np.where(first < 0, -1.0, 1.0)
+    return np.lexsort(keys[::-1]) if keys.size else np.arange(a.shape[1])
+
+
 def held_out_matched_correlations(
     a_fit: np.ndarray, b_fit: np.ndarray, a_eval: np.ndarray, b_eval: np.ndarray, method: str = "pearson"
 ) -> np.ndarray:
     """The correlations on new rows of a 1:1 matching chosen on other rows (the strong MCC out of sample).
 
-    a_fit (n_fit, d_a) and b_fit (n_fit, d_b) choose the pairs (Hungarian on the absolute correlations) and each
-    pair's sign; a_eval (n_eval, d_a) and b_eval (n_eval, d_b) score them. Returns an ndarray of shape
-    (min(d_a, d_b),): each pair's correlation on the eval rows times its sign on the fit rows, so a pair that
-    turns round on new rows counts against, and a column constant on either part counts 0.
+    a_fit (n_fit, d_a) and b_fit (n_fit, d_b) choose the pairs (Hungarian on the absolute correlations, the
+    columns in their ``canonical_order``, so that exact ties are broken the same whatever order they come in) and
+    each pair's sign; a_eval (n_eval, d_a) and b_eval (n_eval, d_b) score them. Returns an ndarray of shape
+    (min(d_a, d_b),), in no particular order: each pair's correlation on the eval rows times its sign on the fit
+    rows, so a pair that turns round on new rows counts against, and a column constant on either part counts 0.
     """
-    corr_fit = cross_correlation(a_fit, b_fit, method)
+    order_a, order_b = canonical_order(a_fit), canonical_order(b_fit)
+    corr_fit = cross_correlation(a_fit[:, order_a], b_fit[:, order_b], method)
     rows, cols = match_correlations(np.abs(corr_fit))
-    return np.sign(corr_fit[rows, cols]) * cross_correlation(a_eval, b_eval, method)[rows, cols]
+    corr_eval = cross_correlation(a_eval[:, order_a], b_eval[:, order_b], method)
+    return np.sign(corr_fit[rows, cols]) * corr_eval[rows, cols]
 
 
 def mcc_from_arrays(z_true: np.ndarray, z_hat: np.ndarray, method: str = "pearson") -> MCCResult:

@@ -432,7 +432,7 @@ def _mcc_figure(runs: Sequence[_Run], models: Sequence[str], colors):
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_aspect("equal")
         ax.set_title(f"{model}\nmean gap weak - strong {gaps[model]:.3f}", fontsize=9)
-        ax.set_xlabel("mcc_strong (1:1 matching only)", fontsize=8)
+        ax.set_xlabel("mcc_strong (1:1 matching and signs only)", fontsize=8)
         ax.set_ylabel("mcc_weak (after the affine map)", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
@@ -718,8 +718,9 @@ def write_study_report(rows: list[dict], out_dir: Path, *, title: str | None = N
         if fig is not None:
             caption = (
                 "mcc_weak (correlation after the best affine map) against mcc_strong (1:1 matching of coordinates "
-                "only), one point per run. Weak is at least strong up to the split's noise (the affine map is fitted "
-                "on one half and scored on the other); the height above the diagonal is what only an affine map "
+                "and their signs only), one point per run. Weak is at least strong up to the split's noise (the "
+                "affine map, the matching and the signs are fitted on one half and scored on the other); the height "
+                "above the diagonal is what only an affine map "
                 "recovers: a model identified up to permutation and scaling (level 3), on data of its own class, lies "
                 "on it; one identified up to an affine map (levels 1-2) may lie above it."
             )
