@@ -622,3 +622,14 @@ def test_a_data_file_replaced_after_it_was_read_is_not_hashed_as_the_data_read(t
         fit_run("pca", data, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before the run folder was made
     assert data_provenance(read_dataset(path))["sha256"] == file_sha256(path)
+    # rewritten in place, same inode and size, a value edited: told apart by its time
+    data = read_dataset(path)
+    arrays = dict(np.load(path))
+    arrays["x"][0, 0] += 1.0
+    with open(path, "r+b") as file:
+        np.savez(file, **arrays)
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert (os.stat(path).st_ino, os.stat(path).st_size) == data.file_state[:2]
+    with pytest.raises(DataFileError, match="changed since it was read"):
+        data_provenance(data)

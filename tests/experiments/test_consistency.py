@@ -176,6 +176,11 @@ def test_a_damaged_seed_file_is_named_with_how_to_fit_the_seed_again(tmp_path, s
             run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
         assert f"Delete {seed} and run the same command again" in str(info.value)
         (seed / "test_latents.npy").write_bytes(latents)
+    # a seed whose latents are gone (its metrics.json still there) is not finished: it is fitted again
+    (seed / "test_latents.npy").unlink()
+    before = len(fits)
+    run_study(train, test, {"vade": VADE}, 2, tmp_path, data_settings=DATA)
+    assert len(fits) == before + 1 and (seed / "test_latents.npy").is_file()
 
 
 def test_other_settings_are_refused_and_force_replaces(tmp_path, splits, fits):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
 from typer.testing import CliRunner
 
 from latentid.cli import app
@@ -124,3 +125,26 @@ def test_a_stale_score_is_not_kept_when_the_run_is_recorded_again(tmp_path):
     with ResultStore(tmp_path / "none.db") as store:  # real data: nothing measured against z, nothing to refit
         store.record(row({"affine_r2": None, "mcc_strong": None}, {"latentid": "0.1"}))
         assert store.stored(["k"])["k"]["stale"] == set()
+
+
+@pytest.mark.parametrize("name", ["mcc_strong", "mcc_spearman", "mcc_weak", "mcc_weak_a_to_b", "mcc_weak_b_to_a"])
+def test_every_metric_redefined_in_version_2_is_stale_in_a_version_1_row(name):
+    assert stale_metrics({name: 0.5}, 1) == [name] and stale_metrics({name: 0.5}, 2) == []
+
+
+def test_a_refit_for_one_metric_scores_anew_the_stale_ones_another_study_asked_for(tmp_path):
+    """The refit asks for the metrics the stored config asked for too: without them, the stale mcc_weak was dropped
+    from the row (not kept as current, and not scored anew either)."""
+    store = tmp_path / "r.db"
+    assert run("experiment", "run", study(tmp_path, "s", ["mcc_weak"]), "--store", store, "--quiet").exit_code == 0
+    with sqlite3.connect(store) as db:  # as version 1 wrote it
+        for key, (metrics, versions) in rows(store).items():
+            versions.pop("metrics")
+            db.execute(
+                "UPDATE runs SET metrics = ?, versions = ? WHERE key = ?",
+                (json.dumps({**metrics, "mcc_weak": STALE}), json.dumps(versions), key),
+            )
+    again = run("experiment", "run", study(tmp_path, "s2", ["affine_r2"]), "--store", store, "--quiet")
+    assert again.exit_code == 0 and "lack affine_r2" in again.stderr, again.output
+    for metrics, _ in rows(store).values():
+        assert -1 <= metrics["mcc_weak"] <= 1 and "affine_r2" in metrics
