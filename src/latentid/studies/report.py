@@ -501,7 +501,7 @@ def _summary(runs: Sequence[_Run], axes: Sequence[str], fixed: Mapping[str, obje
     for run in runs:
         for name, version in (run.row.get("versions") or {}).items():
             versions.setdefault(str(name), set()).add(str(_hashable(version)))
-    if VERSIONS_KEY in versions:  # a run recorded before metrics versions were was scored under version 1
+    if VERSIONS_KEY in versions:  # a run whose versions name no metrics version was scored under version 1
         versions[VERSIONS_KEY] |= {"1" for run in runs if VERSIONS_KEY not in (run.row.get("versions") or {})}
     facts += [(f"version of {name}", " / ".join(sorted(vs))) for name, vs in sorted(versions.items())]
     stale = stale_note([run.row for run in runs if run.finished])
