@@ -17,3 +17,20 @@ def test_signal_to_noise_is_the_means_spread_over_the_rms_posterior_sd():
     assert inactive_dimensions(snr) == [1]
     # Free of the latent's scale, which a learned prior sets.
     np.testing.assert_allclose(latent_signal_to_noise(means * 1e3, sds * 1e3)[:2], snr[:2])
+
+
+def test_a_spread_resting_on_one_outlier_row_is_not_activity():
+    """One row encoded far away (an outlier in x) made a fit whose other 599 rows sat on one point read active."""
+    rng = np.random.default_rng(3)
+    means = rng.normal(size=(600, 2)) * 1e-3
+    means[0] = [1e3, -1e3]
+    assert inactive_dimensions(latent_signal_to_noise(means, np.full((600, 2), 0.07))) == [0, 1]
+
+
+def test_a_small_cluster_and_gaussian_means_keep_their_plain_spread():
+    rng = np.random.default_rng(4)
+    gaussian = rng.normal(size=(2000, 1))
+    cluster = np.where(rng.random((2000, 1)) < 0.1, 5.0, 0.0) + 0.01 * rng.normal(size=(2000, 1))  # 10% far off
+    for means in (gaussian, cluster):
+        snr = latent_signal_to_noise(means, np.full((2000, 1), 0.5))
+        assert snr[0] == pytest.approx(means.std() / 0.5)

@@ -9,17 +9,39 @@ Cov_x(E_q[z]) > 0.01 for an N(0, I) prior.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 INACTIVE_SNR = 1.0  # below: the means' spread over the data is smaller than the posterior's own sd
 
 
+FEW_ROWS_TAIL = 0.005  # rows beyond these quantiles (each side) are the few rows a spread may not rest on
+FEW_ROWS_SHARE = 0.5  # a spread this much larger than the central rows' rests on the few rows beyond them
+
+
+def _spread(means: np.ndarray) -> np.ndarray:
+    """The sd over rows of ``means`` (n, m) per column, or, where that sd rests on a few rows (the central 99% of
+    the rows spread less than FEW_ROWS_SHARE of it), the central rows' sd: one outlier row encoded far away made a
+    fit whose other rows all sat on one point read as active."""
+    spread = np.std(means, axis=0)
+    if means.shape[0] < 2:
+        return spread
+    low, high = np.quantile(means, [FEW_ROWS_TAIL, 1 - FEW_ROWS_TAIL], axis=0)
+    central = np.where((means >= low) & (means <= high), means, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column whose central part is one value: sd 0
+        inner = np.nanstd(central, axis=0)
+    return np.where(inner < FEW_ROWS_SHARE * spread, inner, spread)
+
+
 def latent_signal_to_noise(means: np.ndarray, sds: np.ndarray) -> np.ndarray:
     """sd over rows of E_q[z_j|x] / sqrt(mean over rows of Var_q[z_j|x]), per dimension j; means and sds
-    (n_samples, m) -> (m,). A dimension with zero posterior sd (a deterministic encoder) is infinitely active."""
+    (n_samples, m) -> (m,). A dimension with zero posterior sd (a deterministic encoder) is infinitely active.
+    An sd that rests on a few rows (under 1% of them, far from the rest) is the sd of the other rows instead."""
     means, sds = np.asarray(means, dtype=np.float64), np.asarray(sds, dtype=np.float64)
     noise = np.sqrt(np.mean(np.square(sds), axis=0))
-    spread = np.std(means, axis=0)
+    spread = _spread(means)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(noise > 0, spread / noise, np.inf)
 
