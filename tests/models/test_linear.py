@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -321,7 +322,7 @@ def test_fewer_directions_than_latent_dim_are_refused(name):
     """Rows on a line: the second latent coordinate would be rounding noise divided by ~0."""
     rng = np.random.default_rng(2)
     line = rng.normal(size=(60, 1)) @ rng.normal(size=(1, 4)) + 1.0
-    with pytest.raises(InvalidDataError, match=r"spans only 1 dimension\(s\), fewer than latent_dim=2"):
+    with pytest.raises(InvalidDataError, match=r"spans only 1 dimension\(s\) above rounding, fewer than latent_dim=2"):
         BUILDERS[name]().fit(line)
     one = BUILDERS[name]().set_params(latent_dim=1).fit(line)  # what the message says to do works
     assert one.transform(line).shape == (60, 1)
@@ -364,3 +365,24 @@ def test_a_refused_refit_leaves_the_model_as_it_was(blobs, name):
     np.testing.assert_array_equal(model.transform(x), before)
     with pytest.raises(InvalidParameterError, match="takes no auxiliary variable u"):
         model.fit_transform(x, u=blobs[1])  # refused as by fit, not ignored
+
+
+def test_columns_of_very_different_scales_are_named_as_the_cause_of_a_rank_refusal():
+    """Full-rank data with one column in other units read 'spans only 1 dimension(s) ... pass more varied samples'."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 5))
+    x[:, 3] *= 1e6
+    for model in (PCA(latent_dim=2), FastICA(latent_dim=2, random_state=0)):
+        with pytest.raises(InvalidDataError, match=r"column 3's sd is .* Standardise the columns"):
+            model.fit(x)
+
+
+def test_a_constant_column_gives_fastica_no_bare_numpy_warning():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(300, 4))
+    x[:, 2] = 5.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        z = FastICA(latent_dim=2, random_state=0).fit_transform(x)
+    assert np.isfinite(z).all()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]  # "invalid value encountered in divide"

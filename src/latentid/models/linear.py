@@ -59,6 +59,30 @@ RANK_TOL = 1e-10  # a principal variance below this fraction of the largest is r
 GMM_REG_COVAR = 1e-6  # scikit-learn's default reg_covar, here in units of the data's mean variance
 
 
+def _scales_note(X: np.ndarray) -> str:
+    """Where X's (n, n_features) varying columns differ in sd by more than the rounding a rank check allows (the
+    small ones' variance is then lost below the large ones'): which columns, and the fix; '' otherwise."""
+    sds = X.std(axis=0)
+    varying = np.flatnonzero(sds > 0)
+    if varying.size < 2:
+        return ""
+    big, small = varying[np.argmax(sds[varying])], varying[np.argmin(sds[varying])]
+    if sds[small] ** 2 > RANK_TOL * sds[big] ** 2:
+        return ""
+    return (
+        f"Its columns' scales differ too much: column {big}'s sd is {sds[big]:.3g}, column {small}'s {sds[small]:.3g} "
+        "(other units?). Standardise the columns, or rescale the large ones, first."
+    )
+
+
+def _arithmetic_warning(w: warnings.WarningMessage) -> bool:
+    """numpy's 'invalid value encountered in divide' and kin, raised inside a scikit-learn fit (FastICA's whitening
+    of a constant column): the fitted arrays are checked for finiteness after, so the bare numpy line only alarms."""
+    return issubclass(w.category, RuntimeWarning) and str(w.message).startswith(
+        ("invalid value encountered", "divide by zero encountered", "overflow encountered")
+    )
+
+
 def _draw_seed(rng: np.random.Generator) -> int:
     """An int seed for a scikit-learn estimator, drawn from ``rng``."""
     return int(rng.integers(0, 2**31 - 1))
@@ -184,11 +208,12 @@ class LinearModel(TransformerMixin, BaseEstimator):
                         "or duplicate columns or rows. Drop them, or lower latent_dim / n_components."
                     ) from exc
         self._set_fitted(parts, X.shape[1])
-        self._check_rank()
+        self._check_rank(X)
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        for w in caught:  # anything else is passed on as it came
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for w in caught:  # anything else is passed on as it came, but numpy's arithmetic warnings
+            if issubclass(w.category, ConvergenceWarning) or _arithmetic_warning(w):
+                continue
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if not self.converged_:
             limit = getattr(self, "max_iter", None)
             warnings.warn(
@@ -210,17 +235,18 @@ class LinearModel(TransformerMixin, BaseEstimator):
         pca = getattr(self, "pca_", None)
         return None if pca is None else np.asarray(pca.explained_variance_, dtype=np.float64)
 
-    def _check_rank(self) -> None:
+    def _check_rank(self, X: np.ndarray) -> None:
         """Refuse principal axes with (next to) no variance: scores along them are rounding noise divided by a
-        near-zero singular value."""
+        near-zero singular value. X (n, n_features) names columns of very different scales as the cause."""
         variances = self._principal_variances()
         if variances is None or variances.size == 0:
             return
         rank = int(np.sum(variances > RANK_TOL * variances.max()))
         if rank < self.latent_dim:
             raise InvalidDataError(
-                f"{type(self).__name__}: X (centred) spans only {rank} dimension(s), fewer than latent_dim="
-                f"{self.latent_dim}. Lower latent_dim to {max(rank, 1)}, or pass more varied samples."
+                f"{type(self).__name__}: X (centred) spans only {rank} dimension(s) above rounding, fewer than "
+                f"latent_dim={self.latent_dim}. "
+                + (_scales_note(X) or f"Lower latent_dim to {max(rank, 1)}, or pass more varied samples.")
             )
 
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
