@@ -208,3 +208,27 @@ def test_no_file_is_moved_or_written_through_a_linked_folder_of_a_run(tmp_path, 
     forced = run("fit", "--data", small_simulation, "--out", linked, "--model", "pca", "--latent-dim", 1, "--force")
     assert_one_line_error(forced, "model: is a symbolic link")
     assert files_of(out / "model") == model_files
+
+
+def test_a_replacing_fit_that_fails_with_any_error_puts_the_replaced_run_back_alone(
+    tmp_path, small_simulation, monkeypatch
+):
+    """Not only latentid's own errors: a torch RuntimeError (out of memory, a bug) in a --force fit left the finished
+    run in .replaced-run, for the next finished fit to delete. And the failed fit's own files (its log) stayed
+    beside the restored run where that run had none of that name (a pca run replaced by a vae)."""
+    from pathlib import Path
+
+    from latentid.models import VAE
+
+    out = tmp_path / "run"
+    assert run("fit", "--data", small_simulation, "--out", out, "--model", "pca", "--latent-dim", "2").exit_code == 0
+    before = files_of(out)
+    assert "train_log.jsonl" not in before
+
+    def broken(self, *args, **kwargs):
+        Path(self.checkpoint_dir, "train_log.jsonl").write_text("{}\n")  # trained a little, then failed
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(VAE, "fit", broken)
+    assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force").exit_code != 0
+    assert files_of(out) == before and not (out / ".replaced-run").exists()

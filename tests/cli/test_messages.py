@@ -243,3 +243,35 @@ def test_a_mixture_of_one_component_short_of_samples_is_not_told_to_lower_its_co
     with pytest.raises(InvalidDataError) as info:
         VaDE(n_components=1).fit(np.random.default_rng(0).normal(size=(2, 3)))
     assert str(info.value).endswith("Pass more samples or lower validation_fraction."), str(info.value)
+
+
+def test_command_line_refusals_a_mutation_study_found_unguarded(tmp_path, monkeypatch):
+    import errno
+
+    import latentid.cli.simulate as simulate_cli
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args])
+
+    data = tmp_path / "d.npz"
+    assert invoke("simulate", "--samples", "100", "--out", data).exit_code == 0
+    z = tmp_path / "z.npy"
+    np.save(z, np.zeros((100, 2)))
+    # two sources of latents: one was scored and the run ignored, reported as "run: null"
+    both = invoke("evaluate", "--latents", z, "--run", tmp_path / "r", "--data", data)
+    assert both.exit_code == 2 and "give exactly one source" in both.stderr, both.output
+    # --out an existing folder, even with --force: named as a folder, the folder kept
+    folder = tmp_path / "f.npz"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("mine")
+    taken = invoke("simulate", "--samples", "100", "--out", folder, "--force")
+    assert taken.exit_code == 2 and "is a folder; name a file" in taken.stderr
+    assert (folder / "mine.txt").read_text() == "mine"
+
+    # a full disk: the advice is to free space, not to check the path
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(simulate_cli, "save_simulation", full)
+    result = invoke("simulate", "--samples", "100", "--out", tmp_path / "e.npz")
+    assert result.exit_code == 2 and "no space left on the device. Free some space" in result.stderr, result.output
