@@ -232,3 +232,18 @@ def test_a_replacing_fit_that_fails_with_any_error_puts_the_replaced_run_back_al
     monkeypatch.setattr(VAE, "fit", broken)
     assert run("fit", "--data", small_simulation, "--out", out, *TINY_VAE, "--force").exit_code != 0
     assert files_of(out) == before and not (out / ".replaced-run").exists()
+
+
+def test_ctrl_c_before_the_run_is_recorded_offers_no_resume(tmp_path, small_simulation, monkeypatch):
+    """Interrupted while the data file was hashed (before run.json exists), the fit said 'continue with --resume',
+    which had nothing to continue."""
+    import latentid.runs
+
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(latentid.runs, "data_provenance", interrupted)
+    out = tmp_path / "run"
+    result = run("fit", "--data", small_simulation, "--out", out, *TINY_VAE)
+    assert result.exit_code == 130 and "--resume" not in result.output, result.output
+    assert not (out / "run.json").exists()
