@@ -1,4 +1,5 @@
-"""What fit decides or reports beyond the weights: the 'auto' minibatch size and inactive latent dimensions."""
+"""What fit decides or reports beyond the weights: the 'auto' minibatch size and inactive latent dimensions; and
+what transform reports of data far from the fit's."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import warnings
 
 import pytest
 
-from latentid.errors import InvalidParameterError
-from latentid.models import VaDE, load_model
+from latentid.errors import InvalidParameterError, LatentIDWarning
+from latentid.models import VAE, VaDE, load_model
 from latentid.models.fitting import resolve_batch_size
 
 
@@ -68,3 +69,17 @@ def test_a_fit_that_ran_away_with_a_finite_loss_warns():
         warnings.simplefilter("always")
         VAE(epochs=5, random_state=0).fit(x)
     assert not [w for w in caught if "ran away" in str(w.message)]
+
+
+def test_data_in_other_units_than_the_fit_are_noted_at_transform(gmm_data):
+    """x1000 gave latents 1000 times outside the training range, and predict one cluster, without a word."""
+    x = gmm_data[0]
+    model = VAE(epochs=1, random_state=0, threads=1).fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LatentIDWarning)
+        model.transform(x)  # the training data themselves: nothing to say
+        outliers = x.copy()
+        outliers[:5] *= 30
+        model.transform(outliers)  # a few unusual rows: outliers, not other units
+    with pytest.warns(LatentIDWarning, match="X lies far from the data VAE was fitted on"):
+        model.transform(x * 1000)

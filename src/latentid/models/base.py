@@ -66,6 +66,7 @@ EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
 ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
+OFF_SCALE_SDS = 10.0  # rows whose median standardised RMS is this far from the training rows' (about 1)
 # Posterior means beyond this many times the data's largest value (as the model sees x: standardised, or not) are no
 # fit: lr 1 and 10 on the default synthetic setting reached 3e5 to 8e9 with a finite loss, saved without a word.
 RUNAWAY_LATENT_SCALE = 1e4
@@ -431,8 +432,26 @@ class LatentModel(TransformerMixin, BaseEstimator):
         self._check_range(X)
         module = self.module_
         x = module.standardize(tensor_of(X).to(module.x_shift.device))
+        self._warn_off_scale(x)
         U = self._aux_matrix(u, X.shape[0], fitting=False)
         return x if U is None else torch.cat([x, tensor_of(U).to(x.device)], dim=1)
+
+    def _warn_off_scale(self, x: torch.Tensor) -> None:
+        """Warn when the rows x (n, n_features), standardised as the training data were, lie far from them: their
+        median root-mean-square is OFF_SCALE_SDS or more, where the training rows' is about 1 (data in other units,
+        or not preprocessed as at fit: every latent and cluster then comes from far outside what the model saw)."""
+        if not standardizes(self) or not x.numel():
+            return
+        typical = float(x.double().square().mean(dim=1).sqrt().median())
+        if typical >= OFF_SCALE_SDS:
+            warnings.warn(
+                f"X lies far from the data {type(self).__name__} was fitted on: its rows' root-mean-square is "
+                f"{typical:.3g} in the fit's standardised units, where the training rows' is about 1. Scaled or "
+                "shifted differently from the training data (other units, another preprocessing)? The latents and "
+                "clusters of such rows say little.",
+                LatentIDWarning,
+                stacklevel=caller_stacklevel(),
+            )
 
     def _generator(self, random_state) -> torch.Generator:
         """A generator on the model's device from ``random_state`` (None: the estimator's own seed)."""
