@@ -201,6 +201,17 @@ def test_a_refused_resume_leaves_run_json_as_it_was(monkeypatch, data_file, tmp_
     for flag, value in (("--epochs", 0), ("--threads", 0), ("--device", "cuda")):
         assert_one_line_error(run("fit", "--out", out, "--resume", flag, value), flag)
         assert (out / "run.json").read_bytes() == before, flag
+    # refused by the model itself, once run.json had taken the resume's session: it is put back as it was (a
+    # later plain --resume continued with the refused command's options)
+    with monkeypatch.context() as patch:
+
+        def refusing(self, *args, **kwargs):
+            raise InvalidParameterError("the checkpoints were made with other settings")
+
+        patch.setattr(VaDE, "fit", refusing)
+        refused = run("fit", "--out", out, "--resume", "--threads", 2)
+        assert refused.exit_code == 2 and "other settings" in refused.stderr, refused.output
+    assert (out / "run.json").read_bytes() == before
     assert run("fit", "--out", out, "--resume", "--quiet").exit_code == 0
 
 
