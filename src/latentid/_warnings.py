@@ -12,19 +12,27 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _WRAPPERS = (os.path.join("sklearn", "utils", "_set_output.py"), os.path.join("sklearn", "utils", "_available_if.py"))
 
 
+_SHOWN: set[str] = set()  # the warnings this process has shown: each once (evaluate's transform, predict and score
+# each warned that the data lay far from the fit's, three identical lines)
+
+
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
     stream = file if file is not None else sys.stderr
-    if stream is None:  # no stderr (pythonw): nowhere to show it
+    text = " ".join(str(message).split())
+    if stream is None or text in _SHOWN:  # no stderr (pythonw): nowhere to show it
         return
+    _SHOWN.add(text)
     try:
-        stream.write(f"warning: {' '.join(str(message).split())}\n")
+        stream.write(f"warning: {text}\n")
     except OSError:  # a closed stderr must not turn a warning into a crash
         pass
 
 
 def show_warnings_on_one_line() -> None:
     """Make ``warnings.warn`` print ``warning: <message>`` on stderr (the console script and study workers:
-    a scikit-learn ConvergenceWarning would otherwise print its file, line and source among the progress)."""
+    a scikit-learn ConvergenceWarning would otherwise print its file, line and source among the progress). Each
+    distinct warning is shown once from here on."""
+    _SHOWN.clear()
     warnings.showwarning = _one_line
 
 

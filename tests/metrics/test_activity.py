@@ -34,3 +34,11 @@ def test_a_small_cluster_and_gaussian_means_keep_their_plain_spread():
     for means in (gaussian, cluster):
         snr = latent_signal_to_noise(means, np.full((2000, 1), 0.5))
         assert snr[0] == pytest.approx(means.std() / 0.5)
+
+
+def test_few_rows_keep_their_plain_spread():
+    """Under 200 rows the 0.5% quantiles cut the minimum and maximum themselves: at 3 rows every dimension read 0."""
+    rng = np.random.default_rng(8)
+    for n in (3, 5, 10, 50):
+        means = rng.normal(size=(n, 4))
+        np.testing.assert_allclose(latent_signal_to_noise(means, np.ones((n, 4))), means.std(axis=0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 from latentid.errors import InvalidParameterError, LatentIDWarning
@@ -81,5 +82,22 @@ def test_data_in_other_units_than_the_fit_are_noted_at_transform(gmm_data):
         outliers = x.copy()
         outliers[:5] *= 30
         model.transform(outliers)  # a few unusual rows: outliers, not other units
-    with pytest.warns(LatentIDWarning, match="X lies far from the data VAE was fitted on"):
-        model.transform(x * 1000)
+    for scale in (10, 1000):  # other units
+        with pytest.warns(LatentIDWarning, match="X lies far from the data VAE was fitted on"):
+            model.transform(x * scale)
+    unstandardised = VAE(epochs=1, random_state=0, threads=1, standardize=False).fit(x)
+    with pytest.warns(LatentIDWarning, match="X lies far from the data"):
+        unstandardised.transform(x * 1000)
+
+
+def test_a_rare_far_cluster_of_training_rows_is_not_called_off_scale():
+    """Predicting a rare cluster's own training rows (0.4% of them, 40 sds out: root-mean-square about 15) warned
+    that they lay far from the data the model was fitted on."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2000, 6))
+    rare = np.arange(8)
+    x[rare] += 40.0
+    model = VAE(epochs=1, random_state=0, threads=1).fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LatentIDWarning)
+        model.transform(x[rare])

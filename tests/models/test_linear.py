@@ -375,6 +375,11 @@ def test_columns_of_very_different_scales_are_named_as_the_cause_of_a_rank_refus
     for model in (PCA(latent_dim=2), FastICA(latent_dim=2, random_state=0)):
         with pytest.raises(InvalidDataError, match=r"column 3's sd is .* Standardise the columns"):
             model.fit(x)
+    # where standardising would not give the rank either (a duplicated column), the scales are not blamed
+    x[:, 1] = x[:, 0]
+    with pytest.raises(InvalidDataError, match="spans only") as refused:
+        PCA(latent_dim=5).fit(x)
+    assert "Standardise" not in str(refused.value)
 
 
 def test_a_constant_column_gives_fastica_no_bare_numpy_warning():
@@ -386,3 +391,6 @@ def test_a_constant_column_gives_fastica_no_bare_numpy_warning():
         z = FastICA(latent_dim=2, random_state=0).fit_transform(x)
     assert np.isfinite(z).all()
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]  # "invalid value encountered in divide"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # PYTHONWARNINGS=error: raised inside scikit-learn's fit
+        FastICA(latent_dim=2, random_state=0).fit(x)

@@ -21,11 +21,11 @@ FEW_ROWS_SHARE = 0.5  # a spread this much larger than the central rows' rests o
 
 
 def _spread(means: np.ndarray) -> np.ndarray:
-    """The sd over rows of ``means`` (n, m) per column, or, where that sd rests on a few rows (the central 99% of
-    the rows spread less than FEW_ROWS_SHARE of it), the central rows' sd: one outlier row encoded far away made a
-    fit whose other rows all sat on one point read as active."""
+    """The sd over rows of ``means`` (n, m) per column, or, from 200 rows on, where that sd rests on a few rows
+    (the central 99% of the rows spread less than FEW_ROWS_SHARE of it), the central rows' sd: one outlier row
+    encoded far away made a fit whose other rows all sat on one point read as active."""
     spread = np.std(means, axis=0)
-    if means.shape[0] < 2:
+    if means.shape[0] * FEW_ROWS_TAIL < 1:  # under 200 rows the quantiles would cut whole rows: the min and max
         return spread
     low, high = np.quantile(means, [FEW_ROWS_TAIL, 1 - FEW_ROWS_TAIL], axis=0)
     central = np.where((means >= low) & (means <= high), means, np.nan)

@@ -66,7 +66,11 @@ EVAL_BATCH = 8192
 SCORE_SAMPLES = 10  # reparameterised draws per sample in score()/score_samples()
 REFINE_SAMPLES = 256  # importance samples per point in transform(refine=True)
 ACTIVITY_ROWS = 2048  # training rows read for the inactive-dimension warning at the end of fit
-OFF_SCALE_SDS = 10.0  # rows whose median standardised RMS is this far from the training rows' (about 1)
+# rows whose median standardised root-mean-square reaches this are far from the training rows' (about 1 on average;
+# a rare far cluster of training rows reaches 15 at 40 sds out): data in other units (x100, x1000) reach hundreds
+OFF_SCALE_SDS = 30.0  # for a model saved before row_scale_ was kept
+ROW_SCALE_QUANTILES = (0.001, 0.5, 0.999)
+OFF_SCALE_ROWS = 10_000  # rows the off-scale check reads, spread over the data
 # Posterior means beyond this many times the data's largest value (as the model sees x: standardised, or not) are no
 # fit: lr 1 and 10 on the default synthetic setting reached 3e5 to 8e9 with a finite loss, saved without a word.
 RUNAWAY_LATENT_SCALE = 1e4
@@ -338,6 +342,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
             self._check_memory(X.shape, 0 if U is None else U.shape[1])
         with torch_threads(self.threads):
             fit_restarts(self, X, device, U)
+            self._remember_row_scales(X)
             self._warn_inactive_dimensions(X, u)
 
     def _check_memory(self, shape: tuple[int, int], n_aux: int) -> None:
@@ -362,7 +367,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
         data less than the encoder's posterior sd (``metrics.activity``), read on up to 2,048 of the rows X
         (n, n_features) it was fitted on."""
         rows = slice(0, ACTIVITY_ROWS)
-        x = self._tensor_of(X[rows], None if u is None else dense_array(u, "u")[rows])  # X: the array fit validated
+        # X: the array fit validated, its own training rows (not checked for scale: sorted data may lead with its tail)
+        x = self._tensor_of(X[rows], None if u is None else dense_array(u, "u")[rows], check_scale=False)
         means = self._batched(lambda b: self.module_.encoder(b)[0], x).cpu().double().numpy()
         sds = self._batched(lambda b: (0.5 * self.module_.encoder(b)[1]).exp(), x).cpu().double().numpy()
         reach = float(np.abs(means).max(initial=0.0))
@@ -417,8 +423,9 @@ class LatentModel(TransformerMixin, BaseEstimator):
         check_names(self, X)
         return self._tensor_of(X, u)
 
-    def _tensor_of(self, X, u=None) -> torch.Tensor:
-        """``_prepare`` without the column-names check: for arrays fit itself passes (n, n_features)."""
+    def _tensor_of(self, X, u=None, check_scale: bool = True) -> torch.Tensor:
+        """``_prepare`` without the column-names check: for arrays fit itself passes (n, n_features).
+        ``check_scale``: warn when the rows lie far from the training data (``_warn_off_scale``)."""
         # rounding to float32 is judged against the data the model was fitted on, not the rows given: a batch of
         # near-identical rows (finite differences, one row's neighbours) was refused, with advice to centre them.
         # Their spread is known only where they were standardised (x_scale, an sd: about a sixth of a range).
@@ -432,23 +439,47 @@ class LatentModel(TransformerMixin, BaseEstimator):
         self._check_range(X)
         module = self.module_
         x = module.standardize(tensor_of(X).to(module.x_shift.device))
-        self._warn_off_scale(x)
+        if check_scale:
+            self._warn_off_scale(x)
         U = self._aux_matrix(u, X.shape[0], fitting=False)
         return x if U is None else torch.cat([x, tensor_of(U).to(x.device)], dim=1)
 
+    def _row_scales(self, x: torch.Tensor) -> torch.Tensor:
+        """The root-mean-square of each of at most OFF_SCALE_ROWS rows spread over x (n, n_features), x as the
+        networks see it (standardised where the model standardises), in its own precision: a float64 copy of a
+        million MNIST rows took gigabytes."""
+        rows = x[:: max(1, x.shape[0] // OFF_SCALE_ROWS)]
+        return torch.linalg.vector_norm(rows, dim=1) / rows.shape[1] ** 0.5
+
+    def _remember_row_scales(self, X: np.ndarray) -> None:
+        """``row_scale_``: the (0.1%, 50%, 99.9%) quantiles of the training rows' root-mean-square, as the networks
+        see them: what ``_warn_off_scale`` compares new rows with."""
+        rows = X[:: max(1, X.shape[0] // OFF_SCALE_ROWS)]  # X: the array fit validated
+        scales = self._row_scales(self.module_.standardize(tensor_of(rows).to(self.module_.x_shift.device)))
+        scales = scales.double().cpu()
+        self.row_scale_ = [float(q) for q in torch.quantile(scales, torch.tensor(ROW_SCALE_QUANTILES).double())]
+
     def _warn_off_scale(self, x: torch.Tensor) -> None:
-        """Warn when the rows x (n, n_features), standardised as the training data were, lie far from them: their
-        median root-mean-square is OFF_SCALE_SDS or more, where the training rows' is about 1 (data in other units,
-        or not preprocessed as at fit: every latent and cluster then comes from far outside what the model saw)."""
-        if not standardizes(self) or not x.numel():
+        """Warn when the rows x (n, n_features), as the networks see them, lie far from the training rows: their
+        median root-mean-square beyond the training rows' 0.1% to 99.9% quantiles (``row_scale_``; for a model saved
+        before it was kept, at least OFF_SCALE_SDS in standardised units). Data in other units, or not
+        preprocessed as at fit: every latent and cluster then comes from far outside what the model saw."""
+        if not x.numel():
             return
-        typical = float(x.double().square().mean(dim=1).sqrt().median())
-        if typical >= OFF_SCALE_SDS:
+        typical = float(self._row_scales(x).median())
+        known = getattr(self, "row_scale_", None)
+        if isinstance(known, list) and len(known) == len(ROW_SCALE_QUANTILES):
+            low, middle, high = known
+            off = typical > high or typical < low
+            training = f"where the training rows' median is {middle:.3g} (99.8% of them within {low:.3g}-{high:.3g})"
+        else:
+            off = standardizes(self) and typical >= OFF_SCALE_SDS
+            training = "where the training rows' is about 1"
+        if off:
             warnings.warn(
-                f"X lies far from the data {type(self).__name__} was fitted on: its rows' root-mean-square is "
-                f"{typical:.3g} in the fit's standardised units, where the training rows' is about 1. Scaled or "
-                "shifted differently from the training data (other units, another preprocessing)? The latents and "
-                "clusters of such rows say little.",
+                f"X lies far from the data {type(self).__name__} was fitted on: its rows' median root-mean-square is "
+                f"{typical:.3g} as the model sees them, {training}. Scaled or shifted differently from the training "
+                "data (other units, another preprocessing)? The latents and clusters of such rows say little.",
                 LatentIDWarning,
                 stacklevel=caller_stacklevel(),
             )
@@ -599,6 +630,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
         "elbo_history_",
         "val_elbo_history_",
         "batch_size_",
+        "row_scale_",
     )
 
     def save(self, path: str | os.PathLike) -> Path:

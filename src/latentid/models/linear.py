@@ -59,15 +59,20 @@ RANK_TOL = 1e-10  # a principal variance below this fraction of the largest is r
 GMM_REG_COVAR = 1e-6  # scikit-learn's default reg_covar, here in units of the data's mean variance
 
 
-def _scales_note(X: np.ndarray) -> str:
+def _scales_note(X: np.ndarray, latent_dim: int) -> str:
     """Where X's (n, n_features) varying columns differ in sd by more than the rounding a rank check allows (the
-    small ones' variance is then lost below the large ones'): which columns, and the fix; '' otherwise."""
+    small ones' variance is then lost below the large ones'), and standardised they span ``latent_dim``
+    dimensions: which columns, and the fix; '' otherwise (then the scales are not what stands in the way)."""
     sds = X.std(axis=0)
     varying = np.flatnonzero(sds > 0)
     if varying.size < 2:
         return ""
     big, small = varying[np.argmax(sds[varying])], varying[np.argmin(sds[varying])]
     if sds[small] ** 2 > RANK_TOL * sds[big] ** 2:
+        return ""
+    scaled = (X[:, varying] - X[:, varying].mean(axis=0)) / sds[varying]
+    singular = np.linalg.svd(scaled, compute_uv=False)
+    if int(np.sum(singular**2 > RANK_TOL * singular[0] ** 2)) < latent_dim:
         return ""
     return (
         f"Its columns' scales differ too much: column {big}'s sd is {sds[big]:.3g}, column {small}'s {sds[small]:.3g} "
@@ -200,7 +205,10 @@ class LinearModel(TransformerMixin, BaseEstimator):
             warnings.simplefilter("always", ConvergenceWarning)
             for est in parts.values():
                 try:
-                    est.fit(X)
+                    # numpy's arithmetic warnings (FastICA whitening a constant column) would be raised inside the
+                    # fit under PYTHONWARNINGS=error; the fitted arrays are checked for finiteness after
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                        est.fit(X)
                 except (ValueError, np.linalg.LinAlgError) as exc:  # scikit-learn's word for degenerate data
                     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise InvalidDataError(
@@ -246,7 +254,10 @@ class LinearModel(TransformerMixin, BaseEstimator):
             raise InvalidDataError(
                 f"{type(self).__name__}: X (centred) spans only {rank} dimension(s) above rounding, fewer than "
                 f"latent_dim={self.latent_dim}. "
-                + (_scales_note(X) or f"Lower latent_dim to {max(rank, 1)}, or pass more varied samples.")
+                + (
+                    _scales_note(X, self.latent_dim)
+                    or f"Lower latent_dim to {max(rank, 1)}, or pass more varied samples."
+                )
             )
 
     def fit_transform(self, X, y=None, u=None) -> np.ndarray:
