@@ -59,18 +59,25 @@ def test_vade_quality_ends_with_its_json_line(tmp_path):
     assert json.loads((tmp_path / "q.json").read_text()) == last
 
 
-def test_weak_mcc_conventions_ends_with_its_json_line():
-    done = run("weak_mcc_conventions.py", "--n", "400", "--dims", "3", "--scales", "0.2")
-    assert done.returncode == 0, done.stderr
-    record = json.loads(done.stdout.strip().splitlines()[-1])
+def printed_here(script: str, args: list[str], monkeypatch, capsys) -> str:
+    """The stdout of the script run as ``python script args`` in this process (vade_quality's test above runs one in
+    a process of its own, as a user does)."""
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    return capsys.readouterr().out
+
+
+def test_weak_mcc_conventions_ends_with_its_json_line(monkeypatch, capsys):
+    out = printed_here("weak_mcc_conventions.py", ["--n", "400", "--dims", "3", "--scales", "0.2"], monkeypatch, capsys)
+    record = json.loads(out.strip().splitlines()[-1])
     pair = record["pairs"][0]
     assert record["m"] == 3 and pair["scale"] == 0.2 and pair["mcc_weak"] > pair["mcc_cca"] > 0
 
 
-def test_mcc_chance_level_ends_with_its_json_line():
-    done = run("mcc_chance_level.py", "--settings", "60x3", "--draws", "3")
-    assert done.returncode == 0, done.stderr
-    (setting,) = json.loads(done.stdout.strip().splitlines()[-1])["settings"]
+def test_mcc_chance_level_ends_with_its_json_line(monkeypatch, capsys):
+    out = printed_here("mcc_chance_level.py", ["--settings", "60x3", "--draws", "3"], monkeypatch, capsys)
+    (setting,) = json.loads(out.strip().splitlines()[-1])["settings"]
     assert (setting["rows"], setting["m"]) == (60, 3)
     # per draw: |corr| >= its signed value, and the scored rows' own matching maximises the summed |corr| there
     assert -1 < setting["mcc_strong"] <= setting["abs_fit_rows"] <= setting["scored_rows"] < 1

@@ -46,7 +46,7 @@ def test_fit_killed_at_random_moments_resumes_to_the_uninterrupted_model(data_fi
     # Kill at random moments: once during start-up, then after a random number of logged epochs each time
     # (pretraining and training of both restarts), whatever the machine's speed.
     rng = np.random.default_rng(12)
-    targets = [0, *sorted(rng.choice(np.arange(1, n_records), size=4, replace=False).tolist())]
+    targets = [0, *sorted(rng.choice(np.arange(1, n_records), size=3, replace=False).tolist())]
     for target in targets:
         resume = ["--resume"] if (out / "run.json").exists() else []
         proc = subprocess.Popen(
