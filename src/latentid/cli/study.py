@@ -266,11 +266,11 @@ def results_command(
 
     with _existing_store(store) as results:
         rows = results.rows(where=where, study=study)
-    stale = stale_note(rows)
     if output is OutputFormat.json:
         # run key -> the metrics it holds as scored under an earlier definition (latentid.metric_versions)
         print_json({"store": str(store.resolve()), "runs": rows, "stale_scores": stale_scores(rows)})
         return
+    stale = stale_note(rows)
     header, body = rows_to_table(rows, every_field=output is OutputFormat.csv)
     if output is OutputFormat.csv:
         buffer = io.StringIO()

@@ -444,7 +444,8 @@ class LatentModel(TransformerMixin, BaseEstimator):
         U = self._aux_matrix(u, X.shape[0], fitting=False)
         return x if U is None else torch.cat([x, tensor_of(U).to(x.device)], dim=1)
 
-    def _row_scales(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _row_scales(x: torch.Tensor) -> torch.Tensor:
         """The root-mean-square of each of at most OFF_SCALE_ROWS rows spread over x (n, n_features), x as the
         networks see it (standardised where the model standardises), in its own precision: a float64 copy of a
         million MNIST rows took gigabytes."""
@@ -454,7 +455,7 @@ class LatentModel(TransformerMixin, BaseEstimator):
     def _remember_row_scales(self, X: np.ndarray) -> None:
         """``row_scale_``: the (0.1%, 50%, 99.9%) quantiles of the training rows' root-mean-square, as the networks
         see them: what ``_warn_off_scale`` compares new rows with."""
-        rows = X[:: max(1, X.shape[0] // OFF_SCALE_ROWS)]  # X: the array fit validated
+        rows = X[:: max(1, X.shape[0] // OFF_SCALE_ROWS)]  # X: the array fit validated, thinned before it is copied
         scales = self._row_scales(self.module_.standardize(tensor_of(rows).to(self.module_.x_shift.device)))
         scales = scales.double().cpu()
         self.row_scale_ = [float(q) for q in torch.quantile(scales, torch.tensor(ROW_SCALE_QUANTILES).double())]
